@@ -1,0 +1,44 @@
+/*
+ * The sluice command-line client: shared state of one invocation and the
+ * table of commands. Each command lives in its own file (cmd_*.c) and gets
+ * the arguments after its name.
+ *
+ * Exit codes: 0 success, 1 error (the master refused, unreachable, ...),
+ * 2 usage error (unknown command or option, missing argument).
+ */
+#ifndef SLUICE_CLIENT_H
+#define SLUICE_CLIENT_H
+
+#include "config.h"
+#include "envelope.h"
+#include "rpc.h"
+
+#include <stdio.h>
+
+enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2 };
+
+typedef struct {
+	sl_conf *conf;
+	const char *master_url;
+	auth_key key;
+	rpc_opts rpc;
+	rpc_client *master;
+} client;
+
+typedef struct {
+	const char *name;
+	const char *summary;
+	const char *usage; /* full help text */
+	int (*run)(client *c, int argc, char **argv);
+	int needs_master;  /* connect before run */
+} client_cmd;
+
+/* Calls the master; prints the error and returns EXIT_ERR on failure. */
+int client_call(client *c, uint32_t type, const void *pb_msg, envelope *reply);
+
+/* Prints a command's usage to f. */
+void client_cmd_usage(const client_cmd *cmd, FILE *f);
+
+extern const client_cmd cmd_workers;
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * The table of every configuration key Sluice understands.
+ *
+ * It exists so that each key is declared exactly once, with its type, default,
+ * bounds and meaning, and so that config.c can refuse unknown keys and bad
+ * values for all of them uniformly. docs/configuration.md documents this table
+ * row by row (tests/unit/test_config.c checks that the two agree); add a key
+ * here and there together. Bounds are inclusive and in base units: bytes for
+ * BYTES, milliseconds for DURATION. Keys named after Spark's keep Spark's
+ * meaning and default.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#define KiB  1024.0
+#define MiB  (1024.0 * KiB)
+#define GiB  (1024.0 * MiB)
+#define TiB  (1024.0 * GiB)
+#define SEC  1000.0
+#define MIN  (60.0 * SEC)
+#define HOUR (60.0 * MIN)
+#define DAY  (24.0 * HOUR)
+#define NONE INFINITY
+
+#define STORAGE_LEVELS                                                                   \
+	"MEMORY_ONLY|MEMORY_ONLY_2|MEMORY_AND_DISK|MEMORY_AND_DISK_2|MEMORY_ONLY_SER|"   \
+	"MEMORY_ONLY_SER_2|MEMORY_AND_DISK_SER|MEMORY_AND_DISK_SER_2"
+
+/* A key with bounds (ignored for STRING and BOOL). */
+#define KEY(n, t, d, lo, hi, text)                                                       \
+	{                                                                                \
+		.name = (n), .type = (t), .def = (d), .min = (lo), .max = (hi),          \
+		.doc = (text)                                                            \
+	}
+/* A STRING key restricted to a list of values. */
+#define CHOICE(n, d, list, text)                                                         \
+	{                                                                                \
+		.name = (n), .type = CONF_STRING, .def = (d), .doc = (text),             \
+		.choices = (list)                                                        \
+	}
+
+static const conf_key keys[] = {
+    /* Cluster: master and workers. */
+    KEY("sluice.master.url", CONF_STRING, "tcp://127.0.0.1:7077", 0, 0,
+        "master RPC URL that workers and clients dial"),
+    KEY("sluice.master.host", CONF_STRING, "127.0.0.1", 0, 0,
+        "address the master listens on"),
+    KEY("sluice.master.port", CONF_INT, "7077", 0, 65535,
+        "master RPC listen port (0 = any free port)"),
+    KEY("sluice.http.port", CONF_INT, "8080", 0, 65535,
+        "master HTTP port: REST API, web console, /metrics (0 = any free port)"),
+    KEY("sluice.state.dir", CONF_STRING, "./sluice-state", 0, 0,
+        "directory of the master's SQLite state (jobs, checkpoints, rules, history)"),
+    KEY("sluice.worker.host", CONF_STRING, "127.0.0.1", 0, 0,
+        "address the worker listens on and advertises to the master and peers"),
+    KEY("sluice.worker.port", CONF_INT, "0", 0, 65535,
+        "worker RPC port for block and shuffle fetches (0 = any free port)"),
+    KEY("sluice.worker.http.port", CONF_INT, "0", 0, 65535,
+        "worker HTTP port for /metrics (0 = any free port)"),
+    KEY("sluice.worker.slots", CONF_INT, "2", 1, 1024, "task slots the worker offers"),
+    KEY("sluice.worker.memory", CONF_BYTES, "1g", 16 * MiB, TiB,
+        "the worker's memory budget, split into storage and execution"),
+    KEY("sluice.worker.dir", CONF_STRING, "./sluice-worker", 0, 0,
+        "worker work directory: blocks, spill files, WAL, job libraries"),
+    KEY("sluice.heartbeat.interval", CONF_DURATION, "1s", 50, MIN,
+        "how often workers send heartbeats to the master"),
+    KEY("sluice.worker.timeout", CONF_DURATION, NULL, 100, HOUR,
+        "silence after which the master declares a worker dead (unset = 3 x "
+        "sluice.heartbeat.interval)"),
+    /* Transport and security. */
+    KEY("sluice.rpc.maxMessageSize", CONF_BYTES, "64m", 64 * KiB, GiB,
+        "largest RPC message accepted; larger frames are refused before unpacking"),
+    KEY("sluice.rpc.timeout", CONF_DURATION, "10s", 100, HOUR,
+        "how long an RPC call waits for its reply"),
+    KEY("sluice.transport.insecure", CONF_BOOL, "false", 0, 0,
+        "allow plain tcp:// to non-loopback addresses (no TLS)"),
+    KEY("sluice.tls.cert", CONF_STRING, NULL, 0, 0,
+        "PEM certificate of this process for mutual TLS"),
+    KEY("sluice.tls.key", CONF_STRING, NULL, 0, 0,
+        "PEM private key matching sluice.tls.cert"),
+    KEY("sluice.tls.ca", CONF_STRING, NULL, 0, 0,
+        "PEM CA certificate that peer certificates must chain to"),
+    KEY("spark.authenticate.secret", CONF_STRING, NULL, 0, 0,
+        "cluster secret required by the client and state-changing REST calls"),
+    KEY("sluice.authenticate.secretFile", CONF_STRING, NULL, 0, 0,
+        "file holding the cluster secret (mode 0600); used when "
+        "spark.authenticate.secret is unset"),
+    /* Logging. */
+    CHOICE("sluice.log.level", "info", "debug|info|warn|error", "lowest level logged"),
+    KEY("sluice.log.file", CONF_STRING, NULL, 0, 0, "log file (unset = standard error)"),
+    /* Jobs and scheduling. */
+    KEY("sluice.batch.interval", CONF_DURATION, "1s", 10, HOUR,
+        "the job's batch interval"),
+    KEY("spark.streaming.blockInterval", CONF_DURATION, "200ms", 1, HOUR,
+        "receivers cut received records into a block this often"),
+    KEY("spark.streaming.concurrentJobs", CONF_INT, "1", 1, 64,
+        "output jobs of a streaming job allowed in flight at once"),
+    CHOICE("spark.scheduler.mode", "FIFO", "FIFO|FAIR",
+           "order in which concurrent jobs get free slots"),
+    KEY("spark.task.maxFailures", CONF_INT, "4", 1, 1000,
+        "attempts of one task before its job fails"),
+    KEY("sluice.shuffle.partitions", CONF_INT, "0", 0, 100000,
+        "default number of reducers of a shuffle (0 = total task slots)"),
+    CHOICE("sluice.storage.level", "MEMORY_AND_DISK_SER_2", STORAGE_LEVELS,
+           "storage level of received blocks"),
+    KEY("spark.streaming.receiver.writeAheadLog.enable", CONF_BOOL, "false", 0, 0,
+        "write received blocks to the write-ahead log (fsync) before acknowledging them"),
+    KEY("spark.streaming.stopGracefullyOnShutdown", CONF_BOOL, "false", 0, 0,
+        "on stop, process the data already received before stopping"),
+    KEY("sluice.pause.maxDuration", CONF_DURATION, "24h", SEC, 365 * DAY,
+        "a job paused longer than this is stopped"),
+    /* Memory. */
+    KEY("spark.memory.fraction", CONF_DOUBLE, "0.6", 0.01, 1,
+        "share of the worker memory budget used for storage and execution"),
+    KEY("spark.memory.storageFraction", CONF_DOUBLE, "0.5", 0, 1,
+        "share of that memory reserved for storage (blocks) rather than execution"),
+    KEY("spark.executor.memoryOverhead", CONF_BYTES, "64m", 0, TiB,
+        "memory a worker reserves outside its budget for the process itself"),
+    KEY("spark.driver.memoryOverhead", CONF_BYTES, "64m", 0, TiB,
+        "memory the master reserves per job outside the budget for driving it"),
+    KEY("sluice.cu.memory", CONF_BYTES, "512m", 16 * MiB, TiB,
+        "memory share of one compute unit (1 CU = 1 task slot + this much memory)"),
+    /* Rate control and backpressure. */
+    KEY("spark.streaming.receiver.maxRate", CONF_INT, "0", 0, NONE,
+        "most records per second each receiver accepts (0 = unlimited)"),
+    KEY("spark.streaming.backpressure.enabled", CONF_BOOL, "false", 0, 0,
+        "adapt the ingestion rate to the processing rate with the PID estimator"),
+    KEY("spark.streaming.backpressure.initialRate", CONF_INT, "0", 0, NONE,
+        "records per second allowed before the first rate estimate (0 = unset)"),
+    KEY("spark.streaming.backpressure.pid.proportional", CONF_DOUBLE, "1.0", 0, NONE,
+        "PID estimator: weight of the current error"),
+    KEY("spark.streaming.backpressure.pid.integral", CONF_DOUBLE, "0.2", 0, NONE,
+        "PID estimator: weight of the accumulated error (scheduling delay)"),
+    KEY("spark.streaming.backpressure.pid.derived", CONF_DOUBLE, "0.0", 0, NONE,
+        "PID estimator: weight of the error's rate of change"),
+    KEY("spark.streaming.backpressure.pid.minRate", CONF_DOUBLE, "100", 0.001, NONE,
+        "PID estimator: lowest rate it publishes (records per second)"),
+    KEY("spark.streaming.kafka.maxRatePerPartition", CONF_INT, "0", 0, NONE,
+        "most records per second read from one Kafka partition (0 = unlimited)"),
+    KEY("spark.streaming.kafka.minRatePerPartition", CONF_INT, "1", 1, NONE,
+        "least records per second read from one Kafka partition with a lag"),
+    {.name = NULL},
+};
+
+const conf_key *conf_keys(void)
+{
+	return keys;
+}

@@ -1,0 +1,28 @@
+/*
+ * Levelled logging with timestamps, to stderr or to a file.
+ *
+ * One line per call: "2026-11-21T12:00:00.123Z INFO  [component] message".
+ * Thread-safe (one write(2) per line). log_open may be called once at start;
+ * until then lines go to stderr at INFO.
+ */
+#ifndef SLUICE_LOG_H
+#define SLUICE_LOG_H
+
+typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
+
+/* Sets the component tag, the minimum level and the output (NULL = stderr).
+ * Returns SL_OK or SL_EIO when the file cannot be opened (stderr is kept). */
+int log_open(const char *component, log_level min, const char *path);
+void log_close(void);
+
+/* Parses "debug", "info", "warn", "error"; returns -1 when unknown. */
+int log_level_parse(const char *s);
+
+void log_write(log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)  log_write(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_write(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_write(LOG_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,184 @@
+/*
+ * sluice-master entry point: parses the command line, opens the state store,
+ * loads or creates the cluster secret, serves cluster RPC and runs the cron
+ * loop until SIGINT/SIGTERM.
+ */
+#include "alloc.h"
+#include "clock.h"
+#include "log.h"
+#include "master.h"
+#include "msgtypes.h"
+#include "proc.h"
+#include "sluice/err.h"
+#include "cluster.pb-c.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sluice-master [--state-dir DIR] [--host ADDR] [--port N]\n"
+		   "                     [--properties-file F] [--conf key=value]...\n"
+		   "Runs the Sluice master: cluster manager and job driver.\n"
+		   "  --state-dir DIR   SQLite state and secret (sluice.state.dir)\n"
+		   "  --host ADDR       listen address (sluice.master.host)\n"
+		   "  --port N          cluster RPC port, 0 = any free (sluice.master.port)\n"
+		   "  --url URL         full listen URL, e.g. tls+tcp://10.0.0.1:7077\n"
+		   "The chosen URL is written to DIR/master.url once listening.\n");
+}
+
+static int master_handle(void *arg, const envelope *req, rpc_reply *rep)
+{
+	master *m = arg;
+	int rv;
+	pthread_mutex_lock(&m->lock);
+	switch (req->type) {
+	case MSG_PING: {
+		Sluice__Pong p = SLUICE__PONG__INIT;
+		p.role = "master";
+		p.version = SLUICE_PROTOCOL_VERSION;
+		rpc_reply_set(rep, MSG_PONG, &p);
+		rv = SL_OK;
+		break;
+	}
+	case MSG_REGISTER_WORKER:
+		rv = cluster_handle_register(m->cl, req, rep);
+		break;
+	case MSG_HEARTBEAT:
+		rv = cluster_handle_heartbeat(m->cl, req, rep);
+		break;
+	case MSG_LIST_WORKERS:
+		rv = cluster_handle_list(m->cl, req, rep);
+		break;
+	default:
+		rv = rpc_reply_error(rep, SL_EUNKNOWN_TYPE, "master does not serve %s",
+				     msg_type_name(req->type));
+		log_warn("refused %s from %s (%s): not served by the master",
+			 msg_type_name(req->type), req->sender, rep->peer);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rv;
+}
+
+static int parse_args(master *m, int argc, char **argv, char *err, size_t errlen)
+{
+	for (int i = 1; i < argc; i++) {
+		int rv = proc_conf_arg(m->conf, argc, argv, &i, err, errlen);
+		if (rv < 0)
+			return rv;
+		if (rv == 1)
+			continue;
+		const char *a = argv[i];
+		const char *key = strcmp(a, "--state-dir") == 0 ? "sluice.state.dir"
+				  : strcmp(a, "--host") == 0    ? "sluice.master.host"
+				  : strcmp(a, "--port") == 0    ? "sluice.master.port"
+								: NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			exit(0);
+		}
+		if (strcmp(a, "--url") == 0 && i + 1 < argc) {
+			snprintf(m->url, sizeof(m->url), "%s", argv[++i]);
+			continue;
+		}
+		if (key == NULL || i + 1 >= argc) {
+			snprintf(err, errlen, "unknown or incomplete option '%s'", a);
+			return SL_EINVAL;
+		}
+		if (conf_set(m->conf, key, argv[++i], err, errlen) != SL_OK)
+			return SL_ECONFIG;
+	}
+	return SL_OK;
+}
+
+static int master_open(master *m, char *err, size_t errlen)
+{
+	char path[1200];
+	int rv;
+	snprintf(m->state_dir, sizeof(m->state_dir), "%s", conf_get_str(m->conf, "sluice.state.dir"));
+	if ((rv = proc_mkdirs(m->state_dir, err, errlen)) != SL_OK)
+		return rv;
+	snprintf(path, sizeof(path), "%s/secret", m->state_dir);
+	if ((rv = proc_load_secret(m->conf, path, true, &m->key, err, errlen)) != SL_OK)
+		return rv;
+	proc_rpc_opts(m->conf, &m->key, "master", &m->rpc);
+	snprintf(path, sizeof(path), "%s/master.db", m->state_dir);
+	if ((rv = store_open(path, &m->db, err, errlen)) != SL_OK)
+		return rv;
+	int64_t hb = conf_get_duration_ms(m->conf, "sluice.heartbeat.interval");
+	int64_t timeout = conf_is_set(m->conf, "sluice.worker.timeout")
+				  ? conf_get_duration_ms(m->conf, "sluice.worker.timeout")
+				  : 3 * hb;
+	return cluster_new(&m->cl, m->db, &m->rpc, hb, timeout, err, errlen);
+}
+
+static int master_listen(master *m, char *err, size_t errlen)
+{
+	if (m->url[0] == '\0')
+		snprintf(m->url, sizeof(m->url), "tcp://%s:%lld",
+			 conf_get_str(m->conf, "sluice.master.host"),
+			 (long long)conf_get_int(m->conf, "sluice.master.port"));
+	int rv = rpc_server_start(&m->server, m->url, &m->rpc, master_handle, m, &m->port, err,
+				  errlen);
+	if (rv != SL_OK)
+		return rv;
+	/* Replace port 0 by the bound port in the advertised URL. */
+	char *colon = strrchr(m->url, ':');
+	if (colon != NULL && m->port > 0)
+		snprintf(colon + 1, sizeof(m->url) - (size_t)(colon + 1 - m->url), "%d", m->port);
+	char path[1200], tmp[1300];
+	snprintf(path, sizeof(path), "%s/master.url", m->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f != NULL) {
+		fprintf(f, "%s\n", m->url);
+		fclose(f);
+		rename(tmp, path);
+	}
+	log_info("master listening on %s (state in %s)", m->url, m->state_dir);
+	return SL_OK;
+}
+
+static void master_cron(master *m)
+{
+	while (!m->stopping) {
+		clock_sleep_ms(MASTER_TICK_MS);
+		pthread_mutex_lock(&m->lock);
+		cluster_check_liveness(m->cl, clock_mono_ms());
+		pthread_mutex_unlock(&m->lock);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	master m;
+	char err[1024];
+	int rv;
+	memset(&m, 0, sizeof(m));
+	pthread_mutex_init(&m.lock, NULL);
+	m.conf = conf_new(CONF_STRICT);
+	if ((rv = parse_args(&m, argc, argv, err, sizeof(err))) != SL_OK) {
+		fprintf(stderr, "sluice-master: %s\n", err);
+		usage(stderr);
+		return 2;
+	}
+	proc_signals(&m.stopping);
+	if ((rv = proc_log_setup(m.conf, "master", err, sizeof(err))) != SL_OK ||
+	    (rv = master_open(&m, err, sizeof(err))) != SL_OK ||
+	    (rv = master_listen(&m, err, sizeof(err))) != SL_OK) {
+		fprintf(stderr, "sluice-master: %s\n", err);
+		log_error("%s", err);
+		rv = 1;
+		goto out;
+	}
+	master_cron(&m);
+	log_info("master stopping");
+	rv = 0;
+out:
+	rpc_server_close(m.server);
+	cluster_free(m.cl);
+	store_close(m.db);
+	conf_free(m.conf);
+	return rv;
+}
