@@ -40,5 +40,14 @@ int client_call(client *c, uint32_t type, const void *pb_msg, envelope *reply);
 void client_cmd_usage(const client_cmd *cmd, FILE *f);
 
 extern const client_cmd cmd_workers;
+extern const client_cmd cmd_submit;
+extern const client_cmd cmd_jobs;
+extern const client_cmd cmd_stop;
+extern const client_cmd cmd_monitor;
+extern const client_cmd cmd_standalone;
+
+/* Prints completed batches of job until Ctrl-C, the job ends or
+ * duration_ms (0 = no limit) passes. */
+int monitor_job(client *c, const char *job, int64_t duration_ms, int show_output);
 
 #endif

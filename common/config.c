@@ -327,10 +327,15 @@ static int check_range(const conf_key *k, conf_val v, const char *text, char *er
 static int check_choice(const conf_key *k, const char *value, conf_parsed *out, char *err,
                         size_t errlen)
 {
-	size_t n = strlen(value);
+	const char *v = value;
+	while (isspace((unsigned char)*v))
+		v++;
+	size_t n = strlen(v);
+	while (n > 0 && isspace((unsigned char)v[n - 1]))
+		n--;
 	for (const char *c = k->choices; *c != '\0';) {
 		size_t len = strcspn(c, "|");
-		if (len == n && strncasecmp(c, value, n) == 0) {
+		if (len == n && strncasecmp(c, v, n) == 0) {
 			out->text = sl_strndup(c, len);
 			return SL_OK;
 		}
@@ -576,6 +581,8 @@ bool conf_is_set(const sl_conf *c, const char *key)
 void conf_foreach(const sl_conf *c,
                   void (*fn)(void *arg, const char *key, const char *value), void *arg)
 {
+	if (c == NULL || fn == NULL)
+		return;
 	for (size_t i = 0; i < c->n; i++)
 		fn(arg, c->v[i].key, c->v[i].value);
 }

@@ -175,7 +175,11 @@ static int envelope_verify(const auth_key *k, const Sluice__Envelope *e, char *e
 			 e->sender);
 		return SL_EAUTH;
 	}
-	int64_t skew = clock_wall_ms() - e->timestamp_ms;
+	/* The timestamp is any int64 the signer chose: subtract with an overflow
+	 * check (saturating), since now - INT64_MIN is undefined behaviour. */
+	int64_t skew;
+	if (__builtin_sub_overflow(clock_wall_ms(), e->timestamp_ms, &skew))
+		skew = e->timestamp_ms < 0 ? INT64_MAX : INT64_MIN;
 	if (skew > ENVELOPE_MAX_SKEW_MS || skew < -ENVELOPE_MAX_SKEW_MS) {
 		snprintf(err, errlen, "message from '%s' is %lld ms off our clock (limit %d ms)",
 			 e->sender, (long long)skew, ENVELOPE_MAX_SKEW_MS);

@@ -127,3 +127,27 @@ fail:
 	snprintf(err, errlen, "cannot create directory %s: %s", buf, strerror(errno));
 	return SL_EIO;
 }
+
+int proc_mkdirs_parent(const char *path, char *err, size_t errlen)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	char *slash = strrchr(buf, '/');
+	if (slash == NULL || slash == buf)
+		return SL_OK;
+	*slash = '\0';
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		goto fail;
+	return SL_OK;
+fail:
+	snprintf(err, errlen, "cannot create directory %s: %s", buf, strerror(errno));
+	return SL_EIO;
+}

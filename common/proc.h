@@ -35,5 +35,7 @@ void proc_signals(volatile int *flag);
 
 /* mkdir -p with mode 0700 for state directories. */
 int proc_mkdirs(const char *path, char *err, size_t errlen);
+/* mkdir -p of the directory part of path (mode 0755, for output). */
+int proc_mkdirs_parent(const char *path, char *err, size_t errlen);
 
 #endif

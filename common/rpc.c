@@ -468,16 +468,19 @@ static nng_msg *client_frame(rpc_client *c, uint32_t type, const void *payload, 
 	return m;
 }
 
-/* Verifies a reply frame; maps MSG_ERROR to the peer's code. */
-static int client_reply(rpc_client *c, nng_msg *m, envelope *reply, char *err, size_t errlen)
+/* Verifies a reply frame; maps MSG_ERROR to the peer's code. Takes the
+ * options and URL rather than the client: an asynchronous call may complete
+ * after its client was closed and freed. */
+static int client_reply(const rpc_opts *o, const char *url, nng_msg *m, envelope *reply,
+			char *err, size_t errlen)
 {
-	int rv = envelope_unpack(c->opts.key, nng_msg_body(m), nng_msg_len(m), c->opts.max_msg,
-				 reply, err, errlen);
+	int rv = envelope_unpack(o->key, nng_msg_body(m), nng_msg_len(m), o->max_msg, reply, err,
+				 errlen);
 	nng_msg_free(m);
 	if (rv == SL_EAUTH)
 		snprintf(err, errlen, "%s did not accept our credentials or we cannot verify its "
 				      "reply: the cluster secret differs from the peer's",
-			 c->url);
+			 url);
 	if (rv != SL_OK)
 		return rv;
 	if (reply->type == MSG_ERROR) {
@@ -524,7 +527,7 @@ int rpc_call(rpc_client *c, uint32_t type, const void *payload, size_t len, enve
 		goto fail;
 	m = nng_aio_get_msg(aio);
 	nng_aio_free(aio);
-	return client_reply(c, m, reply, err, errlen);
+	return client_reply(&c->opts, c->url, m, reply, err, errlen);
 fail:
 	nng_aio_free(aio);
 	snprintf(err, errlen, "%s to %s: %s", msg_type_name(type), c->url, nng_strerror(nrv));
@@ -545,8 +548,12 @@ int rpc_call_pb(rpc_client *c, uint32_t type, const void *pb_msg, envelope *repl
 	return rv;
 }
 
+/* An asynchronous call. It keeps its own copy of the client's options and
+ * URL: rpc_client_close does not wait for calls in flight, whose callbacks
+ * then run (with NNG_ECLOSED) after the client is freed. */
 typedef struct {
-	rpc_client *client;
+	rpc_opts opts;
+	char url[256];
 	nng_ctx ctx;
 	nng_aio *aio;
 	ctx_state state;
@@ -566,13 +573,13 @@ static void async_finish(async_call *a, int rv, const envelope *reply, const cha
 static void async_cb(void *arg)
 {
 	async_call *a = arg;
-	char err[512];
+	char err[512] = "";
 	int nrv = nng_aio_result(a->aio);
 	if (nrv != 0) {
 		if (a->state == CTX_SEND)
 			nng_msg_free(nng_aio_get_msg(a->aio));
 		snprintf(err, sizeof(err), "%s to %s: %s", msg_type_name(a->type),
-			 a->client->url, nng_strerror(nrv));
+			 a->url, nng_strerror(nrv));
 		async_finish(a, map_nng(nrv), NULL, err);
 		return;
 	}
@@ -582,7 +589,8 @@ static void async_cb(void *arg)
 		return;
 	}
 	envelope reply;
-	int rv = client_reply(a->client, nng_aio_get_msg(a->aio), &reply, err, sizeof(err));
+	int rv = client_reply(&a->opts, a->url, nng_aio_get_msg(a->aio), &reply, err,
+			      sizeof(err));
 	async_finish(a, rv, rv == SL_OK ? &reply : NULL, err);
 	if (rv == SL_OK)
 		envelope_release(&reply);
@@ -599,7 +607,8 @@ int rpc_call_async(rpc_client *c, uint32_t type, const void *pb_msg, rpc_done_fn
 	if (m == NULL)
 		return SL_ENOMEM;
 	async_call *a = sl_calloc(1, sizeof(*a));
-	a->client = c;
+	a->opts = c->opts;
+	snprintf(a->url, sizeof(a->url), "%s", c->url);
 	a->type = type;
 	a->fn = fn;
 	a->arg = arg;

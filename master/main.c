@@ -5,6 +5,7 @@
  */
 #include "alloc.h"
 #include "clock.h"
+#include "engine.h"
 #include "log.h"
 #include "master.h"
 #include "msgtypes.h"
@@ -52,10 +53,13 @@ static int master_handle(void *arg, const envelope *req, rpc_reply *rep)
 		rv = cluster_handle_list(m->cl, req, rep);
 		break;
 	default:
-		rv = rpc_reply_error(rep, SL_EUNKNOWN_TYPE, "master does not serve %s",
-				     msg_type_name(req->type));
-		log_warn("refused %s from %s (%s): not served by the master",
-			 msg_type_name(req->type), req->sender, rep->peer);
+		rv = engine_handle(m->engine, req, rep);
+		if (rv == SL_EUNKNOWN_TYPE && rep->errmsg[0] == '\0') {
+			rv = rpc_reply_error(rep, SL_EUNKNOWN_TYPE, "master does not serve %s",
+					     msg_type_name(req->type));
+			log_warn("refused %s from %s (%s): not served by the master",
+				 msg_type_name(req->type), req->sender, rep->peer);
+		}
 	}
 	pthread_mutex_unlock(&m->lock);
 	return rv;
@@ -92,6 +96,13 @@ static int parse_args(master *m, int argc, char **argv, char *err, size_t errlen
 	return SL_OK;
 }
 
+static void master_worker_event(void *arg, worker_entry *w, bool lost)
+{
+	master *m = arg;
+	if (m->engine != NULL)
+		engine_worker_event(m->engine, w, lost);
+}
+
 static int master_open(master *m, char *err, size_t errlen)
 {
 	char path[1200];
@@ -110,7 +121,10 @@ static int master_open(master *m, char *err, size_t errlen)
 	int64_t timeout = conf_is_set(m->conf, "sluice.worker.timeout")
 				  ? conf_get_duration_ms(m->conf, "sluice.worker.timeout")
 				  : 3 * hb;
-	return cluster_new(&m->cl, m->db, &m->rpc, hb, timeout, err, errlen);
+	if ((rv = cluster_new(&m->cl, m->db, &m->rpc, hb, timeout, err, errlen)) != SL_OK)
+		return rv;
+	cluster_on_event(m->cl, master_worker_event, m);
+	return engine_new(m, &m->engine, err, errlen);
 }
 
 static int master_listen(master *m, char *err, size_t errlen)
@@ -146,6 +160,7 @@ static void master_cron(master *m)
 		clock_sleep_ms(MASTER_TICK_MS);
 		pthread_mutex_lock(&m->lock);
 		cluster_check_liveness(m->cl, clock_mono_ms());
+		engine_tick(m->engine);
 		pthread_mutex_unlock(&m->lock);
 	}
 }
@@ -177,6 +192,7 @@ int main(int argc, char **argv)
 	rv = 0;
 out:
 	rpc_server_close(m.server);
+	engine_free(m.engine);
 	cluster_free(m.cl);
 	store_close(m.db);
 	conf_free(m.conf);

@@ -1,0 +1,91 @@
+/*
+ * The runtime half of the job API: the calls user functions make on a
+ * worker. Everything is a thin forward through the vtables in api.h, plus
+ * the thread-local description of the running task.
+ */
+#include "alloc.h"
+#include "api.h"
+
+#include <string.h>
+
+static _Thread_local const api_task *api_current;
+
+void api_task_set(const api_task *t)
+{
+	api_current = t;
+}
+
+int sl_emit(sl_emitter *out, const void *key, size_t key_len, const void *value,
+	    size_t value_len, int64_t event_time_ms)
+{
+	if (key_len > UINT32_MAX / 2 || value_len > UINT32_MAX / 2)
+		return SL_EINVAL;
+	sl_record r = {
+		.key = key,
+		.key_len = (uint32_t)key_len,
+		.value = value,
+		.value_len = (uint32_t)value_len,
+		.event_time_ms = event_time_ms,
+	};
+	return out->emit(out, &r);
+}
+
+int sl_emit_value(sl_emitter *out, const void *value, size_t value_len)
+{
+	return sl_emit(out, NULL, 0, value, value_len, 0);
+}
+
+int sl_iter_next(sl_iter *it, sl_record *rec)
+{
+	return it->next(it, rec);
+}
+
+void sl_value_set(sl_value *out, const void *data, size_t len)
+{
+	if (len > out->cap) {
+		out->data = sl_realloc(out->data, len);
+		out->cap = (uint32_t)len;
+	}
+	if (len > 0)
+		memcpy(out->data, data, len);
+	out->len = (uint32_t)len;
+}
+
+int64_t sl_task_batch_time(void)
+{
+	return api_current ? api_current->batch_ms : 0;
+}
+
+int sl_task_partition(void)
+{
+	return api_current ? api_current->partition : -1;
+}
+
+int sl_task_attempt(void)
+{
+	return api_current ? api_current->attempt : 0;
+}
+
+const char *sl_task_conf(const char *key)
+{
+	if (api_current == NULL || api_current->conf == NULL)
+		return NULL;
+	return conf_get_str(api_current->conf, key);
+}
+
+void sl_i64_encode(int64_t v, uint8_t out[8])
+{
+	uint64_t u = (uint64_t)v;
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(u >> (8 * i));
+}
+
+int64_t sl_i64_decode(const uint8_t *p, uint32_t len)
+{
+	if (len != 8)
+		return 0;
+	uint64_t u = 0;
+	for (int i = 7; i >= 0; i--)
+		u = (u << 8) | p[i];
+	return (int64_t)u;
+}

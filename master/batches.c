@@ -1,0 +1,547 @@
+/*
+ * Batches: the JobGenerator, the DAG scheduler and the batch lifecycle.
+ *
+ * At every multiple of the batch interval a batch is generated: the
+ * receivers' unallocated blocks are allocated to it and the generator and
+ * file sources are split into partitions. Each output operation of the
+ * batch becomes an output job (Spark's streaming job); at most
+ * spark.streaming.concurrentJobs of them run at once, oldest batch first.
+ *
+ * Planning an output job walks its graph back from the output node: narrow
+ * nodes extend the chain of the partitions below them (so a task runs a
+ * fused chain in one pass), a union concatenates its inputs' partitions,
+ * and a shuffle node ends a map stage (whose tasks write hash-partitioned
+ * buckets) and begins `partitions` reduce partitions that read them. The
+ * output node's partitions form the result stage.
+ *
+ * save_as_text_files: tasks write part files into PREFIX-TIME.tmp; when the
+ * result stage is done the master renames it to PREFIX-TIME, so a batch's
+ * output appears whole or not at all. (The directory must be on a
+ * filesystem the master and workers share, as in Spark.)
+ */
+#include "alloc.h"
+#include "api.h"
+#include "clock.h"
+#include "engine_int.h"
+#include "log.h"
+#include "proc.h"
+#include "sluice/err.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+	tinput in;
+	uint32_t *chain;
+	size_t nchain;
+} part;
+
+typedef struct {
+	part *v;
+	size_t n, cap;
+} parts;
+
+static part *parts_add(parts *p)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 8;
+		p->v = sl_realloc(p->v, p->cap * sizeof(*p->v));
+	}
+	part *x = &p->v[p->n++];
+	memset(x, 0, sizeof(*x));
+	return x;
+}
+
+static void part_push_chain(part *p, uint32_t node)
+{
+	p->chain = sl_realloc(p->chain, (p->nchain + 1) * sizeof(uint32_t));
+	p->chain[p->nchain++] = node;
+}
+
+static uint32_t default_reducers(job *j)
+{
+	if (j->default_parts > 0)
+		return j->default_parts;
+	uint32_t slots = 0;
+	cluster *cl = j->e->m->cl;
+	for (size_t i = 0; i < cluster_count(cl); i++)
+		if (cluster_at(cl, i)->state == WORKER_ALIVE)
+			slots += cluster_at(cl, i)->slots;
+	return slots ? slots : 1;
+}
+
+static stage *stage_new(ojob *oj, bool is_map)
+{
+	stage *s = sl_calloc(1, sizeof(*s));
+	s->id = (uint32_t)oj->nstages;
+	s->oj = oj;
+	s->is_map = is_map;
+	oj->stages = sl_realloc(oj->stages, (oj->nstages + 1) * sizeof(*oj->stages));
+	oj->stages[oj->nstages++] = s;
+	return s;
+}
+
+static void stage_take_parts(stage *s, parts *p)
+{
+	job *j = s->oj->b->job;
+	s->ntasks = p->n;
+	s->tasks = sl_calloc(p->n ? p->n : 1, sizeof(*s->tasks));
+	for (size_t i = 0; i < p->n; i++) {
+		mtask *t = sl_calloc(1, sizeof(*t));
+		t->id = j->e->next_task_id++;
+		t->stage = s;
+		t->index = (uint32_t)i;
+		t->in = p->v[i].in;
+		t->chain = p->v[i].chain;
+		t->nchain = p->v[i].nchain;
+		s->tasks[i] = t;
+	}
+	sl_free(p->v);
+	memset(p, 0, sizeof(*p));
+}
+
+static void source_parts(ojob *oj, const Sluice__Node *n, parts *out)
+{
+	batch *b = oj->b;
+	if (n->kind == SLUICE__NODE_KIND__SRC_GENERATOR) {
+		int64_t total = n->rate * b->job->interval_ms / 1000;
+		uint32_t np = n->partitions ? n->partitions : 1;
+		for (uint32_t i = 0; i < np; i++) {
+			part *p = parts_add(out);
+			p->in.kind = TIN_GENERATOR;
+			p->in.source_node = n->id;
+			p->in.gen_start = total * i / np;
+			p->in.gen_count = total * (i + 1) / np - p->in.gen_start;
+		}
+	} else if (n->kind == SLUICE__NODE_KIND__SRC_FILES) {
+		for (size_t i = 0; i < b->nfiles; i++) {
+			part *p = parts_add(out);
+			p->in.kind = TIN_FILE;
+			p->in.source_node = n->id;
+			p->in.file = sl_strdup(b->files[i]);
+		}
+	} else {
+		for (size_t i = 0; i < b->nblocks; i++) {
+			if (b->blocks[i]->node != n->id)
+				continue;
+			part *p = parts_add(out);
+			p->in.kind = TIN_BLOCK;
+			p->in.source_node = n->id;
+			p->in.block = b->blocks[i];
+		}
+	}
+}
+
+static void node_parts(ojob *oj, uint32_t id, parts *out);
+
+/* A shuffle node: its input becomes a map stage; it yields reduce partitions. */
+static void shuffle_parts(ojob *oj, const Sluice__Node *n, parts *out)
+{
+	batch *b = oj->b;
+	stage *s = stage_new(oj, true);
+	parts in = {0};
+	node_parts(oj, n->inputs[0], &in);
+	stage_take_parts(s, &in);
+	s->shuffle_node = n->id;
+	s->num_reducers = n->partitions ? n->partitions : default_reducers(b->job);
+	snprintf(s->shuffle_id, sizeof(s->shuffle_id), "shf-%llu-%lld-%u-%u",
+		 (unsigned long long)b->job->id, (long long)b->time_ms, oj->index, s->id);
+	for (uint32_t r = 0; r < s->num_reducers; r++) {
+		part *p = parts_add(out);
+		p->in.kind = TIN_SHUFFLE;
+		p->in.parent = s;
+		p->in.reduce_partition = r;
+	}
+}
+
+static void node_parts(ojob *oj, uint32_t id, parts *out)
+{
+	const Sluice__Node *n = graph_node(oj->b->job->graph, id);
+	if (graph_is_source(n->kind)) {
+		source_parts(oj, n, out);
+	} else if (graph_is_shuffle(n->kind)) {
+		shuffle_parts(oj, n, out);
+	} else if (n->kind == SLUICE__NODE_KIND__OP_UNION) {
+		for (size_t i = 0; i < n->n_inputs; i++)
+			node_parts(oj, n->inputs[i], out);
+	} else {
+		size_t first = out->n;
+		node_parts(oj, n->inputs[0], out);
+		for (size_t i = first; i < out->n; i++)
+			part_push_chain(&out->v[i], n->id);
+	}
+}
+
+static void ojob_plan(ojob *oj)
+{
+	const Sluice__Node *out = graph_node(oj->b->job->graph, oj->output_node);
+	parts p = {0};
+	node_parts(oj, out->inputs[0], &p);
+	stage *s = stage_new(oj, false);
+	stage_take_parts(s, &p);
+	oj->result = s;
+	for (size_t i = 0; i < oj->nstages; i++) {
+		stage *st = oj->stages[i];
+		for (size_t t = 0; t < st->ntasks; t++) {
+			stage *parent = st->tasks[t]->in.kind == TIN_SHUFFLE ? st->tasks[t]->in.parent
+									     : NULL;
+			if (parent == NULL)
+				continue;
+			bool have = false;
+			for (size_t k = 0; k < st->nparents; k++)
+				have |= st->parents[k] == parent;
+			if (!have) {
+				st->parents = sl_realloc(st->parents,
+							 (st->nparents + 1) * sizeof(*st->parents));
+				st->parents[st->nparents++] = parent;
+			}
+		}
+	}
+	if (out->kind == SLUICE__NODE_KIND__OUT_SAVE_TEXT) {
+		const char *sfx = out->suffix && out->suffix[0] ? out->suffix : NULL;
+		oj->save_final = sfx ? sl_asprintf("%s-%lld.%s", out->path, (long long)oj->b->time_ms, sfx)
+				     : sl_asprintf("%s-%lld", out->path, (long long)oj->b->time_ms);
+		oj->save_tmp = sl_asprintf("%s.tmp", oj->save_final);
+	}
+}
+
+static void list_new_files(job *j, const Sluice__Node *n, batch *b)
+{
+	DIR *d = opendir(n->path);
+	struct dirent *de;
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		if (de->d_name[0] == '.' || strstr(de->d_name, "._COPYING_") != NULL)
+			continue;
+		char *path = sl_asprintf("%s/%s", n->path, de->d_name);
+		bool seen = false;
+		for (size_t i = 0; i < j->nseen && !seen; i++)
+			seen = strcmp(j->seen_files[i], path) == 0;
+		if (seen || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    (int64_t)st.st_mtime * 1000 > b->time_ms) {
+			sl_free(path);
+			continue;
+		}
+		j->seen_files = sl_realloc(j->seen_files, (j->nseen + 1) * sizeof(char *));
+		j->seen_files[j->nseen++] = sl_strdup(path);
+		b->files = sl_realloc(b->files, (b->nfiles + 1) * sizeof(char *));
+		b->files[b->nfiles++] = path;
+	}
+	closedir(d);
+}
+
+static batch *batch_new(job *j, int64_t t)
+{
+	batch *b = sl_calloc(1, sizeof(*b));
+	b->job = j;
+	b->time_ms = t;
+	rtracker_allocate(j, b);
+	for (size_t i = 0; i < j->graph->n_nodes; i++) {
+		const Sluice__Node *n = j->graph->nodes[i];
+		if (n->kind == SLUICE__NODE_KIND__SRC_GENERATOR)
+			b->input_records += (uint64_t)(n->rate * j->interval_ms / 1000);
+		else if (n->kind == SLUICE__NODE_KIND__SRC_FILES)
+			list_new_files(j, n, b);
+		if (!graph_is_output(n->kind))
+			continue;
+		ojob *oj = sl_calloc(1, sizeof(*oj));
+		oj->b = b;
+		oj->index = (uint32_t)b->nojobs;
+		oj->output_node = n->id;
+		b->ojobs = sl_realloc(b->ojobs, (b->nojobs + 1) * sizeof(*b->ojobs));
+		b->ojobs[b->nojobs++] = oj;
+	}
+	for (size_t i = 0; i < b->nblocks; i++)
+		b->input_records += b->blocks[i]->records;
+	return b;
+}
+
+static void batch_persist(job *j, const batch *b, const char *state)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db = store_db(j->e->m->db);
+	if (sqlite3_prepare_v2(db, "INSERT INTO batches(job_id, batch_ms, state, input_records, "
+				   "submit_ms, start_ms, end_ms) VALUES (?,?,?,?,?,?,?) "
+				   "ON CONFLICT(job_id, batch_ms) DO UPDATE SET state=excluded.state, "
+				   "start_ms=excluded.start_ms, end_ms=excluded.end_ms",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)j->id);
+	sqlite3_bind_int64(st, 2, b->time_ms);
+	sqlite3_bind_text(st, 3, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)b->input_records);
+	sqlite3_bind_int64(st, 5, b->time_ms);
+	sqlite3_bind_int64(st, 6, b->start_wall);
+	sqlite3_bind_int64(st, 7, b->end_wall);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_error("state store: batch %lld of %s: %s", (long long)b->time_ms, j->name,
+			  sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+}
+
+void batches_generate(job *j, int64_t now_wall)
+{
+	while (now_wall >= j->next_batch_ms) {
+		batch *b = batch_new(j, j->next_batch_ms);
+		j->next_batch_ms += j->interval_ms;
+		if (j->nbatches == j->batches_cap) {
+			j->batches_cap = j->batches_cap ? j->batches_cap * 2 : 8;
+			j->batches = sl_realloc(j->batches, j->batches_cap * sizeof(*j->batches));
+		}
+		j->batches[j->nbatches++] = b;
+		batch_persist(j, b, "QUEUED");
+		log_debug("job %s: batch %lld generated, %zu blocks, %llu records", j->name,
+			  (long long)b->time_ms, b->nblocks, (unsigned long long)b->input_records);
+	}
+}
+
+void batches_start_ojobs(job *j)
+{
+	uint32_t running = 0;
+	for (size_t i = 0; i < j->nbatches; i++)
+		for (size_t k = 0; k < j->batches[i]->nojobs; k++)
+			running += j->batches[i]->ojobs[k]->state == OJ_RUNNING;
+	for (size_t i = 0; i < j->nbatches && running < j->concurrent_jobs; i++) {
+		batch *b = j->batches[i];
+		for (size_t k = 0; k < b->nojobs && running < j->concurrent_jobs; k++) {
+			ojob *oj = b->ojobs[k];
+			if (oj->state != OJ_WAITING)
+				continue;
+			if (b->state == BATCH_QUEUED) {
+				b->state = BATCH_RUNNING;
+				b->start_wall = clock_wall_ms();
+				batch_persist(j, b, "RUNNING");
+			}
+			ojob_plan(oj);
+			oj->state = OJ_RUNNING;
+			running++;
+		}
+	}
+}
+
+static void tinput_free(tinput *in)
+{
+	sl_free(in->file);
+}
+
+static void stage_free(stage *s)
+{
+	for (size_t i = 0; i < s->ntasks; i++) {
+		mtask *t = s->tasks[i];
+		tinput_free(&t->in);
+		sl_free(t->chain);
+		for (size_t k = 0; k < t->nlines; k++)
+			sl_free(t->lines[k]);
+		sl_free(t->lines);
+		sl_free(t);
+	}
+	sl_free(s->tasks);
+	sl_free(s->parents);
+	sl_free(s);
+}
+
+void batch_free(batch *b)
+{
+	for (size_t i = 0; i < b->nojobs; i++) {
+		ojob *oj = b->ojobs[i];
+		for (size_t s = 0; s < oj->nstages; s++)
+			stage_free(oj->stages[s]);
+		sl_free(oj->stages);
+		sl_free(oj->save_tmp);
+		sl_free(oj->save_final);
+		sl_free(oj);
+	}
+	for (size_t i = 0; i < b->nblocks; i++)
+		rblock_free(b->blocks[i]);
+	for (size_t i = 0; i < b->nfiles; i++)
+		sl_free(b->files[i]);
+	for (size_t i = 0; i < b->noutput; i++)
+		sl_free(b->output[i]);
+	sl_free(b->output);
+	sl_free(b->files);
+	sl_free(b->blocks);
+	sl_free(b->ojobs);
+	sl_free(b);
+}
+
+void ojob_fail(ojob *oj, const char *fmt, ...)
+{
+	if (oj->state != OJ_RUNNING)
+		return;
+	batch *b = oj->b;
+	va_list ap;
+	va_start(ap, fmt);
+	if (b->error[0] == '\0')
+		vsnprintf(b->error, sizeof(b->error), fmt, ap);
+	va_end(ap);
+	oj->state = OJ_FAILED;
+	b->ojobs_ended++;
+	log_error("job %s batch %lld: output %u failed: %s", b->job->name, (long long)b->time_ms,
+		  oj->index, b->error);
+}
+
+static void print_output(ojob *oj)
+{
+	batch *b = oj->b;
+	const Sluice__Node *n = graph_node(b->job->graph, oj->output_node);
+	size_t shown = 0;
+	char *head = sl_asprintf("-------------------------------------------\nTime: %lld ms "
+				 "(%s)\n-------------------------------------------",
+				 (long long)b->time_ms, b->job->name);
+	printf("%s\n", head);
+	sl_free(head);
+	for (size_t i = 0; i < oj->result->ntasks && shown < n->num; i++) {
+		mtask *t = oj->result->tasks[i];
+		for (size_t k = 0; k < t->nlines && shown < n->num; k++, shown++) {
+			printf("%s\n", t->lines[k]);
+			b->output = sl_realloc(b->output, (b->noutput + 1) * sizeof(char *));
+			b->output[b->noutput++] = sl_strdup(t->lines[k]);
+		}
+	}
+	printf("\n");
+	fflush(stdout);
+}
+
+static int save_commit(ojob *oj)
+{
+	char err[512];
+	if (proc_mkdirs_parent(oj->save_tmp, err, sizeof(err)) != SL_OK)
+		return -1;
+	if (mkdir(oj->save_tmp, 0755) != 0 && errno != EEXIST)
+		return -1;
+	char *ok = sl_asprintf("%s/_SUCCESS", oj->save_tmp);
+	FILE *f = fopen(ok, "w");
+	sl_free(ok);
+	if (f != NULL)
+		fclose(f);
+	return rename(oj->save_tmp, oj->save_final);
+}
+
+static void ojob_complete(ojob *oj)
+{
+	const Sluice__Node *n = graph_node(oj->b->job->graph, oj->output_node);
+	if (n->kind == SLUICE__NODE_KIND__OUT_PRINT)
+		print_output(oj);
+	if (n->kind == SLUICE__NODE_KIND__OUT_SAVE_TEXT && save_commit(oj) != 0) {
+		ojob_fail(oj, "cannot publish %s: %s", oj->save_final, strerror(errno));
+		return;
+	}
+	oj->state = OJ_DONE;
+	oj->b->ojobs_ended++;
+}
+
+void ojob_task_done(ojob *oj, mtask *t, const Sluice__TaskStatus *st)
+{
+	stage *s = t->stage;
+	batch *b = oj->b;
+	t->state = TASK_DONE;
+	s->done++;
+	if (s == oj->result && st->n_lines > 0) {
+		t->lines = sl_calloc(st->n_lines, sizeof(char *));
+		for (size_t i = 0; i < st->n_lines; i++)
+			t->lines[i] = sl_strdup(st->lines[i]);
+		t->nlines = st->n_lines;
+	}
+	(void)b;
+	ojob_maybe_complete(oj);
+}
+
+void ojob_maybe_complete(ojob *oj)
+{
+	if (oj->state == OJ_RUNNING && oj->result->done == oj->result->ntasks)
+		ojob_complete(oj);
+}
+
+static void batch_record(job *j, batch *b)
+{
+	batch_summary *h = &j->hist[j->hist_next];
+	if (j->nhist == BATCH_HISTORY) {
+		sl_free(h->error);
+		for (size_t k = 0; k < h->noutput; k++)
+			sl_free(h->output[k]);
+		sl_free(h->output);
+	} else {
+		j->nhist++;
+	}
+	j->hist_next = (j->hist_next + 1) % BATCH_HISTORY;
+	h->time_ms = b->time_ms;
+	h->state = b->state;
+	h->input_records = b->input_records;
+	h->sched_ms = b->start_wall - b->time_ms;
+	h->proc_ms = b->end_wall - b->start_wall;
+	h->total_ms = b->end_wall - b->time_ms;
+	h->tasks = b->tasks;
+	h->task_failures = b->task_failures;
+	h->error = b->error[0] ? sl_strdup(b->error) : NULL;
+	h->output = b->output;
+	h->noutput = b->noutput;
+	b->output = NULL;
+	b->noutput = 0;
+}
+
+static void batch_finish(job *j, batch *b)
+{
+	bool failed = false;
+	for (size_t i = 0; i < b->nojobs; i++)
+		failed |= b->ojobs[i]->state == OJ_FAILED;
+	b->state = failed ? BATCH_FAILED : BATCH_DONE;
+	b->end_wall = clock_wall_ms();
+	if (b->start_wall == 0)
+		b->start_wall = b->end_wall;
+	batch_persist(j, b, failed ? "FAILED" : "DONE");
+	if (failed)
+		j->batches_failed++;
+	else
+		j->batches_done++;
+	j->records += b->input_records;
+	j->last_batch_ms = b->time_ms;
+	log_info("job %s batch %lld %s: %llu records, scheduling delay %lld ms, processing %lld "
+		 "ms, %u tasks",
+		 j->name, (long long)b->time_ms, failed ? "FAILED" : "done",
+		 (unsigned long long)b->input_records, (long long)(b->start_wall - b->time_ms),
+		 (long long)(b->end_wall - b->start_wall), b->tasks);
+	char prefix[96];
+	snprintf(prefix, sizeof(prefix), "shf-%llu-%lld-", (unsigned long long)j->id,
+		 (long long)b->time_ms);
+	sched_broadcast_remove(j->e, prefix, b->blocks, b->nblocks);
+	batch_record(j, b);
+}
+
+void batches_check_done(job *j)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < j->nbatches; i++) {
+		batch *b = j->batches[i];
+		bool ended = b->state == BATCH_RUNNING && b->ojobs_ended == b->nojobs;
+		/* A batch with no outputs in flight and nothing to run also ends. */
+		if (ended) {
+			batch_finish(j, b);
+			batch_free(b);
+		} else {
+			j->batches[k++] = b;
+		}
+	}
+	j->nbatches = k;
+}
+
+void batch_summarise(job *j, const batch *b, Sluice__BatchInfo *bi)
+{
+	(void)j;
+	int64_t now = clock_wall_ms();
+	sluice__batch_info__init(bi);
+	bi->batch_ms = b->time_ms;
+	bi->state = b->state == BATCH_QUEUED ? "QUEUED" : "RUNNING";
+	bi->input_records = b->input_records;
+	bi->scheduling_delay_ms = b->start_wall ? b->start_wall - b->time_ms : now - b->time_ms;
+	bi->processing_ms = b->start_wall ? now - b->start_wall : 0;
+	bi->total_delay_ms = now - b->time_ms;
+	bi->tasks = b->tasks;
+	bi->task_failures = b->task_failures;
+	bi->error = (char *)b->error;
+}

@@ -1,0 +1,32 @@
+/*
+ * The master's streaming engine: every submitted job and its batches.
+ *
+ * Per job it runs Spark Streaming's driver components: the JobGenerator
+ * (a batch at every multiple of the batch interval), the ReceiverTracker
+ * (receivers placed on workers, their blocks recorded and allocated to
+ * batches), the DAG scheduler (each output operation of a batch becomes a
+ * job of stages split at shuffles) and the task scheduler (free slots,
+ * locality, retries on another worker up to spark.task.maxFailures).
+ *
+ * Threading: every entry point is called with the master's lock held: RPC
+ * handlers, the cron tick and cluster events. Calls to workers are
+ * asynchronous; their completions re-take the lock (engine_launch_done).
+ */
+#ifndef SLUICE_MASTER_ENGINE_H
+#define SLUICE_MASTER_ENGINE_H
+
+#include "master.h"
+
+int engine_new(master *m, struct engine **out, char *err, size_t errlen);
+void engine_free(struct engine *e);
+
+/* Handles the engine's message types; SL_EUNKNOWN_TYPE for others. */
+int engine_handle(struct engine *e, const envelope *req, rpc_reply *rep);
+
+/* Generates due batches and schedules work. */
+void engine_tick(struct engine *e);
+
+/* A worker was marked LOST (lost = true) or (re-)registered. */
+void engine_worker_event(struct engine *e, worker_entry *w, bool lost);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * The engine's data model, shared by its files:
+ *   jobs.c      job registry, submission, queries, persistence
+ *   batches.c   JobGenerator, batch lifecycle, DAG planning, output commit
+ *   sched.c     task scheduler: placement, launch, status, retries, loss
+ *   rtracker.c  ReceiverTracker: receivers and received blocks
+ *
+ * Ownership is a tree: engine -> jobs -> batches -> output jobs -> stages ->
+ * tasks. Everything is touched only under the master's lock.
+ */
+#ifndef SLUICE_MASTER_ENGINE_INT_H
+#define SLUICE_MASTER_ENGINE_INT_H
+
+#include "engine.h"
+#include "job.pb-c.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HOLDERS_MAX 2
+
+/* A block received by a receiver, as the master knows it. */
+typedef struct {
+	char *id;
+	uint32_t node;
+	uint64_t records, bytes;
+	int nholders;
+	char holder_id[HOLDERS_MAX][32];
+	char *holder_url[HOLDERS_MAX];
+	int64_t created_ms;
+} rblock;
+
+typedef enum { TIN_BLOCK, TIN_SHUFFLE, TIN_GENERATOR, TIN_FILE } tin_kind;
+
+/* What one task reads. */
+typedef struct {
+	tin_kind kind;
+	uint32_t source_node;
+	rblock *block;          /* TIN_BLOCK (owned by the batch) */
+	struct stage *parent;   /* TIN_SHUFFLE: the map stage */
+	uint32_t reduce_partition;
+	int64_t gen_start, gen_count;
+	char *file;             /* TIN_FILE */
+} tinput;
+
+typedef enum { TASK_PENDING, TASK_LAUNCHING, TASK_RUNNING, TASK_DONE } mtask_state;
+
+typedef struct mtask {
+	uint64_t id;
+	struct stage *stage;
+	uint32_t index;
+	tinput in;
+	uint32_t *chain;
+	size_t nchain;
+	mtask_state state;
+	uint32_t attempt;   /* of the current or last launch */
+	uint32_t failures;
+	char worker[32];    /* running on / output held by */
+	char avoid[32];     /* worker it last failed on */
+	int64_t launch_wall;
+	char **lines;       /* print output of this partition */
+	size_t nlines;
+} mtask;
+
+typedef struct stage {
+	uint32_t id;
+	struct ojob *oj;
+	bool is_map;            /* writes shuffle buckets */
+	uint32_t shuffle_node;  /* is_map: the shuffle it feeds */
+	uint32_t num_reducers;
+	char shuffle_id[96];
+	struct stage **parents;
+	size_t nparents;
+	mtask **tasks;
+	size_t ntasks, done;
+} stage;
+
+typedef enum { OJ_WAITING, OJ_RUNNING, OJ_DONE, OJ_FAILED } ojob_state;
+
+/* One output operation of one batch: Spark's streaming "job". */
+typedef struct ojob {
+	struct batch *b;
+	uint32_t index;
+	uint32_t output_node;
+	ojob_state state;
+	stage **stages;
+	size_t nstages;
+	stage *result;
+	char *save_tmp, *save_final;
+	uint32_t fetch_failures;
+} ojob;
+
+typedef enum { BATCH_QUEUED, BATCH_RUNNING, BATCH_DONE, BATCH_FAILED } batch_state;
+
+typedef struct batch {
+	struct job *job;
+	int64_t time_ms;
+	batch_state state;
+	rblock **blocks;
+	size_t nblocks;
+	char **files;
+	size_t nfiles;
+	uint64_t input_records;
+	ojob **ojobs;
+	size_t nojobs, ojobs_ended;
+	int64_t start_wall, end_wall;
+	uint32_t tasks, task_failures;
+	char error[512];
+	char **output; /* print lines, in order */
+	size_t noutput;
+} batch;
+
+/* A finished batch, kept for `sluice monitor` (the last BATCH_HISTORY). */
+typedef struct {
+	int64_t time_ms;
+	batch_state state;
+	uint64_t input_records;
+	int64_t sched_ms, proc_ms, total_ms;
+	uint32_t tasks, task_failures;
+	char *error;
+	char **output;
+	size_t noutput;
+} batch_summary;
+
+#define BATCH_HISTORY 512
+
+typedef enum { RCV_INACTIVE, RCV_STARTING, RCV_ACTIVE } rcv_state;
+
+typedef struct {
+	uint32_t id;
+	uint32_t node;
+	rcv_state state;
+	char worker[32];
+	uint32_t generation; /* bumped on each start, to ignore stale replies */
+	int64_t retry_after_mono;
+} receiver;
+
+typedef enum { JOB_RUNNING, JOB_STOPPED, JOB_FAILED } job_state;
+
+typedef struct job {
+	struct engine *e;
+	uint64_t id;
+	char *name;
+	job_state state;
+	char error[512];
+	char lib_hash[65];
+	Sluice__SubmitJob *sub; /* owns library bytes, graph and conf entries */
+	const Sluice__JobGraph *graph;
+	sl_conf *conf;
+	int64_t interval_ms, next_batch_ms, created_ms;
+	uint32_t max_failures, concurrent_jobs, default_parts;
+	char storage_level[32];
+	int64_t block_interval_ms, max_rate;
+	bool wal;
+	receiver *rcv;
+	size_t nrcv;
+	rblock **pending;   /* received, not yet allocated to a batch */
+	size_t npending, pending_cap;
+	batch **batches;    /* queued and running, oldest first */
+	size_t nbatches, batches_cap;
+	batch_summary hist[BATCH_HISTORY];
+	size_t nhist, hist_next;
+	uint64_t batches_done, batches_failed, records;
+	int64_t last_batch_ms;
+	char **seen_files;  /* text_file_stream: files already taken */
+	size_t nseen;
+} job;
+
+typedef struct {
+	char id[32];
+	uint32_t running; /* tasks we launched there and have not heard end of */
+	uint32_t receivers;
+} wload;
+
+struct engine {
+	master *m;
+	job **jobs;
+	size_t njobs;
+	uint64_t next_task_id;
+	wload *load;
+	size_t nload;
+};
+
+/* jobs.c */
+job *jobs_find(struct engine *e, const char *name_or_id);
+job *jobs_find_id(struct engine *e, uint64_t id);
+void job_fail(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* batches.c */
+void batches_generate(job *j, int64_t now_wall);
+void batches_start_ojobs(job *j);
+void batch_free(batch *b);
+void ojob_task_done(ojob *oj, mtask *t, const Sluice__TaskStatus *st);
+/* Completes a running output job whose result stage is done (also one with
+ * no tasks at all). */
+void ojob_maybe_complete(ojob *oj);
+void ojob_fail(ojob *oj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void batches_check_done(job *j);
+void batch_summarise(job *j, const batch *b, Sluice__BatchInfo *out);
+
+/* sched.c */
+void sched_run(struct engine *e);
+int sched_handle_status(struct engine *e, const envelope *req, rpc_reply *rep);
+void sched_worker_lost(struct engine *e, const char *worker_id);
+wload *sched_load(struct engine *e, const char *worker_id);
+void sched_broadcast_remove(struct engine *e, const char *prefix, rblock **blocks, size_t n);
+
+/* rtracker.c */
+void rtracker_init(job *j);
+void rtracker_tick(job *j);
+int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *rep);
+void rtracker_allocate(job *j, batch *b);
+void rtracker_worker_lost(job *j, const char *worker_id);
+void rtracker_stop(job *j);
+void rblock_free(rblock *b);
+
+#endif

@@ -1,0 +1,448 @@
+/*
+ * Job registry: submission, queries and control, and the engine's entry
+ * points (engine_new/handle/tick/worker_event).
+ *
+ * A submitted library is stored by the SHA-256 of its bytes (mbedTLS) in the
+ * libraries table, never under a name the client chose; the job row records
+ * that hash. The graph is checked again here (structure, outputs) because
+ * the master trusts nothing it receives; symbols are checked by the client
+ * and again by each worker when it loads the library.
+ */
+#include "alloc.h"
+#include "api.h"
+#include "clock.h"
+#include "engine_int.h"
+#include "log.h"
+#include "msgtypes.h"
+#include "sluice/err.h"
+
+#include <mbedtls/sha256.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *job_state_name(job_state s)
+{
+	static const char *const names[] = {"RUNNING", "STOPPED", "FAILED"};
+	return names[s];
+}
+
+job *jobs_find_id(struct engine *e, uint64_t id)
+{
+	for (size_t i = 0; i < e->njobs; i++)
+		if (e->jobs[i]->id == id)
+			return e->jobs[i];
+	return NULL;
+}
+
+job *jobs_find(struct engine *e, const char *name_or_id)
+{
+	for (size_t i = 0; i < e->njobs; i++)
+		if (strcmp(e->jobs[i]->name, name_or_id) == 0)
+			return e->jobs[i];
+	char *end;
+	unsigned long long id = strtoull(name_or_id, &end, 10);
+	return *end == '\0' && end != name_or_id ? jobs_find_id(e, id) : NULL;
+}
+
+static void job_persist_state(job *j)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db = store_db(j->e->m->db);
+	if (sqlite3_prepare_v2(db, "UPDATE jobs SET state = ?, error = ?, last_batch_ms = ? "
+				   "WHERE id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, job_state_name(j->state), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, j->error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, j->last_batch_ms);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)j->id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_error("state store: job %s: %s", j->name, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+}
+
+void job_fail(job *j, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(j->error, sizeof(j->error), fmt, ap);
+	va_end(ap);
+	if (j->state == JOB_FAILED)
+		return;
+	log_error("job %s FAILED: %s", j->name, j->error);
+	j->state = JOB_FAILED;
+	rtracker_stop(j);
+	job_persist_state(j);
+}
+
+static void sha256_hex(const uint8_t *data, size_t len, char out[65])
+{
+	uint8_t h[32];
+	mbedtls_sha256_ret(data, len, h, 0);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* Applies the submitted configuration; errors name the key. */
+static int job_conf_load(job *j, char *err, size_t errlen)
+{
+	j->conf = conf_new(CONF_APP_KEYS);
+	for (size_t i = 0; i < j->sub->n_conf; i++)
+		if (conf_set(j->conf, j->sub->conf[i]->key, j->sub->conf[i]->value, err, errlen) !=
+		    SL_OK)
+			return SL_ECONFIG;
+	const sl_conf *mc = j->e->m->conf;
+	j->max_failures = (uint32_t)conf_get_int(j->conf, "spark.task.maxFailures");
+	j->concurrent_jobs = (uint32_t)conf_get_int(j->conf, "spark.streaming.concurrentJobs");
+	j->default_parts = (uint32_t)conf_get_int(j->conf, "sluice.shuffle.partitions");
+	j->block_interval_ms = conf_get_duration_ms(j->conf, "spark.streaming.blockInterval");
+	j->max_rate = conf_get_int(j->conf, "spark.streaming.receiver.maxRate");
+	j->wal = conf_get_bool(j->conf, "spark.streaming.receiver.writeAheadLog.enable");
+	snprintf(j->storage_level, sizeof(j->storage_level), "%s",
+		 conf_get_str(j->conf, "sluice.storage.level"));
+	(void)mc;
+	return SL_OK;
+}
+
+static int submit_check(struct engine *e, const Sluice__SubmitJob *s, rpc_reply *rep)
+{
+	char err[512];
+	if (s->name == NULL || s->name[0] == '\0' || strlen(s->name) > 100)
+		return rpc_reply_error(rep, SL_EJOB, "a job name of 1..100 characters is required");
+	for (const char *p = s->name; *p; p++)
+		if (!(*p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9') ||
+		      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+			return rpc_reply_error(rep, SL_EJOB, "job name '%s': use letters, digits, "
+							     "'-', '_' and '.'",
+					       s->name);
+	if (jobs_find(e, s->name) != NULL)
+		return rpc_reply_error(rep, SL_EEXIST, "a job named '%s' already exists", s->name);
+	if (s->library.len == 0)
+		return rpc_reply_error(rep, SL_EJOB, "job '%s': the job library is empty", s->name);
+	if (s->batch_interval_ms < 10 || s->batch_interval_ms > 3600000)
+		return rpc_reply_error(rep, SL_EJOB, "batch interval must be 10ms..1h, got %lld ms",
+				       (long long)s->batch_interval_ms);
+	if (graph_validate(s->graph, err, sizeof(err)) != SL_OK)
+		return rpc_reply_error(rep, SL_EJOB, "job '%s': %s", s->name, err);
+	return SL_OK;
+}
+
+static int job_store(job *j, char *err, size_t errlen)
+{
+	sqlite3 *db = store_db(j->e->m->db);
+	sqlite3_stmt *st = NULL;
+	int rv = SL_EDB;
+	size_t glen = sluice__job_graph__get_packed_size(j->graph);
+	uint8_t *g = sl_malloc(glen);
+	sluice__job_graph__pack(j->graph, g);
+	store_begin(j->e->m->db);
+	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO libraries(hash, size, data, stored_ms) "
+				   "VALUES (?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, j->lib_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)j->sub->library.len);
+	sqlite3_bind_blob(st, 3, j->sub->library.data, (int)j->sub->library.len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, clock_wall_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db, "INSERT INTO jobs(name, state, library_hash, graph, conf, "
+				   "batch_interval_ms, created_ms, start_ms) VALUES (?,?,?,?,?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, job_state_name(j->state), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, j->lib_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, g, (int)glen, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, j->interval_ms);
+	sqlite3_bind_int64(st, 7, j->created_ms);
+	sqlite3_bind_int64(st, 8, j->next_batch_ms);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	j->id = (uint64_t)sqlite3_last_insert_rowid(db);
+	rv = store_commit(j->e->m->db);
+	goto out;
+fail:
+	snprintf(err, errlen, "state store: %s", sqlite3_errmsg(db));
+	store_rollback(j->e->m->db);
+out:
+	sqlite3_finalize(st);
+	sl_free(g);
+	return rv;
+}
+
+static void job_free(job *j)
+{
+	rtracker_stop(j);
+	for (size_t i = 0; i < j->nbatches; i++)
+		batch_free(j->batches[i]);
+	for (size_t i = 0; i < j->npending; i++)
+		rblock_free(j->pending[i]);
+	for (size_t i = 0; i < j->nhist; i++) {
+		sl_free(j->hist[i].error);
+		for (size_t k = 0; k < j->hist[i].noutput; k++)
+			sl_free(j->hist[i].output[k]);
+		sl_free(j->hist[i].output);
+	}
+	for (size_t i = 0; i < j->nseen; i++)
+		sl_free(j->seen_files[i]);
+	sl_free(j->seen_files);
+	sl_free(j->pending);
+	sl_free(j->batches);
+	sl_free(j->rcv);
+	conf_free(j->conf);
+	if (j->sub)
+		sluice__submit_job__free_unpacked(j->sub, NULL);
+	sl_free(j->name);
+	sl_free(j);
+}
+
+static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
+{
+	char err[512];
+	Sluice__SubmitJob *s = sluice__submit_job__unpack(NULL, req->payload_len, req->payload);
+	if (s == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed SubmitJob");
+	int rv = submit_check(e, s, rep);
+	if (rv != SL_OK) {
+		log_warn("refused job submission from %s: %s", rep->peer, rep->errmsg);
+		sluice__submit_job__free_unpacked(s, NULL);
+		return rv;
+	}
+	job *j = sl_calloc(1, sizeof(*j));
+	j->e = e;
+	j->sub = s;
+	j->graph = s->graph;
+	j->name = sl_strdup(s->name);
+	j->interval_ms = s->batch_interval_ms;
+	j->created_ms = clock_wall_ms();
+	/* Batches fall on multiples of the interval (JobGenerator alignment). */
+	j->next_batch_ms = (j->created_ms / j->interval_ms + 1) * j->interval_ms;
+	sha256_hex(s->library.data, s->library.len, j->lib_hash);
+	if ((rv = job_conf_load(j, err, sizeof(err))) != SL_OK ||
+	    (rv = job_store(j, err, sizeof(err))) != SL_OK) {
+		job_free(j);
+		return rpc_reply_error(rep, rv, "job '%s': %s", s->name, err);
+	}
+	rtracker_init(j);
+	e->jobs = sl_realloc(e->jobs, (e->njobs + 1) * sizeof(*e->jobs));
+	e->jobs[e->njobs++] = j;
+	log_info("job %s (id %llu) submitted from %s: library %s (%zu bytes, sha256 %.16s), %zu "
+		 "graph nodes, batch interval %lld ms, first batch at %lld",
+		 j->name, (unsigned long long)j->id, rep->peer, s->library_name, s->library.len,
+		 j->lib_hash, j->graph->n_nodes, (long long)j->interval_ms,
+		 (long long)j->next_batch_ms);
+	Sluice__SubmitJobReply out = SLUICE__SUBMIT_JOB_REPLY__INIT;
+	out.job_id = j->id;
+	out.library_hash = j->lib_hash;
+	rpc_reply_set(rep, MSG_SUBMIT_JOB_REPLY, &out);
+	return SL_OK;
+}
+
+static int handle_list(struct engine *e, rpc_reply *rep)
+{
+	Sluice__ListJobsReply out = SLUICE__LIST_JOBS_REPLY__INIT;
+	Sluice__JobInfo *infos = sl_calloc(e->njobs + 1, sizeof(*infos));
+	Sluice__JobInfo **ptrs = sl_calloc(e->njobs + 1, sizeof(*ptrs));
+	for (size_t i = 0; i < e->njobs; i++) {
+		job *j = e->jobs[i];
+		Sluice__JobInfo *ji = &infos[i];
+		sluice__job_info__init(ji);
+		ji->id = j->id;
+		ji->name = j->name;
+		ji->state = (char *)job_state_name(j->state);
+		ji->batch_interval_ms = j->interval_ms;
+		ji->batches_done = j->batches_done;
+		ji->batches_failed = j->batches_failed;
+		ji->records = j->records;
+		ji->last_batch_ms = j->last_batch_ms;
+		ji->error = j->error;
+		ji->created_ms = j->created_ms;
+		ji->receivers = (uint32_t)j->nrcv;
+		ji->batches_running = (uint32_t)j->nbatches;
+		ji->library_hash = j->lib_hash;
+		ptrs[i] = ji;
+	}
+	out.n_jobs = e->njobs;
+	out.jobs = ptrs;
+	rpc_reply_set(rep, MSG_LIST_JOBS_REPLY, &out);
+	sl_free(ptrs);
+	sl_free(infos);
+	return SL_OK;
+}
+
+static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
+{
+	Sluice__JobControl *c = sluice__job_control__unpack(NULL, req->payload_len, req->payload);
+	if (c == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed JobControl");
+	int rv = SL_OK;
+	job *j = jobs_find(e, c->job);
+	if (j == NULL) {
+		rv = rpc_reply_error(rep, SL_ENOTFOUND, "no job named '%s'", c->job);
+	} else if (strcmp(c->action, "stop") == 0) {
+		if (j->state == JOB_RUNNING) {
+			j->state = JOB_STOPPED;
+			rtracker_stop(j);
+			job_persist_state(j);
+			log_info("job %s stopped by %s", j->name, rep->peer);
+		}
+	} else {
+		rv = rpc_reply_error(rep, SL_EINVAL, "unknown job action '%s'", c->action);
+	}
+	if (rv == SL_OK) {
+		Sluice__JobControlReply out = SLUICE__JOB_CONTROL_REPLY__INIT;
+		out.state = (char *)job_state_name(j->state);
+		rpc_reply_set(rep, MSG_JOB_CONTROL_REPLY, &out);
+	}
+	sluice__job_control__free_unpacked(c, NULL);
+	return rv;
+}
+
+static int handle_fetch_library(struct engine *e, const envelope *req, rpc_reply *rep)
+{
+	Sluice__FetchLibrary *f = sluice__fetch_library__unpack(NULL, req->payload_len, req->payload);
+	if (f == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed FetchLibrary");
+	job *j = jobs_find_id(e, f->job_id);
+	sluice__fetch_library__free_unpacked(f, NULL);
+	if (j == NULL)
+		return rpc_reply_error(rep, SL_ENOTFOUND, "no such job");
+	Sluice__FetchLibraryReply out = SLUICE__FETCH_LIBRARY_REPLY__INIT;
+	out.job_id = j->id;
+	out.name = j->name;
+	out.library_hash = j->lib_hash;
+	out.library = j->sub->library;
+	out.graph = (Sluice__JobGraph *)j->graph;
+	out.n_conf = j->sub->n_conf;
+	out.conf = (Sluice__FetchLibraryReply__ConfEntry **)j->sub->conf;
+	out.batch_interval_ms = j->interval_ms;
+	rpc_reply_set(rep, MSG_FETCH_LIBRARY_REPLY, &out);
+	return SL_OK;
+}
+
+static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *rep)
+{
+	Sluice__BatchStats *q = sluice__batch_stats__unpack(NULL, req->payload_len, req->payload);
+	if (q == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed BatchStats");
+	job *j = jobs_find(e, q->job);
+	if (j == NULL) {
+		int rv = rpc_reply_error(rep, SL_ENOTFOUND, "no job named '%s'", q->job);
+		sluice__batch_stats__free_unpacked(q, NULL);
+		return rv;
+	}
+	size_t cap = j->nhist + j->nbatches, n = 0;
+	uint32_t limit = q->limit ? q->limit : 100;
+	Sluice__BatchInfo *infos = sl_calloc(cap + 1, sizeof(*infos));
+	Sluice__BatchInfo **ptrs = sl_calloc(cap + 1, sizeof(*ptrs));
+	size_t start = j->nhist < BATCH_HISTORY ? 0 : j->hist_next;
+	for (size_t k = 0; k < j->nhist && n < limit; k++) {
+		batch_summary *h = &j->hist[(start + k) % BATCH_HISTORY];
+		if (h->time_ms <= q->after_batch_ms)
+			continue;
+		Sluice__BatchInfo *bi = &infos[n];
+		sluice__batch_info__init(bi);
+		bi->batch_ms = h->time_ms;
+		bi->state = h->state == BATCH_DONE ? "DONE" : "FAILED";
+		bi->input_records = h->input_records;
+		bi->scheduling_delay_ms = h->sched_ms;
+		bi->processing_ms = h->proc_ms;
+		bi->total_delay_ms = h->total_ms;
+		bi->tasks = h->tasks;
+		bi->task_failures = h->task_failures;
+		bi->error = h->error ? h->error : "";
+		bi->output = h->output;
+		bi->n_output = h->noutput;
+		ptrs[n++] = bi;
+	}
+	for (size_t k = 0; k < j->nbatches && n < limit; k++) {
+		if (j->batches[k]->time_ms <= q->after_batch_ms)
+			continue;
+		batch_summarise(j, j->batches[k], &infos[n]);
+		ptrs[n] = &infos[n];
+		n++;
+	}
+	Sluice__BatchStatsReply out = SLUICE__BATCH_STATS_REPLY__INIT;
+	out.job_state = (char *)job_state_name(j->state);
+	out.n_batches = n;
+	out.batches = ptrs;
+	rpc_reply_set(rep, MSG_BATCH_STATS_REPLY, &out);
+	sl_free(ptrs);
+	sl_free(infos);
+	sluice__batch_stats__free_unpacked(q, NULL);
+	return SL_OK;
+}
+
+int engine_new(master *m, struct engine **out, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	struct engine *e = sl_calloc(1, sizeof(*e));
+	e->m = m;
+	e->next_task_id = 1;
+	*out = e;
+	return SL_OK;
+}
+
+void engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	for (size_t i = 0; i < e->njobs; i++)
+		job_free(e->jobs[i]);
+	sl_free(e->jobs);
+	sl_free(e->load);
+	sl_free(e);
+}
+
+int engine_handle(struct engine *e, const envelope *req, rpc_reply *rep)
+{
+	switch (req->type) {
+	case MSG_SUBMIT_JOB:
+		return handle_submit(e, req, rep);
+	case MSG_LIST_JOBS:
+		return handle_list(e, rep);
+	case MSG_JOB_CONTROL:
+		return handle_control(e, req, rep);
+	case MSG_BATCH_STATS:
+		return handle_batch_stats(e, req, rep);
+	case MSG_FETCH_LIBRARY:
+		return handle_fetch_library(e, req, rep);
+	case MSG_TASK_STATUS:
+		return sched_handle_status(e, req, rep);
+	case MSG_ADD_BLOCK:
+		return rtracker_handle_add_block(e, req, rep);
+	default:
+		return SL_EUNKNOWN_TYPE;
+	}
+}
+
+void engine_tick(struct engine *e)
+{
+	int64_t now = clock_wall_ms();
+	for (size_t i = 0; i < e->njobs; i++) {
+		job *j = e->jobs[i];
+		if (j->state == JOB_RUNNING) {
+			rtracker_tick(j);
+			batches_generate(j, now);
+		}
+		batches_start_ojobs(j);
+	}
+	sched_run(e);
+	for (size_t i = 0; i < e->njobs; i++)
+		batches_check_done(e->jobs[i]);
+}
+
+void engine_worker_event(struct engine *e, worker_entry *w, bool lost)
+{
+	if (!lost)
+		return;
+	sched_worker_lost(e, w->id);
+	for (size_t i = 0; i < e->njobs; i++)
+		rtracker_worker_lost(e->jobs[i], w->id);
+}

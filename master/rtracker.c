@@ -1,0 +1,263 @@
+/*
+ * ReceiverTracker: one receiver per receiver-based input stream of a running
+ * job, placed on the worker with the fewest receivers, with a replica worker
+ * chosen for the _2 storage levels. A receiver whose worker is LOST is
+ * started again elsewhere. Blocks the receivers report (MSG_ADD_BLOCK) wait
+ * in the job's unallocated queue until the next batch takes them all
+ * (ReceivedBlockTracker.allocateBlocksToBatch).
+ *
+ * When a worker is lost its copies are struck from every block; a block left
+ * with no holder cannot be read and is reported (its batch will fail unless
+ * the WAL has it).
+ */
+#include "alloc.h"
+#include "api.h"
+#include "clock.h"
+#include "engine_int.h"
+#include "log.h"
+#include "msgtypes.h"
+#include "sluice/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void rblock_free(rblock *b)
+{
+	if (b == NULL)
+		return;
+	sl_free(b->id);
+	for (int i = 0; i < HOLDERS_MAX; i++)
+		sl_free(b->holder_url[i]);
+	sl_free(b);
+}
+
+void rtracker_init(job *j)
+{
+	for (size_t i = 0; i < j->graph->n_nodes; i++) {
+		const Sluice__Node *n = j->graph->nodes[i];
+		if (n->kind != SLUICE__NODE_KIND__SRC_SOCKET)
+			continue;
+		j->rcv = sl_realloc(j->rcv, (j->nrcv + 1) * sizeof(*j->rcv));
+		receiver *r = &j->rcv[j->nrcv];
+		memset(r, 0, sizeof(*r));
+		r->id = (uint32_t)j->nrcv;
+		r->node = n->id;
+		r->state = RCV_INACTIVE;
+		j->nrcv++;
+	}
+}
+
+typedef struct {
+	struct engine *e;
+	uint64_t job_id;
+	uint32_t rid, generation;
+} start_ctx;
+
+static void start_done(void *arg, int rv, const envelope *reply, const char *err)
+{
+	start_ctx *c = arg;
+	pthread_mutex_lock(&c->e->m->lock);
+	job *j = jobs_find_id(c->e, c->job_id);
+	receiver *r = j && c->rid < j->nrcv ? &j->rcv[c->rid] : NULL;
+	if (r != NULL && r->generation == c->generation && r->state == RCV_STARTING) {
+		if (rv == SL_OK) {
+			r->state = RCV_ACTIVE;
+			log_info("job %s: receiver %u running on %s", j->name, r->id, r->worker);
+		} else {
+			log_warn("job %s: receiver %u could not start on %s: %s", j->name, r->id,
+				 r->worker, err);
+			sched_load(c->e, r->worker)->receivers--;
+			r->state = RCV_INACTIVE;
+			r->retry_after_mono = clock_mono_ms() + 1000;
+		}
+	}
+	pthread_mutex_unlock(&c->e->m->lock);
+	(void)reply;
+	sl_free(c);
+}
+
+static worker_entry *place(struct engine *e, const char *exclude)
+{
+	cluster *cl = e->m->cl;
+	worker_entry *best = NULL;
+	uint32_t best_n = UINT32_MAX;
+	for (size_t i = 0; i < cluster_count(cl); i++) {
+		worker_entry *w = cluster_at(cl, i);
+		if (w->state != WORKER_ALIVE || w->client == NULL ||
+		    (exclude && strcmp(w->id, exclude) == 0))
+			continue;
+		uint32_t n = sched_load(e, w->id)->receivers;
+		if (n < best_n) {
+			best_n = n;
+			best = w;
+		}
+	}
+	return best;
+}
+
+static void receiver_start(job *j, receiver *r)
+{
+	struct engine *e = j->e;
+	worker_entry *w = place(e, NULL);
+	if (w == NULL)
+		return;
+	const Sluice__Node *n = graph_node(j->graph, r->node);
+	bool replicate = strstr(j->storage_level, "_2") != NULL;
+	worker_entry *rep = replicate ? place(e, w->id) : NULL;
+	Sluice__StartReceiver s = SLUICE__START_RECEIVER__INIT;
+	s.job_id = j->id;
+	s.node = r->node;
+	s.receiver_id = r->id;
+	s.kind = n->kind;
+	s.host = n->host;
+	s.port = n->port;
+	s.path = n->path;
+	s.storage_level = j->storage_level;
+	s.block_interval_ms = j->block_interval_ms;
+	s.max_rate = j->max_rate;
+	s.wal = j->wal;
+	s.replica_url = rep ? rep->rpc_url : "";
+	s.replica_worker_id = rep ? rep->id : "";
+	r->generation++;
+	r->state = RCV_STARTING;
+	snprintf(r->worker, sizeof(r->worker), "%s", w->id);
+	sched_load(e, w->id)->receivers++;
+	start_ctx *c = sl_malloc(sizeof(*c));
+	*c = (start_ctx){.e = e, .job_id = j->id, .rid = r->id, .generation = r->generation};
+	if (replicate && rep == NULL)
+		log_warn("job %s: receiver %u stores %s blocks without a replica: only one worker "
+			 "is alive",
+			 j->name, r->id, j->storage_level);
+	if (rpc_call_async(w->client, MSG_START_RECEIVER, &s, start_done, c) != SL_OK) {
+		sl_free(c);
+		r->state = RCV_INACTIVE;
+		sched_load(e, w->id)->receivers--;
+	}
+}
+
+void rtracker_tick(job *j)
+{
+	int64_t now = clock_mono_ms();
+	for (size_t i = 0; i < j->nrcv; i++)
+		if (j->rcv[i].state == RCV_INACTIVE && now >= j->rcv[i].retry_after_mono)
+			receiver_start(j, &j->rcv[i]);
+}
+
+static void stop_done(void *arg, int rv, const envelope *reply, const char *err)
+{
+	(void)arg;
+	(void)rv;
+	(void)reply;
+	(void)err;
+}
+
+void rtracker_stop(job *j)
+{
+	for (size_t i = 0; i < j->nrcv; i++) {
+		receiver *r = &j->rcv[i];
+		if (r->state == RCV_INACTIVE)
+			continue;
+		worker_entry *w = cluster_find(j->e->m->cl, r->worker);
+		if (w != NULL && w->client != NULL && w->state == WORKER_ALIVE) {
+			Sluice__StopReceiver s = SLUICE__STOP_RECEIVER__INIT;
+			s.job_id = j->id;
+			s.receiver_id = r->id;
+			rpc_call_async(w->client, MSG_STOP_RECEIVER, &s, stop_done, NULL);
+		}
+		sched_load(j->e, r->worker)->receivers--;
+		r->state = RCV_INACTIVE;
+		r->generation++;
+		r->retry_after_mono = INT64_MAX;
+	}
+}
+
+static int block_check(const Sluice__AddBlock *a, rpc_reply *rep)
+{
+	if (a->block_id == NULL || a->block_id[0] == '\0' || strlen(a->block_id) > 200)
+		return rpc_reply_error(rep, SL_EINVAL, "AddBlock: bad block id");
+	if (a->n_worker_ids == 0 || a->n_worker_ids > HOLDERS_MAX ||
+	    a->n_worker_ids != a->n_urls)
+		return rpc_reply_error(rep, SL_EINVAL, "AddBlock %s: need 1..%d holders with URLs",
+				       a->block_id, HOLDERS_MAX);
+	return SL_OK;
+}
+
+int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *rep)
+{
+	Sluice__AddBlock *a = sluice__add_block__unpack(NULL, req->payload_len, req->payload);
+	if (a == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed AddBlock");
+	int rv = block_check(a, rep);
+	job *j = rv == SL_OK ? jobs_find_id(e, a->job_id) : NULL;
+	if (rv == SL_OK && j != NULL && j->state == JOB_RUNNING) {
+		rblock *b = sl_calloc(1, sizeof(*b));
+		b->id = sl_strdup(a->block_id);
+		b->node = a->node;
+		b->records = a->records;
+		b->bytes = a->bytes;
+		b->created_ms = a->created_ms;
+		b->nholders = (int)a->n_worker_ids;
+		for (int h = 0; h < b->nholders; h++) {
+			snprintf(b->holder_id[h], sizeof(b->holder_id[h]), "%s", a->worker_ids[h]);
+			b->holder_url[h] = sl_strdup(a->urls[h]);
+		}
+		if (j->npending == j->pending_cap) {
+			j->pending_cap = j->pending_cap ? j->pending_cap * 2 : 64;
+			j->pending = sl_realloc(j->pending, j->pending_cap * sizeof(*j->pending));
+		}
+		j->pending[j->npending++] = b;
+	}
+	sluice__add_block__free_unpacked(a, NULL);
+	if (rv != SL_OK)
+		return rv;
+	Sluice__AddBlockReply out = SLUICE__ADD_BLOCK_REPLY__INIT;
+	rpc_reply_set(rep, MSG_ADD_BLOCK_REPLY, &out);
+	return SL_OK;
+}
+
+void rtracker_allocate(job *j, batch *b)
+{
+	b->blocks = j->pending;
+	b->nblocks = j->npending;
+	j->pending = NULL;
+	j->npending = j->pending_cap = 0;
+}
+
+static void strike_holder(rblock *b, const char *worker_id)
+{
+	for (int h = 0; h < b->nholders; h++) {
+		if (strcmp(b->holder_id[h], worker_id) != 0)
+			continue;
+		sl_free(b->holder_url[h]);
+		for (int k = h; k + 1 < b->nholders; k++) {
+			memcpy(b->holder_id[k], b->holder_id[k + 1], sizeof(b->holder_id[k]));
+			b->holder_url[k] = b->holder_url[k + 1];
+		}
+		b->nholders--;
+		b->holder_url[b->nholders] = NULL;
+		if (b->nholders == 0)
+			log_error("block %s lost with worker %s: it had no other copy", b->id,
+				  worker_id);
+		return;
+	}
+}
+
+void rtracker_worker_lost(job *j, const char *worker_id)
+{
+	for (size_t i = 0; i < j->npending; i++)
+		strike_holder(j->pending[i], worker_id);
+	for (size_t i = 0; i < j->nbatches; i++)
+		for (size_t k = 0; k < j->batches[i]->nblocks; k++)
+			strike_holder(j->batches[i]->blocks[k], worker_id);
+	for (size_t i = 0; i < j->nrcv; i++) {
+		receiver *r = &j->rcv[i];
+		if (r->state == RCV_INACTIVE || strcmp(r->worker, worker_id) != 0)
+			continue;
+		log_warn("job %s: receiver %u lost with %s; restarting elsewhere", j->name, r->id,
+			 worker_id);
+		r->state = RCV_INACTIVE;
+		r->generation++;
+		r->retry_after_mono = 0;
+	}
+	sched_load(j->e, worker_id)->receivers = 0;
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package Sluice's build, tests, demo and benchmarks
+# need. Idempotent and quiet when everything is already there. Run as root
+# (or with sudo available).
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config clang clang-format valgrind python3
+  libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler
+  librdkafka-dev liblz4-dev libsqlite3-dev libcjson-dev libcmocka-dev
+  iproute2 openssl kcat netcat-openbsd procps
+  default-jre-headless maven
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A JDK may be present outside Debian's packages; only require java + mvn on PATH.
+if command -v java >/dev/null && command -v mvn >/dev/null; then
+  missing=("${missing[@]/default-jre-headless/}")
+  missing=("${missing[@]/maven/}")
+fi
+read -r -a missing <<< "${missing[*]:-}"
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
