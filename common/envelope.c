@@ -156,10 +156,26 @@ static int mac_equal(const uint8_t *a, const uint8_t *b, size_t n)
 	return d == 0;
 }
 
+/* The sender as it may appear in an error message, which is logged and sent
+ * back: it comes from the peer before (or without) any authentication, so
+ * control characters (a forged log line) and non-ASCII bytes become '?' and
+ * it is cut to 64 characters. */
+static const char *sender_shown(const char *s, char *buf, size_t buflen)
+{
+	size_t i;
+	for (i = 0; s[i] != '\0' && i + 1 < buflen; i++)
+		buf[i] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
+	buf[i] = '\0';
+	if (s[i] != '\0' && i >= 3)
+		memcpy(buf + i - 3, "...", 3);
+	return buf;
+}
+
 static int envelope_verify(const auth_key *k, const Sluice__Envelope *e, char *err,
 			   size_t errlen)
 {
 	uint8_t mac[MAC_LEN];
+	char who[65];
 	if (e->version != SLUICE_PROTOCOL_VERSION) {
 		snprintf(err, errlen, "protocol version mismatch: peer speaks version %u, this "
 				      "process speaks version %u",
@@ -172,7 +188,7 @@ static int envelope_verify(const auth_key *k, const Sluice__Envelope *e, char *e
 	    !mac_equal(mac, e->mac.data, MAC_LEN)) {
 		snprintf(err, errlen, "authentication failed for message from '%s': bad or "
 				      "missing MAC (wrong cluster secret?)",
-			 e->sender);
+			 sender_shown(e->sender, who, sizeof(who)));
 		return SL_EAUTH;
 	}
 	/* The timestamp is any int64 the signer chose: subtract with an overflow
@@ -182,16 +198,19 @@ static int envelope_verify(const auth_key *k, const Sluice__Envelope *e, char *e
 		skew = e->timestamp_ms < 0 ? INT64_MAX : INT64_MIN;
 	if (skew > ENVELOPE_MAX_SKEW_MS || skew < -ENVELOPE_MAX_SKEW_MS) {
 		snprintf(err, errlen, "message from '%s' is %lld ms off our clock (limit %d ms)",
-			 e->sender, (long long)skew, ENVELOPE_MAX_SKEW_MS);
+			 sender_shown(e->sender, who, sizeof(who)), (long long)skew,
+			 ENVELOPE_MAX_SKEW_MS);
 		return SL_EAUTH;
 	}
 	const char *name = msg_type_name(e->type);
 	if (name == NULL) {
-		snprintf(err, errlen, "unknown message type %u from '%s'", e->type, e->sender);
+		snprintf(err, errlen, "unknown message type %u from '%s'", e->type,
+			 sender_shown(e->sender, who, sizeof(who)));
 		return SL_EUNKNOWN_TYPE;
 	}
 	if ((msg_type_roles(e->type) & msg_sender_role(e->sender)) == 0) {
-		snprintf(err, errlen, "sender '%s' may not send %s", e->sender, name);
+		snprintf(err, errlen, "sender '%s' may not send %s",
+			 sender_shown(e->sender, who, sizeof(who)), name);
 		return SL_EAUTH;
 	}
 	return SL_OK;

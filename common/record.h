@@ -39,7 +39,7 @@ void rbuf_free(rbuf *b);  /* frees data; the rbuf can be reused after init */
 void rbuf_reset(rbuf *b); /* keeps the allocation */
 void rbuf_reserve(rbuf *b, size_t extra);
 void rbuf_append(rbuf *b, const void *key, uint32_t key_len, const void *value,
-		 uint32_t value_len, int64_t ts);
+                 uint32_t value_len, int64_t ts);
 void rbuf_append_record(rbuf *b, const sl_record *r);
 /* Moves the contents of src into dst (dst freed first); src is left empty. */
 void rbuf_move(rbuf *dst, rbuf *src);
@@ -58,7 +58,7 @@ int block_encode(const rbuf *b, uint8_t **out, size_t *out_len);
 /* Decodes an encoded block into out (initialised by the call). SL_EPROTO
  * with the reason in err if it is damaged or exceeds max_raw bytes. */
 int block_decode(const uint8_t *in, size_t len, size_t max_raw, rbuf *out, char *err,
-		 size_t errlen);
+                 size_t errlen);
 /* Reads the header only: record count and raw length. */
 int block_peek(const uint8_t *in, size_t len, uint64_t *count, uint64_t *raw_len);
 

@@ -198,6 +198,10 @@ void ojob_fail(ojob *oj, const char *fmt, ...) __attribute__((format(printf, 2, 
 void batches_check_done(job *j);
 void batch_summarise(job *j, const batch *b, Sluice__BatchInfo *out);
 
+/* jobs.c: starts output jobs, schedules tasks and retires finished batches
+ * without generating new batches (safe from any handler). */
+void engine_kick(struct engine *e);
+
 /* sched.c */
 void sched_run(struct engine *e);
 int sched_handle_status(struct engine *e, const envelope *req, rpc_reply *rep);

@@ -422,6 +422,19 @@ int engine_handle(struct engine *e, const envelope *req, rpc_reply *rep)
 	}
 }
 
+void engine_kick(struct engine *e)
+{
+	for (size_t i = 0; i < e->njobs; i++)
+		batches_start_ojobs(e->jobs[i]);
+	sched_run(e);
+	for (size_t i = 0; i < e->njobs; i++)
+		batches_check_done(e->jobs[i]);
+	/* Retiring a batch frees slots for the next output job. */
+	for (size_t i = 0; i < e->njobs; i++)
+		batches_start_ojobs(e->jobs[i]);
+	sched_run(e);
+}
+
 void engine_tick(struct engine *e)
 {
 	int64_t now = clock_wall_ms();
@@ -431,11 +444,8 @@ void engine_tick(struct engine *e)
 			rtracker_tick(j);
 			batches_generate(j, now);
 		}
-		batches_start_ojobs(j);
 	}
-	sched_run(e);
-	for (size_t i = 0; i < e->njobs; i++)
-		batches_check_done(e->jobs[i]);
+	engine_kick(e);
 }
 
 void engine_worker_event(struct engine *e, worker_entry *w, bool lost)

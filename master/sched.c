@@ -397,6 +397,8 @@ int sched_handle_status(struct engine *e, const envelope *req, rpc_reply *rep)
 		 t->stage->oj->state != OJ_RUNNING)
 		task_release(e, t);
 	sluice__task_status__free_unpacked(st, NULL);
+	/* Schedule what this completion unblocked now, not at the next tick. */
+	engine_kick(e);
 	Sluice__TaskStatusReply out = SLUICE__TASK_STATUS_REPLY__INIT;
 	rpc_reply_set(rep, MSG_TASK_STATUS_REPLY, &out);
 	return SL_OK;

@@ -12,6 +12,7 @@
 #include "msgtypes.h"
 #include "proc.h"
 #include "sluice/err.h"
+#include "wengine.h"
 #include "worker.h"
 #include "cluster.pb-c.h"
 
@@ -36,7 +37,7 @@ static void usage(FILE *f)
 
 static int worker_handle(void *arg, const envelope *req, rpc_reply *rep)
 {
-	(void)arg;
+	worker *w = arg;
 	switch (req->type) {
 	case MSG_PING: {
 		Sluice__Pong p = SLUICE__PONG__INIT;
@@ -45,11 +46,16 @@ static int worker_handle(void *arg, const envelope *req, rpc_reply *rep)
 		rpc_reply_set(rep, MSG_PONG, &p);
 		return SL_OK;
 	}
-	default:
-		log_warn("refused %s from %s (%s): not served by a worker",
-			 msg_type_name(req->type), req->sender, rep->peer);
-		return rpc_reply_error(rep, SL_EUNKNOWN_TYPE, "worker does not serve %s",
-				       msg_type_name(req->type));
+	default: {
+		int rv = w->engine ? wengine_handle(w->engine, req, rep) : SL_EUNKNOWN_TYPE;
+		if (rv == SL_EUNKNOWN_TYPE && rep->errmsg[0] == '\0') {
+			log_warn("refused %s from %s (%s): not served by a worker",
+				 msg_type_name(req->type), req->sender, rep->peer);
+			return rpc_reply_error(rep, SL_EUNKNOWN_TYPE, "worker does not serve %s",
+					       msg_type_name(req->type));
+		}
+		return rv;
+	}
 	}
 }
 
@@ -143,7 +149,9 @@ static int worker_open(worker *w, char *err, size_t errlen)
 	char *colon = strrchr(w->url, ':');
 	if (colon != NULL && w->port > 0)
 		snprintf(colon + 1, sizeof(w->url) - (size_t)(colon + 1 - w->url), "%d", w->port);
-	return rpc_client_open(&w->master, w->master_url, &w->rpc, err, errlen);
+	if ((rv = rpc_client_open(&w->master, w->master_url, &w->rpc, err, errlen)) != SL_OK)
+		return rv;
+	return wengine_new(w, &w->engine, err, errlen);
 }
 
 static int worker_register(worker *w)
@@ -193,6 +201,8 @@ static int worker_heartbeat(worker *w)
 	h.worker_id = w->id;
 	if (getloadavg(load, 1) == 1)
 		h.cpu_load = load[0];
+	if (w->engine != NULL)
+		wengine_stats(w->engine, &h.slots_busy, &h.memory_used_bytes, &h.blocks);
 	int rv = rpc_call_pb(w->master, MSG_HEARTBEAT, &h, &rep, err, sizeof(err));
 	if (rv != SL_OK) {
 		log_warn("heartbeat to %s failed: %s", w->master_url, err);
@@ -253,8 +263,9 @@ int main(int argc, char **argv)
 	log_info("worker %s stopping", w.id);
 	rv = 0;
 out:
-	rpc_client_close(w.master);
 	rpc_server_close(w.server);
+	wengine_free(w.engine);
+	rpc_client_close(w.master);
 	conf_free(w.conf);
 	return rv;
 }

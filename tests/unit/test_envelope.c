@@ -610,6 +610,59 @@ static void test_roles(void **state)
 	}
 }
 
+/* The sender comes from the peer, before any authentication, and is logged:
+ * it must not be able to forge log lines or flood a message. */
+static void test_sender_shown_safely(void **state)
+{
+	fixture *f = *state;
+	auth_key other;
+	uint8_t *frame;
+	size_t len;
+	envelope env;
+	char err[ERRLEN] = "", sender[1100];
+	assert_int_equal(auth_key_set(&other, "not the cluster secret"), SL_OK);
+
+	const char *forged =
+	    "evil\n2026-01-01T00:00:00.000Z WARN  [master] forged\r\x1b[2J";
+	assert_int_equal(
+	    envelope_pack(&other, MSG_PING, 1, forged, NULL, 0, &frame, &len), SL_OK);
+	assert_int_equal(
+	    envelope_unpack(&f->key, frame, len, CAP, &env, err, sizeof(err)), SL_EAUTH);
+	sl_free(frame);
+	assert_null(strpbrk(err, "\r\n\x1b"));
+	assert_non_null(
+	    strstr(err, "'evil?2026-01-01T00:00:00.000Z WARN  [master] forged?\?[2J'"));
+
+	/* a long sender is cut, with a mark */
+	snprintf(sender, sizeof(sender), "client-");
+	memset(sender + 7, 'x', 1000);
+	sender[1007] = '\0';
+	assert_int_equal(envelope_pack(&f->key, 999, 1, sender, NULL, 0, &frame, &len),
+	                 SL_OK);
+	assert_int_equal(
+	    envelope_unpack(&f->key, frame, len, CAP, &env, err, sizeof(err)),
+	    SL_EUNKNOWN_TYPE);
+	sl_free(frame);
+	assert_non_null(strstr(err, "from 'client-xxx"));
+	assert_non_null(strstr(err, "x...'"));
+	assert_true(strlen(err) < 150);
+
+	/* non-ASCII bytes too, in the role check */
+	assert_int_equal(envelope_pack(&f->key, MSG_LAUNCH_TASK, 1, "worker-\xff\xfe",
+	                               NULL, 0, &frame, &len),
+	                 SL_OK);
+	expect_refused(&f->key, frame, len, CAP, SL_EAUTH,
+	               "sender 'worker-?\?' may not send MSG_LAUNCH_TASK", NULL);
+	sl_free(frame);
+
+	/* an ordinary sender is shown as it is */
+	assert_int_equal(
+	    envelope_pack(&other, MSG_PING, 1, "worker-12", NULL, 0, &frame, &len),
+	    SL_OK);
+	expect_refused(&f->key, frame, len, CAP, SL_EAUTH, "from 'worker-12': bad", NULL);
+	sl_free(frame);
+}
+
 /* ---- timestamp window -------------------------------------------------- */
 
 static void test_timestamp_window(void **state)
@@ -757,13 +810,11 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_round_trip),      T(test_mac_format),
-	    T(test_wrong_secret),    T(test_tampered_fields),
-	    T(test_tampered_bytes),  T(test_version_mismatch),
-	    T(test_oversized),       T(test_truncated),
-	    T(test_random_bytes),    T(test_unknown_type),
-	    T(test_roles),           T(test_timestamp_window),
-	    T(test_auth_key_set),    T(test_auth_key_load_modes),
+	    T(test_round_trip),       T(test_mac_format),     T(test_wrong_secret),
+	    T(test_tampered_fields),  T(test_tampered_bytes), T(test_version_mismatch),
+	    T(test_oversized),        T(test_truncated),      T(test_random_bytes),
+	    T(test_unknown_type),     T(test_roles),          T(test_sender_shown_safely),
+	    T(test_timestamp_window), T(test_auth_key_set),   T(test_auth_key_load_modes),
 	    T(test_auth_key_create),
 	};
 #undef T

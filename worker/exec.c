@@ -1,0 +1,345 @@
+/*
+ * The worker engine's executor and RPC handlers.
+ *
+ * A launched task is queued (the handler answers at once) and run by one of
+ * the slot threads, which then reports its end to the master with
+ * MSG_TASK_STATUS (retried a few times: a lost report would leave the task
+ * running forever in the master's eyes; the master ignores duplicates).
+ * Block requests from peers (fetch, put for replication, remove) are served
+ * directly from the block manager in the handler.
+ */
+#include "alloc.h"
+#include "clock.h"
+#include "log.h"
+#include "msgtypes.h"
+#include "sluice/err.h"
+#include "wengine.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct qtask {
+	Sluice__LaunchTask *lt;
+	int64_t queued_mono;
+	struct qtask *next;
+} qtask;
+
+struct wengine {
+	worker *w;
+	blockmgr *bm;
+	peer_pool *peers;
+	receivers *rcv;
+	pthread_t *threads;
+	uint32_t nthreads;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	qtask *head, *tail;
+	uint32_t busy;
+	int stopping;
+	pthread_mutex_t jlock;
+	wjob *jobs;
+};
+
+worker *wengine_worker(wengine *we)
+{
+	return we->w;
+}
+
+blockmgr *wengine_blocks(wengine *we)
+{
+	return we->bm;
+}
+
+peer_pool *wengine_peers(wengine *we)
+{
+	return we->peers;
+}
+
+wjob **wengine_jobs(wengine *we)
+{
+	return &we->jobs;
+}
+
+pthread_mutex_t *wengine_jobs_lock(wengine *we)
+{
+	return &we->jlock;
+}
+
+static void report(wengine *we, Sluice__TaskStatus *st)
+{
+	char err[512];
+	envelope rep;
+	for (int i = 0; i < 5; i++) {
+		if (rpc_call_pb(we->w->master, MSG_TASK_STATUS, st, &rep, err, sizeof(err)) ==
+		    SL_OK) {
+			envelope_release(&rep);
+			return;
+		}
+		log_warn("task %llu: status report failed (try %d): %s",
+			 (unsigned long long)st->task_id, i + 1, err);
+		clock_sleep_ms(200 << i);
+	}
+}
+
+static void run_one(wengine *we, qtask *q)
+{
+	const Sluice__TaskSpec *ts = q->lt->task;
+	Sluice__TaskStatus st = SLUICE__TASK_STATUS__INIT;
+	char err[512];
+	wjob *j = NULL;
+	int64_t t0 = clock_mono_ms();
+	st.task_id = ts->task_id;
+	st.attempt = ts->attempt;
+	st.worker_id = we->w->id;
+	st.queue_ms = (uint64_t)(t0 - q->queued_mono);
+	if (jobcache_get(we, ts->job_id, ts->library_hash, &j, err, sizeof(err)) != SL_OK) {
+		st.state = SLUICE__TASK_STATUS__STATE__FAILED;
+		st.error = err;
+		report(we, &st);
+		return;
+	}
+	ops_run_task(we, j, ts, &st);
+	st.run_ms = clock_mono_ms() - t0;
+	report(we, &st);
+	ops_status_free(&st);
+}
+
+static void *slot_main(void *arg)
+{
+	wengine *we = arg;
+	pthread_mutex_lock(&we->qlock);
+	while (!we->stopping) {
+		qtask *q = we->head;
+		if (q == NULL) {
+			pthread_cond_wait(&we->qcond, &we->qlock);
+			continue;
+		}
+		we->head = q->next;
+		if (we->head == NULL)
+			we->tail = NULL;
+		we->busy++;
+		pthread_mutex_unlock(&we->qlock);
+		run_one(we, q);
+		sluice__launch_task__free_unpacked(q->lt, NULL);
+		sl_free(q);
+		pthread_mutex_lock(&we->qlock);
+		we->busy--;
+	}
+	pthread_mutex_unlock(&we->qlock);
+	return NULL;
+}
+
+int wengine_new(worker *w, wengine **out, char *err, size_t errlen)
+{
+	wengine *we = sl_calloc(1, sizeof(*we));
+	we->w = w;
+	pthread_mutex_init(&we->qlock, NULL);
+	pthread_cond_init(&we->qcond, NULL);
+	pthread_mutex_init(&we->jlock, NULL);
+	double frac = conf_get_double(w->conf, "spark.memory.fraction") *
+		      conf_get_double(w->conf, "spark.memory.storageFraction");
+	uint64_t budget = (uint64_t)((double)w->memory * frac);
+	int rv = blockmgr_new(&we->bm, w->dir, budget, err, errlen);
+	if (rv != SL_OK) {
+		sl_free(we);
+		return rv;
+	}
+	we->peers = peers_new(&w->rpc);
+	receiver_env env = {
+		.bm = we->bm,
+		.master = w->master,
+		.peers = we->peers,
+		.worker_id = w->id,
+		.worker_url = w->url,
+		.dir = w->dir,
+	};
+	receivers_new(&we->rcv, &env);
+	we->nthreads = w->slots;
+	we->threads = sl_calloc(w->slots, sizeof(pthread_t));
+	for (uint32_t i = 0; i < w->slots; i++)
+		pthread_create(&we->threads[i], NULL, slot_main, we);
+	log_info("engine: %u slots, storage budget %llu MiB", w->slots,
+		 (unsigned long long)(budget >> 20));
+	*out = we;
+	return SL_OK;
+}
+
+void wengine_free(wengine *we)
+{
+	if (we == NULL)
+		return;
+	receivers_free(we->rcv);
+	pthread_mutex_lock(&we->qlock);
+	we->stopping = 1;
+	pthread_cond_broadcast(&we->qcond);
+	pthread_mutex_unlock(&we->qlock);
+	for (uint32_t i = 0; i < we->nthreads; i++)
+		pthread_join(we->threads[i], NULL);
+	while (we->head != NULL) {
+		qtask *q = we->head;
+		we->head = q->next;
+		sluice__launch_task__free_unpacked(q->lt, NULL);
+		sl_free(q);
+	}
+	jobcache_free(we);
+	peers_free(we->peers);
+	blockmgr_free(we->bm);
+	sl_free(we->threads);
+	sl_free(we);
+}
+
+void wengine_stats(wengine *we, uint32_t *slots_busy, uint64_t *mem_used, uint32_t *blocks)
+{
+	blockmgr_stats st;
+	blockmgr_get_stats(we->bm, &st);
+	pthread_mutex_lock(&we->qlock);
+	*slots_busy = we->busy;
+	pthread_mutex_unlock(&we->qlock);
+	*mem_used = st.mem_bytes;
+	*blocks = st.mem_blocks + st.disk_blocks;
+}
+
+static int task_check(const Sluice__LaunchTask *lt, rpc_reply *rep)
+{
+	const Sluice__TaskSpec *t = lt->task;
+	if (t == NULL || t->input == NULL || t->output == NULL || t->library_hash == NULL ||
+	    strlen(t->library_hash) != 64)
+		return rpc_reply_error(rep, SL_EPROTO, "LaunchTask: incomplete task");
+	if (t->output->kind == SLUICE__TASK_OUTPUT__KIND__SHUFFLE &&
+	    (t->output->num_reducers == 0 || t->output->num_reducers > 100000))
+		return rpc_reply_error(rep, SL_EINVAL, "LaunchTask: bad reducer count %u",
+				       t->output->num_reducers);
+	return SL_OK;
+}
+
+static int handle_launch(wengine *we, const envelope *req, rpc_reply *rep)
+{
+	Sluice__LaunchTask *lt = sluice__launch_task__unpack(NULL, req->payload_len, req->payload);
+	if (lt == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed LaunchTask");
+	int rv = task_check(lt, rep);
+	if (rv != SL_OK) {
+		sluice__launch_task__free_unpacked(lt, NULL);
+		return rv;
+	}
+	qtask *q = sl_calloc(1, sizeof(*q));
+	q->lt = lt;
+	q->queued_mono = clock_mono_ms();
+	pthread_mutex_lock(&we->qlock);
+	if (we->tail)
+		we->tail->next = q;
+	else
+		we->head = q;
+	we->tail = q;
+	pthread_cond_signal(&we->qcond);
+	pthread_mutex_unlock(&we->qlock);
+	Sluice__LaunchTaskReply out = SLUICE__LAUNCH_TASK_REPLY__INIT;
+	out.accepted = true;
+	rpc_reply_set(rep, MSG_LAUNCH_TASK_REPLY, &out);
+	return SL_OK;
+}
+
+static int handle_fetch(wengine *we, const envelope *req, rpc_reply *rep)
+{
+	Sluice__FetchBlock *f = sluice__fetch_block__unpack(NULL, req->payload_len, req->payload);
+	if (f == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed FetchBlock");
+	Sluice__FetchBlockReply out = SLUICE__FETCH_BLOCK_REPLY__INIT;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	out.found = blockmgr_get_encoded(we->bm, f->block_id, &data, &len) == SL_OK;
+	out.data.data = data;
+	out.data.len = len;
+	rpc_reply_set(rep, MSG_FETCH_BLOCK_REPLY, &out);
+	sl_free(data);
+	sluice__fetch_block__free_unpacked(f, NULL);
+	return SL_OK;
+}
+
+static int handle_put(wengine *we, const envelope *req, rpc_reply *rep)
+{
+	Sluice__PutBlock *p = sluice__put_block__unpack(NULL, req->payload_len, req->payload);
+	if (p == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed PutBlock");
+	int rv = blockmgr_put_encoded(we->bm, p->block_id, p->data.data, p->data.len,
+				      p->disk ? BLOCK_MEMORY_AND_DISK : BLOCK_MEMORY_ONLY);
+	if (rv == SL_EEXIST)
+		rv = SL_OK;
+	if (rv != SL_OK)
+		rpc_reply_error(rep, rv, "cannot store replica %s: %s", p->block_id,
+				sl_strerror(rv));
+	sluice__put_block__free_unpacked(p, NULL);
+	if (rv == SL_OK) {
+		Sluice__PutBlockReply out = SLUICE__PUT_BLOCK_REPLY__INIT;
+		rpc_reply_set(rep, MSG_PUT_BLOCK_REPLY, &out);
+	}
+	return rv;
+}
+
+static int handle_remove(wengine *we, const envelope *req, rpc_reply *rep)
+{
+	Sluice__RemoveBlocks *r = sluice__remove_blocks__unpack(NULL, req->payload_len, req->payload);
+	if (r == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed RemoveBlocks");
+	uint32_t n = 0;
+	for (size_t i = 0; i < r->n_block_ids; i++)
+		n += blockmgr_remove(we->bm, r->block_ids[i]) == SL_OK;
+	if (r->prefix && r->prefix[0])
+		n += blockmgr_remove_prefix(we->bm, r->prefix);
+	sluice__remove_blocks__free_unpacked(r, NULL);
+	Sluice__RemoveBlocksReply out = SLUICE__REMOVE_BLOCKS_REPLY__INIT;
+	out.removed = n;
+	rpc_reply_set(rep, MSG_REMOVE_BLOCKS_REPLY, &out);
+	return SL_OK;
+}
+
+static int handle_receiver(wengine *we, const envelope *req, rpc_reply *rep, bool start)
+{
+	char err[512] = "";
+	int rv;
+	if (start) {
+		Sluice__StartReceiver *s =
+			sluice__start_receiver__unpack(NULL, req->payload_len, req->payload);
+		if (s == NULL)
+			return rpc_reply_error(rep, SL_EPROTO, "malformed StartReceiver");
+		rv = receivers_start(we->rcv, s, err, sizeof(err));
+		if (rv == SL_EEXIST)
+			rv = SL_OK;
+		sluice__start_receiver__free_unpacked(s, NULL);
+		if (rv != SL_OK)
+			return rpc_reply_error(rep, rv, "%s", err);
+		Sluice__StartReceiverReply out = SLUICE__START_RECEIVER_REPLY__INIT;
+		out.started = true;
+		rpc_reply_set(rep, MSG_START_RECEIVER_REPLY, &out);
+		return SL_OK;
+	}
+	Sluice__StopReceiver *s = sluice__stop_receiver__unpack(NULL, req->payload_len, req->payload);
+	if (s == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed StopReceiver");
+	receivers_stop(we->rcv, s->job_id, s->receiver_id);
+	sluice__stop_receiver__free_unpacked(s, NULL);
+	Sluice__StopReceiverReply out = SLUICE__STOP_RECEIVER_REPLY__INIT;
+	rpc_reply_set(rep, MSG_STOP_RECEIVER_REPLY, &out);
+	return SL_OK;
+}
+
+int wengine_handle(wengine *we, const envelope *req, rpc_reply *rep)
+{
+	switch (req->type) {
+	case MSG_LAUNCH_TASK:
+		return handle_launch(we, req, rep);
+	case MSG_FETCH_BLOCK:
+		return handle_fetch(we, req, rep);
+	case MSG_PUT_BLOCK:
+		return handle_put(we, req, rep);
+	case MSG_REMOVE_BLOCKS:
+		return handle_remove(we, req, rep);
+	case MSG_START_RECEIVER:
+		return handle_receiver(we, req, rep, true);
+	case MSG_STOP_RECEIVER:
+		return handle_receiver(we, req, rep, false);
+	default:
+		return SL_EUNKNOWN_TYPE;
+	}
+}

@@ -1,0 +1,717 @@
+/*
+ * Running one task: input -> fused chain of narrow operators -> sink.
+ *
+ * The chain is a push pipeline: each operator is an sl_emitter whose emit
+ * calls the user function with the next operator as its output, so a record
+ * goes from the input to the sink without being buffered between operators
+ * (Spark's pipelining of narrow transformations within a stage).
+ *
+ * Inputs: generator indices, receiver blocks (local, else fetched from a
+ * holder), text files, or the shuffle buckets of a parent map stage, reduced,
+ * counted, grouped or collected on the reduce side according to the shuffle
+ * node. Sinks: shuffle buckets (hash-partitioned, with map-side combine for
+ * reduce_by_key and count_by_key), print lines, a part file of a
+ * save_as_text_files directory, or a foreach_partition call.
+ *
+ * A missing receiver block fails the task (retried; the block may come back
+ * with its replica's holder); a missing shuffle bucket is FETCH_FAILED so
+ * the master recomputes that map output instead.
+ */
+#include "alloc.h"
+#include "api.h"
+#include "kvmap.h"
+#include "log.h"
+#include "msgtypes.h"
+#include "proc.h"
+#include "sluice/err.h"
+#include "wengine.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct task_run task_run;
+
+typedef struct {
+	sl_emitter base;
+	task_run *tr;
+	const Sluice__Node *node;
+	void *fn;
+	sl_emitter *next;
+} op_em;
+
+struct task_run {
+	wengine *we;
+	wjob *j;
+	const Sluice__TaskSpec *ts;
+	const Sluice__JobGraph *g;
+	Sluice__TaskStatus *st;
+	api_task api;
+	op_em *ops;
+	sl_emitter *head;
+	sl_emitter sink;
+	/* shuffle sink */
+	uint32_t nred;
+	rbuf *buckets;
+	kvmap **maps;
+	sl_reduce_fn combine;
+	Sluice__NodeKind shuffle_kind;
+	uint64_t rr;
+	/* print / save / foreach sinks */
+	char **lines;
+	size_t nlines;
+	FILE *save;
+	rbuf collect;
+	int val_fmt;
+	char *fmtbuf;
+	size_t fmtcap;
+	/* outcome */
+	Sluice__TaskStatus__State state;
+	char err[512];
+	char missing[32];
+	struct reduce_state *rs; /* reduce side of a shuffle input */
+};
+
+static int fail(task_run *tr, Sluice__TaskStatus__State state, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(task_run *tr, Sluice__TaskStatus__State state, const char *fmt, ...)
+{
+	if (tr->state == SLUICE__TASK_STATUS__STATE__FINISHED) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(tr->err, sizeof(tr->err), fmt, ap);
+		va_end(ap);
+		tr->state = state;
+	}
+	return SL_EUSER;
+}
+
+static int user_failed(task_run *tr, const Sluice__Node *n, int rv)
+{
+	return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		    "user function '%s' (%s, node %u) returned %d", n->fn,
+		    graph_kind_name(n->kind), n->id, rv);
+}
+
+/* ---- the operator chain ---- */
+
+static int op_emit(sl_emitter *self, const sl_record *r)
+{
+	op_em *op = (op_em *)self;
+	int rv;
+	if (op->tr->state != SLUICE__TASK_STATUS__STATE__FINISHED)
+		return SL_EUSER;
+	if (op->node->kind == SLUICE__NODE_KIND__OP_FILTER) {
+		rv = ((sl_filter_fn)op->fn)(r);
+		if (rv < 0)
+			return user_failed(op->tr, op->node, rv);
+		return rv > 0 ? op->next->emit(op->next, r) : 0;
+	}
+	rv = ((sl_map_fn)op->fn)(r, op->next);
+	if (rv != 0)
+		return op->tr->state != SLUICE__TASK_STATUS__STATE__FINISHED
+			       ? rv
+			       : user_failed(op->tr, op->node, rv);
+	return 0;
+}
+
+static void chain_build(task_run *tr)
+{
+	const Sluice__TaskSpec *ts = tr->ts;
+	tr->ops = sl_calloc(ts->n_chain + 1, sizeof(op_em));
+	sl_emitter *next = &tr->sink;
+	for (size_t i = ts->n_chain; i-- > 0;) {
+		op_em *op = &tr->ops[i];
+		op->base.emit = op_emit;
+		op->tr = tr;
+		op->node = graph_node(tr->g, ts->chain[i]);
+		op->fn = tr->j->fns[ts->chain[i]];
+		op->next = next;
+		next = &op->base;
+	}
+	tr->head = next;
+}
+
+/* ---- formatting for print and save ---- */
+
+static int effective_format(const Sluice__JobGraph *g, uint32_t id)
+{
+	for (int guard = 0; guard < 10000; guard++) {
+		const Sluice__Node *n = graph_node(g, id);
+		if (n->value_format != 0)
+			return n->value_format;
+		if (n->kind != SLUICE__NODE_KIND__OP_FILTER &&
+		    n->kind != SLUICE__NODE_KIND__OP_REPARTITION &&
+		    n->kind != SLUICE__NODE_KIND__OP_UNION)
+			return 0;
+		id = n->inputs[0];
+	}
+	return 0;
+}
+
+static void fmt_put(task_run *tr, size_t *len, const void *p, size_t n)
+{
+	if (*len + n + 32 > tr->fmtcap) {
+		tr->fmtcap = (*len + n + 32) * 2;
+		tr->fmtbuf = sl_realloc(tr->fmtbuf, tr->fmtcap);
+	}
+	memcpy(tr->fmtbuf + *len, p, n);
+	*len += n;
+}
+
+static void fmt_value(task_run *tr, size_t *len, const uint8_t *v, uint32_t vlen)
+{
+	char num[32];
+	if (tr->val_fmt == SLUICE__VALUE_FORMAT__FORMAT_I64 && vlen == 8) {
+		int n = snprintf(num, sizeof(num), "%" PRId64, sl_i64_decode(v, 8));
+		fmt_put(tr, len, num, (size_t)n);
+	} else if (tr->val_fmt == SLUICE__VALUE_FORMAT__FORMAT_LIST_TEXT) {
+		fmt_put(tr, len, "[", 1);
+		for (uint32_t off = 0; off + 4 <= vlen;) {
+			uint32_t n = (uint32_t)v[off] | (uint32_t)v[off + 1] << 8 |
+				     (uint32_t)v[off + 2] << 16 | (uint32_t)v[off + 3] << 24;
+			off += 4;
+			if (n > vlen - off)
+				break;
+			if (off > 4)
+				fmt_put(tr, len, ",", 1);
+			fmt_put(tr, len, v + off, n);
+			off += n;
+		}
+		fmt_put(tr, len, "]", 1);
+	} else {
+		fmt_put(tr, len, v, vlen);
+	}
+}
+
+/* Formats a record as a line: "key<TAB>value" or "value". */
+static const char *fmt_record(task_run *tr, const sl_record *r, size_t *len)
+{
+	*len = 0;
+	if (r->key_len > 0) {
+		fmt_put(tr, len, r->key, r->key_len);
+		fmt_put(tr, len, "\t", 1);
+	}
+	fmt_value(tr, len, r->value, r->value_len);
+	tr->fmtbuf[*len] = '\0';
+	return tr->fmtbuf;
+}
+
+/* ---- sinks ---- */
+
+static uint64_t key_hash(const uint8_t *k, uint32_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (uint32_t i = 0; i < n; i++)
+		h = (h ^ k[i]) * 1099511628211ull;
+	return h;
+}
+
+static int sink_shuffle(sl_emitter *self, const sl_record *r)
+{
+	task_run *tr = self->arg;
+	uint32_t b;
+	tr->st->records_out++;
+	if (tr->shuffle_kind == SLUICE__NODE_KIND__OP_REPARTITION)
+		b = (uint32_t)(tr->rr++ % tr->nred);
+	else
+		b = (uint32_t)(key_hash(r->key, r->key_len) % tr->nred);
+	if (tr->maps == NULL) {
+		rbuf_append_record(&tr->buckets[b], r);
+		return 0;
+	}
+	uint8_t one[8];
+	const uint8_t *v = r->value;
+	uint32_t vlen = r->value_len;
+	if (tr->shuffle_kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY) {
+		sl_i64_encode(1, one);
+		v = one;
+		vlen = 8;
+	}
+	int rv = kvmap_combine(tr->maps[b], r->key, r->key_len, v, vlen, tr->combine);
+	if (rv != 0) {
+		const Sluice__Node *n = graph_node(tr->g, tr->ts->output->shuffle_node);
+		return user_failed(tr, n, rv);
+	}
+	return 0;
+}
+
+static int sink_print(sl_emitter *self, const sl_record *r)
+{
+	task_run *tr = self->arg;
+	size_t len;
+	tr->st->records_out++;
+	if (tr->nlines < tr->ts->output->print_limit) {
+		fmt_record(tr, r, &len);
+		tr->lines = sl_realloc(tr->lines, (tr->nlines + 1) * sizeof(char *));
+		tr->lines[tr->nlines++] = sl_strndup(tr->fmtbuf, len);
+	}
+	return 0;
+}
+
+static int sink_save(sl_emitter *self, const sl_record *r)
+{
+	task_run *tr = self->arg;
+	size_t len;
+	tr->st->records_out++;
+	fmt_record(tr, r, &len);
+	tr->fmtbuf[len] = '\n';
+	if (fwrite(tr->fmtbuf, 1, len + 1, tr->save) != len + 1)
+		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "writing part file: %s",
+			    strerror(errno));
+	return 0;
+}
+
+static int sink_collect(sl_emitter *self, const sl_record *r)
+{
+	task_run *tr = self->arg;
+	tr->st->records_out++;
+	rbuf_append_record(&tr->collect, r);
+	return 0;
+}
+
+static char *part_path(task_run *tr, bool tmp)
+{
+	return sl_asprintf("%s/part-%05u%s", tr->ts->output->save_dir, tr->ts->partition,
+			   tmp ? ".inprogress" : "");
+}
+
+static int sink_open(task_run *tr)
+{
+	const Sluice__TaskOutput *o = tr->ts->output;
+	tr->sink.arg = tr;
+	const Sluice__Node *on = graph_node(tr->g, o->output_node);
+	if (graph_is_output(on->kind))
+		tr->val_fmt = effective_format(tr->g, on->inputs[0]);
+	switch (o->kind) {
+	case SLUICE__TASK_OUTPUT__KIND__SHUFFLE: {
+		const Sluice__Node *sn = graph_node(tr->g, o->shuffle_node);
+		tr->sink.emit = sink_shuffle;
+		tr->nred = o->num_reducers;
+		tr->shuffle_kind = sn->kind;
+		tr->buckets = sl_calloc(tr->nred, sizeof(rbuf));
+		if (sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY ||
+		    sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY) {
+			tr->maps = sl_calloc(tr->nred, sizeof(kvmap *));
+			for (uint32_t i = 0; i < tr->nred; i++)
+				tr->maps[i] = kvmap_new();
+			tr->combine = sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY
+					      ? (sl_reduce_fn)tr->j->fns[sn->id]
+					      : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
+		}
+		return SL_OK;
+	}
+	case SLUICE__TASK_OUTPUT__KIND__PRINT:
+		tr->sink.emit = sink_print;
+		return SL_OK;
+	case SLUICE__TASK_OUTPUT__KIND__SAVE: {
+		char err[512];
+		tr->sink.emit = sink_save;
+		char *tmp = part_path(tr, true);
+		if (proc_mkdirs_parent(tmp, err, sizeof(err)) != SL_OK ||
+		    (tr->save = fopen(tmp, "w")) == NULL)
+			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "cannot create %s: %s", tmp,
+			     strerror(errno));
+		sl_free(tmp);
+		return tr->save ? SL_OK : SL_EIO;
+	}
+	case SLUICE__TASK_OUTPUT__KIND__FOREACH:
+		tr->sink.emit = sink_collect;
+		return SL_OK;
+	default:
+		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			    "output kind %d is not supported by this worker", o->kind);
+	}
+}
+
+static int rbuf_iter_adapter(sl_iter *it, sl_record *r)
+{
+	int rv = rbuf_iter_next(it->arg, r);
+	return rv > 0 ? 1 : 0;
+}
+
+static void shuffle_close(task_run *tr)
+{
+	blockmgr *bm = wengine_blocks(tr->we);
+	tr->st->bucket_bytes = sl_calloc(tr->nred, sizeof(uint64_t));
+	tr->st->n_bucket_bytes = tr->nred;
+	for (uint32_t b = 0; b < tr->nred; b++) {
+		char id[256];
+		if (tr->maps != NULL) {
+			size_t pos = 0;
+			sl_record r;
+			while (kvmap_next(tr->maps[b], &pos, &r))
+				rbuf_append_record(&tr->buckets[b], &r);
+		}
+		snprintf(id, sizeof(id), "%s-m%u-r%u", tr->ts->output->shuffle_id, tr->ts->partition,
+			 b);
+		tr->st->bucket_bytes[b] = tr->buckets[b].len;
+		blockmgr_remove(bm, id);
+		int rv = blockmgr_put(bm, id, &tr->buckets[b], BLOCK_MEMORY_AND_DISK);
+		if (rv != SL_OK) {
+			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "storing shuffle bucket %s: %s",
+			     id, sl_strerror(rv));
+			return;
+		}
+	}
+}
+
+static void sink_close(task_run *tr)
+{
+	const Sluice__TaskOutput *o = tr->ts->output;
+	bool ok = tr->state == SLUICE__TASK_STATUS__STATE__FINISHED;
+	if (o->kind == SLUICE__TASK_OUTPUT__KIND__SHUFFLE && ok) {
+		shuffle_close(tr);
+	} else if (o->kind == SLUICE__TASK_OUTPUT__KIND__SAVE && tr->save != NULL) {
+		char *tmp = part_path(tr, true), *fin = part_path(tr, false);
+		if (fclose(tr->save) != 0 && ok)
+			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "closing %s: %s", tmp,
+			     strerror(errno));
+		else if (ok && rename(tmp, fin) != 0)
+			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "publishing %s: %s", fin,
+			     strerror(errno));
+		tr->save = NULL;
+		sl_free(tmp);
+		sl_free(fin);
+	} else if (o->kind == SLUICE__TASK_OUTPUT__KIND__FOREACH && ok) {
+		const Sluice__Node *n = graph_node(tr->g, o->output_node);
+		rbuf_iter ri;
+		rbuf_iter_init(&ri, tr->collect.data, tr->collect.len);
+		sl_iter it = {.next = rbuf_iter_adapter, .arg = &ri};
+		int rv = ((sl_partition_fn)tr->j->fns[n->id])(tr->ts->batch_ms,
+							       (int)tr->ts->partition, &it);
+		if (rv != 0)
+			user_failed(tr, n, rv);
+	}
+}
+
+/* ---- inputs ---- */
+
+static int push_rbuf(task_run *tr, const uint8_t *data, size_t len)
+{
+	rbuf_iter it;
+	sl_record r;
+	int rv;
+	rbuf_iter_init(&it, data, len);
+	while ((rv = rbuf_iter_next(&it, &r)) > 0) {
+		tr->st->records_in++;
+		if ((rv = tr->head->emit(tr->head, &r)) != 0)
+			return rv;
+	}
+	if (rv < 0)
+		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "a block is malformed");
+	return SL_OK;
+}
+
+/* Gets a block from this worker or fetches it from url; *ref or *copy is set. */
+static int block_get(task_run *tr, const char *id, const char *worker_id, const char *url,
+		     block_ref **ref, rbuf *copy, char *err, size_t errlen)
+{
+	worker *w = wengine_worker(tr->we);
+	envelope rep;
+	if (strcmp(worker_id, w->id) == 0)
+		return blockmgr_get(wengine_blocks(tr->we), id, ref);
+	rpc_client *c = peers_get(wengine_peers(tr->we), url, err, errlen);
+	if (c == NULL)
+		return SL_ETRANSPORT;
+	Sluice__FetchBlock q = SLUICE__FETCH_BLOCK__INIT;
+	q.block_id = (char *)id;
+	int rv = rpc_call_pb(c, MSG_FETCH_BLOCK, &q, &rep, err, errlen);
+	if (rv != SL_OK)
+		return rv;
+	Sluice__FetchBlockReply *r =
+		sluice__fetch_block_reply__unpack(NULL, rep.payload_len, rep.payload);
+	envelope_release(&rep);
+	if (r == NULL || !r->found) {
+		snprintf(err, errlen, "block %s not found on %s", id, worker_id);
+		rv = SL_ENOTFOUND;
+	} else {
+		rv = block_decode(r->data.data, r->data.len, SIZE_MAX / 2, copy, err, errlen);
+	}
+	if (r)
+		sluice__fetch_block_reply__free_unpacked(r, NULL);
+	return rv;
+}
+
+typedef int (*block_fn)(task_run *tr, const uint8_t *data, size_t len);
+
+static int with_block(task_run *tr, const char *id, const char *wid, const char *url,
+		      block_fn fn, char *err, size_t errlen)
+{
+	block_ref *ref = NULL;
+	rbuf copy;
+	rbuf_init(&copy);
+	int rv = block_get(tr, id, wid, url, &ref, &copy, err, errlen);
+	if (rv == SL_ENOTFOUND && err[0] == '\0')
+		snprintf(err, errlen, "block %s not found on %s", id, wid);
+	if (rv != SL_OK)
+		return rv;
+	const rbuf *b = ref ? block_ref_data(ref) : &copy;
+	rv = fn(tr, b->data, b->len);
+	if (ref)
+		block_ref_release(ref);
+	rbuf_free(&copy);
+	return rv == SL_OK ? SL_OK : SL_EUSER;
+}
+
+static int input_blocks(task_run *tr)
+{
+	const Sluice__TaskInput *in = tr->ts->input;
+	for (size_t b = 0; b < in->n_blocks; b++) {
+		const Sluice__BlockRef *br = in->blocks[b];
+		char err[512] = "";
+		int rv = SL_ENOTFOUND;
+		for (size_t h = 0; h < br->n_worker_ids && h < br->n_urls; h++) {
+			err[0] = '\0';
+			rv = with_block(tr, br->block_id, br->worker_ids[h], br->urls[h], push_rbuf,
+					err, sizeof(err));
+			if (rv == SL_OK || rv == SL_EUSER)
+				break;
+			log_warn("block %s from %s: %s", br->block_id, br->worker_ids[h], err);
+		}
+		if (rv == SL_EUSER)
+			return rv;
+		if (rv != SL_OK)
+			return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+				    "input block %s unavailable on every holder: %s", br->block_id,
+				    err);
+	}
+	return SL_OK;
+}
+
+static int input_generator(task_run *tr)
+{
+	const Sluice__TaskInput *in = tr->ts->input;
+	sl_generator_fn gen = (sl_generator_fn)tr->j->fns[in->source_node];
+	const Sluice__Node *n = graph_node(tr->g, in->source_node);
+	for (int64_t i = 0; i < in->gen_count; i++) {
+		tr->st->records_in++;
+		int rv = gen(tr->ts->batch_ms, in->gen_start + i, tr->head);
+		if (rv != 0)
+			return tr->state != SLUICE__TASK_STATUS__STATE__FINISHED
+				       ? rv
+				       : user_failed(tr, n, rv);
+	}
+	return SL_OK;
+}
+
+static int input_files(task_run *tr)
+{
+	const Sluice__TaskInput *in = tr->ts->input;
+	for (size_t f = 0; f < in->n_files; f++) {
+		FILE *fp = fopen(in->files[f], "r");
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t n;
+		int rv = SL_OK;
+		if (fp == NULL)
+			return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "cannot read %s: %s",
+				    in->files[f], strerror(errno));
+		while (rv == SL_OK && (n = getline(&line, &cap, fp)) >= 0) {
+			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+				n--;
+			sl_record r = {.value = (uint8_t *)line, .value_len = (uint32_t)n};
+			tr->st->records_in++;
+			rv = tr->head->emit(tr->head, &r);
+		}
+		free(line);
+		fclose(fp);
+		if (rv != SL_OK)
+			return rv;
+	}
+	return SL_OK;
+}
+
+/* Reduce side: state while merging the buckets of one reduce partition. */
+typedef struct reduce_state {
+	kvmap *map;
+	sl_reduce_fn fn;
+	Sluice__NodeKind kind;
+	rbuf all;
+} reduce_state;
+
+static int merge_bucket(task_run *tr, const uint8_t *data, size_t len)
+{
+	reduce_state *rs = tr->rs;
+	rbuf_iter it;
+	sl_record r;
+	int rv;
+	if (rs->kind == SLUICE__NODE_KIND__OP_REPARTITION)
+		return push_rbuf(tr, data, len);
+	rbuf_iter_init(&it, data, len);
+	while ((rv = rbuf_iter_next(&it, &r)) > 0) {
+		tr->st->records_in++;
+		if (rs->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY) {
+			kvmap_append(rs->map, r.key, r.key_len, r.value, r.value_len);
+		} else if (rs->kind == SLUICE__NODE_KIND__OP_TRANSFORM) {
+			rbuf_append_record(&rs->all, &r);
+		} else if ((rv = kvmap_combine(rs->map, r.key, r.key_len, r.value, r.value_len,
+					       rs->fn)) != 0) {
+			return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+				    "reduce function failed with %d", rv);
+		}
+	}
+	return rv < 0 ? fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "a shuffle bucket is "
+								      "malformed")
+		      : SL_OK;
+}
+
+static int reduce_emit(task_run *tr, reduce_state *rs, const Sluice__Node *sn)
+{
+	if (rs->kind == SLUICE__NODE_KIND__OP_TRANSFORM) {
+		rbuf_iter ri;
+		rbuf_iter_init(&ri, rs->all.data, rs->all.len);
+		sl_iter it = {.next = rbuf_iter_adapter, .arg = &ri};
+		int rv = ((sl_transform_fn)tr->j->fns[sn->id])(tr->ts->batch_ms, &it, tr->head);
+		return rv == 0 ? SL_OK
+			       : (tr->state != SLUICE__TASK_STATUS__STATE__FINISHED
+					  ? rv
+					  : user_failed(tr, sn, rv));
+	}
+	if (rs->map == NULL)
+		return SL_OK;
+	size_t pos = 0;
+	sl_record r;
+	while (kvmap_next(rs->map, &pos, &r)) {
+		int rv = tr->head->emit(tr->head, &r);
+		if (rv != 0)
+			return rv;
+	}
+	return SL_OK;
+}
+
+static int input_shuffle(task_run *tr)
+{
+	const Sluice__TaskInput *in = tr->ts->input;
+	const Sluice__Node *sn = graph_node(tr->g, in->shuffle_node);
+	reduce_state rs = {.kind = sn->kind};
+	rbuf_init(&rs.all);
+	if (sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY ||
+	    sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY ||
+	    sn->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
+		rs.map = kvmap_new();
+	rs.fn = sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY
+			? (sl_reduce_fn)tr->j->fns[sn->id]
+			: (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
+	int rv = SL_OK;
+	for (size_t s = 0; s < in->n_shuffle_sources && rv == SL_OK; s++) {
+		const Sluice__ShuffleSource *src = in->shuffle_sources[s];
+		char id[256], err[512] = "";
+		snprintf(id, sizeof(id), "%s-m%u-r%u", in->shuffle_id, src->map_index,
+			 in->reduce_partition);
+		tr->rs = &rs;
+		rv = with_block(tr, id, src->worker_id, src->url, merge_bucket, err, sizeof(err));
+		if (rv != SL_OK && rv != SL_EUSER) {
+			snprintf(tr->missing, sizeof(tr->missing), "%s", src->worker_id);
+			rv = fail(tr, SLUICE__TASK_STATUS__STATE__FETCH_FAILED, "%s", err);
+		}
+	}
+	if (rv == SL_OK)
+		rv = reduce_emit(tr, &rs, sn);
+	kvmap_free(rs.map);
+	rbuf_free(&rs.all);
+	return rv;
+}
+
+static int input_run(task_run *tr)
+{
+	switch (tr->ts->input->kind) {
+	case SLUICE__TASK_INPUT__KIND__BLOCKS:
+		return input_blocks(tr);
+	case SLUICE__TASK_INPUT__KIND__GENERATOR:
+		return input_generator(tr);
+	case SLUICE__TASK_INPUT__KIND__FILES:
+		return input_files(tr);
+	case SLUICE__TASK_INPUT__KIND__SHUFFLE:
+		return input_shuffle(tr);
+	default:
+		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "input kind %d is not "
+								     "supported by this worker",
+			    tr->ts->input->kind);
+	}
+}
+
+static bool spec_valid(task_run *tr)
+{
+	const Sluice__TaskSpec *ts = tr->ts;
+	size_t n = tr->g->n_nodes;
+	for (size_t i = 0; i < ts->n_chain; i++)
+		if (ts->chain[i] >= n)
+			return false;
+	const Sluice__TaskInput *in = ts->input;
+	const Sluice__TaskOutput *o = ts->output;
+	if (in->source_node >= n || in->shuffle_node >= n || o->shuffle_node >= n ||
+	    o->output_node >= n)
+		return false;
+	if (in->kind == SLUICE__TASK_INPUT__KIND__GENERATOR &&
+	    graph_node(tr->g, in->source_node)->kind != SLUICE__NODE_KIND__SRC_GENERATOR)
+		return false;
+	return true;
+}
+
+static void run_free(task_run *tr)
+{
+	for (uint32_t b = 0; b < tr->nred; b++) {
+		rbuf_free(&tr->buckets[b]);
+		if (tr->maps)
+			kvmap_free(tr->maps[b]);
+	}
+	sl_free(tr->buckets);
+	sl_free(tr->maps);
+	sl_free(tr->ops);
+	sl_free(tr->fmtbuf);
+	rbuf_free(&tr->collect);
+	if (tr->save)
+		fclose(tr->save);
+}
+
+void ops_run_task(wengine *we, wjob *j, const Sluice__TaskSpec *ts, Sluice__TaskStatus *st)
+{
+	task_run tr;
+	memset(&tr, 0, sizeof(tr));
+	tr.we = we;
+	tr.j = j;
+	tr.ts = ts;
+	tr.g = j->info->graph;
+	tr.st = st;
+	tr.state = SLUICE__TASK_STATUS__STATE__FINISHED;
+	rbuf_init(&tr.collect);
+	tr.api = (api_task){.batch_ms = ts->batch_ms,
+			    .partition = (int)ts->partition,
+			    .attempt = (int)ts->attempt,
+			    .conf = j->conf};
+	if (!spec_valid(&tr)) {
+		fail(&tr, SLUICE__TASK_STATUS__STATE__FAILED, "task names nodes outside the graph");
+	} else {
+		api_task_set(&tr.api);
+		chain_build(&tr);
+		if (sink_open(&tr) == SL_OK)
+			input_run(&tr);
+		sink_close(&tr);
+		api_task_set(NULL);
+	}
+	st->state = tr.state;
+	if (tr.state != SLUICE__TASK_STATUS__STATE__FINISHED) {
+		st->error = sl_strdup(tr.err);
+		st->missing_worker_id = sl_strdup(tr.missing);
+	}
+	st->lines = tr.lines;
+	st->n_lines = tr.nlines;
+	run_free(&tr);
+}
+
+void ops_status_free(Sluice__TaskStatus *st)
+{
+	for (size_t i = 0; i < st->n_lines; i++)
+		sl_free(st->lines[i]);
+	sl_free(st->lines);
+	sl_free(st->bucket_bytes);
+	if (st->state != SLUICE__TASK_STATUS__STATE__FINISHED) {
+		sl_free(st->error);
+		sl_free(st->missing_worker_id);
+	}
+}
