@@ -14,7 +14,7 @@
 #include <string.h>
 
 static const client_cmd *const commands[] = {
-	&cmd_workers, &cmd_submit, &cmd_jobs, &cmd_stop, &cmd_monitor,
+	&cmd_workers, &cmd_submit, &cmd_jobs, &cmd_stop, &cmd_monitor, &cmd_standalone,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -24,7 +24,15 @@
  *              report. It then sends queued reports to the master in order;
  *              a failed report stays queued and is retried with backoff
  *              (100 ms doubling to 2 s) between cuts, so an unreachable
- *              master delays reports but never loses or stalls blocks.
+ *              master delays reports but loses no block, and blocks keep
+ *              being cut (each failed call costs at most one RPC timeout).
+ *              The master may see an AddBlock twice (a reply lost after it
+ *              was applied): it must treat block ids idempotently.
+ *
+ * Storage levels: MEMORY_ONLY[_SER] -> BLOCK_MEMORY_ONLY,
+ * MEMORY_AND_DISK[_SER] -> BLOCK_MEMORY_AND_DISK, DISK_ONLY ->
+ * BLOCK_DISK_ONLY; a _2 suffix replicates when a replica_url is given. An
+ * empty level means Spark's receiver default, MEMORY_AND_DISK_SER_2.
  *
  * Stopping: the reader is told first and joined (it emits its partial
  * line), then the generator cuts the last block, makes one more attempt at
@@ -933,20 +941,20 @@ int receivers_start(receivers *rs, const Sluice__StartReceiver *spec, char *err,
 	}
 	rc = rcv_start_threads(r, err, errlen);
 	if (rc == SL_OK) {
+		/* Logged under the lock: once it is released, r may be stopped. */
+		log_info("%s: receiving from %s:%d (%s, block interval %lld ms, max "
+		         "rate %lld/s%s)",
+		         r->name, r->host, r->port, spec->storage_level,
+		         (long long)r->interval_ms, (long long)spec->max_rate,
+		         r->wal ? ", WAL" : "");
 		r->next = rs->list;
 		rs->list = r;
 		rs->count++;
 	}
 	pthread_mutex_unlock(&rs->lock);
-	if (rc != SL_OK) {
+	if (rc != SL_OK)
 		rcv_stop(r);
-		return rc;
-	}
-	log_info(
-	    "%s: receiving from %s:%d (%s, block interval %lld ms, max rate %lld/s%s)",
-	    r->name, r->host, r->port, spec->storage_level, (long long)r->interval_ms,
-	    (long long)spec->max_rate, r->wal ? ", WAL" : "");
-	return SL_OK;
+	return rc;
 fail:
 	rcv_free(r);
 	return rc;
