@@ -34,6 +34,7 @@
 #define RPC_NNG_SLACK   (64 * 1024)
 
 static atomic_uint_fast64_t rpc_next_id = 1;
+static atomic_int rpc_inflight;
 
 /* ---- transport policy ---- */
 
@@ -565,6 +566,7 @@ typedef struct {
 static void async_finish(async_call *a, int rv, const envelope *reply, const char *err)
 {
 	a->fn(a->arg, rv, reply, err);
+	atomic_fetch_sub(&rpc_inflight, 1);
 	nng_ctx_close(a->ctx);
 	nng_aio_reap(a->aio);
 	sl_free(a);
@@ -618,8 +620,14 @@ int rpc_call_async(rpc_client *c, uint32_t type, const void *pb_msg, rpc_done_fn
 		return SL_ETRANSPORT;
 	}
 	nng_aio_set_timeout(a->aio, (nng_duration)c->opts.timeout_ms);
+	atomic_fetch_add(&rpc_inflight, 1);
 	nng_aio_set_msg(a->aio, m);
 	a->state = CTX_SEND;
 	nng_ctx_send(a->ctx, a->aio);
 	return SL_OK;
+}
+
+int rpc_async_inflight(void)
+{
+	return atomic_load(&rpc_inflight);
 }

@@ -106,6 +106,10 @@ typedef void (*rpc_done_fn)(void *arg, int rv, const envelope *reply, const char
 /* Starts a call and returns at once; fn runs exactly once. */
 int rpc_call_async(rpc_client *c, uint32_t type, const void *pb_msg, rpc_done_fn fn, void *arg);
 
+/* Asynchronous calls whose callback has not yet returned (process-wide).
+ * Used at shutdown to let completions drain before freeing their state. */
+int rpc_async_inflight(void);
+
 /* Decodes an ErrorReply payload into code and message (for MSG_ERROR). */
 int rpc_decode_error(const envelope *env, char *err, size_t errlen);
 

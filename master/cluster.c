@@ -91,6 +91,15 @@ void cluster_free(cluster *c)
 	sl_free(c);
 }
 
+void cluster_close_clients(cluster *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		rpc_client_close(c->w[i].client);
+		c->w[i].client = NULL;
+		c->w[i].state = WORKER_LOST;
+	}
+}
+
 void cluster_on_event(cluster *c, cluster_event_fn fn, void *arg)
 {
 	c->on_event = fn;

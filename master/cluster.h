@@ -47,6 +47,9 @@ typedef void (*cluster_event_fn)(void *arg, worker_entry *w, bool lost);
 int cluster_new(cluster **out, store *db, const rpc_opts *client_opts, int64_t hb_ms,
 		int64_t timeout_ms, char *err, size_t errlen);
 void cluster_free(cluster *c);
+/* Closes every master -> worker client (at shutdown, before cluster_free);
+ * their pending calls complete with SL_ECLOSED. */
+void cluster_close_clients(cluster *c);
 void cluster_on_event(cluster *c, cluster_event_fn fn, void *arg);
 
 /* RPC handlers (see msgtypes.h for the payloads). */

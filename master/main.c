@@ -192,6 +192,14 @@ int main(int argc, char **argv)
 	rv = 0;
 out:
 	rpc_server_close(m.server);
+	if (m.cl != NULL) {
+		pthread_mutex_lock(&m.lock);
+		cluster_close_clients(m.cl);
+		pthread_mutex_unlock(&m.lock);
+	}
+	/* Completions of calls to workers take the lock and touch the engine. */
+	for (int i = 0; i < 100 && rpc_async_inflight() > 0; i++)
+		clock_sleep_ms(20);
 	engine_free(m.engine);
 	cluster_free(m.cl);
 	store_close(m.db);

@@ -182,6 +182,19 @@ static int block_check(const Sluice__AddBlock *a, rpc_reply *rep)
 	return SL_OK;
 }
 
+/* A receiver retries a report whose reply it lost; count each block once. */
+static bool block_known(const job *j, const char *id)
+{
+	for (size_t i = 0; i < j->npending; i++)
+		if (strcmp(j->pending[i]->id, id) == 0)
+			return true;
+	for (size_t b = 0; b < j->nbatches; b++)
+		for (size_t i = 0; i < j->batches[b]->nblocks; i++)
+			if (strcmp(j->batches[b]->blocks[i]->id, id) == 0)
+				return true;
+	return false;
+}
+
 int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *rep)
 {
 	Sluice__AddBlock *a = sluice__add_block__unpack(NULL, req->payload_len, req->payload);
@@ -189,6 +202,8 @@ int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *
 		return rpc_reply_error(rep, SL_EPROTO, "malformed AddBlock");
 	int rv = block_check(a, rep);
 	job *j = rv == SL_OK ? jobs_find_id(e, a->job_id) : NULL;
+	if (rv == SL_OK && j != NULL && block_known(j, a->block_id))
+		j = NULL; /* a retried report of a block we have: already counted */
 	if (rv == SL_OK && j != NULL && j->state == JOB_RUNNING) {
 		rblock *b = sl_calloc(1, sizeof(*b));
 		b->id = sl_strdup(a->block_id);
