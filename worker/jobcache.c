@@ -31,7 +31,7 @@ static void hash_hex(const uint8_t *d, size_t n, char out[65])
 static int write_library(const char *dir, const char *hash, const ProtobufCBinaryData *lib,
 			 char *path, size_t pathlen, char *err, size_t errlen)
 {
-	char jobs[1200], tmp[1400];
+	char jobs[1200], tmp[1440]; /* path (< 1400) + ".tmp." + pid */
 	snprintf(jobs, sizeof(jobs), "%s/jobs", dir);
 	if (proc_mkdirs(jobs, err, errlen) != SL_OK)
 		return SL_EIO;
