@@ -291,7 +291,10 @@ static void fmt_scaled(int64_t x, const conf_unit *units, char *buf, size_t n)
 
 static void fmt_bound(conf_type t, double x, char *buf, size_t n)
 {
-	if (t == CONF_BYTES)
+	/* Open bounds are +-INFINITY: converting them to an integer is undefined. */
+	if (!isfinite(x) || x >= 9.2e18 || x <= -9.2e18)
+		snprintf(buf, n, "%s", x > 0 ? "unlimited" : "-unlimited");
+	else if (t == CONF_BYTES)
 		fmt_scaled((int64_t)x, byte_units, buf, n);
 	else if (t == CONF_DURATION)
 		fmt_scaled((int64_t)x, duration_units, buf, n);
