@@ -40,6 +40,10 @@ typedef struct {
 
 void api_task_set(const api_task *t); /* thread-local; NULL clears */
 
+/* A key's value for the job API: NULL when unset, or when the key is in a
+ * reserved namespace (spark., sluice., kafka.) but not declared. */
+const char *api_conf_lookup(const sl_conf *c, const char *key);
+
 /* ---- graph building ---- */
 
 /* Creates a context with the job's configuration (not owned). */

@@ -9,6 +9,7 @@
  */
 #include "alloc.h"
 #include "api.h"
+#include "kafka.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +41,13 @@ sl_ctx *api_ctx_new(const sl_conf *conf)
 
 static void node_free(Sluice__Node *n)
 {
+	for (size_t i = 0; i < n->n_params; i++) {
+		sl_free(n->params[i]->key);
+		sl_free(n->params[i]->value);
+		sl_free(n->params[i]);
+	}
+	sl_free(n->params);
+	sl_free(n->topics);
 	sl_free(n->inputs);
 	sl_free(n->fn);
 	sl_free(n->host);
@@ -77,7 +85,7 @@ const Sluice__JobGraph *api_ctx_graph(sl_ctx *c)
 
 const char *sl_conf_get(sl_ctx *c, const char *key, const char *def)
 {
-	const char *v = c->conf ? conf_get_str(c->conf, key) : NULL;
+	const char *v = api_conf_lookup(c->conf, key);
 	return v ? v : def;
 }
 
@@ -125,6 +133,7 @@ static Sluice__Node *node_add(sl_ctx *c, Sluice__NodeKind k, sl_stream *const *i
 	n->path = dup_or_empty(NULL);
 	n->suffix = dup_or_empty(NULL);
 	n->name = dup_or_empty(NULL);
+	n->topics = dup_or_empty(NULL);
 	n->n_inputs = nin;
 	n->inputs = sl_calloc(nin ? nin : 1, sizeof(uint32_t));
 	for (size_t i = 0; i < nin; i++)
@@ -378,4 +387,29 @@ sl_stream *sl_named(sl_stream *s, const char *name)
 		c->nodes[s->id]->name = sl_strdup(name);
 	}
 	return s;
+}
+
+static void node_kafka(sl_ctx *c, Sluice__Node *n, const char *topics, const char *params)
+{
+	char err[512];
+	if (n == NULL)
+		return;
+	sl_free(n->topics);
+	n->topics = dup_or_empty(topics);
+	if (kafka_params_parse(params, &n->params, &n->n_params, err, sizeof(err)) != SL_OK)
+		sl_fail(c, "%s: %s", graph_kind_name(n->kind), err);
+}
+
+sl_stream *sl_kafka_direct_stream(sl_ctx *c, const char *topics, const char *params)
+{
+	Sluice__Node *n = node_add(c, SLUICE__NODE_KIND__SRC_KAFKA, NULL, 0);
+	node_kafka(c, n, topics, params);
+	return node_stream(c, n);
+}
+
+void sl_kafka_sink(sl_stream *s, const char *topic, const char *params)
+{
+	Sluice__Node *n = node_output(s, SLUICE__NODE_KIND__OUT_KAFKA);
+	if (n != NULL)
+		node_kafka(s->ctx, n, topic, params);
 }

@@ -10,6 +10,17 @@
 
 static _Thread_local const api_task *api_current;
 
+const char *api_conf_lookup(const sl_conf *c, const char *key)
+{
+	static const char *const reserved[] = {"spark.", "sluice.", "kafka."};
+	if (c == NULL || key == NULL)
+		return NULL;
+	for (int i = 0; i < 3; i++)
+		if (strncmp(key, reserved[i], strlen(reserved[i])) == 0 && !conf_key_find(key))
+			return NULL;
+	return conf_get_str(c, key);
+}
+
 void api_task_set(const api_task *t)
 {
 	api_current = t;
@@ -68,9 +79,9 @@ int sl_task_attempt(void)
 
 const char *sl_task_conf(const char *key)
 {
-	if (api_current == NULL || api_current->conf == NULL)
+	if (api_current == NULL)
 		return NULL;
-	return conf_get_str(api_current->conf, key);
+	return api_conf_lookup(api_current->conf, key);
 }
 
 void sl_i64_encode(int64_t v, uint8_t out[8])

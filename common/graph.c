@@ -4,6 +4,7 @@
  * loads user code) and workers (symbols, when they load the library).
  */
 #include "api.h"
+#include "kafka.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -122,6 +123,9 @@ static int node_validate(const Sluice__JobGraph *g, const Sluice__Node *n, size_
 			return SL_EJOB;
 		}
 	}
+	if ((n->kind == SLUICE__NODE_KIND__SRC_KAFKA || n->kind == SLUICE__NODE_KIND__OUT_KAFKA) &&
+	    kafka_check_node(n, err, errlen) != SL_OK)
+		return SL_EJOB;
 	if (graph_needs_fn(n->kind) && (n->fn == NULL || n->fn[0] == '\0')) {
 		snprintf(err, errlen, "graph node %zu (%s) names no function", i, kn);
 		return SL_EJOB;

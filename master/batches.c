@@ -23,6 +23,7 @@
 #include "api.h"
 #include "clock.h"
 #include "engine_int.h"
+#include "kafka_src.h"
 #include "log.h"
 #include "proc.h"
 #include "sluice/err.h"
@@ -116,6 +117,15 @@ static void source_parts(ojob *oj, const Sluice__Node *n, parts *out)
 			p->in.source_node = n->id;
 			p->in.gen_start = total * i / np;
 			p->in.gen_count = total * (i + 1) / np - p->in.gen_start;
+		}
+	} else if (n->kind == SLUICE__NODE_KIND__SRC_KAFKA) {
+		for (size_t i = 0; i < b->nkr; i++) {
+			if (b->kr[i].node != n->id || b->kr[i].until <= b->kr[i].from)
+				continue;
+			part *p = parts_add(out);
+			p->in.kind = TIN_KAFKA;
+			p->in.source_node = n->id;
+			p->in.kr = &b->kr[i];
 		}
 	} else if (n->kind == SLUICE__NODE_KIND__SRC_FILES) {
 		for (size_t i = 0; i < b->nfiles; i++) {
@@ -242,6 +252,7 @@ static batch *batch_new(job *j, int64_t t)
 	b->job = j;
 	b->time_ms = t;
 	rtracker_allocate(j, b);
+	kafka_take(j, b);
 	for (size_t i = 0; i < j->graph->n_nodes; i++) {
 		const Sluice__Node *n = j->graph->nodes[i];
 		if (n->kind == SLUICE__NODE_KIND__SRC_GENERATOR)
@@ -287,7 +298,8 @@ static void batch_persist(job *j, const batch *b, const char *state)
 
 void batches_generate(job *j, int64_t now_wall)
 {
-	while (now_wall >= j->next_batch_ms) {
+	while (now_wall >= j->next_batch_ms && kafka_ready(j, j->next_batch_ms) &&
+	       j->state == JOB_RUNNING) {
 		batch *b = batch_new(j, j->next_batch_ms);
 		j->next_batch_ms += j->interval_ms;
 		if (j->nbatches == j->batches_cap) {
@@ -361,6 +373,9 @@ void batch_free(batch *b)
 		rblock_free(b->blocks[i]);
 	for (size_t i = 0; i < b->nfiles; i++)
 		sl_free(b->files[i]);
+	for (size_t i = 0; i < b->nkr; i++)
+		sl_free(b->kr[i].topic);
+	sl_free(b->kr);
 	for (size_t i = 0; i < b->noutput; i++)
 		sl_free(b->output[i]);
 	sl_free(b->output);
@@ -466,6 +481,9 @@ static void batch_record(job *j, batch *b)
 		for (size_t k = 0; k < h->noutput; k++)
 			sl_free(h->output[k]);
 		sl_free(h->output);
+		for (size_t k = 0; k < h->noffsets; k++)
+			sl_free(h->offsets[k]);
+		sl_free(h->offsets);
 	} else {
 		j->nhist++;
 	}
@@ -476,11 +494,20 @@ static void batch_record(job *j, batch *b)
 	h->sched_ms = b->start_wall - b->time_ms;
 	h->proc_ms = b->end_wall - b->start_wall;
 	h->total_ms = b->end_wall - b->time_ms;
+	h->first_task_ms = b->first_task_wall ? b->first_task_wall - b->start_wall : -1;
 	h->tasks = b->tasks;
 	h->task_failures = b->task_failures;
 	h->error = b->error[0] ? sl_strdup(b->error) : NULL;
 	h->output = b->output;
 	h->noutput = b->noutput;
+	h->offsets = NULL;
+	h->noffsets = 0;
+	for (size_t i = 0; i < b->nkr; i++) {
+		h->offsets = sl_realloc(h->offsets, (h->noffsets + 1) * sizeof(char *));
+		h->offsets[h->noffsets++] =
+			sl_asprintf("%s-%d:%lld-%lld", b->kr[i].topic, b->kr[i].partition,
+				    (long long)b->kr[i].from, (long long)b->kr[i].until);
+	}
 	b->output = NULL;
 	b->noutput = 0;
 }
@@ -495,10 +522,12 @@ static void batch_finish(job *j, batch *b)
 	if (b->start_wall == 0)
 		b->start_wall = b->end_wall;
 	batch_persist(j, b, failed ? "FAILED" : "DONE");
-	if (failed)
+	if (failed) {
 		j->batches_failed++;
-	else
+	} else {
 		j->batches_done++;
+		kafka_batch_done(j, b);
+	}
 	j->records += b->input_records;
 	j->last_batch_ms = b->time_ms;
 	log_info("job %s batch %lld %s: %llu records, scheduling delay %lld ms, processing %lld "
@@ -541,6 +570,8 @@ void batch_summarise(job *j, const batch *b, Sluice__BatchInfo *bi)
 	bi->scheduling_delay_ms = b->start_wall ? b->start_wall - b->time_ms : now - b->time_ms;
 	bi->processing_ms = b->start_wall ? now - b->start_wall : 0;
 	bi->total_delay_ms = now - b->time_ms;
+	bi->first_task_ms = b->first_task_wall && b->start_wall ? b->first_task_wall - b->start_wall
+								  : -1;
 	bi->tasks = b->tasks;
 	bi->task_failures = b->task_failures;
 	bi->error = (char *)b->error;

@@ -30,7 +30,15 @@ typedef struct {
 	int64_t created_ms;
 } rblock;
 
-typedef enum { TIN_BLOCK, TIN_SHUFFLE, TIN_GENERATOR, TIN_FILE } tin_kind;
+typedef enum { TIN_BLOCK, TIN_SHUFFLE, TIN_GENERATOR, TIN_FILE, TIN_KAFKA } tin_kind;
+
+/* One Kafka partition's offsets for one batch: [from, until). */
+typedef struct {
+	uint32_t node;
+	char *topic;
+	int32_t partition;
+	int64_t from, until;
+} krange;
 
 /* What one task reads. */
 typedef struct {
@@ -41,6 +49,7 @@ typedef struct {
 	uint32_t reduce_partition;
 	int64_t gen_start, gen_count;
 	char *file;             /* TIN_FILE */
+	const krange *kr;       /* TIN_KAFKA (owned by the batch) */
 } tinput;
 
 typedef enum { TASK_PENDING, TASK_LAUNCHING, TASK_RUNNING, TASK_DONE } mtask_state;
@@ -100,10 +109,13 @@ typedef struct batch {
 	size_t nblocks;
 	char **files;
 	size_t nfiles;
+	krange *kr;
+	size_t nkr;
 	uint64_t input_records;
 	ojob **ojobs;
 	size_t nojobs, ojobs_ended;
 	int64_t start_wall, end_wall;
+	int64_t first_task_wall; /* earliest task start: launch + worker queue time; 0 = none */
 	uint32_t tasks, task_failures;
 	char error[512];
 	char **output; /* print lines, in order */
@@ -116,10 +128,13 @@ typedef struct {
 	batch_state state;
 	uint64_t input_records;
 	int64_t sched_ms, proc_ms, total_ms;
+	int64_t first_task_ms; /* -1: no task reported */
 	uint32_t tasks, task_failures;
 	char *error;
 	char **output;
 	size_t noutput;
+	char **offsets;
+	size_t noffsets;
 } batch_summary;
 
 #define BATCH_HISTORY 512
@@ -164,6 +179,8 @@ typedef struct job {
 	int64_t last_batch_ms;
 	char **seen_files;  /* text_file_stream: files already taken */
 	size_t nseen;
+	struct ksrc **ksrc; /* Kafka direct streams (kafka_src.c) */
+	size_t nksrc;
 } job;
 
 typedef struct {

@@ -12,6 +12,7 @@
 #include "api.h"
 #include "clock.h"
 #include "engine_int.h"
+#include "kafka_src.h"
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
@@ -178,6 +179,7 @@ out:
 static void job_free(job *j)
 {
 	rtracker_stop(j);
+	kafka_free(j);
 	for (size_t i = 0; i < j->nbatches; i++)
 		batch_free(j->batches[i]);
 	for (size_t i = 0; i < j->npending; i++)
@@ -187,6 +189,9 @@ static void job_free(job *j)
 		for (size_t k = 0; k < j->hist[i].noutput; k++)
 			sl_free(j->hist[i].output[k]);
 		sl_free(j->hist[i].output);
+		for (size_t k = 0; k < j->hist[i].noffsets; k++)
+			sl_free(j->hist[i].offsets[k]);
+		sl_free(j->hist[i].offsets);
 	}
 	for (size_t i = 0; i < j->nseen; i++)
 		sl_free(j->seen_files[i]);
@@ -224,6 +229,7 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 	j->next_batch_ms = (j->created_ms / j->interval_ms + 1) * j->interval_ms;
 	sha256_hex(s->library.data, s->library.len, j->lib_hash);
 	if ((rv = job_conf_load(j, err, sizeof(err))) != SL_OK ||
+	    (rv = kafka_init(j, err, sizeof(err))) != SL_OK ||
 	    (rv = job_store(j, err, sizeof(err))) != SL_OK) {
 		job_free(j);
 		return rpc_reply_error(rep, rv, "job '%s': %s", s->name, err);
@@ -353,11 +359,14 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 		bi->scheduling_delay_ms = h->sched_ms;
 		bi->processing_ms = h->proc_ms;
 		bi->total_delay_ms = h->total_ms;
+		bi->first_task_ms = h->first_task_ms;
 		bi->tasks = h->tasks;
 		bi->task_failures = h->task_failures;
 		bi->error = h->error ? h->error : "";
 		bi->output = h->output;
 		bi->n_output = h->noutput;
+		bi->offset_ranges = h->offsets;
+		bi->n_offset_ranges = h->noffsets;
 		ptrs[n++] = bi;
 	}
 	for (size_t k = 0; k < j->nbatches && n < limit; k++) {

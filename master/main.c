@@ -6,6 +6,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "engine.h"
+#include "kafka_src.h"
 #include "log.h"
 #include "master.h"
 #include "msgtypes.h"
@@ -154,10 +155,29 @@ static int master_listen(master *m, char *err, size_t errlen)
 	return SL_OK;
 }
 
+/* Kafka I/O of the tick, done without the lock (kafka_src.h). */
+static void master_kafka_io(master *m)
+{
+	ksrc *due[64], *all[256];
+	size_t nall = 0;
+	pthread_mutex_lock(&m->lock);
+	size_t n = kafka_collect(m->engine, clock_wall_ms(), due, 64);
+	struct engine *e = m->engine;
+	for (size_t i = 0; i < e->njobs; i++)
+		for (size_t k = 0; k < e->jobs[i]->nksrc && nall < 256; k++)
+			all[nall++] = e->jobs[i]->ksrc[k];
+	pthread_mutex_unlock(&m->lock);
+	for (size_t i = 0; i < n; i++)
+		kafka_plan(due[i]);
+	for (size_t i = 0; i < nall; i++)
+		kafka_commit_pending(all[i]);
+}
+
 static void master_cron(master *m)
 {
 	while (!m->stopping) {
 		clock_sleep_ms(MASTER_TICK_MS);
+		master_kafka_io(m);
 		pthread_mutex_lock(&m->lock);
 		cluster_check_liveness(m->cl, clock_mono_ms());
 		engine_tick(m->engine);

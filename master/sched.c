@@ -3,10 +3,11 @@
  * the end.
  *
  * A stage is runnable when every parent map stage has all its outputs. A
- * task goes to a worker with a free slot, preferring (1) a holder of its
- * receiver block (locality), then (2) any worker other than the one it last
- * failed on, least loaded first. Launches are asynchronous; the worker
- * answers at once and reports the end with MSG_TASK_STATUS.
+ * task goes to a worker with a free slot other than the one it last failed
+ * on, preferring (1) a holder of its receiver block (locality), then (2) the
+ * least loaded; the worker it failed on is used again only when it is the
+ * only one alive. Launches are asynchronous; the worker answers at once and
+ * reports the end with MSG_TASK_STATUS.
  *
  * Failures: a FAILED task is retried, on another worker when there is one,
  * until it has failed spark.task.maxFailures times; then its output job,
@@ -23,6 +24,7 @@
 #include "api.h"
 #include "clock.h"
 #include "engine_int.h"
+#include "kafka_src.h"
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
@@ -64,9 +66,18 @@ static worker_entry *pick_worker(struct engine *e, const mtask *t)
 	if (t->in.kind == TIN_BLOCK) {
 		for (int h = 0; h < t->in.block->nholders; h++) {
 			worker_entry *w = cluster_find(cl, t->in.block->holder_id[h]);
-			if (w && free_slots(e, w) > 0)
+			if (w && strcmp(w->id, t->avoid) != 0 && free_slots(e, w) > 0)
 				return w;
 		}
+	}
+	char kw[32];
+	if (t->in.kind == TIN_KAFKA &&
+	    kafka_worker_of(t->stage->oj->b->job, t->in.kr->topic, t->in.kr->partition, kw)) {
+		/* Keep a Kafka partition on the worker that read it last (its
+		 * consumer is warm there), unless it last failed there. */
+		worker_entry *w = cluster_find(cl, kw);
+		if (w && free_slots(e, w) > 0 && strcmp(w->id, t->avoid) != 0)
+			return w;
 	}
 	worker_entry *best = NULL, *avoided = NULL;
 	double best_load = 2.0;
@@ -220,6 +231,12 @@ static void spec_input(struct engine *e, const mtask *t, spec_buf *sb)
 		}
 		in->shuffle_sources = sb->srcp;
 		in->n_shuffle_sources = p->ntasks;
+	} else if (t->in.kind == TIN_KAFKA) {
+		in->kind = SLUICE__TASK_INPUT__KIND__KAFKA;
+		in->kafka_topic = t->in.kr->topic;
+		in->kafka_partition = t->in.kr->partition;
+		in->kafka_from = t->in.kr->from;
+		in->kafka_until = t->in.kr->until;
 	} else if (t->in.kind == TIN_GENERATOR) {
 		in->kind = SLUICE__TASK_INPUT__KIND__GENERATOR;
 		in->gen_start = t->in.gen_start;
@@ -291,6 +308,8 @@ static void task_launch(struct engine *e, mtask *t, worker_entry *w)
 	t->launch_wall = clock_wall_ms();
 	sched_load(e, w->id)->running++;
 	oj->b->tasks++;
+	if (t->in.kind == TIN_KAFKA)
+		kafka_note_worker(j, t->in.kr->topic, t->in.kr->partition, w->id);
 	launch_ctx *c = sl_malloc(sizeof(*c));
 	*c = (launch_ctx){.e = e, .task_id = t->id, .attempt = t->attempt};
 	if (rpc_call_async(w->client, MSG_LAUNCH_TASK, &lt, launch_done, c) != SL_OK) {
@@ -363,8 +382,17 @@ static void invalidate_outputs(struct engine *e, ojob *oj, const char *worker_id
 static void status_apply(struct engine *e, mtask *t, const Sluice__TaskStatus *st)
 {
 	ojob *oj = t->stage->oj;
+	int64_t started = t->launch_wall + (int64_t)st->queue_ms;
+	if (oj->b->first_task_wall == 0 || started < oj->b->first_task_wall)
+		oj->b->first_task_wall = started;
 	switch (st->state) {
 	case SLUICE__TASK_STATUS__STATE__FINISHED:
+		if (t->failures > 0)
+			log_info("job %s batch %lld: task %u of stage %u succeeded on %s "
+				 "at attempt %u after %u failure%s",
+				 oj->b->job->name, (long long)oj->b->time_ms, t->index,
+				 t->stage->id, t->worker, t->attempt, t->failures,
+				 t->failures == 1 ? "" : "s");
 		task_release(e, t);
 		ojob_task_done(oj, t, st);
 		break;

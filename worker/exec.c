@@ -30,6 +30,7 @@ struct wengine {
 	blockmgr *bm;
 	peer_pool *peers;
 	receivers *rcv;
+	kafka_io *kafka;
 	pthread_t *threads;
 	uint32_t nthreads;
 	pthread_mutex_t qlock;
@@ -54,6 +55,11 @@ blockmgr *wengine_blocks(wengine *we)
 peer_pool *wengine_peers(wengine *we)
 {
 	return we->peers;
+}
+
+kafka_io *wengine_kafka(wengine *we)
+{
+	return we->kafka;
 }
 
 wjob **wengine_jobs(wengine *we)
@@ -146,6 +152,7 @@ int wengine_new(worker *w, wengine **out, char *err, size_t errlen)
 		return rv;
 	}
 	we->peers = peers_new(&w->rpc);
+	we->kafka = kafka_io_new();
 	receiver_env env = {
 		.bm = we->bm,
 		.master = w->master,
@@ -183,6 +190,7 @@ void wengine_free(wengine *we)
 		sl_free(q);
 	}
 	jobcache_free(we);
+	kafka_io_free(we->kafka);
 	peers_free(we->peers);
 	blockmgr_free(we->bm);
 	sl_free(we->threads);

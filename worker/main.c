@@ -18,6 +18,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <unistd.h>
 
@@ -242,6 +245,15 @@ int main(int argc, char **argv)
 	worker w;
 	char err[1024];
 	int rv;
+#ifdef __GLIBC__
+	/* Block buffers (up to a few MiB, made and freed all the time by
+	 * receivers, tasks and fetches) must go back to the system when freed.
+	 * glibc's default raises its mmap threshold to the largest chunk freed,
+	 * after which such buffers come from the per-thread heaps and freed
+	 * ones stay resident there: the process grows past its memory budget
+	 * with the volume of data seen. A fixed threshold keeps them mmapped. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
 	memset(&w, 0, sizeof(w));
 	pthread_mutex_init(&w.lock, NULL);
 	w.conf = conf_new(CONF_STRICT);

@@ -73,6 +73,8 @@ struct task_run {
 	char err[512];
 	char missing[32];
 	struct reduce_state *rs; /* reduce side of a shuffle input */
+	kafka_out *kout;         /* kafka sink */
+	bool kdone;              /* this batch's output was committed before */
 };
 
 static int fail(task_run *tr, Sluice__TaskStatus__State state, const char *fmt, ...)
@@ -266,6 +268,34 @@ static int sink_save(sl_emitter *self, const sl_record *r)
 	return 0;
 }
 
+static int sink_kafka(sl_emitter *self, const sl_record *r)
+{
+	task_run *tr = self->arg;
+	char err[512];
+	tr->st->records_out++;
+	if (tr->kdone)
+		return 0;
+	int rv = kafka_out_write(tr->kout, r, err, sizeof(err));
+	return rv == SL_OK ? 0 : fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
+}
+
+static int sink_kafka_open(task_run *tr)
+{
+	char err[512];
+	const Sluice__Node *n = graph_node(tr->g, tr->ts->output->output_node);
+	tr->sink.emit = sink_kafka;
+	int rv = kafka_out_open(wengine_kafka(tr->we), tr->j->info->name, n, tr->ts->batch_ms,
+				tr->ts->partition, tr->ts->attempt, &tr->kout, &tr->kdone, err,
+				sizeof(err));
+	if (rv != SL_OK)
+		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
+	if (tr->kdone)
+		log_info("batch %lld partition %u: output already committed to %s; not written "
+			 "again",
+			 (long long)tr->ts->batch_ms, tr->ts->partition, n->topics);
+	return SL_OK;
+}
+
 static int sink_collect(sl_emitter *self, const sl_record *r)
 {
 	task_run *tr = self->arg;
@@ -322,6 +352,8 @@ static int sink_open(task_run *tr)
 	case SLUICE__TASK_OUTPUT__KIND__FOREACH:
 		tr->sink.emit = sink_collect;
 		return SL_OK;
+	case SLUICE__TASK_OUTPUT__KIND__KAFKA:
+		return sink_kafka_open(tr);
 	default:
 		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
 			    "output kind %d is not supported by this worker", o->kind);
@@ -377,6 +409,11 @@ static void sink_close(task_run *tr)
 		tr->save = NULL;
 		sl_free(tmp);
 		sl_free(fin);
+	} else if (o->kind == SLUICE__TASK_OUTPUT__KIND__KAFKA && tr->kout != NULL) {
+		char err[512];
+		if (kafka_out_close(tr->kout, ok, err, sizeof(err)) != SL_OK)
+			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
+		tr->kout = NULL;
 	} else if (o->kind == SLUICE__TASK_OUTPUT__KIND__FOREACH && ok) {
 		const Sluice__Node *n = graph_node(tr->g, o->output_node);
 		rbuf_iter ri;
@@ -497,6 +534,25 @@ static int input_generator(task_run *tr)
 				       : user_failed(tr, n, rv);
 	}
 	return SL_OK;
+}
+
+static int kafka_emit(void *arg, const sl_record *r)
+{
+	task_run *tr = arg;
+	tr->st->records_in++;
+	return tr->head->emit(tr->head, r);
+}
+
+static int input_kafka(task_run *tr)
+{
+	char err[512];
+	const Sluice__TaskInput *in = tr->ts->input;
+	const Sluice__Node *n = graph_node(tr->g, in->source_node);
+	int rv = kafka_read_range(wengine_kafka(tr->we), tr->ts->job_id, n, in, kafka_emit, tr,
+				  err, sizeof(err));
+	if (rv == SL_OK || tr->state != SLUICE__TASK_STATUS__STATE__FINISHED)
+		return rv;
+	return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
 }
 
 static int input_files(task_run *tr)
@@ -628,6 +684,8 @@ static int input_run(task_run *tr)
 		return input_files(tr);
 	case SLUICE__TASK_INPUT__KIND__SHUFFLE:
 		return input_shuffle(tr);
+	case SLUICE__TASK_INPUT__KIND__KAFKA:
+		return input_kafka(tr);
 	default:
 		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "input kind %d is not "
 								     "supported by this worker",

@@ -16,7 +16,10 @@
  *              when they start, then at most every 30 s, and recovery once.
  *
  *   generator  the BlockGenerator. Every block interval (on a monotonic
- *              schedule, whether or not data came) it swaps the buffer out
+ *              schedule, whether or not data came), and at once when the
+ *              reader finds the buffer full (max_block bytes; the reader
+ *              then waits until the buffer is swapped out, so reading never
+ *              outruns storing by more than one block), it swaps the buffer out
  *              under the lock and, if it holds records: writes the encoded
  *              block to the WAL (temp file, fsync, rename, fsync of the
  *              directory) when asked, stores it in the BlockManager,
@@ -82,6 +85,11 @@
 #define RCV_STORE_ATTEMPTS      5
 #define RCV_ENOSPC_PAUSE_MS     50
 #define RCV_REPLICA_PAUSE_MS    2000
+/* A block is cut early once its buffer holds max_block bytes: storage
+ * budget / RCV_BLOCK_BUDGET_DIV, within these bounds. */
+#define RCV_BLOCK_BUDGET_DIV 8
+#define RCV_BLOCK_MIN        (256 * 1024)
+#define RCV_BLOCK_MAX        (8 * 1024 * 1024)
 
 /* A cut block whose AddBlock the master has not acknowledged yet. */
 typedef struct pending_block {
@@ -121,9 +129,11 @@ typedef struct receiver {
 	pthread_t reader, generator;
 	bool reader_started, generator_started;
 	atomic_bool stop_reader, stop_generator;
-	pthread_mutex_t lock; /* buf, and the sleeps of both threads */
+	pthread_mutex_t lock; /* buf, cut_now, and the sleeps of both threads */
 	pthread_cond_t cond;
 	rbuf buf;
+	size_t max_block; /* buf is cut early when it reaches this size */
+	bool cut_now;     /* the reader asks the generator for an early cut */
 
 	/* reader only */
 	uint8_t *line;
@@ -171,14 +181,16 @@ static uint64_t fail_log_clear(fail_log *fl)
 	return n;
 }
 
-/* Sleeps until the monotonic time until_ms or until *flag is set; returns
- * the flag. */
-static bool rcv_sleep_until(receiver *r, int64_t until_ms, atomic_bool *flag)
+/* Sleeps until the monotonic time until_ms or until *flag is set (or, for
+ * the generator, an early cut is asked for); returns the flag. */
+static bool rcv_sleep_until(receiver *r, int64_t until_ms, atomic_bool *flag,
+                            bool wake_on_cut)
 {
 	struct timespec ts = {.tv_sec = until_ms / 1000,
 	                      .tv_nsec = (until_ms % 1000) * 1000000};
 	pthread_mutex_lock(&r->lock);
-	while (!atomic_load(flag) && clock_mono_ms() < until_ms)
+	while (!atomic_load(flag) && clock_mono_ms() < until_ms &&
+	       !(wake_on_cut && r->cut_now))
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 	pthread_mutex_unlock(&r->lock);
 	return atomic_load(flag);
@@ -261,13 +273,27 @@ static int mkdir_durable(const char *path)
 
 /* ---- reader: lines into the block buffer ------------------------------- */
 
+/* Appends a record to the block buffer. A full buffer (max_block bytes) is
+ * cut at once by the generator, and the reader waits for that cut, so a
+ * fast source is held back by TCP flow control instead of growing the
+ * buffer: a receiver holds at most the buffer being filled and the block
+ * being stored. */
 static void rcv_emit(receiver *r, const uint8_t *p, size_t len, int64_t ts)
 {
 	if (len > 0 && p[len - 1] == '\r')
 		len--;
 	atomic_fetch_add(&r->blocked_ns, (uint64_t)ratelimit_acquire(&r->rl, 1));
 	pthread_mutex_lock(&r->lock);
+	while (r->buf.len >= r->max_block && !atomic_load(&r->stop_reader)) {
+		r->cut_now = true;
+		pthread_cond_broadcast(&r->cond);
+		pthread_cond_wait(&r->cond, &r->lock);
+	}
 	rbuf_append(&r->buf, NULL, 0, p, (uint32_t)len, ts);
+	if (r->buf.len >= r->max_block) {
+		r->cut_now = true;
+		pthread_cond_broadcast(&r->cond);
+	}
 	pthread_mutex_unlock(&r->lock);
 	atomic_fetch_add(&r->records, 1);
 }
@@ -451,7 +477,7 @@ static void *rcv_reader_main(void *arg)
 	while (!atomic_load(&r->stop_reader)) {
 		if (rcv_session(r, chunk))
 			backoff = RCV_BACKOFF_MIN_MS;
-		if (rcv_sleep_until(r, clock_mono_ms() + backoff, &r->stop_reader))
+		if (rcv_sleep_until(r, clock_mono_ms() + backoff, &r->stop_reader, false))
 			break;
 		backoff =
 		    backoff * 2 > RCV_BACKOFF_MAX_MS ? RCV_BACKOFF_MAX_MS : backoff * 2;
@@ -629,6 +655,8 @@ static void rcv_cut(receiver *r)
 	rbuf_init(&blk);
 	pthread_mutex_lock(&r->lock);
 	rbuf_move(&blk, &r->buf);
+	r->cut_now = false;
+	pthread_cond_broadcast(&r->cond); /* a reader waiting for room */
 	pthread_mutex_unlock(&r->lock);
 	if (blk.count == 0) {
 		rbuf_free(&blk);
@@ -730,11 +758,15 @@ static void *rcv_generator_main(void *arg)
 		int64_t wake = next_cut;
 		if (r->pending != NULL && r->report_at_ms < wake)
 			wake = r->report_at_ms;
-		if (rcv_sleep_until(r, wake, &r->stop_generator))
+		if (rcv_sleep_until(r, wake, &r->stop_generator, true))
 			break;
 		int64_t now = clock_mono_ms();
-		if (now >= next_cut) {
+		pthread_mutex_lock(&r->lock);
+		bool full = r->cut_now;
+		pthread_mutex_unlock(&r->lock);
+		if (now >= next_cut || full)
 			rcv_cut(r);
+		if (now >= next_cut) {
 			next_cut += r->interval_ms;
 			if (next_cut <= now) /* fell behind: keep the cadence from now */
 				next_cut = now + r->interval_ms;
@@ -786,6 +818,12 @@ static receiver *rcv_new(const receiver_env *env, const Sluice__StartReceiver *s
 	                                             : RCV_DEFAULT_INTERVAL_MS;
 	r->wal = spec->wal;
 	r->start_ms = clock_wall_ms();
+	blockmgr_stats bst;
+	blockmgr_get_stats(env->bm, &bst);
+	uint64_t mb = bst.budget / RCV_BLOCK_BUDGET_DIV;
+	r->max_block = mb < RCV_BLOCK_MIN   ? RCV_BLOCK_MIN
+	               : mb > RCV_BLOCK_MAX ? RCV_BLOCK_MAX
+	                                    : (size_t)mb;
 	snprintf(r->name, sizeof(r->name), "receiver %llu/%u",
 	         (unsigned long long)r->job_id, r->id);
 	ratelimit_init(&r->rl, spec->max_rate > 0 ? (double)spec->max_rate : 0);

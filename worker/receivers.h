@@ -15,6 +15,12 @@
  * reports it to the master (MSG_ADD_BLOCK) with its holders. A block is
  * reported only after it is stored (and replicated/logged as asked).
  *
+ * Memory: a block is also cut early when its buffer reaches max_block bytes
+ * (the storage budget / 8, between 256 KiB and 8 MiB), and the reader waits
+ * for that cut before it reads on, so a source faster than the receiver can
+ * store is held back by TCP flow control: a receiver holds at most about
+ * one buffer being filled and one block being stored, whatever the rate.
+ *
  * Block ids: "rcv-<job>-<receiver>-<start ms>-<seq>", unique across restarts.
  *
  * Thread-safe. Stopping joins the receiver thread (bounded: sockets use

@@ -10,6 +10,7 @@
 #define SLUICE_WORKER_WENGINE_H
 
 #include "blockmgr.h"
+#include "kafka_io.h"
 #include "peers.h"
 #include "receivers.h"
 #include "worker.h"
@@ -45,6 +46,7 @@ void jobcache_free(wengine *we);
 worker *wengine_worker(wengine *we);
 blockmgr *wengine_blocks(wengine *we);
 peer_pool *wengine_peers(wengine *we);
+kafka_io *wengine_kafka(wengine *we);
 
 /* ops.c: runs one task; fills st (state, error, counters, lines, buckets). */
 void ops_run_task(wengine *we, wjob *j, const Sluice__TaskSpec *ts, Sluice__TaskStatus *st);

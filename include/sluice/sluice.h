@@ -111,6 +111,15 @@ sl_stream *sl_text_file_stream(sl_ctx *ctx, const char *dir);
  * record made by gen_fn ("sl_gen_words": words from a fixed vocabulary). */
 sl_stream *sl_generator_stream(sl_ctx *ctx, const char *gen_fn, int64_t rate, int partitions);
 
+/* Kafka direct stream (no receiver): every batch reads, per partition of the
+ * topics (comma-separated; new partitions are found every batch), exactly
+ * the offset range [from, until) planned for it. params: "k=v;k=v" with
+ * librdkafka properties (bootstrap.servers required, group.id,
+ * auto.offset.reset=earliest|latest, ...) and Sluice's: starting.offsets=
+ * "topic:partition:offset,...", commit.offsets=true (commit to group.id after
+ * the batch's outputs), poll.timeout.ms. See docs/kafka.md. */
+sl_stream *sl_kafka_direct_stream(sl_ctx *ctx, const char *topics, const char *params);
+
 /* Narrow transformations */
 sl_stream *sl_map(sl_stream *s, const char *fn);
 sl_stream *sl_flat_map(sl_stream *s, const char *fn);
@@ -131,6 +140,12 @@ void sl_print(sl_stream *s, int num);
  * visible atomically (rename) once every partition is written. */
 void sl_save_as_text_files(sl_stream *s, const char *prefix, const char *suffix);
 void sl_foreach_partition(sl_stream *s, const char *fn);
+/* Writes records (key, value) to a Kafka topic with an idempotent producer.
+ * params: librdkafka properties (bootstrap.servers required) and
+ * exactly_once=true: each (batch, output partition) in one transaction, so a
+ * re-run batch neither loses nor duplicates records for read_committed
+ * readers. message.timeout.ms must stay below transaction.timeout.ms. */
+void sl_kafka_sink(sl_stream *s, const char *topic, const char *params);
 
 /* How outputs show values: text (default) or i64. Built-ins that produce
  * i64 values set this themselves. */

@@ -217,3 +217,183 @@ def parse_workers_table(text):
         if len(f) >= 5:
             rows[f[0]] = {"address": f[1], "slots": int(f[2]), "memory": f[3], "state": f[4]}
     return rows
+
+
+# ---- helpers for job tests (word counts over a socket, saved output) ----
+
+import collections
+import glob
+import random
+import re
+import threading
+
+JOBS = os.path.join(BUILD, "tests", "jobs")
+
+
+def make_text(nbytes, seed=1, vocab=3000):
+    """A deterministic text of about nbytes: lines of Zipf-ish words from a
+    vocabulary, each line starting with a unique token "L<n>" so that line
+    counting is checkable from a word count. Returns (text, number of lines)."""
+    rnd = random.Random(seed)
+    words = [f"w{i}" + "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz")
+                               for _ in range(rnd.randint(0, 6))) for i in range(vocab)]
+    weights = [1.0 / (i + 1) for i in range(vocab)]
+    lines, size, n = [], 0, 0
+    while size < nbytes:
+        k = rnd.randint(1, 14)
+        line = " ".join([f"L{n}"] + rnd.choices(words, weights, k=k))
+        lines.append(line)
+        size += len(line) + 1
+        n += 1
+    return "\n".join(lines) + "\n", n
+
+
+def line_tokens(counts):
+    """The per-line tokens ("L<n>") of a word count, with their counts."""
+    return {w: c for w, c in counts.items() if re.fullmatch(r"L\d+", w)}
+
+
+class TextServer:
+    """A TCP server on loopback (like `nc -lk`) that feeds a text to the first
+    connection, in chunks of `chunk` bytes every `pause` seconds, then keeps it
+    open. Later connections (a receiver reconnecting) get nothing more."""
+
+    def __init__(self, data, chunk=32768, pause=0.02):
+        self.data = data.encode() if isinstance(data, str) else data
+        self.chunk, self.pause = chunk, pause
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.sent = 0
+        self.connections = 0
+        self.done = threading.Event()
+        self.stopping = threading.Event()
+        self.conns = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        atexit.register(self.stop)
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            self.conns.append(conn)
+            if self.connections > 1:
+                log(f"text server: connection {self.connections} (reconnect): sending nothing")
+                continue
+            try:
+                while self.sent < len(self.data) and not self.stopping.is_set():
+                    conn.sendall(self.data[self.sent:self.sent + self.chunk])
+                    self.sent = min(len(self.data), self.sent + self.chunk)
+                    time.sleep(self.pause)
+            except OSError as e:
+                log(f"text server: send failed after {self.sent} bytes: {e}")
+            log(f"text server: sent {self.sent} of {len(self.data)} bytes")
+            self.done.set()
+
+    def stop(self):
+        self.stopping.set()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def saved_batches(prefix):
+    """The published batch directories PREFIX-<batch ms> (not .tmp), by time."""
+    out = {}
+    for d in glob.glob(glob.escape(prefix) + "-*"):
+        m = re.fullmatch(re.escape(prefix) + r"-(\d+)", d)
+        if m and os.path.isdir(d):
+            out[int(m.group(1))] = d
+    return dict(sorted(out.items()))
+
+
+def read_counts_dir(d):
+    """Reads the "word<TAB>count" part files of one saved batch.
+    Returns ({part file name: Counter}, [problems])."""
+    parts, problems = {}, []
+    for name in sorted(os.listdir(d)):
+        path = os.path.join(d, name)
+        if name == "_SUCCESS":
+            continue
+        if not re.fullmatch(r"part-\d{5}", name):
+            problems.append(f"unexpected file {path}")
+            continue
+        c = collections.Counter()
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.rstrip("\n").split("\t")
+                if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+                    problems.append(f"{path}: malformed line {line!r}")
+                    continue
+                if fields[0] in c:
+                    problems.append(f"{path}: word {fields[0]!r} listed twice")
+                c[fields[0]] += int(fields[1])
+        parts[name] = c
+    if not os.path.exists(os.path.join(d, "_SUCCESS")):
+        problems.append(f"{d} has no _SUCCESS")
+    return parts, problems
+
+
+def saved_totals(prefix):
+    """Sums the word counts over every published batch of PREFIX.
+    Returns (Counter, {batch ms: {part: Counter}}, [problems])."""
+    total, batches, problems = collections.Counter(), {}, []
+    for t, d in saved_batches(prefix).items():
+        parts, p = read_counts_dir(d)
+        batches[t] = parts
+        problems += p
+        for c in parts.values():
+            total.update(c)
+    return total, batches, problems
+
+
+def wait_all_lines(prefix, nlines, timeout, what="every fed line counted"):
+    """Waits until the per-line tokens of the saved output account for nlines
+    lines (each at least once); returns saved_totals(prefix)."""
+    def counted():
+        total, _, _ = saved_totals(prefix)
+        return len(line_tokens(total)) >= nlines
+    wait_for(counted, timeout, what, interval=0.5)
+    return saved_totals(prefix)
+
+
+def counter_diff(got, want, limit=10):
+    """A short description of how two Counters differ ("" when equal)."""
+    keys = sorted(set(got) | set(want), key=lambda k: (got.get(k, 0) == want.get(k, 0), k))
+    bad = [(k, got.get(k, 0), want.get(k, 0)) for k in keys if got.get(k, 0) != want.get(k, 0)]
+    if not bad:
+        return ""
+    return f"{len(bad)} words differ, e.g. " + ", ".join(
+        f"{k!r}: got {g} want {w}" for k, g, w in bad[:limit])
+
+
+def jobs_table(c):
+    """Parses `sluice jobs` into {name: {id, state, batches, failed, records}}."""
+    r = c.client("jobs", check=False)
+    rows = {}
+    for line in r.stdout.splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 7:
+            rows[f[1]] = {"id": f[0], "state": f[2], "interval": f[3], "batches": int(f[4]),
+                          "failed": int(f[5]), "records": int(f[6]),
+                          "error": " ".join(f[7:])}
+    return rows
+
+
+def wait_more_batches(prefix, after_ms, n, timeout):
+    """Waits until n published batches later than after_ms exist."""
+    return wait_for(lambda: len([t for t in saved_batches(prefix) if t > after_ms]) >= n,
+                    timeout, f"{n} more saved batches after {after_ms}", interval=0.3)

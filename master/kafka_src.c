@@ -1,0 +1,408 @@
+/*
+ * Kafka direct stream, master side: see kafka_src.h.
+ *
+ * Starting position of a partition (first time it is seen): an explicit
+ * starting.offsets entry; else the offset committed to group.id; else
+ * auto.offset.reset (latest unless "earliest"). Partitions that appear
+ * after the job started (new partitions, or new topics: the topic list is
+ * re-read every batch) start at their earliest offset, so nothing written to
+ * them is skipped.
+ *
+ * Clamp per partition (SPEC §5): with spark.streaming.kafka.maxRatePerPartition
+ * R > 0 a batch takes at most max(R, minRatePerPartition) x batch seconds
+ * records from a partition; rate_limit (backpressure, later) will share its
+ * budget by lag. until = min(from + cap, latest).
+ */
+#include "kafka_src.h"
+#include "alloc.h"
+#include "api.h"
+#include "kafka.h"
+#include "log.h"
+#include "sluice/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	char *topic;
+	int32_t partition;
+	int64_t next; /* next offset to read; -1 until resolved */
+	char worker[32];
+} kpart;
+
+struct ksrc {
+	job *j;
+	uint32_t node;
+	const Sluice__Node *n;
+	rd_kafka_t *rk;
+	/* guards parts (grown by discovery off the lock, read by the scheduler
+	 * for locality under the master lock) */
+	pthread_mutex_t mu;
+	char group[160];
+	bool commit, started;
+	int64_t interval_ms, max_rate, min_rate;
+	kpart *parts;
+	size_t nparts;
+	/* plan for plan_ms, written by kafka_plan (cron thread only) */
+	int64_t plan_ms;
+	krange *plan;
+	size_t nplan;
+	bool plan_ready;
+	char plan_err[512];
+	int errors;
+	/* offsets to commit: (topic, partition, offset) */
+	rd_kafka_topic_partition_list_t *to_commit;
+};
+
+int kafka_init(job *j, char *err, size_t errlen)
+{
+	char msg[512];
+	for (size_t i = 0; i < j->graph->n_nodes; i++) {
+		const Sluice__Node *n = j->graph->nodes[i];
+		if (n->kind != SLUICE__NODE_KIND__SRC_KAFKA)
+			continue;
+		ksrc *k = sl_calloc(1, sizeof(*k));
+		k->j = j;
+		k->node = n->id;
+		k->n = n;
+		k->plan_ms = -1;
+		pthread_mutex_init(&k->mu, NULL);
+		k->interval_ms = j->interval_ms;
+		k->max_rate = conf_get_int(j->conf, "spark.streaming.kafka.maxRatePerPartition");
+		k->min_rate = conf_get_int(j->conf, "spark.streaming.kafka.minRatePerPartition");
+		const char *c = kafka_param(n, "commit.offsets");
+		k->commit = c != NULL && strcmp(c, "true") == 0;
+		const char *g = kafka_param(n, "group.id");
+		snprintf(k->group, sizeof(k->group), "%s", g ? g : "");
+		if (g == NULL)
+			snprintf(k->group, sizeof(k->group), "sluice-%s", j->name);
+		const char *extra[] = {"group.id", k->group, "enable.auto.commit", "false", NULL};
+		rd_kafka_conf_t *conf = kafka_conf(n, extra, err, errlen);
+		if (conf == NULL ||
+		    (k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, msg, sizeof(msg))) == NULL) {
+			if (conf != NULL) {
+				snprintf(err, errlen, "kafka client: %s", msg);
+				rd_kafka_conf_destroy(conf);
+			}
+			sl_free(k);
+			return SL_EKAFKA;
+		}
+		k->to_commit = rd_kafka_topic_partition_list_new(8);
+		j->ksrc = sl_realloc(j->ksrc, (j->nksrc + 1) * sizeof(*j->ksrc));
+		j->ksrc[j->nksrc++] = k;
+	}
+	return SL_OK;
+}
+
+static void plan_clear(ksrc *k)
+{
+	for (size_t i = 0; i < k->nplan; i++)
+		sl_free(k->plan[i].topic);
+	sl_free(k->plan);
+	k->plan = NULL;
+	k->nplan = 0;
+}
+
+void kafka_free(job *j)
+{
+	for (size_t i = 0; i < j->nksrc; i++) {
+		ksrc *k = j->ksrc[i];
+		plan_clear(k);
+		for (size_t p = 0; p < k->nparts; p++)
+			sl_free(k->parts[p].topic);
+		sl_free(k->parts);
+		rd_kafka_topic_partition_list_destroy(k->to_commit);
+		rd_kafka_destroy(k->rk);
+		pthread_mutex_destroy(&k->mu);
+		sl_free(k);
+	}
+	sl_free(j->ksrc);
+	j->ksrc = NULL;
+	j->nksrc = 0;
+}
+
+size_t kafka_collect(struct engine *e, int64_t now_wall, ksrc **out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < e->njobs; i++) {
+		job *j = e->jobs[i];
+		if (j->state != JOB_RUNNING || now_wall < j->next_batch_ms)
+			continue;
+		for (size_t s = 0; s < j->nksrc && n < cap; s++) {
+			ksrc *k = j->ksrc[s];
+			if (k->plan_ms != j->next_batch_ms || (!k->plan_ready && !k->plan_err[0])) {
+				k->plan_ms = j->next_batch_ms;
+				k->plan_ready = false;
+				k->plan_err[0] = '\0';
+				out[n++] = k;
+			}
+		}
+	}
+	return n;
+}
+
+static bool topic_wanted(const ksrc *k, const char *t)
+{
+	const char *p = k->n->topics;
+	size_t len = strlen(t);
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == len && strncmp(p, t, n) == 0)
+			return true;
+		p += n + (e ? 1 : 0);
+	}
+	return false;
+}
+
+static kpart *part_find(ksrc *k, const char *topic, int32_t p)
+{
+	for (size_t i = 0; i < k->nparts; i++)
+		if (k->parts[i].partition == p && strcmp(k->parts[i].topic, topic) == 0)
+			return &k->parts[i];
+	return NULL;
+}
+
+/* Partition discovery: adds partitions not seen yet; errors on a missing topic. */
+static int discover(ksrc *k)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 1, NULL, &md, 5000);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(k->plan_err, sizeof(k->plan_err), "kafka metadata from %s: %s",
+			 kafka_param(k->n, "bootstrap.servers"), rd_kafka_err2str(e));
+		return SL_EKAFKA;
+	}
+	size_t found = 0;
+	for (int t = 0; t < md->topic_cnt; t++) {
+		const struct rd_kafka_metadata_topic *mt = &md->topics[t];
+		if (!topic_wanted(k, mt->topic) || mt->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			continue;
+		found++;
+		for (int p = 0; p < mt->partition_cnt; p++) {
+			if (part_find(k, mt->topic, mt->partitions[p].id) != NULL)
+				continue;
+			pthread_mutex_lock(&k->mu);
+			k->parts = sl_realloc(k->parts, (k->nparts + 1) * sizeof(*k->parts));
+			kpart *kp = &k->parts[k->nparts++];
+			pthread_mutex_unlock(&k->mu);
+			memset(kp, 0, sizeof(*kp));
+			kp->topic = sl_strdup(mt->topic);
+			kp->partition = mt->partitions[p].id;
+			kp->next = -1;
+			if (k->started)
+				log_info("job %s: new Kafka partition %s-%d, reading from its start",
+					 k->j->name, kp->topic, kp->partition);
+		}
+	}
+	rd_kafka_metadata_destroy(md);
+	size_t wanted = 1;
+	for (const char *p = k->n->topics; *p; p++)
+		wanted += *p == ',';
+	if (found < wanted) {
+		snprintf(k->plan_err, sizeof(k->plan_err),
+			 "kafka: topic list '%s': %zu of %zu topics exist", k->n->topics, found,
+			 wanted);
+		return SL_EKAFKA;
+	}
+	return SL_OK;
+}
+
+static int64_t explicit_start(const ksrc *k, const kpart *p)
+{
+	const char *s = kafka_param(k->n, "starting.offsets");
+	char want[300];
+	snprintf(want, sizeof(want), "%s:%d:", p->topic, p->partition);
+	for (const char *q = s; q && *q;) {
+		if (strncmp(q, want, strlen(want)) == 0)
+			return atoll(q + strlen(want));
+		q = strchr(q, ',');
+		q = q ? q + 1 : NULL;
+	}
+	return -1;
+}
+
+static int64_t committed_offset(ksrc *k, const kpart *p)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+	int64_t off = -1;
+	if (rd_kafka_committed(k->rk, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    l->elems[0].offset >= 0)
+		off = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	return off;
+}
+
+/* Resolves a partition's first offset from its watermarks. */
+static void resolve_start(ksrc *k, kpart *p, int64_t low, int64_t high)
+{
+	const char *reset = kafka_param(k->n, "auto.offset.reset");
+	bool earliest = reset && (!strcmp(reset, "earliest") || !strcmp(reset, "smallest") ||
+				  !strcmp(reset, "beginning"));
+	int64_t off = explicit_start(k, p);
+	if (off < 0)
+		off = committed_offset(k, p);
+	if (off < 0)
+		off = k->started || earliest ? low : high;
+	p->next = off;
+}
+
+static int64_t clamp_cap(const ksrc *k)
+{
+	if (k->max_rate <= 0)
+		return INT64_MAX;
+	int64_t rate = k->max_rate > k->min_rate ? k->max_rate : k->min_rate;
+	int64_t cap = rate * k->interval_ms / 1000;
+	return cap > 0 ? cap : 1;
+}
+
+static void plan_add(ksrc *k, kpart *p, int64_t until)
+{
+	k->plan = sl_realloc(k->plan, (k->nplan + 1) * sizeof(*k->plan));
+	krange *r = &k->plan[k->nplan++];
+	r->node = k->node;
+	r->topic = sl_strdup(p->topic);
+	r->partition = p->partition;
+	r->from = p->next;
+	r->until = until;
+}
+
+void kafka_plan(ksrc *k)
+{
+	plan_clear(k);
+	if (discover(k) != SL_OK)
+		return;
+	int64_t cap = clamp_cap(k);
+	for (size_t i = 0; i < k->nparts; i++) {
+		kpart *p = &k->parts[i];
+		int64_t low, high;
+		rd_kafka_resp_err_t e =
+			rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &low, &high, 5000);
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			snprintf(k->plan_err, sizeof(k->plan_err), "kafka offsets of %s-%d: %s",
+				 p->topic, p->partition, rd_kafka_err2str(e));
+			plan_clear(k);
+			return;
+		}
+		if (p->next < 0)
+			resolve_start(k, p, low, high);
+		if (p->next < low) {
+			log_warn("job %s: %s-%d offsets %lld..%lld were deleted before being read",
+				 k->j->name, p->topic, p->partition, (long long)p->next,
+				 (long long)low);
+			p->next = low;
+		}
+		int64_t until = high - p->next > cap ? p->next + cap : high;
+		plan_add(k, p, until < p->next ? p->next : until);
+	}
+	k->started = true;
+	k->plan_ready = true;
+}
+
+bool kafka_ready(job *j, int64_t t)
+{
+	for (size_t i = 0; i < j->nksrc; i++) {
+		ksrc *k = j->ksrc[i];
+		if (k->plan_ms != t)
+			return false;
+		if (k->plan_err[0]) {
+			if (++k->errors >= 3 || strstr(k->plan_err, "topics exist") != NULL)
+				job_fail(j, "%s", k->plan_err);
+			else
+				log_warn("job %s: %s (will retry)", j->name, k->plan_err);
+			k->plan_ms = -1;
+			k->plan_err[0] = '\0';
+			return false;
+		}
+		if (!k->plan_ready)
+			return false;
+	}
+	return true;
+}
+
+void kafka_take(job *j, batch *b)
+{
+	for (size_t i = 0; i < j->nksrc; i++) {
+		ksrc *k = j->ksrc[i];
+		k->errors = 0;
+		b->kr = sl_realloc(b->kr, (b->nkr + k->nplan + 1) * sizeof(*b->kr));
+		for (size_t r = 0; r < k->nplan; r++) {
+			krange *kr = &k->plan[r];
+			b->kr[b->nkr++] = *kr;
+			b->input_records += (uint64_t)(kr->until - kr->from);
+			kpart *p = part_find(k, kr->topic, kr->partition);
+			if (p != NULL)
+				p->next = kr->until;
+		}
+		sl_free(k->plan); /* topics moved into the batch */
+		k->plan = NULL;
+		k->nplan = 0;
+		k->plan_ready = false;
+	}
+}
+
+void kafka_batch_done(job *j, const batch *b)
+{
+	for (size_t i = 0; i < j->nksrc; i++) {
+		ksrc *k = j->ksrc[i];
+		if (!k->commit)
+			continue;
+		for (size_t r = 0; r < b->nkr; r++) {
+			if (b->kr[r].node != k->node)
+				continue;
+			rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+				k->to_commit, b->kr[r].topic, b->kr[r].partition);
+			if (tp == NULL)
+				tp = rd_kafka_topic_partition_list_add(k->to_commit, b->kr[r].topic,
+								       b->kr[r].partition);
+			tp->offset = b->kr[r].until;
+		}
+	}
+}
+
+void kafka_commit_pending(ksrc *k)
+{
+	if (k->to_commit->cnt == 0)
+		return;
+	/* The list is only touched by the cron thread (kafka_batch_done runs in
+	 * engine_kick under the lock, also on the cron thread or a handler); take
+	 * a copy under the master lock. */
+	pthread_mutex_t *lock = &k->j->e->m->lock;
+	pthread_mutex_lock(lock);
+	rd_kafka_topic_partition_list_t *l = k->to_commit;
+	k->to_commit = rd_kafka_topic_partition_list_new(8);
+	pthread_mutex_unlock(lock);
+	rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, l, 0);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		log_warn("job %s: committing offsets to group %s: %s", k->j->name, k->group,
+			 rd_kafka_err2str(e));
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+bool kafka_worker_of(job *j, const char *topic, int32_t partition, char out[32])
+{
+	bool found = false;
+	for (size_t i = 0; i < j->nksrc && !found; i++) {
+		pthread_mutex_lock(&j->ksrc[i]->mu);
+		kpart *p = part_find(j->ksrc[i], topic, partition);
+		if (p != NULL && p->worker[0]) {
+			memcpy(out, p->worker, 32);
+			found = true;
+		}
+		pthread_mutex_unlock(&j->ksrc[i]->mu);
+	}
+	return found;
+}
+
+void kafka_note_worker(job *j, const char *topic, int32_t partition, const char *worker)
+{
+	for (size_t i = 0; i < j->nksrc; i++) {
+		pthread_mutex_lock(&j->ksrc[i]->mu);
+		kpart *p = part_find(j->ksrc[i], topic, partition);
+		if (p != NULL)
+			snprintf(p->worker, sizeof(p->worker), "%s", worker);
+		pthread_mutex_unlock(&j->ksrc[i]->mu);
+	}
+}

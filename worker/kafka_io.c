@@ -1,0 +1,410 @@
+/* Kafka reading and writing on a worker: see kafka_io.h. */
+#include "kafka_io.h"
+#include "alloc.h"
+#include "clock.h"
+#include "kafka.h"
+#include "log.h"
+#include "sluice/err.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KAFKA_OP_TIMEOUT_MS 30000
+
+/* A cached client: a consumer (source) or a producer + marker consumer (sink). */
+typedef struct kclient {
+	char key[512];
+	pthread_mutex_t busy; /* one task at a time */
+	rd_kafka_t *rk;       /* consumer, or producer */
+	rd_kafka_t *marker;   /* sink: consumer of the marker group */
+	bool txn;
+	struct kclient *next;
+} kclient;
+
+struct kafka_io {
+	pthread_mutex_t lock;
+	kclient *clients;
+};
+
+struct kafka_out {
+	kafka_io *k;
+	kclient *c;
+	const Sluice__Node *sink;
+	int64_t batch_ms;
+	uint64_t written, fail_after;
+	bool eo, crashed, done;
+	int delivery_failed;
+	char delivery_err[256];
+};
+
+kafka_io *kafka_io_new(void)
+{
+	kafka_io *k = sl_calloc(1, sizeof(*k));
+	pthread_mutex_init(&k->lock, NULL);
+	return k;
+}
+
+static void client_reset(kclient *c)
+{
+	if (c->rk)
+		rd_kafka_destroy(c->rk);
+	if (c->marker)
+		rd_kafka_destroy(c->marker);
+	c->rk = c->marker = NULL;
+}
+
+void kafka_io_free(kafka_io *k)
+{
+	if (k == NULL)
+		return;
+	kclient *c = k->clients;
+	while (c) {
+		kclient *next = c->next;
+		client_reset(c);
+		pthread_mutex_destroy(&c->busy);
+		sl_free(c);
+		c = next;
+	}
+	pthread_mutex_destroy(&k->lock);
+	sl_free(k);
+}
+
+/* Finds or adds the client for key and takes it for exclusive use. */
+static kclient *client_take(kafka_io *k, const char *key)
+{
+	kclient *c;
+	pthread_mutex_lock(&k->lock);
+	for (c = k->clients; c && strcmp(c->key, key) != 0; c = c->next) {
+	}
+	if (c == NULL) {
+		c = sl_calloc(1, sizeof(*c));
+		snprintf(c->key, sizeof(c->key), "%s", key);
+		pthread_mutex_init(&c->busy, NULL);
+		c->next = k->clients;
+		k->clients = c;
+	}
+	pthread_mutex_unlock(&k->lock);
+	pthread_mutex_lock(&c->busy);
+	return c;
+}
+
+static rd_kafka_t *client_new(const Sluice__Node *n, rd_kafka_type_t type,
+			      const char *const *extra, char *err, size_t errlen)
+{
+	char msg[512];
+	rd_kafka_conf_t *conf = kafka_conf(n, extra, err, errlen);
+	if (conf == NULL)
+		return NULL;
+	rd_kafka_t *rk = rd_kafka_new(type, conf, msg, sizeof(msg));
+	if (rk == NULL) {
+		snprintf(err, errlen, "kafka client: %s", msg);
+		rd_kafka_conf_destroy(conf);
+	}
+	return rk;
+}
+
+/* ---- reading ---- */
+
+static int64_t position(rd_kafka_t *rk, const char *topic, int32_t p)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, p);
+	int64_t pos = -1;
+	if (rd_kafka_position(rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		pos = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	return pos;
+}
+
+static int assign_at(rd_kafka_t *rk, const Sluice__TaskInput *in, char *err, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, in->kafka_topic, in->kafka_partition)->offset =
+		in->kafka_from;
+	rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(err, errlen, "assigning %s-%d: %s", in->kafka_topic, in->kafka_partition,
+			 rd_kafka_err2str(e));
+		return SL_EKAFKA;
+	}
+	return SL_OK;
+}
+
+/* Handles one polled message; 1 = the range is complete. */
+static int take_message(const Sluice__TaskInput *in, rd_kafka_message_t *m, int64_t *next,
+			kafka_emit_fn emit, void *arg, int *rv, char *err, size_t errlen)
+{
+	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		return 0;
+	if (m->err) {
+		snprintf(err, errlen, "reading %s-%d at %lld: %s", in->kafka_topic,
+			 in->kafka_partition, (long long)*next, rd_kafka_message_errstr(m));
+		*rv = SL_EKAFKA;
+		return 1;
+	}
+	if (m->partition != in->kafka_partition || m->offset < *next)
+		return 0;
+	if (m->offset >= in->kafka_until)
+		return 1;
+	sl_record r = {.key = m->key, .key_len = (uint32_t)m->key_len,
+		       .value = m->payload, .value_len = (uint32_t)m->len,
+		       .event_time_ms = rd_kafka_message_timestamp(m, NULL)};
+	*next = m->offset + 1;
+	if ((*rv = emit(arg, &r)) != 0)
+		return 1;
+	return *next >= in->kafka_until;
+}
+
+int kafka_read_range(kafka_io *k, uint64_t job_id, const Sluice__Node *src,
+		     const Sluice__TaskInput *in, kafka_emit_fn emit, void *arg, char *err,
+		     size_t errlen)
+{
+	char key[512];
+	snprintf(key, sizeof(key), "src-%llu-%u-%s-%d", (unsigned long long)job_id, src->id,
+		 in->kafka_topic, in->kafka_partition);
+	kclient *c = client_take(k, key);
+	const char *pt = kafka_param(src, "poll.timeout.ms");
+	int64_t timeout = pt ? atoll(pt) : 60000, next = in->kafka_from;
+	int rv = SL_OK;
+	if (c->rk == NULL) {
+		const char *gid = kafka_param(src, "group.id");
+		const char *extra[] = {"group.id", gid ? gid : "sluice-reader", "enable.auto.commit",
+				       "false", "enable.auto.offset.store", "false",
+				       "enable.partition.eof", "true", "auto.offset.reset", "error",
+				       NULL};
+		if ((c->rk = client_new(src, RD_KAFKA_CONSUMER, extra, err, errlen)) == NULL) {
+			rv = SL_EKAFKA;
+			goto out;
+		}
+	}
+	if ((rv = assign_at(c->rk, in, err, errlen)) != SL_OK)
+		goto out;
+	int64_t deadline = clock_mono_ms() + timeout;
+	while (next < in->kafka_until) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+		if (m != NULL) {
+			int done = take_message(in, m, &next, emit, arg, &rv, err, errlen);
+			rd_kafka_message_destroy(m);
+			if (done)
+				break;
+			continue;
+		}
+		if (position(c->rk, in->kafka_topic, in->kafka_partition) >= in->kafka_until)
+			break; /* the rest of the range is transaction markers */
+		if (clock_mono_ms() > deadline) {
+			snprintf(err, errlen, "reading %s-%d: only reached offset %lld of [%lld, %lld) "
+					      "in %lld ms",
+				 in->kafka_topic, in->kafka_partition, (long long)next,
+				 (long long)in->kafka_from, (long long)in->kafka_until,
+				 (long long)timeout);
+			rv = SL_ETIMEDOUT;
+			break;
+		}
+	}
+out:
+	if (rv != SL_OK && rv != SL_EUSER)
+		client_reset(c); /* start clean next time */
+	pthread_mutex_unlock(&c->busy);
+	return rv;
+}
+
+/* ---- writing ---- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void)rk;
+	(void)opaque;
+	kafka_out *o = m->_private;
+	if (o != NULL && m->err) {
+		if (o->delivery_failed++ == 0)
+			snprintf(o->delivery_err, sizeof(o->delivery_err), "%s",
+				 rd_kafka_err2str(m->err));
+	}
+}
+
+static int err_take(rd_kafka_error_t *e, const char *what, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "kafka %s: %s", what, rd_kafka_error_string(e));
+	rd_kafka_error_destroy(e);
+	return SL_EKAFKA;
+}
+
+static int producer_make(kafka_out *o, const char *txn_id, char *err, size_t errlen)
+{
+	const Sluice__Node *n = o->sink;
+	const char *tt = kafka_param(n, "transaction.timeout.ms");
+	const char *mt = kafka_param(n, "message.timeout.ms");
+	const char *extra[] = {"enable.idempotence", "true",
+			       "message.timeout.ms", mt ? mt : KAFKA_MSG_TIMEOUT_DEFAULT,
+			       o->eo ? "transactional.id" : NULL, txn_id,
+			       "transaction.timeout.ms", tt ? tt : KAFKA_TXN_TIMEOUT_DEFAULT,
+			       NULL};
+	char msg[512];
+	rd_kafka_conf_t *conf = kafka_conf(n, extra, err, errlen);
+	if (conf == NULL)
+		return SL_EKAFKA;
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	if ((o->c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, msg, sizeof(msg))) == NULL) {
+		snprintf(err, errlen, "kafka producer: %s", msg);
+		rd_kafka_conf_destroy(conf);
+		return SL_EKAFKA;
+	}
+	if (!o->eo)
+		return SL_OK;
+	rd_kafka_error_t *e = rd_kafka_init_transactions(o->c->rk, KAFKA_OP_TIMEOUT_MS);
+	if (e != NULL) {
+		client_reset(o->c);
+		return err_take(e, "init_transactions", err, errlen);
+	}
+	const char *extra2[] = {"group.id", txn_id, "enable.auto.commit", "false", NULL};
+	o->c->marker = client_new(n, RD_KAFKA_CONSUMER, extra2, err, errlen);
+	return o->c->marker ? SL_OK : SL_EKAFKA;
+}
+
+/* The batch time up to which this output partition is committed. */
+static int marker_read(kafka_out *o, int64_t *committed, char *err, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, o->sink->topics, 0);
+	rd_kafka_resp_err_t e = rd_kafka_committed(o->c->marker, l, KAFKA_OP_TIMEOUT_MS);
+	*committed = e == RD_KAFKA_RESP_ERR_NO_ERROR ? l->elems[0].offset : -1;
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(err, errlen, "reading the commit marker of %s: %s", o->c->key,
+			 rd_kafka_err2str(e));
+		return SL_EKAFKA;
+	}
+	return SL_OK;
+}
+
+int kafka_out_open(kafka_io *k, const char *job, const Sluice__Node *sink, int64_t batch_ms,
+		   uint32_t partition, uint32_t attempt, kafka_out **out, bool *done, char *err,
+		   size_t errlen)
+{
+	char txn_id[512];
+	const char *eo = kafka_param(sink, "exactly_once");
+	const char *fa = kafka_param(sink, "inject.fail_after");
+	kafka_out *o = sl_calloc(1, sizeof(*o));
+	o->k = k;
+	o->sink = sink;
+	o->batch_ms = batch_ms;
+	o->eo = eo != NULL && strcmp(eo, "true") == 0;
+	o->fail_after = fa && attempt == 0 ? (uint64_t)atoll(fa) : 0;
+	snprintf(txn_id, sizeof(txn_id), o->eo ? "sluice-%s-%u-p%u" : "sink-%s-%u", job, sink->id,
+		 partition);
+	o->c = client_take(k, txn_id);
+	*done = false;
+	int rv = o->c->rk ? SL_OK : producer_make(o, txn_id, err, errlen);
+	int64_t committed = -1;
+	if (rv == SL_OK && o->eo && (rv = marker_read(o, &committed, err, errlen)) == SL_OK) {
+		if (committed > batch_ms) {
+			*done = o->done = true;
+		} else {
+			rd_kafka_error_t *e = rd_kafka_begin_transaction(o->c->rk);
+			if (e != NULL)
+				rv = err_take(e, "begin_transaction", err, errlen);
+		}
+	}
+	if (rv != SL_OK) {
+		client_reset(o->c);
+		pthread_mutex_unlock(&o->c->busy);
+		sl_free(o);
+		return rv;
+	}
+	*out = o;
+	return SL_OK;
+}
+
+int kafka_out_write(kafka_out *o, const sl_record *r, char *err, size_t errlen)
+{
+	if (o->fail_after > 0 && o->written >= o->fail_after) {
+		rd_kafka_flush(o->c->rk, 5000); /* what was sent reached the broker */
+		o->crashed = true;
+		snprintf(err, errlen, "injected failure after %llu records (inject.fail_after)",
+			 (unsigned long long)o->written);
+		return SL_EUSER;
+	}
+	for (int tries = 0;; tries++) {
+		rd_kafka_resp_err_t e = rd_kafka_producev(
+			o->c->rk, RD_KAFKA_V_TOPIC(o->sink->topics),
+			RD_KAFKA_V_KEY((void *)r->key, r->key_len),
+			RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(o),
+			RD_KAFKA_V_END);
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+			break;
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries > 600) {
+			snprintf(err, errlen, "producing to %s: %s", o->sink->topics,
+				 rd_kafka_err2str(e));
+			return SL_EKAFKA;
+		}
+		rd_kafka_poll(o->c->rk, 100);
+	}
+	o->written++;
+	rd_kafka_poll(o->c->rk, 0);
+	return SL_OK;
+}
+
+static int txn_commit(kafka_out *o, char *err, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, o->sink->topics, 0)->offset = o->batch_ms + 1;
+	rd_kafka_consumer_group_metadata_t *g = rd_kafka_consumer_group_metadata_new(o->c->key);
+	rd_kafka_error_t *e =
+		rd_kafka_send_offsets_to_transaction(o->c->rk, l, g, KAFKA_OP_TIMEOUT_MS);
+	rd_kafka_consumer_group_metadata_destroy(g);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e == NULL)
+		e = rd_kafka_commit_transaction(o->c->rk, KAFKA_OP_TIMEOUT_MS);
+	if (e == NULL)
+		return SL_OK;
+	bool abortable = rd_kafka_error_txn_requires_abort(e);
+	int rv = err_take(e, "commit_transaction", err, errlen);
+	if (abortable) {
+		rd_kafka_error_t *a = rd_kafka_abort_transaction(o->c->rk, KAFKA_OP_TIMEOUT_MS);
+		if (a == NULL)
+			return rv;
+		rd_kafka_error_destroy(a);
+	}
+	client_reset(o->c); /* fatal or fenced: a new producer next time */
+	return rv;
+}
+
+int kafka_out_close(kafka_out *o, bool ok, char *err, size_t errlen)
+{
+	int rv = SL_OK;
+	if (o->done) {
+		/* Committed by an earlier attempt: nothing was opened. */
+	} else if (o->crashed) {
+		/* Simulated crash: the transaction is left open for the next
+		 * attempt's init_transactions to fence and abort. */
+		client_reset(o->c);
+	} else if (o->eo && o->c->rk != NULL) {
+		if (ok) {
+			rv = txn_commit(o, err, errlen);
+		} else {
+			rd_kafka_error_t *a = rd_kafka_abort_transaction(o->c->rk, KAFKA_OP_TIMEOUT_MS);
+			if (a != NULL) {
+				rd_kafka_error_destroy(a);
+				client_reset(o->c);
+			}
+		}
+	} else if (o->c->rk != NULL) {
+		rd_kafka_flush(o->c->rk, KAFKA_OP_TIMEOUT_MS);
+		if (ok && rd_kafka_outq_len(o->c->rk) > 0) {
+			snprintf(err, errlen, "kafka sink: %d records not delivered in time",
+				 rd_kafka_outq_len(o->c->rk));
+			rv = SL_EKAFKA;
+		} else if (ok && o->delivery_failed > 0) {
+			snprintf(err, errlen, "kafka sink: %d records failed: %s", o->delivery_failed,
+				 o->delivery_err);
+			rv = SL_EKAFKA;
+		}
+	}
+	pthread_mutex_unlock(&o->c->busy);
+	sl_free(o);
+	return rv;
+}
