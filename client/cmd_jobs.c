@@ -156,11 +156,11 @@ const client_cmd cmd_stop = {
 static void print_batch(const Sluice__BatchInfo *b, int show_output)
 {
 	printf("batch %lld  %-7s  records %8llu  sched %5lld ms  proc %6lld ms  total %6lld ms  "
-	       "tasks %u  first-task %lld ms%s%s\n",
+	       "tasks %u  first-task %lld ms%s%s%s\n",
 	       (long long)b->batch_ms, b->state, (unsigned long long)b->input_records,
 	       (long long)b->scheduling_delay_ms, (long long)b->processing_ms,
 	       (long long)b->total_delay_ms, b->tasks, (long long)b->first_task_ms,
-	       b->task_failures ? " (with retries)" : "", b->error[0] ? b->error : "");
+	       b->task_failures ? " (with retries)" : "", b->error[0] ? "  " : "", b->error);
 	for (size_t i = 0; i < b->n_offset_ranges; i++)
 		printf("    offsets %s\n", b->offset_ranges[i]);
 	for (size_t i = 0; show_output && i < b->n_output; i++)

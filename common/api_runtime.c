@@ -10,6 +10,17 @@
 
 static _Thread_local const api_task *api_current;
 
+typedef struct {
+	const char *key, *value;
+} conf_text;
+
+static void conf_text_find(void *arg, const char *key, const char *value)
+{
+	conf_text *t = arg;
+	if (strcmp(key, t->key) == 0)
+		t->value = value;
+}
+
 const char *api_conf_lookup(const sl_conf *c, const char *key)
 {
 	static const char *const reserved[] = {"spark.", "sluice.", "kafka."};
@@ -18,6 +29,14 @@ const char *api_conf_lookup(const sl_conf *c, const char *key)
 	for (int i = 0; i < 3; i++)
 		if (strncmp(key, reserved[i], strlen(reserved[i])) == 0 && !conf_key_find(key))
 			return NULL;
+	/* conf_get_str aborts on a declared key that is not a STRING: give the
+	 * text as set, else the declared default. */
+	const conf_key *k = conf_key_find(key);
+	if (k != NULL && k->type != CONF_STRING) {
+		conf_text t = {.key = key};
+		conf_foreach(c, conf_text_find, &t);
+		return t.value ? t.value : k->def;
+	}
 	return conf_get_str(c, key);
 }
 

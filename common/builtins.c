@@ -13,6 +13,8 @@
 /* flat_map: one value per whitespace-separated word of the input value. */
 static int sl_split_words(const sl_record *in, sl_emitter *out)
 {
+	if (in->value_len == 0) /* value may be NULL: no pointer arithmetic on it */
+		return 0;
 	const uint8_t *p = in->value, *end = in->value + in->value_len;
 	while (p < end) {
 		while (p < end && isspace(*p))

@@ -123,6 +123,19 @@ static int node_validate(const Sluice__JobGraph *g, const Sluice__Node *n, size_
 			return SL_EJOB;
 		}
 	}
+	/* The builder's bounds, again for graphs from the wire: the master plans
+	 * one task per partition. */
+	if ((graph_is_shuffle(n->kind) && n->partitions > 100000) ||
+	    (n->kind == SLUICE__NODE_KIND__SRC_GENERATOR && n->partitions > 4096)) {
+		snprintf(err, errlen, "graph node %zu (%s) has %u partitions (limit %u)", i, kn,
+			 n->partitions, graph_is_shuffle(n->kind) ? 100000 : 4096);
+		return SL_EJOB;
+	}
+	if (n->kind == SLUICE__NODE_KIND__SRC_GENERATOR && n->rate <= 0) {
+		snprintf(err, errlen, "graph node %zu (%s) has rate %lld: it must be > 0", i, kn,
+			 (long long)n->rate);
+		return SL_EJOB;
+	}
 	if ((n->kind == SLUICE__NODE_KIND__SRC_KAFKA || n->kind == SLUICE__NODE_KIND__OUT_KAFKA) &&
 	    kafka_check_node(n, err, errlen) != SL_OK)
 		return SL_EJOB;

@@ -80,7 +80,8 @@ static kv_entry *kv_slot(kvmap *m, const uint8_t *k, uint32_t klen, int *fresh)
 	size_t i = h & (m->cap - 1);
 	while (m->slots[i].hash != 0) {
 		kv_entry *e = &m->slots[i];
-		if (e->hash == h && e->klen == klen && memcmp(e->kv, k, klen) == 0) {
+		if (e->hash == h && e->klen == klen &&
+		    (klen == 0 || memcmp(e->kv, k, klen) == 0)) {
 			*fresh = 0;
 			return e;
 		}

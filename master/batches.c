@@ -105,6 +105,15 @@ static void stage_take_parts(stage *s, parts *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* Whether path, as list_new_files makes it (DIR/NAME), is a file of dir:
+ * the batch's files are those of every file stream of the job. */
+static bool file_in_dir(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && path[n] == '/' &&
+	       strchr(path + n + 1, '/') == NULL;
+}
+
 static void source_parts(ojob *oj, const Sluice__Node *n, parts *out)
 {
 	batch *b = oj->b;
@@ -129,6 +138,8 @@ static void source_parts(ojob *oj, const Sluice__Node *n, parts *out)
 		}
 	} else if (n->kind == SLUICE__NODE_KIND__SRC_FILES) {
 		for (size_t i = 0; i < b->nfiles; i++) {
+			if (!file_in_dir(b->files[i], n->path))
+				continue;
 			part *p = parts_add(out);
 			p->in.kind = TIN_FILE;
 			p->in.source_node = n->id;

@@ -232,6 +232,28 @@ static int err_take(rd_kafka_error_t *e, const char *what, char *err, size_t err
 	return SL_EKAFKA;
 }
 
+/* Fails at once when the output topic does not exist (otherwise every
+ * record would wait topic.metadata.propagation.max.ms, 30 s, per attempt). */
+static int topic_check(rd_kafka_t *rk, const char *topic, char *err, size_t errlen)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, KAFKA_OP_TIMEOUT_MS);
+	rd_kafka_topic_destroy(t);
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (md->topic_cnt != 1 ||
+		    md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+			e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+		rd_kafka_metadata_destroy(md);
+	}
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(err, errlen, "kafka sink: output topic '%s': %s", topic,
+			 rd_kafka_err2str(e));
+		return SL_EKAFKA;
+	}
+	return SL_OK;
+}
+
 static int producer_make(kafka_out *o, const char *txn_id, char *err, size_t errlen)
 {
 	const Sluice__Node *n = o->sink;
@@ -252,6 +274,8 @@ static int producer_make(kafka_out *o, const char *txn_id, char *err, size_t err
 		rd_kafka_conf_destroy(conf);
 		return SL_EKAFKA;
 	}
+	if (topic_check(o->c->rk, n->topics, err, errlen) != SL_OK)
+		return SL_EKAFKA;
 	if (!o->eo)
 		return SL_OK;
 	rd_kafka_error_t *e = rd_kafka_init_transactions(o->c->rk, KAFKA_OP_TIMEOUT_MS);
@@ -260,7 +284,8 @@ static int producer_make(kafka_out *o, const char *txn_id, char *err, size_t err
 		return err_take(e, "init_transactions", err, errlen);
 	}
 	const char *extra2[] = {"group.id", txn_id, "enable.auto.commit", "false", NULL};
-	o->c->marker = client_new(n, RD_KAFKA_CONSUMER, extra2, err, errlen);
+	if (o->c->marker == NULL)
+		o->c->marker = client_new(n, RD_KAFKA_CONSUMER, extra2, err, errlen);
 	return o->c->marker ? SL_OK : SL_EKAFKA;
 }
 
@@ -297,6 +322,15 @@ int kafka_out_open(kafka_io *k, const char *job, const Sluice__Node *sink, int64
 		 partition);
 	o->c = client_take(k, txn_id);
 	*done = false;
+	if (o->eo && o->c->rk != NULL) {
+		/* Not reused across tasks: since this producer's last task, another
+		 * worker may have run this output partition (a retry, or the task
+		 * placed elsewhere) and its init_transactions fenced this producer,
+		 * whose commit would then fail. A new producer per task fences
+		 * every earlier one instead, aborting their open transactions. */
+		rd_kafka_destroy(o->c->rk);
+		o->c->rk = NULL;
+	}
 	int rv = o->c->rk ? SL_OK : producer_make(o, txn_id, err, errlen);
 	int64_t committed = -1;
 	if (rv == SL_OK && o->eo && (rv = marker_read(o, &committed, err, errlen)) == SL_OK) {

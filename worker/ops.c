@@ -161,7 +161,8 @@ static void fmt_put(task_run *tr, size_t *len, const void *p, size_t n)
 		tr->fmtcap = (*len + n + 32) * 2;
 		tr->fmtbuf = sl_realloc(tr->fmtbuf, tr->fmtcap);
 	}
-	memcpy(tr->fmtbuf + *len, p, n);
+	if (n > 0) /* p may be NULL for an empty value */
+		memcpy(tr->fmtbuf + *len, p, n);
 	*len += n;
 }
 
@@ -495,20 +496,29 @@ static int with_block(task_run *tr, const char *id, const char *wid, const char 
 	return rv == SL_OK ? SL_OK : SL_EUSER;
 }
 
+/* Reads each input block from a holder: this worker's own copy first (no
+ * copy over the network, and no wait on a remote holder that may be dead
+ * but not yet known LOST), then the others in the master's order. */
 static int input_blocks(task_run *tr)
 {
 	const Sluice__TaskInput *in = tr->ts->input;
+	const char *self = wengine_worker(tr->we)->id;
 	for (size_t b = 0; b < in->n_blocks; b++) {
 		const Sluice__BlockRef *br = in->blocks[b];
 		char err[512] = "";
 		int rv = SL_ENOTFOUND;
-		for (size_t h = 0; h < br->n_worker_ids && h < br->n_urls; h++) {
-			err[0] = '\0';
-			rv = with_block(tr, br->block_id, br->worker_ids[h], br->urls[h], push_rbuf,
-					err, sizeof(err));
-			if (rv == SL_OK || rv == SL_EUSER)
-				break;
-			log_warn("block %s from %s: %s", br->block_id, br->worker_ids[h], err);
+		/* pass 0: the local holder; pass 1: the remote ones */
+		for (int pass = 0; pass < 2 && rv != SL_OK && rv != SL_EUSER; pass++) {
+			for (size_t h = 0; h < br->n_worker_ids && h < br->n_urls; h++) {
+				if ((strcmp(br->worker_ids[h], self) == 0) != (pass == 0))
+					continue;
+				err[0] = '\0';
+				rv = with_block(tr, br->block_id, br->worker_ids[h], br->urls[h],
+						push_rbuf, err, sizeof(err));
+				if (rv == SL_OK || rv == SL_EUSER)
+					break;
+				log_warn("block %s from %s: %s", br->block_id, br->worker_ids[h], err);
+			}
 		}
 		if (rv == SL_EUSER)
 			return rv;

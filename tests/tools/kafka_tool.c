@@ -85,6 +85,8 @@ static int produce(const char *bootstrap, const char *topic, const char *file, i
 	conf_set(c, "bootstrap.servers", bootstrap);
 	conf_set(c, "enable.idempotence", "true");
 	conf_set(c, "linger.ms", "20");
+	/* no key: a random partition per record (not sticky), so partitions fill evenly */
+	conf_set(c, "sticky.partitioning.linger.ms", "0");
 	conf_set(c, "batch.num.messages", "10000");
 	conf_set(c, "queue.buffering.max.messages", "500000");
 	conf_set(c, "message.timeout.ms", "60000");

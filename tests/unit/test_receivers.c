@@ -553,6 +553,45 @@ static void test_rate_limit(void **state)
 	assert_true(f->n_added >= 3);
 }
 
+/* A source faster than the block interval: with a 1 MiB storage budget a
+ * block is cut as soon as it reaches 256 KiB (budget / 8, raised to the
+ * minimum), so no block is bigger than that plus one record, and every line
+ * still arrives exactly once. */
+static void test_block_size_bounded(void **state)
+{
+	fixture *f = *state;
+	Sluice__StartReceiver spec;
+	source src;
+	char err[ERRLEN] = "";
+	const uint64_t max_block = 256 * 1024, max_record = 16 + 16;
+	const int lines = 200000;
+	receivers_free(f->rcv);
+	blockmgr_free(f->bm);
+	assert_int_equal(blockmgr_new(&f->bm, f->dir, 1 << 20, err, sizeof(err)), SL_OK);
+	receiver_env env = {.bm = f->bm,
+	                    .master = f->master,
+	                    .peers = f->peers,
+	                    .worker_id = "worker-1",
+	                    .worker_url = SELF_URL,
+	                    .dir = f->dir};
+	assert_int_equal(receivers_new(&f->rcv, &env), SL_OK);
+	source_start(&src, lines, false);
+	spec_init(&spec, 10, src.port, "MEMORY_AND_DISK_SER");
+	spec.block_interval_ms = 2000;
+	start_ok(f, &spec);
+	wait_records(f, (uint64_t)lines, 30000);
+	assert_int_equal(receivers_stop(f->rcv, JOB_ID, 10), SL_OK);
+	source_join(&src);
+	check_blocks(f, lines);
+	uint64_t total = 0;
+	for (size_t b = 0; b < f->n_added; b++) {
+		assert_true(f->added[b].bytes <= max_block + max_record);
+		total += f->added[b].bytes;
+	}
+	assert_true(total > 8 * max_block);
+	assert_true(f->n_added >= total / (max_block + max_record));
+}
+
 /* Stopping flushes the current buffer as a last, reported block. */
 static void test_stop_flushes(void **state)
 {
@@ -713,6 +752,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_replicated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_block_size_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_flushes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreachable_stops_promptly, setup,
 	                                    teardown),
