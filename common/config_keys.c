@@ -94,7 +94,8 @@ static const conf_key keys[] = {
     KEY("sluice.batch.interval", CONF_DURATION, "1s", 10, HOUR,
         "the job's batch interval"),
     KEY("spark.streaming.blockInterval", CONF_DURATION, "200ms", 1, HOUR,
-        "receivers cut received records into a block this often"),
+        "receivers cut received records into a block this often (and sooner once "
+        "a block reaches the storage budget / 8, at most 8 MiB)"),
     KEY("spark.streaming.concurrentJobs", CONF_INT, "1", 1, 64,
         "output jobs of a streaming job allowed in flight at once"),
     CHOICE("spark.scheduler.mode", "FIFO", "FIFO|FAIR",
