@@ -106,25 +106,48 @@ static worker_entry *pick_worker(struct engine *e, const mtask *t)
 	return best;
 }
 
-static mtask *task_find(struct engine *e, uint64_t id)
+typedef bool (*ojob_fn)(struct engine *e, ojob *oj, void *arg);
+
+/* Calls fn on every output job of every queued or running batch, jobs in
+ * submission order and batches oldest first; stops when fn returns true. */
+static bool each_ojob(struct engine *e, ojob_fn fn, void *arg)
 {
 	for (size_t j = 0; j < e->njobs; j++) {
 		job *jb = e->jobs[j];
-		for (size_t b = 0; b < jb->nbatches; b++) {
-			batch *bt = jb->batches[b];
-			for (size_t o = 0; o < bt->nojobs; o++) {
-				ojob *oj = bt->ojobs[o];
-				for (size_t s = 0; s < oj->nstages; s++) {
-					stage *st = oj->stages[s];
-					if (st->ntasks == 0 || id < st->tasks[0]->id ||
-					    id > st->tasks[st->ntasks - 1]->id)
-						continue;
-					return st->tasks[id - st->tasks[0]->id];
-				}
-			}
-		}
+		for (size_t b = 0; b < jb->nbatches; b++)
+			for (size_t o = 0; o < jb->batches[b]->nojobs; o++)
+				if (fn(e, jb->batches[b]->ojobs[o], arg))
+					return true;
 	}
-	return NULL;
+	return false;
+}
+
+typedef struct {
+	uint64_t id;
+	mtask *found;
+} find_arg;
+
+/* Task ids are consecutive within a stage, so a stage is one range check. */
+static bool find_in(struct engine *e, ojob *oj, void *arg)
+{
+	find_arg *f = arg;
+	(void)e;
+	for (size_t s = 0; s < oj->nstages; s++) {
+		stage *st = oj->stages[s];
+		if (st->ntasks == 0 || f->id < st->tasks[0]->id ||
+		    f->id > st->tasks[st->ntasks - 1]->id)
+			continue;
+		f->found = st->tasks[f->id - st->tasks[0]->id];
+		return true;
+	}
+	return false;
+}
+
+static mtask *task_find(struct engine *e, uint64_t id)
+{
+	find_arg f = {.id = id};
+	each_ojob(e, find_in, &f);
+	return f.found;
 }
 
 static void task_release(struct engine *e, mtask *t)
@@ -335,24 +358,22 @@ static bool schedule_stage(struct engine *e, stage *s)
 	return true;
 }
 
+/* Returns true (stop) when no slot is free anywhere. */
+static bool schedule_ojob(struct engine *e, ojob *oj, void *arg)
+{
+	(void)arg;
+	if (oj->state != OJ_RUNNING)
+		return false;
+	ojob_maybe_complete(oj);
+	for (size_t s = 0; s < oj->nstages && oj->state == OJ_RUNNING; s++)
+		if (stage_ready(oj->stages[s]) && !schedule_stage(e, oj->stages[s]))
+			return true;
+	return false;
+}
+
 void sched_run(struct engine *e)
 {
-	for (size_t j = 0; j < e->njobs; j++) {
-		job *jb = e->jobs[j];
-		for (size_t b = 0; b < jb->nbatches; b++) {
-			batch *bt = jb->batches[b];
-			for (size_t o = 0; o < bt->nojobs; o++) {
-				ojob *oj = bt->ojobs[o];
-				if (oj->state != OJ_RUNNING)
-					continue;
-				ojob_maybe_complete(oj);
-				for (size_t s = 0; s < oj->nstages && oj->state == OJ_RUNNING; s++)
-					if (stage_ready(oj->stages[s]) &&
-					    !schedule_stage(e, oj->stages[s]))
-						return;
-			}
-		}
-	}
+	each_ojob(e, schedule_ojob, NULL);
 }
 
 /* Map outputs held by worker_id that a stage still needs are recomputed. */
@@ -432,29 +453,26 @@ int sched_handle_status(struct engine *e, const envelope *req, rpc_reply *rep)
 	return SL_OK;
 }
 
-void sched_worker_lost(struct engine *e, const char *worker_id)
+static bool lost_in(struct engine *e, ojob *oj, void *arg)
 {
-	for (size_t j = 0; j < e->njobs; j++) {
-		job *jb = e->jobs[j];
-		for (size_t b = 0; b < jb->nbatches; b++) {
-			batch *bt = jb->batches[b];
-			for (size_t o = 0; o < bt->nojobs; o++) {
-				ojob *oj = bt->ojobs[o];
-				for (size_t s = 0; s < oj->nstages; s++) {
-					stage *st = oj->stages[s];
-					for (size_t i = 0; i < st->ntasks; i++) {
-						mtask *t = st->tasks[i];
-						if ((t->state == TASK_LAUNCHING ||
-						     t->state == TASK_RUNNING) &&
-						    strcmp(t->worker, worker_id) == 0)
-							task_requeue(e, t);
-					}
-				}
-				if (oj->state == OJ_RUNNING)
-					invalidate_outputs(e, oj, worker_id);
-			}
+	const char *worker_id = arg;
+	for (size_t s = 0; s < oj->nstages; s++) {
+		stage *st = oj->stages[s];
+		for (size_t i = 0; i < st->ntasks; i++) {
+			mtask *t = st->tasks[i];
+			if ((t->state == TASK_LAUNCHING || t->state == TASK_RUNNING) &&
+			    strcmp(t->worker, worker_id) == 0)
+				task_requeue(e, t);
 		}
 	}
+	if (oj->state == OJ_RUNNING)
+		invalidate_outputs(e, oj, worker_id);
+	return false;
+}
+
+void sched_worker_lost(struct engine *e, const char *worker_id)
+{
+	each_ojob(e, lost_in, (void *)worker_id);
 	sched_load(e, worker_id)->running = 0;
 }
 
