@@ -30,7 +30,7 @@ typedef struct {
 	const char *summary;
 	const char *usage; /* full help text */
 	int (*run)(client *c, int argc, char **argv);
-	int needs_master;  /* connect before run */
+	int needs_master; /* connect before run */
 } client_cmd;
 
 /* Calls the master; prints the error and returns EXIT_ERR on failure. */

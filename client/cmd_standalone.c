@@ -76,23 +76,27 @@ static int parse(standalone *s, int argc, char **argv)
 			s->name = v;
 		else if (!strcmp(a, "--memory"))
 			s->memory = v;
-		else if (!strcmp(a, "--batch-interval") && conf_parse_duration_ms(v, &s->batch_ms) == SL_OK)
+		else if (!strcmp(a, "--batch-interval") &&
+		         conf_parse_duration_ms(v, &s->batch_ms) == SL_OK)
 			continue;
-		else if (!strcmp(a, "--duration") && conf_parse_duration_ms(v, &s->duration_ms) == SL_OK)
+		else if (!strcmp(a, "--duration") &&
+		         conf_parse_duration_ms(v, &s->duration_ms) == SL_OK)
 			continue;
 		else
 			goto bad;
 	}
-	if (s->lib == NULL || s->workers < 1 || s->workers > MAX_WORKERS || s->slots < 1 ||
-	    s->batch_ms < 10) {
-		fprintf(stderr, "sluice standalone: need JOB.so, --workers 1..%d, --slots >= 1, "
-				"--batch-interval >= 10ms\n",
-			MAX_WORKERS);
+	if (s->lib == NULL || s->workers < 1 || s->workers > MAX_WORKERS ||
+	    s->slots < 1 || s->batch_ms < 10) {
+		fprintf(stderr,
+		        "sluice standalone: need JOB.so, --workers 1..%d, --slots >= 1, "
+		        "--batch-interval >= 10ms\n",
+		        MAX_WORKERS);
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
 bad:
-	fprintf(stderr, "sluice standalone: unknown or incomplete option '%s'\n", argv[i - 1]);
+	fprintf(stderr, "sluice standalone: unknown or incomplete option '%s'\n",
+	        argv[i - 1]);
 	return EXIT_USAGE;
 }
 
@@ -115,7 +119,8 @@ static pid_t spawn(char *const argv[], const char *logpath)
 
 static int start_master(standalone *s, char *url, size_t urllen)
 {
-	char bin[PATH_MAX + 32], state[PATH_MAX + 16], log[PATH_MAX + 32], path[PATH_MAX + 32];
+	char bin[PATH_MAX + 32], state[PATH_MAX + 16], log[PATH_MAX + 32],
+	    path[PATH_MAX + 32];
 	snprintf(bin, sizeof(bin), "%s/sluice-master", s->bindir);
 	snprintf(state, sizeof(state), "%s/master", s->dir);
 	snprintf(log, sizeof(log), "%s/master.log", s->dir);
@@ -144,15 +149,16 @@ static void start_workers(standalone *s, const char *url)
 {
 	char bin[PATH_MAX + 32], slots[16], secret[PATH_MAX + 64];
 	snprintf(bin, sizeof(bin), "%s/sluice-worker", s->bindir);
-	snprintf(secret, sizeof(secret), "sluice.authenticate.secretFile=%s/master/secret", s->dir);
+	snprintf(secret, sizeof(secret),
+	         "sluice.authenticate.secretFile=%s/master/secret", s->dir);
 	snprintf(slots, sizeof(slots), "%d", s->slots);
 	for (int i = 0; i < s->workers; i++) {
 		char wdir[PATH_MAX + 32], log[PATH_MAX + 32];
 		snprintf(wdir, sizeof(wdir), "%s/worker-%d", s->dir, i + 1);
 		snprintf(log, sizeof(log), "%s/worker-%d.log", s->dir, i + 1);
-		char *argv[] = {bin,	 "--master", (char *)url, "--work-dir",
-				wdir,	 "--slots",  slots,	  "--memory",
-				(char *)s->memory, "--conf", secret, NULL};
+		char *argv[] = {
+		    bin,   "--master", (char *)url,       "--work-dir", wdir,   "--slots",
+		    slots, "--memory", (char *)s->memory, "--conf",     secret, NULL};
 		s->worker[i] = spawn(argv, log);
 	}
 }
@@ -163,9 +169,10 @@ static int wait_workers(client *c, int n)
 		envelope rep;
 		char err[512];
 		Sluice__ListWorkers q = SLUICE__LIST_WORKERS__INIT;
-		if (rpc_call_pb(c->master, MSG_LIST_WORKERS, &q, &rep, err, sizeof(err)) == SL_OK) {
+		if (rpc_call_pb(c->master, MSG_LIST_WORKERS, &q, &rep, err,
+		                sizeof(err)) == SL_OK) {
 			Sluice__ListWorkersReply *r = sluice__list_workers_reply__unpack(
-				NULL, rep.payload_len, rep.payload);
+			    NULL, rep.payload_len, rep.payload);
 			envelope_release(&rep);
 			size_t alive = 0;
 			for (size_t i = 0; r && i < r->n_workers; i++)
@@ -239,8 +246,8 @@ static int run_cluster(client *c, standalone *s)
 	start_workers(s, url);
 	if ((rv = wait_workers(c, s->workers)) != EXIT_OK)
 		return rv;
-	printf("standalone: master %s, %d workers x %d slots, state in %s\n", url, s->workers,
-	       s->slots, s->dir);
+	printf("standalone: master %s, %d workers x %d slots, state in %s\n", url,
+	       s->workers, s->slots, s->dir);
 	if ((rv = submit_job(c, s->lib, s->name, s->batch_ms, s->job_conf)) != EXIT_OK)
 		return rv;
 	fflush(stdout);
@@ -251,8 +258,11 @@ static int run_cluster(client *c, standalone *s)
 
 static int standalone_run(client *c, int argc, char **argv)
 {
-	standalone s = {.workers = 2, .slots = 2, .batch_ms = 1000, .memory = "512m",
-			.name = "standalone"};
+	standalone s = {.workers = 2,
+	                .slots = 2,
+	                .batch_ms = 1000,
+	                .memory = "512m",
+	                .name = "standalone"};
 	s.job_conf = conf_new(CONF_APP_KEYS);
 	int rv = parse(&s, argc, argv);
 	if (rv != EXIT_OK)
@@ -263,7 +273,7 @@ static int standalone_run(client *c, int argc, char **argv)
 	if (slash)
 		*slash = '\0';
 	snprintf(s.dir, sizeof(s.dir), "%s/sluice-standalone-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(s.dir) == NULL) {
 		fprintf(stderr, "sluice standalone: mkdtemp: %s\n", strerror(errno));
 		rv = EXIT_ERR;
@@ -284,14 +294,15 @@ out:
 }
 
 const client_cmd cmd_standalone = {
-	.name = "standalone",
-	.summary = "run a job on a local master and workers",
-	.usage = "usage: sluice standalone JOB.so [--workers N] [--slots N] [--memory SIZE]\n"
-		 "                         [--batch-interval D] [--name NAME] [--duration D]\n"
-		 "                         [--keep] [--conf k=v]...\n"
-		 "Starts a master and N workers (default 2 x 2 slots) on this host in a\n"
-		 "temporary directory, submits JOB.so, and shows each batch and its print()\n"
-		 "output until Ctrl-C or --duration, then stops everything cleanly.\n",
-	.run = standalone_run,
-	.needs_master = 0,
+    .name = "standalone",
+    .summary = "run a job on a local master and workers",
+    .usage =
+        "usage: sluice standalone JOB.so [--workers N] [--slots N] [--memory SIZE]\n"
+        "                         [--batch-interval D] [--name NAME] [--duration D]\n"
+        "                         [--keep] [--conf k=v]...\n"
+        "Starts a master and N workers (default 2 x 2 slots) on this host in a\n"
+        "temporary directory, submits JOB.so, and shows each batch and its print()\n"
+        "output until Ctrl-C or --duration, then stops everything cleanly.\n",
+    .run = standalone_run,
+    .needs_master = 0,
 };

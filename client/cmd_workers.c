@@ -31,32 +31,33 @@ static int workers_run(client *c, int argc, char **argv)
 	if (rv != EXIT_OK)
 		return rv;
 	Sluice__ListWorkersReply *r =
-		sluice__list_workers_reply__unpack(NULL, rep.payload_len, rep.payload);
+	    sluice__list_workers_reply__unpack(NULL, rep.payload_len, rep.payload);
 	envelope_release(&rep);
 	if (r == NULL) {
 		fprintf(stderr, "sluice: malformed reply from the master\n");
 		return EXIT_ERR;
 	}
-	printf("%-12s %-28s %5s %9s %-6s %s\n", "ID", "ADDRESS", "SLOTS", "MEMORY", "STATE",
-	       "LAST HEARTBEAT");
+	printf("%-12s %-28s %5s %9s %-6s %s\n", "ID", "ADDRESS", "SLOTS", "MEMORY",
+	       "STATE", "LAST HEARTBEAT");
 	for (size_t i = 0; i < r->n_workers; i++) {
 		Sluice__WorkerInfo *w = r->workers[i];
 		char when[32], mem[32];
 		fmt_time(w->last_heartbeat_ms, when, sizeof(when));
-		snprintf(mem, sizeof(mem), "%lluMiB", (unsigned long long)(w->memory_bytes >> 20));
-		printf("%-12s %-28s %5u %9s %-6s %s\n", w->worker_id, w->rpc_url, w->slots, mem,
-		       w->state, when);
+		snprintf(mem, sizeof(mem), "%lluMiB",
+		         (unsigned long long)(w->memory_bytes >> 20));
+		printf("%-12s %-28s %5u %9s %-6s %s\n", w->worker_id, w->rpc_url,
+		       w->slots, mem, w->state, when);
 	}
 	sluice__list_workers_reply__free_unpacked(r, NULL);
 	return EXIT_OK;
 }
 
 const client_cmd cmd_workers = {
-	.name = "workers",
-	.summary = "list the cluster's workers",
-	.usage = "usage: sluice workers\n"
-		 "Lists every worker the master knows: id, address, slots, memory budget,\n"
-		 "state (ALIVE or LOST) and the time of its last heartbeat (UTC).\n",
-	.run = workers_run,
-	.needs_master = 1,
+    .name = "workers",
+    .summary = "list the cluster's workers",
+    .usage = "usage: sluice workers\n"
+             "Lists every worker the master knows: id, address, slots, memory budget,\n"
+             "state (ALIVE or LOST) and the time of its last heartbeat (UTC).\n",
+    .run = workers_run,
+    .needs_master = 1,
 };

@@ -14,23 +14,24 @@
 #include <string.h>
 
 static const client_cmd *const commands[] = {
-	&cmd_workers, &cmd_submit, &cmd_jobs, &cmd_stop, &cmd_monitor, &cmd_standalone,
+    &cmd_workers, &cmd_submit, &cmd_jobs, &cmd_stop, &cmd_monitor, &cmd_standalone,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sluice [--master URL] [--secret-file F] [--conf k=v]... COMMAND "
-		   "[ARGS]\n\nCommands:\n");
+	fprintf(f,
+	        "usage: sluice [--master URL] [--secret-file F] [--conf k=v]... COMMAND "
+	        "[ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(f, "\nGlobal options:\n"
-		   "  --master URL        master RPC URL (or $SLUICE_MASTER; default "
-		   "tcp://127.0.0.1:7077)\n"
-		   "  --secret-file F     cluster secret (or $SLUICE_SECRET_FILE)\n"
-		   "  --conf k=v          configuration (TLS files, timeouts, ...)\n"
-		   "Run 'sluice COMMAND --help' for a command's options.\n"
-		   "Exit codes: 0 success, 1 error, 2 usage.\n");
+	           "  --master URL        master RPC URL (or $SLUICE_MASTER; default "
+	           "tcp://127.0.0.1:7077)\n"
+	           "  --secret-file F     cluster secret (or $SLUICE_SECRET_FILE)\n"
+	           "  --conf k=v          configuration (TLS files, timeouts, ...)\n"
+	           "Run 'sluice COMMAND --help' for a command's options.\n"
+	           "Exit codes: 0 success, 1 error, 2 usage.\n");
 }
 
 void client_cmd_usage(const client_cmd *cmd, FILE *f)
@@ -57,7 +58,8 @@ static int client_connect(client *c)
 		return EXIT_ERR;
 	}
 	proc_rpc_opts(c->conf, &c->key, "client", &c->rpc);
-	if (rpc_client_open(&c->master, c->master_url, &c->rpc, err, sizeof(err)) != SL_OK) {
+	if (rpc_client_open(&c->master, c->master_url, &c->rpc, err, sizeof(err)) !=
+	    SL_OK) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return EXIT_ERR;
 	}
@@ -86,8 +88,8 @@ static int parse_globals(client *c, int argc, char **argv)
 		if (strcmp(argv[i], "--master") == 0)
 			c->master_url = argv[++i];
 		else if (strcmp(argv[i], "--secret-file") == 0)
-			conf_set(c->conf, "sluice.authenticate.secretFile", argv[++i], err,
-				 sizeof(err));
+			conf_set(c->conf, "sluice.authenticate.secretFile", argv[++i],
+			         err, sizeof(err));
 		else
 			goto bad;
 	}
@@ -123,7 +125,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		goto out;
 	}
-	if (ci + 1 < argc && (!strcmp(argv[ci + 1], "--help") || !strcmp(argv[ci + 1], "-h"))) {
+	if (ci + 1 < argc &&
+	    (!strcmp(argv[ci + 1], "--help") || !strcmp(argv[ci + 1], "-h"))) {
 		client_cmd_usage(cmd, stdout);
 		rv = EXIT_OK;
 		goto out;

@@ -36,19 +36,23 @@ static int build_graph(const char *path, void **handle, sl_ctx *ctx)
 {
 	*handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (*handle == NULL) {
-		fprintf(stderr, "sluice: cannot load job library %s: %s\n", path, dlerror());
+		fprintf(stderr, "sluice: cannot load job library %s: %s\n", path,
+		        dlerror());
 		return EXIT_ERR;
 	}
-	job_define_fn define = (job_define_fn)(uintptr_t)dlsym(*handle, "sluice_job_define");
+	job_define_fn define =
+	    (job_define_fn)(uintptr_t)dlsym(*handle, "sluice_job_define");
 	if (define == NULL) {
-		fprintf(stderr, "sluice: %s is not a Sluice job: it does not export "
-				"'int sluice_job_define(sl_ctx *)'\n",
-			path);
+		fprintf(stderr,
+		        "sluice: %s is not a Sluice job: it does not export "
+		        "'int sluice_job_define(sl_ctx *)'\n",
+		        path);
 		return EXIT_ERR;
 	}
 	int rv = define(ctx);
 	if (api_ctx_error(ctx) != NULL) {
-		fprintf(stderr, "sluice: job definition failed: %s\n", api_ctx_error(ctx));
+		fprintf(stderr, "sluice: job definition failed: %s\n",
+		        api_ctx_error(ctx));
 		return EXIT_ERR;
 	}
 	if (rv != 0) {
@@ -58,8 +62,8 @@ static int build_graph(const char *path, void **handle, sl_ctx *ctx)
 	char err[512];
 	const Sluice__JobGraph *g = api_ctx_graph(ctx);
 	if (graph_validate(g, err, sizeof(err)) != SL_OK ||
-	    graph_check_symbols(g, (int (*)(void *, const char *))resolve_sym, *handle, err,
-				sizeof(err)) != SL_OK) {
+	    graph_check_symbols(g, (int (*)(void *, const char *))resolve_sym, *handle,
+	                        err, sizeof(err)) != SL_OK) {
 		fprintf(stderr, "sluice: %s: %s\n", path, err);
 		return EXIT_ERR;
 	}
@@ -87,7 +91,7 @@ static void conf_collect(void *arg, const char *key, const char *value)
 }
 
 static int send_job(client *c, const char *path, const char *name, int64_t batch_ms,
-		    sl_conf *job_conf, sl_ctx *ctx)
+                    sl_conf *job_conf, sl_ctx *ctx)
 {
 	size_t len = 0;
 	uint8_t *lib = read_file(path, &len);
@@ -117,20 +121,21 @@ static int send_job(client *c, const char *path, const char *name, int64_t batch
 	if (rv != EXIT_OK)
 		return rv;
 	Sluice__SubmitJobReply *r =
-		sluice__submit_job_reply__unpack(NULL, rep.payload_len, rep.payload);
+	    sluice__submit_job_reply__unpack(NULL, rep.payload_len, rep.payload);
 	envelope_release(&rep);
 	if (r == NULL) {
 		fprintf(stderr, "sluice: malformed reply from the master\n");
 		return EXIT_ERR;
 	}
-	printf("submitted job '%s' (id %llu, library sha256 %.16s..., batch interval %lld ms)\n",
+	printf("submitted job '%s' (id %llu, library sha256 %.16s..., batch interval "
+	       "%lld ms)\n",
 	       name, (unsigned long long)r->job_id, r->library_hash, (long long)batch_ms);
 	sluice__submit_job_reply__free_unpacked(r, NULL);
 	return EXIT_OK;
 }
 
 int submit_job(client *c, const char *lib_path, const char *name, int64_t batch_ms,
-	       sl_conf *job_conf)
+               sl_conf *job_conf)
 {
 	void *handle = NULL;
 	sl_ctx *ctx = api_ctx_new(job_conf);

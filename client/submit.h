@@ -15,6 +15,6 @@
  * job_conf holds the job's --conf keys (CONF_APP_KEYS). Returns EXIT_OK,
  * or EXIT_ERR with a message on stderr naming what is wrong. */
 int submit_job(client *c, const char *lib_path, const char *name, int64_t batch_ms,
-	       sl_conf *job_conf);
+               sl_conf *job_conf);
 
 #endif

@@ -82,7 +82,8 @@ int graph_validate(const Sluice__JobGraph *g, char *err, size_t errlen);
 /* Calls resolve(arg, name) for every user function name that is not a
  * built-in; the first non-zero return stops and is returned, with err naming
  * the function and the node. */
-int graph_check_symbols(const Sluice__JobGraph *g, int (*resolve)(void *arg, const char *name),
-			void *arg, char *err, size_t errlen);
+int graph_check_symbols(const Sluice__JobGraph *g,
+                        int (*resolve)(void *arg, const char *name), void *arg, char *err,
+                        size_t errlen);
 
 #endif

@@ -108,14 +108,15 @@ static char *dup_or_empty(const char *s)
 }
 
 /* Appends a node of kind k with the given inputs; NULL after an error. */
-static Sluice__Node *node_add(sl_ctx *c, Sluice__NodeKind k, sl_stream *const *in, size_t nin)
+static Sluice__Node *node_add(sl_ctx *c, Sluice__NodeKind k, sl_stream *const *in,
+                              size_t nin)
 {
 	if (c->error != NULL)
 		return NULL;
 	for (size_t i = 0; i < nin; i++) {
 		if (in[i] == NULL || in[i] == &c->dummy || in[i]->ctx != c) {
 			sl_fail(c, "%s: input stream %zu is NULL or from another job",
-				graph_kind_name(k), i + 1);
+			        graph_kind_name(k), i + 1);
 			return NULL;
 		}
 	}
@@ -174,8 +175,9 @@ static sl_ctx *stream_ctx(sl_stream *s)
 sl_stream *sl_socket_text_stream(sl_ctx *c, const char *host, int port)
 {
 	if (host == NULL || host[0] == '\0' || port <= 0 || port > 65535) {
-		sl_fail(c, "socket_text_stream: need a host and a port 1..65535, got %s:%d",
-			host ? host : "(null)", port);
+		sl_fail(c,
+		        "socket_text_stream: need a host and a port 1..65535, got %s:%d",
+		        host ? host : "(null)", port);
 		return &c->dummy;
 	}
 	Sluice__Node *n = node_add(c, SLUICE__NODE_KIND__SRC_SOCKET, NULL, 0);
@@ -201,12 +203,15 @@ sl_stream *sl_text_file_stream(sl_ctx *c, const char *dir)
 	return node_stream(c, n);
 }
 
-sl_stream *sl_generator_stream(sl_ctx *c, const char *gen_fn, int64_t rate, int partitions)
+sl_stream *sl_generator_stream(sl_ctx *c, const char *gen_fn, int64_t rate,
+                               int partitions)
 {
 	if (rate <= 0 || partitions <= 0 || partitions > 4096) {
-		sl_fail(c, "generator_stream: rate must be > 0 and partitions 1..4096, got %lld "
-			   "and %d",
-			(long long)rate, partitions);
+		sl_fail(
+		    c,
+		    "generator_stream: rate must be > 0 and partitions 1..4096, got %lld "
+		    "and %d",
+		    (long long)rate, partitions);
 		return &c->dummy;
 	}
 	Sluice__Node *n = node_add(c, SLUICE__NODE_KIND__SRC_GENERATOR, NULL, 0);
@@ -228,7 +233,8 @@ sl_stream *sl_map(sl_stream *s, const char *fn)
 sl_stream *sl_flat_map(sl_stream *s, const char *fn)
 {
 	sl_ctx *c = stream_ctx(s);
-	return c ? node_stream(c, node_fn(c, SLUICE__NODE_KIND__OP_FLAT_MAP, s, fn)) : NULL;
+	return c ? node_stream(c, node_fn(c, SLUICE__NODE_KIND__OP_FLAT_MAP, s, fn))
+	         : NULL;
 }
 
 sl_stream *sl_filter(sl_stream *s, const char *fn)
@@ -257,11 +263,13 @@ sl_stream *sl_union(sl_stream *a, sl_stream *b)
 	return node_stream(c, node_add(c, SLUICE__NODE_KIND__OP_UNION, in, 2));
 }
 
-static Sluice__Node *node_shuffle(sl_stream *s, Sluice__NodeKind k, const char *fn, int parts)
+static Sluice__Node *node_shuffle(sl_stream *s, Sluice__NodeKind k, const char *fn,
+                                  int parts)
 {
 	sl_ctx *c = stream_ctx(s);
 	if (parts < 0 || parts > 100000) {
-		sl_fail(c, "%s: partitions must be 0..100000, got %d", graph_kind_name(k), parts);
+		sl_fail(c, "%s: partitions must be 0..100000, got %d", graph_kind_name(k),
+		        parts);
 		return NULL;
 	}
 	Sluice__Node *n = fn ? node_fn(c, k, s, fn) : node_add(c, k, &s, 1);
@@ -273,7 +281,7 @@ static Sluice__Node *node_shuffle(sl_stream *s, Sluice__NodeKind k, const char *
 static bool fn_is_i64(const char *fn)
 {
 	return fn && (!strcmp(fn, "sl_sum_i64") || !strcmp(fn, "sl_min_i64") ||
-		      !strcmp(fn, "sl_max_i64"));
+	              !strcmp(fn, "sl_max_i64"));
 }
 
 sl_stream *sl_reduce_by_key(sl_stream *s, const char *reduce_fn, int partitions)
@@ -285,7 +293,8 @@ sl_stream *sl_reduce_by_key(sl_stream *s, const char *reduce_fn, int partitions)
 		sl_fail(c, "reduce_by_key: a function name is required");
 		return &c->dummy;
 	}
-	Sluice__Node *n = node_shuffle(s, SLUICE__NODE_KIND__OP_REDUCE_BY_KEY, reduce_fn, partitions);
+	Sluice__Node *n =
+	    node_shuffle(s, SLUICE__NODE_KIND__OP_REDUCE_BY_KEY, reduce_fn, partitions);
 	if (n != NULL && fn_is_i64(reduce_fn))
 		n->value_format = SLUICE__VALUE_FORMAT__FORMAT_I64;
 	return node_stream(c, n);
@@ -296,7 +305,8 @@ sl_stream *sl_group_by_key(sl_stream *s, int partitions)
 	sl_ctx *c = stream_ctx(s);
 	if (c == NULL)
 		return NULL;
-	Sluice__Node *n = node_shuffle(s, SLUICE__NODE_KIND__OP_GROUP_BY_KEY, NULL, partitions);
+	Sluice__Node *n =
+	    node_shuffle(s, SLUICE__NODE_KIND__OP_GROUP_BY_KEY, NULL, partitions);
 	if (n != NULL)
 		n->value_format = SLUICE__VALUE_FORMAT__FORMAT_LIST_TEXT;
 	return node_stream(c, n);
@@ -307,7 +317,8 @@ sl_stream *sl_count_by_key(sl_stream *s, int partitions)
 	sl_ctx *c = stream_ctx(s);
 	if (c == NULL)
 		return NULL;
-	Sluice__Node *n = node_shuffle(s, SLUICE__NODE_KIND__OP_COUNT_BY_KEY, NULL, partitions);
+	Sluice__Node *n =
+	    node_shuffle(s, SLUICE__NODE_KIND__OP_COUNT_BY_KEY, NULL, partitions);
 	if (n != NULL)
 		n->value_format = SLUICE__VALUE_FORMAT__FORMAT_I64;
 	return node_stream(c, n);
@@ -319,10 +330,12 @@ sl_stream *sl_repartition(sl_stream *s, int partitions)
 	if (c == NULL)
 		return NULL;
 	if (partitions <= 0) {
-		sl_fail(c, "repartition: partitions must be at least 1, got %d", partitions);
+		sl_fail(c, "repartition: partitions must be at least 1, got %d",
+		        partitions);
 		return &c->dummy;
 	}
-	return node_stream(c, node_shuffle(s, SLUICE__NODE_KIND__OP_REPARTITION, NULL, partitions));
+	return node_stream(
+	    c, node_shuffle(s, SLUICE__NODE_KIND__OP_REPARTITION, NULL, partitions));
 }
 
 sl_stream *sl_transform(sl_stream *s, const char *fn)
@@ -396,7 +409,8 @@ static void node_kafka(sl_ctx *c, Sluice__Node *n, const char *topics, const cha
 		return;
 	sl_free(n->topics);
 	n->topics = dup_or_empty(topics);
-	if (kafka_params_parse(params, &n->params, &n->n_params, err, sizeof(err)) != SL_OK)
+	if (kafka_params_parse(params, &n->params, &n->n_params, err, sizeof(err)) !=
+	    SL_OK)
 		sl_fail(c, "%s: %s", graph_kind_name(n->kind), err);
 }
 

@@ -27,7 +27,8 @@ const char *api_conf_lookup(const sl_conf *c, const char *key)
 	if (c == NULL || key == NULL)
 		return NULL;
 	for (int i = 0; i < 3; i++)
-		if (strncmp(key, reserved[i], strlen(reserved[i])) == 0 && !conf_key_find(key))
+		if (strncmp(key, reserved[i], strlen(reserved[i])) == 0 &&
+		    !conf_key_find(key))
 			return NULL;
 	/* conf_get_str aborts on a declared key that is not a STRING: give the
 	 * text as set, else the declared default. */
@@ -46,16 +47,16 @@ void api_task_set(const api_task *t)
 }
 
 int sl_emit(sl_emitter *out, const void *key, size_t key_len, const void *value,
-	    size_t value_len, int64_t event_time_ms)
+            size_t value_len, int64_t event_time_ms)
 {
 	if (key_len > UINT32_MAX / 2 || value_len > UINT32_MAX / 2)
 		return SL_EINVAL;
 	sl_record r = {
-		.key = key,
-		.key_len = (uint32_t)key_len,
-		.value = value,
-		.value_len = (uint32_t)value_len,
-		.event_time_ms = event_time_ms,
+	    .key = key,
+	    .key_len = (uint32_t)key_len,
+	    .value = value,
+	    .value_len = (uint32_t)value_len,
+	    .event_time_ms = event_time_ms,
 	};
 	return out->emit(out, &r);
 }

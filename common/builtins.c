@@ -23,7 +23,8 @@ static int sl_split_words(const sl_record *in, sl_emitter *out)
 		while (p < end && !isspace(*p))
 			p++;
 		if (p > w) {
-			int rv = sl_emit(out, NULL, 0, w, (size_t)(p - w), in->event_time_ms);
+			int rv =
+			    sl_emit(out, NULL, 0, w, (size_t)(p - w), in->event_time_ms);
 			if (rv != 0)
 				return rv;
 		}
@@ -40,32 +41,34 @@ static int sl_pair_one(const sl_record *in, sl_emitter *out)
 }
 
 static int reduce_i64(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen,
-		      sl_value *out, int op)
+                      sl_value *out, int op)
 {
 	int64_t x = sl_i64_decode(a, alen), y = sl_i64_decode(b, blen), r;
 	uint8_t buf[8];
 	if (alen != 8 || blen != 8)
 		return SL_EINVAL;
-	r = op == 0 ? (int64_t)((uint64_t)x + (uint64_t)y) : op < 0 ? (x < y ? x : y) : (x > y ? x : y);
+	r = op == 0  ? (int64_t)((uint64_t)x + (uint64_t)y)
+	    : op < 0 ? (x < y ? x : y)
+	             : (x > y ? x : y);
 	sl_i64_encode(r, buf);
 	sl_value_set(out, buf, 8);
 	return 0;
 }
 
 static int sl_sum_i64(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen,
-		      sl_value *out)
+                      sl_value *out)
 {
 	return reduce_i64(a, alen, b, blen, out, 0);
 }
 
 static int sl_min_i64(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen,
-		      sl_value *out)
+                      sl_value *out)
 {
 	return reduce_i64(a, alen, b, blen, out, -1);
 }
 
 static int sl_max_i64(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen,
-		      sl_value *out)
+                      sl_value *out)
 {
 	return reduce_i64(a, alen, b, blen, out, 1);
 }
@@ -97,7 +100,8 @@ static int sl_gen_lines(int64_t batch_ms, int64_t index, sl_emitter *out)
 	size_t n = 0;
 	for (int i = 0; i < 8; i++) {
 		gen_word(batch_ms, index * 8 + i, w, sizeof(w));
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", i ? " " : "", w);
+		n +=
+		    (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", i ? " " : "", w);
 	}
 	return sl_emit(out, NULL, 0, line, n, batch_ms);
 }
@@ -107,13 +111,13 @@ static const struct {
 	builtin_kind kind;
 	void *fn;
 } builtins[] = {
-	{"sl_split_words", BUILTIN_MAP, (void *)sl_split_words},
-	{"sl_pair_one", BUILTIN_MAP, (void *)sl_pair_one},
-	{"sl_sum_i64", BUILTIN_REDUCE, (void *)sl_sum_i64},
-	{"sl_min_i64", BUILTIN_REDUCE, (void *)sl_min_i64},
-	{"sl_max_i64", BUILTIN_REDUCE, (void *)sl_max_i64},
-	{"sl_gen_words", BUILTIN_GEN, (void *)sl_gen_words},
-	{"sl_gen_lines", BUILTIN_GEN, (void *)sl_gen_lines},
+    {"sl_split_words", BUILTIN_MAP, (void *)sl_split_words},
+    {"sl_pair_one", BUILTIN_MAP, (void *)sl_pair_one},
+    {"sl_sum_i64", BUILTIN_REDUCE, (void *)sl_sum_i64},
+    {"sl_min_i64", BUILTIN_REDUCE, (void *)sl_min_i64},
+    {"sl_max_i64", BUILTIN_REDUCE, (void *)sl_max_i64},
+    {"sl_gen_words", BUILTIN_GEN, (void *)sl_gen_words},
+    {"sl_gen_lines", BUILTIN_GEN, (void *)sl_gen_lines},
 };
 
 void *builtin_find(const char *name, builtin_kind *kind)

@@ -42,7 +42,7 @@ typedef struct {
 	conf_type type;
 	const char *def; /* default in the same syntax a user writes; NULL = unset */
 	double min, max; /* bounds for INT, DOUBLE, BYTES, DURATION (inclusive);
-			    -INFINITY / INFINITY for an open end */
+	                    -INFINITY / INFINITY for an open end */
 	const char *doc; /* one line: what it means */
 	/* STRING only: the allowed values, "FIFO|FAIR"; matched ignoring case and
 	 * stored in the spelling given here. NULL = any string. */
@@ -84,8 +84,8 @@ int64_t conf_get_duration_ms(const sl_conf *c, const char *key);
 
 /* Calls fn for every explicitly set key in insertion order (overrides keep
  * the position of the first set). */
-void conf_foreach(const sl_conf *c, void (*fn)(void *arg, const char *key, const char *value),
-		  void *arg);
+void conf_foreach(const sl_conf *c,
+                  void (*fn)(void *arg, const char *key, const char *value), void *arg);
 
 /* Copies every explicitly set key of src into dst (validated again). */
 int conf_merge(sl_conf *dst, const sl_conf *src, char *err, size_t errlen);

@@ -41,12 +41,14 @@ int auth_key_load(auth_key *k, const char *path, char *err, size_t errlen)
 	char buf[300];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open secret file %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot open secret file %s: %s", path,
+		         strerror(errno));
 		return SL_EAUTH;
 	}
 	if (fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "secret file %s must be readable by its owner only (mode 0600)",
-			 path);
+		snprintf(err, errlen,
+		         "secret file %s must be readable by its owner only (mode 0600)",
+		         path);
 		close(fd);
 		return SL_EAUTH;
 	}
@@ -57,7 +59,8 @@ int auth_key_load(auth_key *k, const char *path, char *err, size_t errlen)
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (auth_key_set(k, buf) != SL_OK) {
-		snprintf(err, errlen, "secret file %s is empty or longer than 256 bytes", path);
+		snprintf(err, errlen, "secret file %s is empty or longer than 256 bytes",
+		         path);
 		return SL_EAUTH;
 	}
 	return SL_OK;
@@ -84,7 +87,8 @@ int auth_key_create(auth_key *k, const char *path, char *err, size_t errlen)
 			return SL_EAUTH;
 		}
 	} else if (errno != EEXIST) {
-		snprintf(err, errlen, "cannot create secret file %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot create secret file %s: %s", path,
+		         strerror(errno));
 		return SL_EAUTH;
 	}
 	return auth_key_load(k, path, err, errlen);
@@ -99,8 +103,8 @@ static void mac_put(mbedtls_md_context_t *md, uint64_t v, int bytes)
 }
 
 static int mac_compute(const auth_key *k, uint32_t version, uint32_t type, uint64_t rid,
-		       int64_t ts, const char *sender, const uint8_t *payload, size_t plen,
-		       uint8_t out[MAC_LEN])
+                       int64_t ts, const char *sender, const uint8_t *payload,
+                       size_t plen, uint8_t out[MAC_LEN])
 {
 	mbedtls_md_context_t md;
 	int rv = SL_EAUTH;
@@ -125,8 +129,9 @@ done:
 	return rv;
 }
 
-int envelope_pack(const auth_key *k, uint32_t type, uint64_t request_id, const char *sender,
-		  const void *payload, size_t payload_len, uint8_t **out, size_t *out_len)
+int envelope_pack(const auth_key *k, uint32_t type, uint64_t request_id,
+                  const char *sender, const void *payload, size_t payload_len,
+                  uint8_t **out, size_t *out_len)
 {
 	Sluice__Envelope e = SLUICE__ENVELOPE__INIT;
 	uint8_t mac[MAC_LEN];
@@ -138,7 +143,7 @@ int envelope_pack(const auth_key *k, uint32_t type, uint64_t request_id, const c
 	e.payload.data = (uint8_t *)payload;
 	e.payload.len = payload_len;
 	if (mac_compute(k, e.version, type, request_id, e.timestamp_ms, sender, payload,
-			payload_len, mac) != SL_OK)
+	                payload_len, mac) != SL_OK)
 		return SL_EAUTH;
 	e.mac.data = mac;
 	e.mac.len = MAC_LEN;
@@ -164,7 +169,8 @@ static const char *sender_shown(const char *s, char *buf, size_t buflen)
 {
 	size_t i;
 	for (i = 0; s[i] != '\0' && i + 1 < buflen; i++)
-		buf[i] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
+		buf[i] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i]
+		                                                                   : '?';
 	buf[i] = '\0';
 	if (s[i] != '\0' && i >= 3)
 		memcpy(buf + i - 3, "...", 3);
@@ -172,23 +178,25 @@ static const char *sender_shown(const char *s, char *buf, size_t buflen)
 }
 
 static int envelope_verify(const auth_key *k, const Sluice__Envelope *e, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	uint8_t mac[MAC_LEN];
 	char who[65];
 	if (e->version != SLUICE_PROTOCOL_VERSION) {
-		snprintf(err, errlen, "protocol version mismatch: peer speaks version %u, this "
-				      "process speaks version %u",
-			 e->version, SLUICE_PROTOCOL_VERSION);
+		snprintf(err, errlen,
+		         "protocol version mismatch: peer speaks version %u, this "
+		         "process speaks version %u",
+		         e->version, SLUICE_PROTOCOL_VERSION);
 		return SL_EVERSION;
 	}
 	if (e->mac.len != MAC_LEN ||
 	    mac_compute(k, e->version, e->type, e->request_id, e->timestamp_ms, e->sender,
-			e->payload.data, e->payload.len, mac) != SL_OK ||
+	                e->payload.data, e->payload.len, mac) != SL_OK ||
 	    !mac_equal(mac, e->mac.data, MAC_LEN)) {
-		snprintf(err, errlen, "authentication failed for message from '%s': bad or "
-				      "missing MAC (wrong cluster secret?)",
-			 sender_shown(e->sender, who, sizeof(who)));
+		snprintf(err, errlen,
+		         "authentication failed for message from '%s': bad or "
+		         "missing MAC (wrong cluster secret?)",
+		         sender_shown(e->sender, who, sizeof(who)));
 		return SL_EAUTH;
 	}
 	/* The timestamp is any int64 the signer chose: subtract with an overflow
@@ -197,37 +205,40 @@ static int envelope_verify(const auth_key *k, const Sluice__Envelope *e, char *e
 	if (__builtin_sub_overflow(clock_wall_ms(), e->timestamp_ms, &skew))
 		skew = e->timestamp_ms < 0 ? INT64_MAX : INT64_MIN;
 	if (skew > ENVELOPE_MAX_SKEW_MS || skew < -ENVELOPE_MAX_SKEW_MS) {
-		snprintf(err, errlen, "message from '%s' is %lld ms off our clock (limit %d ms)",
-			 sender_shown(e->sender, who, sizeof(who)), (long long)skew,
-			 ENVELOPE_MAX_SKEW_MS);
+		snprintf(err, errlen,
+		         "message from '%s' is %lld ms off our clock (limit %d ms)",
+		         sender_shown(e->sender, who, sizeof(who)), (long long)skew,
+		         ENVELOPE_MAX_SKEW_MS);
 		return SL_EAUTH;
 	}
 	const char *name = msg_type_name(e->type);
 	if (name == NULL) {
 		snprintf(err, errlen, "unknown message type %u from '%s'", e->type,
-			 sender_shown(e->sender, who, sizeof(who)));
+		         sender_shown(e->sender, who, sizeof(who)));
 		return SL_EUNKNOWN_TYPE;
 	}
 	if ((msg_type_roles(e->type) & msg_sender_role(e->sender)) == 0) {
 		snprintf(err, errlen, "sender '%s' may not send %s",
-			 sender_shown(e->sender, who, sizeof(who)), name);
+		         sender_shown(e->sender, who, sizeof(who)), name);
 		return SL_EAUTH;
 	}
 	return SL_OK;
 }
 
 int envelope_unpack(const auth_key *k, const void *frame, size_t len, size_t max_len,
-		    envelope *env, char *err, size_t errlen)
+                    envelope *env, char *err, size_t errlen)
 {
 	memset(env, 0, sizeof(*env));
 	if (len > max_len) {
-		snprintf(err, errlen, "message of %zu bytes exceeds the limit of %zu bytes", len,
-			 max_len);
+		snprintf(err, errlen,
+		         "message of %zu bytes exceeds the limit of %zu bytes", len,
+		         max_len);
 		return SL_ETOOBIG;
 	}
 	Sluice__Envelope *e = sluice__envelope__unpack(NULL, len, frame);
 	if (e == NULL) {
-		snprintf(err, errlen, "malformed frame of %zu bytes: not a Sluice envelope", len);
+		snprintf(err, errlen,
+		         "malformed frame of %zu bytes: not a Sluice envelope", len);
 		return SL_EPROTO;
 	}
 	int rv = envelope_verify(k, e, err, errlen);

@@ -52,14 +52,15 @@ typedef struct {
 } envelope;
 
 /* Packs a frame into a new buffer (*out, freed with sl_free). */
-int envelope_pack(const auth_key *k, uint32_t type, uint64_t request_id, const char *sender,
-		  const void *payload, size_t payload_len, uint8_t **out, size_t *out_len);
+int envelope_pack(const auth_key *k, uint32_t type, uint64_t request_id,
+                  const char *sender, const void *payload, size_t payload_len,
+                  uint8_t **out, size_t *out_len);
 
 /* Unpacks and verifies a frame of len bytes. On failure returns a negative
  * sl_err (SL_ETOOBIG, SL_EPROTO, SL_EVERSION, SL_EAUTH, SL_EUNKNOWN_TYPE) and
  * writes a message into err; *env is then empty and need not be released. */
 int envelope_unpack(const auth_key *k, const void *frame, size_t len, size_t max_len,
-		    envelope *env, char *err, size_t errlen);
+                    envelope *env, char *err, size_t errlen);
 
 void envelope_release(envelope *env);
 

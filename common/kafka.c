@@ -9,8 +9,8 @@
 #include <string.h>
 
 const char *const kafka_sluice_keys[] = {
-	"exactly_once", "starting.offsets", "commit.offsets", "poll.timeout.ms", "inject.fail_after",
-	NULL,
+    "exactly_once",    "starting.offsets",  "commit.offsets",
+    "poll.timeout.ms", "inject.fail_after", NULL,
 };
 
 static bool sluice_key(const char *k)
@@ -31,19 +31,21 @@ static char *trim(char *s)
 	return s;
 }
 
-int kafka_params_parse(const char *s, Sluice__Node__ParamsEntry ***out, size_t *n, char *err,
-		       size_t errlen)
+int kafka_params_parse(const char *s, Sluice__Node__ParamsEntry ***out, size_t *n,
+                       char *err, size_t errlen)
 {
 	char *copy = sl_strdup(s ? s : ""), *save = NULL;
 	int rv = SL_OK;
 	*out = NULL;
 	*n = 0;
-	for (char *tok = strtok_r(copy, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+	for (char *tok = strtok_r(copy, ";", &save); tok;
+	     tok = strtok_r(NULL, ";", &save)) {
 		char *eq = strchr(tok, '=');
 		if (trim(tok)[0] == '\0')
 			continue;
 		if (eq == NULL) {
-			snprintf(err, errlen, "kafka parameter '%s': expected key=value", trim(tok));
+			snprintf(err, errlen, "kafka parameter '%s': expected key=value",
+			         trim(tok));
 			rv = SL_EINVAL;
 			break;
 		}
@@ -68,7 +70,7 @@ const char *kafka_param(const Sluice__Node *n, const char *key)
 }
 
 rd_kafka_conf_t *kafka_conf(const Sluice__Node *n, const char *const *extra, char *err,
-			    size_t errlen)
+                            size_t errlen)
 {
 	char msg[512];
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -85,7 +87,8 @@ rd_kafka_conf_t *kafka_conf(const Sluice__Node *n, const char *const *extra, cha
 	for (int i = 0; extra && extra[i]; i += 2) {
 		if (rd_kafka_conf_set(c, extra[i], extra[i + 1], msg, sizeof(msg)) !=
 		    RD_KAFKA_CONF_OK) {
-			snprintf(err, errlen, "kafka property %s=%s: %s", extra[i], extra[i + 1], msg);
+			snprintf(err, errlen, "kafka property %s=%s: %s", extra[i],
+			         extra[i + 1], msg);
 			rd_kafka_conf_destroy(c);
 			return NULL;
 		}
@@ -100,11 +103,12 @@ static int check_topics(const char *topics, char *err, size_t errlen)
 		return SL_EJOB;
 	}
 	for (const char *p = topics; *p; p++) {
-		if (*p == ',' || *p == '.' || *p == '_' || *p == '-' || (*p >= '0' && *p <= '9') ||
-		    (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+		if (*p == ',' || *p == '.' || *p == '_' || *p == '-' ||
+		    (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z'))
 			continue;
-		snprintf(err, errlen, "kafka topic list '%s': topic names use [A-Za-z0-9._-]",
-			 topics);
+		snprintf(err, errlen,
+		         "kafka topic list '%s': topic names use [A-Za-z0-9._-]", topics);
 		return SL_EJOB;
 	}
 	return SL_OK;
@@ -117,7 +121,7 @@ int kafka_check_node(const Sluice__Node *n, char *err, size_t errlen)
 		return SL_EJOB;
 	if (kafka_param(n, "bootstrap.servers") == NULL) {
 		snprintf(err, errlen, "%s: bootstrap.servers is required",
-			 graph_kind_name(n->kind));
+		         graph_kind_name(n->kind));
 		return SL_EJOB;
 	}
 	rd_kafka_conf_t *c = kafka_conf(n, NULL, err, errlen);
@@ -131,9 +135,10 @@ int kafka_check_node(const Sluice__Node *n, char *err, size_t errlen)
 		long long t = atoll(tt ? tt : KAFKA_TXN_TIMEOUT_DEFAULT);
 		long long m = atoll(mt ? mt : KAFKA_MSG_TIMEOUT_DEFAULT);
 		if (m >= t) {
-			snprintf(err, errlen, "kafka_sink: message.timeout.ms (%lld) must be less "
-					      "than transaction.timeout.ms (%lld) for exactly_once",
-				 m, t);
+			snprintf(err, errlen,
+			         "kafka_sink: message.timeout.ms (%lld) must be less "
+			         "than transaction.timeout.ms (%lld) for exactly_once",
+			         m, t);
 			return SL_EJOB;
 		}
 	}

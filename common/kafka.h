@@ -30,8 +30,8 @@ extern const char *const kafka_sluice_keys[];
 
 /* Parses "k=v;k=v" into node params (allocated with sl_malloc, owned by the
  * node; see api_build.c). SL_EINVAL with a message for a malformed pair. */
-int kafka_params_parse(const char *s, Sluice__Node__ParamsEntry ***out, size_t *n, char *err,
-		       size_t errlen);
+int kafka_params_parse(const char *s, Sluice__Node__ParamsEntry ***out, size_t *n,
+                       char *err, size_t errlen);
 /* A parameter's value, or NULL. */
 const char *kafka_param(const Sluice__Node *n, const char *key);
 
@@ -39,7 +39,7 @@ const char *kafka_param(const Sluice__Node *n, const char *key);
  * Sluice's keys) plus `extra` ("k", "v", ..., NULL). NULL with librdkafka's
  * message in err when a property is unknown or its value bad. */
 rd_kafka_conf_t *kafka_conf(const Sluice__Node *n, const char *const *extra, char *err,
-			    size_t errlen);
+                            size_t errlen);
 
 /* Checks a kafka source or sink node as `sluice submit` does: the
  * parameters build a configuration, the topic names are valid, and for an

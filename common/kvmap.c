@@ -117,8 +117,8 @@ static void kv_set(kvmap *m, kv_entry *e, const uint8_t *v, uint32_t vlen, int a
 	e->vlen = need;
 }
 
-int kvmap_combine(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t *v, uint32_t vlen,
-		  sl_reduce_fn fn)
+int kvmap_combine(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t *v,
+                  uint32_t vlen, sl_reduce_fn fn)
 {
 	int fresh;
 	kv_entry *e = kv_slot(m, k, klen, &fresh);
@@ -134,18 +134,19 @@ int kvmap_combine(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t *v, u
 	return 0;
 }
 
-void kvmap_append(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t *v, uint32_t vlen)
+void kvmap_append(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t *v,
+                  uint32_t vlen)
 {
 	int fresh;
 	kv_entry *e = kv_slot(m, k, klen, &fresh);
 	uint8_t len[4] = {(uint8_t)vlen, (uint8_t)(vlen >> 8), (uint8_t)(vlen >> 16),
-			  (uint8_t)(vlen >> 24)};
+	                  (uint8_t)(vlen >> 24)};
 	kv_set(m, e, len, 4, 1);
 	kv_set(m, e, v, vlen, 1);
 }
 
 void kvmap_append_list(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t *list,
-		       uint32_t len)
+                       uint32_t len)
 {
 	int fresh;
 	kv_entry *e = kv_slot(m, k, klen, &fresh);

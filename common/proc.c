@@ -27,17 +27,18 @@ int proc_conf_arg(sl_conf *c, int argc, char **argv, int *i, char *err, size_t e
 	}
 	(*i)++;
 	int rv = is_conf ? conf_set_kv(c, argv[*i], err, errlen)
-			 : conf_load_file(c, argv[*i], err, errlen);
+	                 : conf_load_file(c, argv[*i], err, errlen);
 	return rv == SL_OK ? 1 : SL_ECONFIG;
 }
 
 int proc_load_secret(const sl_conf *c, const char *default_file, bool create, auth_key *k,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	const char *secret = conf_get_str(c, "spark.authenticate.secret");
 	if (secret != NULL) {
 		if (auth_key_set(k, secret) != SL_OK) {
-			snprintf(err, errlen, "spark.authenticate.secret: must be 1 to 256 bytes");
+			snprintf(err, errlen,
+			         "spark.authenticate.secret: must be 1 to 256 bytes");
 			return SL_ECONFIG;
 		}
 		return SL_OK;
@@ -48,8 +49,9 @@ int proc_load_secret(const sl_conf *c, const char *default_file, bool create, au
 	if (file == NULL)
 		file = default_file;
 	if (file == NULL) {
-		snprintf(err, errlen, "no cluster secret: set spark.authenticate.secret, "
-				      "sluice.authenticate.secretFile or SLUICE_SECRET_FILE");
+		snprintf(err, errlen,
+		         "no cluster secret: set spark.authenticate.secret, "
+		         "sluice.authenticate.secretFile or SLUICE_SECRET_FILE");
 		return SL_EAUTH;
 	}
 	if (create)
@@ -75,14 +77,16 @@ int proc_log_setup(const sl_conf *c, const char *component, char *err, size_t er
 	const char *lvl = conf_get_str(c, "sluice.log.level");
 	int level = log_level_parse(lvl);
 	if (level < 0) {
-		snprintf(err, errlen, "sluice.log.level: expected debug, info, warn or error, got "
-				      "\"%s\"",
-			 lvl);
+		snprintf(err, errlen,
+		         "sluice.log.level: expected debug, info, warn or error, got "
+		         "\"%s\"",
+		         lvl);
 		return SL_ECONFIG;
 	}
 	const char *file = conf_get_str(c, "sluice.log.file");
 	if (log_open(component, (log_level)level, file) != SL_OK) {
-		snprintf(err, errlen, "sluice.log.file: cannot open %s: %s", file, strerror(errno));
+		snprintf(err, errlen, "sluice.log.file: cannot open %s: %s", file,
+		         strerror(errno));
 		return SL_ECONFIG;
 	}
 	return SL_OK;

@@ -21,11 +21,12 @@ int proc_conf_arg(sl_conf *c, int argc, char **argv, int *i, char *err, size_t e
  * default_file (if not NULL; created with a fresh secret when create is
  * true). Errors name where it looked. */
 int proc_load_secret(const sl_conf *c, const char *default_file, bool create, auth_key *k,
-		     char *err, size_t errlen);
+                     char *err, size_t errlen);
 
 /* Fills RPC options from the configuration (TLS files, insecure flag, frame
  * cap, timeout). The strings point into c. */
-void proc_rpc_opts(const sl_conf *c, const auth_key *k, const char *identity, rpc_opts *o);
+void proc_rpc_opts(const sl_conf *c, const auth_key *k, const char *identity,
+                   rpc_opts *o);
 
 /* Sets up logging from sluice.log.level / sluice.log.file. */
 int proc_log_setup(const sl_conf *c, const char *component, char *err, size_t errlen);

@@ -73,22 +73,24 @@ int rpc_check_url(const char *url, const rpc_opts *o, char *err, size_t errlen)
 	url_host(url, host, sizeof(host));
 	if (strncmp(url, "tls+tcp://", 10) == 0) {
 		if (o->tls_cert == NULL || o->tls_key == NULL || o->tls_ca == NULL) {
-			snprintf(err, errlen, "%s needs sluice.tls.cert, sluice.tls.key and "
-					      "sluice.tls.ca for mutual TLS",
-				 url);
+			snprintf(err, errlen,
+			         "%s needs sluice.tls.cert, sluice.tls.key and "
+			         "sluice.tls.ca for mutual TLS",
+			         url);
 			return SL_ECONFIG;
 		}
 		return SL_OK;
 	}
 	if (strncmp(url, "tcp://", 6) != 0) {
-		snprintf(err, errlen, "unsupported URL '%s': use tcp://, tls+tcp:// or ipc://",
-			 url);
+		snprintf(err, errlen,
+		         "unsupported URL '%s': use tcp://, tls+tcp:// or ipc://", url);
 		return SL_EINVAL;
 	}
 	if (!host_is_loopback(host) && !o->insecure) {
-		snprintf(err, errlen, "plain tcp:// to non-loopback address '%s' refused: use "
-				      "tls+tcp:// or set sluice.transport.insecure=true",
-			 host);
+		snprintf(err, errlen,
+		         "plain tcp:// to non-loopback address '%s' refused: use "
+		         "tls+tcp:// or set sluice.transport.insecure=true",
+		         host);
 		return SL_EINSECURE;
 	}
 	return SL_OK;
@@ -114,24 +116,24 @@ static char *file_slurp(const char *path)
 
 /* Builds an nng TLS config for mutual TLS; server_name only for clients. */
 static int tls_config_make(const rpc_opts *o, bool server, const char *server_name,
-			   nng_tls_config **out, char *err, size_t errlen)
+                           nng_tls_config **out, char *err, size_t errlen)
 {
 	nng_tls_config *cfg = NULL;
 	char *cert = file_slurp(o->tls_cert), *key = file_slurp(o->tls_key);
 	int rv = SL_ECONFIG, nrv = 0;
 	if (cert == NULL || key == NULL) {
-		snprintf(err, errlen, "cannot read TLS certificate %s or key %s", o->tls_cert,
-			 o->tls_key);
+		snprintf(err, errlen, "cannot read TLS certificate %s or key %s",
+		         o->tls_cert, o->tls_key);
 		goto done;
 	}
 	if ((nrv = nng_tls_config_alloc(&cfg, server ? NNG_TLS_MODE_SERVER
-						       : NNG_TLS_MODE_CLIENT)) != 0 ||
+	                                             : NNG_TLS_MODE_CLIENT)) != 0 ||
 	    (nrv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0 ||
 	    (nrv = nng_tls_config_ca_file(cfg, o->tls_ca)) != 0 ||
 	    (nrv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
 	    (server_name && (nrv = nng_tls_config_server_name(cfg, server_name)) != 0)) {
-		snprintf(err, errlen, "TLS configuration (cert %s, CA %s): %s", o->tls_cert,
-			 o->tls_ca, nng_strerror(nrv));
+		snprintf(err, errlen, "TLS configuration (cert %s, CA %s): %s",
+		         o->tls_cert, o->tls_ca, nng_strerror(nrv));
 		if (cfg)
 			nng_tls_config_free(cfg);
 		cfg = NULL;
@@ -226,7 +228,7 @@ static nng_msg *srv_handle(rpc_server *s, nng_msg *in)
 	memset(&rep, 0, sizeof(rep));
 	peer_name(in, rep.peer, sizeof(rep.peer));
 	int rv = envelope_unpack(s->opts.key, nng_msg_body(in), nng_msg_len(in),
-				 s->opts.max_msg, &env, err, sizeof(err));
+	                         s->opts.max_msg, &env, err, sizeof(err));
 	uint64_t rid = env.request_id;
 	if (rv != SL_OK) {
 		atomic_fetch_add(&s->refused, 1);
@@ -238,13 +240,14 @@ static nng_msg *srv_handle(rpc_server *s, nng_msg *in)
 		envelope_release(&env);
 		if (rv != SL_OK) {
 			sl_free(rep.payload);
-			rep.payload = error_payload(rv, rep.errmsg[0] ? rep.errmsg : sl_strerror(rv),
-						    &rep.payload_len);
+			rep.payload = error_payload(
+			    rv, rep.errmsg[0] ? rep.errmsg : sl_strerror(rv),
+			    &rep.payload_len);
 			rep.type = MSG_ERROR;
 		}
 	}
-	envelope_pack(s->opts.key, rep.type, rid, s->opts.identity, rep.payload, rep.payload_len,
-		      &frame, &frame_len);
+	envelope_pack(s->opts.key, rep.type, rid, s->opts.identity, rep.payload,
+	              rep.payload_len, &frame, &frame_len);
 	sl_free(rep.payload);
 	nng_msg *out = in;
 	nng_msg_clear(out);
@@ -276,7 +279,8 @@ static void srv_ctx_cb(void *arg)
 	nng_ctx_send(c->ctx, c->aio);
 }
 
-static int srv_listen(rpc_server *s, const char *url, int *port_out, char *err, size_t errlen)
+static int srv_listen(rpc_server *s, const char *url, int *port_out, char *err,
+                      size_t errlen)
 {
 	int nrv = nng_listener_create(&s->listener, s->sock, url);
 	if (nrv != 0)
@@ -285,7 +289,8 @@ static int srv_listen(rpc_server *s, const char *url, int *port_out, char *err, 
 		int rv = tls_config_make(&s->opts, true, NULL, &s->tls, err, errlen);
 		if (rv != SL_OK)
 			return rv;
-		if ((nrv = nng_listener_set_ptr(s->listener, NNG_OPT_TLS_CONFIG, s->tls)) != 0)
+		if ((nrv = nng_listener_set_ptr(s->listener, NNG_OPT_TLS_CONFIG,
+		                                s->tls)) != 0)
 			goto fail;
 	}
 	if ((nrv = nng_listener_start(s->listener, 0)) != 0)
@@ -302,7 +307,7 @@ fail:
 }
 
 int rpc_server_start(rpc_server **out, const char *url, const rpc_opts *o, rpc_handler h,
-		     void *arg, int *port_out, char *err, size_t errlen)
+                     void *arg, int *port_out, char *err, size_t errlen)
 {
 	int rv = rpc_check_url(url, o, err, errlen);
 	if (rv != SL_OK)
@@ -386,7 +391,7 @@ struct rpc_client {
 };
 
 int rpc_client_open(rpc_client **out, const char *url, const rpc_opts *o, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	int rv = rpc_check_url(url, o, err, errlen), nrv;
 	if (rv != SL_OK)
@@ -408,7 +413,8 @@ int rpc_client_open(rpc_client **out, const char *url, const rpc_opts *o, char *
 		url_host(url, host, sizeof(host));
 		if ((rv = tls_config_make(o, false, host, &c->tls, err, errlen)) != SL_OK)
 			goto fail_rv;
-		if ((nrv = nng_dialer_set_ptr(c->dialer, NNG_OPT_TLS_CONFIG, c->tls)) != 0)
+		if ((nrv = nng_dialer_set_ptr(c->dialer, NNG_OPT_TLS_CONFIG, c->tls)) !=
+		    0)
 			goto fail;
 	}
 	if ((nrv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) != 0)
@@ -441,9 +447,10 @@ const char *rpc_client_url(const rpc_client *c)
 int rpc_decode_error(const envelope *env, char *err, size_t errlen)
 {
 	Sluice__ErrorReply *er =
-		sluice__error_reply__unpack(NULL, env->payload_len, env->payload);
+	    sluice__error_reply__unpack(NULL, env->payload_len, env->payload);
 	if (er == NULL) {
-		snprintf(err, errlen, "peer '%s' sent a malformed error reply", env->sender);
+		snprintf(err, errlen, "peer '%s' sent a malformed error reply",
+		         env->sender);
 		return SL_EPROTO;
 	}
 	int code = er->code < 0 ? er->code : SL_EPROTO;
@@ -452,14 +459,15 @@ int rpc_decode_error(const envelope *env, char *err, size_t errlen)
 	return code;
 }
 
-static nng_msg *client_frame(rpc_client *c, uint32_t type, const void *payload, size_t len)
+static nng_msg *client_frame(rpc_client *c, uint32_t type, const void *payload,
+                             size_t len)
 {
 	uint8_t *frame;
 	size_t flen;
 	nng_msg *m;
 	uint64_t rid = atomic_fetch_add(&rpc_next_id, 1);
 	if (envelope_pack(c->opts.key, type, rid, c->opts.identity, payload, len, &frame,
-			  &flen) != SL_OK)
+	                  &flen) != SL_OK)
 		return NULL;
 	if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, frame, flen) != 0) {
 		sl_free(frame);
@@ -473,15 +481,16 @@ static nng_msg *client_frame(rpc_client *c, uint32_t type, const void *payload, 
  * options and URL rather than the client: an asynchronous call may complete
  * after its client was closed and freed. */
 static int client_reply(const rpc_opts *o, const char *url, nng_msg *m, envelope *reply,
-			char *err, size_t errlen)
+                        char *err, size_t errlen)
 {
-	int rv = envelope_unpack(o->key, nng_msg_body(m), nng_msg_len(m), o->max_msg, reply, err,
-				 errlen);
+	int rv = envelope_unpack(o->key, nng_msg_body(m), nng_msg_len(m), o->max_msg,
+	                         reply, err, errlen);
 	nng_msg_free(m);
 	if (rv == SL_EAUTH)
-		snprintf(err, errlen, "%s did not accept our credentials or we cannot verify its "
-				      "reply: the cluster secret differs from the peer's",
-			 url);
+		snprintf(err, errlen,
+		         "%s did not accept our credentials or we cannot verify its "
+		         "reply: the cluster secret differs from the peer's",
+		         url);
 	if (rv != SL_OK)
 		return rv;
 	if (reply->type == MSG_ERROR) {
@@ -491,8 +500,8 @@ static int client_reply(const rpc_opts *o, const char *url, nng_msg *m, envelope
 	return rv;
 }
 
-int rpc_call(rpc_client *c, uint32_t type, const void *payload, size_t len, envelope *reply,
-	     char *err, size_t errlen)
+int rpc_call(rpc_client *c, uint32_t type, const void *payload, size_t len,
+             envelope *reply, char *err, size_t errlen)
 {
 	nng_ctx ctx;
 	nng_aio *aio = NULL;
@@ -531,12 +540,13 @@ int rpc_call(rpc_client *c, uint32_t type, const void *payload, size_t len, enve
 	return client_reply(&c->opts, c->url, m, reply, err, errlen);
 fail:
 	nng_aio_free(aio);
-	snprintf(err, errlen, "%s to %s: %s", msg_type_name(type), c->url, nng_strerror(nrv));
+	snprintf(err, errlen, "%s to %s: %s", msg_type_name(type), c->url,
+	         nng_strerror(nrv));
 	return map_nng(nrv);
 }
 
-int rpc_call_pb(rpc_client *c, uint32_t type, const void *pb_msg, envelope *reply, char *err,
-		size_t errlen)
+int rpc_call_pb(rpc_client *c, uint32_t type, const void *pb_msg, envelope *reply,
+                char *err, size_t errlen)
 {
 	const ProtobufCMessage *m = pb_msg;
 	size_t len = protobuf_c_message_get_packed_size(m);
@@ -580,8 +590,8 @@ static void async_cb(void *arg)
 	if (nrv != 0) {
 		if (a->state == CTX_SEND)
 			nng_msg_free(nng_aio_get_msg(a->aio));
-		snprintf(err, sizeof(err), "%s to %s: %s", msg_type_name(a->type),
-			 a->url, nng_strerror(nrv));
+		snprintf(err, sizeof(err), "%s to %s: %s", msg_type_name(a->type), a->url,
+		         nng_strerror(nrv));
 		async_finish(a, map_nng(nrv), NULL, err);
 		return;
 	}
@@ -592,13 +602,14 @@ static void async_cb(void *arg)
 	}
 	envelope reply;
 	int rv = client_reply(&a->opts, a->url, nng_aio_get_msg(a->aio), &reply, err,
-			      sizeof(err));
+	                      sizeof(err));
 	async_finish(a, rv, rv == SL_OK ? &reply : NULL, err);
 	if (rv == SL_OK)
 		envelope_release(&reply);
 }
 
-int rpc_call_async(rpc_client *c, uint32_t type, const void *pb_msg, rpc_done_fn fn, void *arg)
+int rpc_call_async(rpc_client *c, uint32_t type, const void *pb_msg, rpc_done_fn fn,
+                   void *arg)
 {
 	const ProtobufCMessage *pm = pb_msg;
 	size_t len = protobuf_c_message_get_packed_size(pm);
@@ -614,7 +625,8 @@ int rpc_call_async(rpc_client *c, uint32_t type, const void *pb_msg, rpc_done_fn
 	a->type = type;
 	a->fn = fn;
 	a->arg = arg;
-	if (nng_ctx_open(&a->ctx, c->sock) != 0 || nng_aio_alloc(&a->aio, async_cb, a) != 0) {
+	if (nng_ctx_open(&a->ctx, c->sock) != 0 ||
+	    nng_aio_alloc(&a->aio, async_cb, a) != 0) {
 		nng_msg_free(m);
 		sl_free(a);
 		return SL_ETRANSPORT;

@@ -67,7 +67,7 @@ typedef int (*rpc_handler)(void *arg, const envelope *req, rpc_reply *rep);
 /* Listens on url and serves requests. *port_out (if not NULL) receives the
  * bound TCP port, useful with port 0. */
 int rpc_server_start(rpc_server **out, const char *url, const rpc_opts *o, rpc_handler h,
-		     void *arg, int *port_out, char *err, size_t errlen);
+                     void *arg, int *port_out, char *err, size_t errlen);
 /* Stops serving, waits for handlers in progress to return, frees. */
 void rpc_server_close(rpc_server *s);
 /* Number of requests refused so far (bad frames, auth, version, type). */
@@ -77,7 +77,7 @@ uint64_t rpc_server_refused(const rpc_server *s);
 void rpc_reply_set(rpc_reply *rep, uint32_t type, const void *pb_msg);
 /* Formats an error message into the reply; returns code for `return`. */
 int rpc_reply_error(rpc_reply *rep, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- client ---- */
 
@@ -86,7 +86,7 @@ typedef struct rpc_client rpc_client;
 /* Opens a client that dials url in the background (reconnecting as needed).
  * The rpc_opts strings must outlive the client. */
 int rpc_client_open(rpc_client **out, const char *url, const rpc_opts *o, char *err,
-		    size_t errlen);
+                    size_t errlen);
 void rpc_client_close(rpc_client *c);
 const char *rpc_client_url(const rpc_client *c);
 
@@ -94,17 +94,18 @@ const char *rpc_client_url(const rpc_client *c);
  * returns SL_OK and a verified reply in *reply (release with
  * envelope_release). If the peer answers MSG_ERROR, returns the peer's code
  * and copies its message into err. Thread-safe. */
-int rpc_call(rpc_client *c, uint32_t type, const void *payload, size_t len, envelope *reply,
-	     char *err, size_t errlen);
+int rpc_call(rpc_client *c, uint32_t type, const void *payload, size_t len,
+             envelope *reply, char *err, size_t errlen);
 /* Same with a protobuf-c message as the payload. */
-int rpc_call_pb(rpc_client *c, uint32_t type, const void *pb_msg, envelope *reply, char *err,
-		size_t errlen);
+int rpc_call_pb(rpc_client *c, uint32_t type, const void *pb_msg, envelope *reply,
+                char *err, size_t errlen);
 
 /* Completion of an asynchronous call, on an nng callback thread. reply is
  * NULL unless rv == SL_OK; it is released after the callback returns. */
 typedef void (*rpc_done_fn)(void *arg, int rv, const envelope *reply, const char *err);
 /* Starts a call and returns at once; fn runs exactly once. */
-int rpc_call_async(rpc_client *c, uint32_t type, const void *pb_msg, rpc_done_fn fn, void *arg);
+int rpc_call_async(rpc_client *c, uint32_t type, const void *pb_msg, rpc_done_fn fn,
+                   void *arg);
 
 /* Asynchronous calls whose callback has not yet returned (process-wide).
  * Used at shutdown to let completions drain before freeing their state. */

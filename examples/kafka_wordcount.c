@@ -19,7 +19,8 @@
 int count_to_text(const sl_record *in, sl_emitter *out)
 {
 	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%" PRId64, sl_i64_decode(in->value, in->value_len));
+	int n = snprintf(buf, sizeof(buf), "%" PRId64,
+	                 sl_i64_decode(in->value, in->value_len));
 	return sl_emit(out, in->key, in->key_len, buf, (size_t)n, in->event_time_ms);
 }
 
@@ -27,15 +28,17 @@ int sluice_job_define(sl_ctx *ctx)
 {
 	char src[1024], sink[1024];
 	const char *brokers = sl_conf_get(ctx, "wordcount.brokers", "127.0.0.1:19092");
-	snprintf(src, sizeof(src), "bootstrap.servers=%s;group.id=%s;auto.offset.reset=%s;"
-				   "commit.offsets=true;%s",
-		 brokers, sl_conf_get(ctx, "wordcount.group", "wordcount"),
-		 sl_conf_get(ctx, "wordcount.start", "earliest"),
-		 sl_conf_get(ctx, "wordcount.source.extra", ""));
+	snprintf(src, sizeof(src),
+	         "bootstrap.servers=%s;group.id=%s;auto.offset.reset=%s;"
+	         "commit.offsets=true;%s",
+	         brokers, sl_conf_get(ctx, "wordcount.group", "wordcount"),
+	         sl_conf_get(ctx, "wordcount.start", "earliest"),
+	         sl_conf_get(ctx, "wordcount.source.extra", ""));
 	snprintf(sink, sizeof(sink), "bootstrap.servers=%s;exactly_once=true;%s", brokers,
-		 sl_conf_get(ctx, "wordcount.sink.extra", ""));
+	         sl_conf_get(ctx, "wordcount.sink.extra", ""));
 
-	sl_stream *lines = sl_kafka_direct_stream(ctx, sl_conf_get(ctx, "wordcount.topics", "lines"), src);
+	sl_stream *lines = sl_kafka_direct_stream(
+	    ctx, sl_conf_get(ctx, "wordcount.topics", "lines"), src);
 	sl_stream *words = sl_flat_map(lines, "sl_split_words");
 	sl_stream *pairs = sl_map_to_pair(words, "sl_pair_one");
 	sl_stream *counts = sl_reduce_by_key(pairs, "sl_sum_i64", 0);

@@ -170,7 +170,7 @@ static void shuffle_parts(ojob *oj, const Sluice__Node *n, parts *out)
 	s->shuffle_node = n->id;
 	s->num_reducers = n->partitions ? n->partitions : default_reducers(b->job);
 	snprintf(s->shuffle_id, sizeof(s->shuffle_id), "shf-%llu-%lld-%u-%u",
-		 (unsigned long long)b->job->id, (long long)b->time_ms, oj->index, s->id);
+	         (unsigned long long)b->job->id, (long long)b->time_ms, oj->index, s->id);
 	for (uint32_t r = 0; r < s->num_reducers; r++) {
 		part *p = parts_add(out);
 		p->in.kind = TIN_SHUFFLE;
@@ -208,24 +208,28 @@ static void ojob_plan(ojob *oj)
 	for (size_t i = 0; i < oj->nstages; i++) {
 		stage *st = oj->stages[i];
 		for (size_t t = 0; t < st->ntasks; t++) {
-			stage *parent = st->tasks[t]->in.kind == TIN_SHUFFLE ? st->tasks[t]->in.parent
-									     : NULL;
+			stage *parent = st->tasks[t]->in.kind == TIN_SHUFFLE
+			                    ? st->tasks[t]->in.parent
+			                    : NULL;
 			if (parent == NULL)
 				continue;
 			bool have = false;
 			for (size_t k = 0; k < st->nparents; k++)
 				have |= st->parents[k] == parent;
 			if (!have) {
-				st->parents = sl_realloc(st->parents,
-							 (st->nparents + 1) * sizeof(*st->parents));
+				st->parents =
+				    sl_realloc(st->parents,
+				               (st->nparents + 1) * sizeof(*st->parents));
 				st->parents[st->nparents++] = parent;
 			}
 		}
 	}
 	if (out->kind == SLUICE__NODE_KIND__OUT_SAVE_TEXT) {
 		const char *sfx = out->suffix && out->suffix[0] ? out->suffix : NULL;
-		oj->save_final = sfx ? sl_asprintf("%s-%lld.%s", out->path, (long long)oj->b->time_ms, sfx)
-				     : sl_asprintf("%s-%lld", out->path, (long long)oj->b->time_ms);
+		oj->save_final =
+		    sfx ? sl_asprintf("%s-%lld.%s", out->path, (long long)oj->b->time_ms,
+		                      sfx)
+		        : sl_asprintf("%s-%lld", out->path, (long long)oj->b->time_ms);
 		oj->save_tmp = sl_asprintf("%s.tmp", oj->save_final);
 	}
 }
@@ -249,7 +253,8 @@ static void list_new_files(job *j, const Sluice__Node *n, batch *b)
 			sl_free(path);
 			continue;
 		}
-		j->seen_files = sl_realloc(j->seen_files, (j->nseen + 1) * sizeof(char *));
+		j->seen_files =
+		    sl_realloc(j->seen_files, (j->nseen + 1) * sizeof(char *));
 		j->seen_files[j->nseen++] = sl_strdup(path);
 		b->files = sl_realloc(b->files, (b->nfiles + 1) * sizeof(char *));
 		b->files[b->nfiles++] = path;
@@ -288,11 +293,13 @@ static void batch_persist(job *j, const batch *b, const char *state)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db = store_db(j->e->m->db);
-	if (sqlite3_prepare_v2(db, "INSERT INTO batches(job_id, batch_ms, state, input_records, "
-				   "submit_ms, start_ms, end_ms) VALUES (?,?,?,?,?,?,?) "
-				   "ON CONFLICT(job_id, batch_ms) DO UPDATE SET state=excluded.state, "
-				   "start_ms=excluded.start_ms, end_ms=excluded.end_ms",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        db,
+	        "INSERT INTO batches(job_id, batch_ms, state, input_records, "
+	        "submit_ms, start_ms, end_ms) VALUES (?,?,?,?,?,?,?) "
+	        "ON CONFLICT(job_id, batch_ms) DO UPDATE SET state=excluded.state, "
+	        "start_ms=excluded.start_ms, end_ms=excluded.end_ms",
+	        -1, &st, NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)j->id);
 	sqlite3_bind_int64(st, 2, b->time_ms);
@@ -302,8 +309,8 @@ static void batch_persist(job *j, const batch *b, const char *state)
 	sqlite3_bind_int64(st, 6, b->start_wall);
 	sqlite3_bind_int64(st, 7, b->end_wall);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		log_error("state store: batch %lld of %s: %s", (long long)b->time_ms, j->name,
-			  sqlite3_errmsg(db));
+		log_error("state store: batch %lld of %s: %s", (long long)b->time_ms,
+		          j->name, sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 }
 
@@ -315,12 +322,14 @@ void batches_generate(job *j, int64_t now_wall)
 		j->next_batch_ms += j->interval_ms;
 		if (j->nbatches == j->batches_cap) {
 			j->batches_cap = j->batches_cap ? j->batches_cap * 2 : 8;
-			j->batches = sl_realloc(j->batches, j->batches_cap * sizeof(*j->batches));
+			j->batches =
+			    sl_realloc(j->batches, j->batches_cap * sizeof(*j->batches));
 		}
 		j->batches[j->nbatches++] = b;
 		batch_persist(j, b, "QUEUED");
-		log_debug("job %s: batch %lld generated, %zu blocks, %llu records", j->name,
-			  (long long)b->time_ms, b->nblocks, (unsigned long long)b->input_records);
+		log_debug("job %s: batch %lld generated, %zu blocks, %llu records",
+		          j->name, (long long)b->time_ms, b->nblocks,
+		          (unsigned long long)b->input_records);
 	}
 }
 
@@ -408,8 +417,8 @@ void ojob_fail(ojob *oj, const char *fmt, ...)
 	va_end(ap);
 	oj->state = OJ_FAILED;
 	b->ojobs_ended++;
-	log_error("job %s batch %lld: output %u failed: %s", b->job->name, (long long)b->time_ms,
-		  oj->index, b->error);
+	log_error("job %s batch %lld: output %u failed: %s", b->job->name,
+	          (long long)b->time_ms, oj->index, b->error);
 }
 
 static void print_output(ojob *oj)
@@ -417,16 +426,18 @@ static void print_output(ojob *oj)
 	batch *b = oj->b;
 	const Sluice__Node *n = graph_node(b->job->graph, oj->output_node);
 	size_t shown = 0;
-	char *head = sl_asprintf("-------------------------------------------\nTime: %lld ms "
-				 "(%s)\n-------------------------------------------",
-				 (long long)b->time_ms, b->job->name);
+	char *head =
+	    sl_asprintf("-------------------------------------------\nTime: %lld ms "
+	                "(%s)\n-------------------------------------------",
+	                (long long)b->time_ms, b->job->name);
 	printf("%s\n", head);
 	sl_free(head);
 	for (size_t i = 0; i < oj->result->ntasks && shown < n->num; i++) {
 		mtask *t = oj->result->tasks[i];
 		for (size_t k = 0; k < t->nlines && shown < n->num; k++, shown++) {
 			printf("%s\n", t->lines[k]);
-			b->output = sl_realloc(b->output, (b->noutput + 1) * sizeof(char *));
+			b->output =
+			    sl_realloc(b->output, (b->noutput + 1) * sizeof(char *));
 			b->output[b->noutput++] = sl_strdup(t->lines[k]);
 		}
 	}
@@ -516,8 +527,8 @@ static void batch_record(job *j, batch *b)
 	for (size_t i = 0; i < b->nkr; i++) {
 		h->offsets = sl_realloc(h->offsets, (h->noffsets + 1) * sizeof(char *));
 		h->offsets[h->noffsets++] =
-			sl_asprintf("%s-%d:%lld-%lld", b->kr[i].topic, b->kr[i].partition,
-				    (long long)b->kr[i].from, (long long)b->kr[i].until);
+		    sl_asprintf("%s-%d:%lld-%lld", b->kr[i].topic, b->kr[i].partition,
+		                (long long)b->kr[i].from, (long long)b->kr[i].until);
 	}
 	b->output = NULL;
 	b->noutput = 0;
@@ -541,14 +552,16 @@ static void batch_finish(job *j, batch *b)
 	}
 	j->records += b->input_records;
 	j->last_batch_ms = b->time_ms;
-	log_info("job %s batch %lld %s: %llu records, scheduling delay %lld ms, processing %lld "
-		 "ms, %u tasks",
-		 j->name, (long long)b->time_ms, failed ? "FAILED" : "done",
-		 (unsigned long long)b->input_records, (long long)(b->start_wall - b->time_ms),
-		 (long long)(b->end_wall - b->start_wall), b->tasks);
+	log_info("job %s batch %lld %s: %llu records, scheduling delay %lld ms, "
+	         "processing %lld "
+	         "ms, %u tasks",
+	         j->name, (long long)b->time_ms, failed ? "FAILED" : "done",
+	         (unsigned long long)b->input_records,
+	         (long long)(b->start_wall - b->time_ms),
+	         (long long)(b->end_wall - b->start_wall), b->tasks);
 	char prefix[96];
 	snprintf(prefix, sizeof(prefix), "shf-%llu-%lld-", (unsigned long long)j->id,
-		 (long long)b->time_ms);
+	         (long long)b->time_ms);
 	sched_broadcast_remove(j->e, prefix, b->blocks, b->nblocks);
 	batch_record(j, b);
 }
@@ -578,11 +591,12 @@ void batch_summarise(job *j, const batch *b, Sluice__BatchInfo *bi)
 	bi->batch_ms = b->time_ms;
 	bi->state = b->state == BATCH_QUEUED ? "QUEUED" : "RUNNING";
 	bi->input_records = b->input_records;
-	bi->scheduling_delay_ms = b->start_wall ? b->start_wall - b->time_ms : now - b->time_ms;
+	bi->scheduling_delay_ms =
+	    b->start_wall ? b->start_wall - b->time_ms : now - b->time_ms;
 	bi->processing_ms = b->start_wall ? now - b->start_wall : 0;
 	bi->total_delay_ms = now - b->time_ms;
-	bi->first_task_ms = b->first_task_wall && b->start_wall ? b->first_task_wall - b->start_wall
-								  : -1;
+	bi->first_task_ms =
+	    b->first_task_wall && b->start_wall ? b->first_task_wall - b->start_wall : -1;
 	bi->tasks = b->tasks;
 	bi->task_failures = b->task_failures;
 	bi->error = (char *)b->error;

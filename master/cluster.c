@@ -45,16 +45,19 @@ static int cluster_load(cluster *c, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db = store_db(c->db);
-	if (sqlite3_prepare_v2(db, "SELECT id, host, rpc_url, slots, memory, registered_ms, "
-				   "last_heartbeat_ms FROM workers ORDER BY registered_ms",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT id, host, rpc_url, slots, memory, registered_ms, "
+	                       "last_heartbeat_ms FROM workers ORDER BY registered_ms",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "state store: %s", sqlite3_errmsg(db));
 		return SL_EDB;
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		worker_entry *w = cluster_add(c, (const char *)sqlite3_column_text(st, 0));
+		worker_entry *w =
+		    cluster_add(c, (const char *)sqlite3_column_text(st, 0));
 		snprintf(w->host, sizeof(w->host), "%s", sqlite3_column_text(st, 1));
-		snprintf(w->rpc_url, sizeof(w->rpc_url), "%s", sqlite3_column_text(st, 2));
+		snprintf(w->rpc_url, sizeof(w->rpc_url), "%s",
+		         sqlite3_column_text(st, 2));
 		w->slots = (uint32_t)sqlite3_column_int(st, 3);
 		w->memory = (uint64_t)sqlite3_column_int64(st, 4);
 		w->registered_ms = sqlite3_column_int64(st, 5);
@@ -65,7 +68,7 @@ static int cluster_load(cluster *c, char *err, size_t errlen)
 }
 
 int cluster_new(cluster **out, store *db, const rpc_opts *client_opts, int64_t hb_ms,
-		int64_t timeout_ms, char *err, size_t errlen)
+                int64_t timeout_ms, char *err, size_t errlen)
 {
 	cluster *c = sl_calloc(1, sizeof(*c));
 	c->db = db;
@@ -110,14 +113,15 @@ static void cluster_persist(cluster *c, const worker_entry *w)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db = store_db(c->db);
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO workers(id, host, rpc_url, slots, memory, state, "
-			       "registered_ms, last_heartbeat_ms) VALUES (?,?,?,?,?,?,?,?) "
-			       "ON CONFLICT(id) DO UPDATE SET host=excluded.host, "
-			       "rpc_url=excluded.rpc_url, slots=excluded.slots, "
-			       "memory=excluded.memory, state=excluded.state, "
-			       "last_heartbeat_ms=excluded.last_heartbeat_ms",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	        db,
+	        "INSERT INTO workers(id, host, rpc_url, slots, memory, state, "
+	        "registered_ms, last_heartbeat_ms) VALUES (?,?,?,?,?,?,?,?) "
+	        "ON CONFLICT(id) DO UPDATE SET host=excluded.host, "
+	        "rpc_url=excluded.rpc_url, slots=excluded.slots, "
+	        "memory=excluded.memory, state=excluded.state, "
+	        "last_heartbeat_ms=excluded.last_heartbeat_ms",
+	        -1, &st, NULL) != SQLITE_OK) {
 		log_error("state store: %s", sqlite3_errmsg(db));
 		return;
 	}
@@ -160,15 +164,17 @@ static void id_assign(cluster *c, char *id, size_t idlen)
 static int register_check(const Sluice__RegisterWorker *r, rpc_reply *rep)
 {
 	if (r->slots == 0 || r->slots > 1024)
-		return rpc_reply_error(rep, SL_EINVAL, "register: slots must be 1..1024, got %u",
-				       r->slots);
+		return rpc_reply_error(
+		    rep, SL_EINVAL, "register: slots must be 1..1024, got %u", r->slots);
 	if (r->rpc_url == NULL || r->rpc_url[0] == '\0' || strlen(r->rpc_url) >= 256)
-		return rpc_reply_error(rep, SL_EINVAL, "register: missing or too long rpc_url");
+		return rpc_reply_error(rep, SL_EINVAL,
+		                       "register: missing or too long rpc_url");
 	if (r->host == NULL || strlen(r->host) >= 64)
-		return rpc_reply_error(rep, SL_EINVAL, "register: host missing or too long");
+		return rpc_reply_error(rep, SL_EINVAL,
+		                       "register: host missing or too long");
 	if (r->worker_id[0] != '\0' && !id_valid(r->worker_id))
 		return rpc_reply_error(rep, SL_EINVAL, "register: bad worker id '%s'",
-				       r->worker_id);
+		                       r->worker_id);
 	return SL_OK;
 }
 
@@ -177,7 +183,8 @@ static int worker_connect(cluster *c, worker_entry *w, rpc_reply *rep)
 	char err[512];
 	rpc_client_close(w->client);
 	w->client = NULL;
-	int rv = rpc_client_open(&w->client, w->rpc_url, &c->client_opts, err, sizeof(err));
+	int rv =
+	    rpc_client_open(&w->client, w->rpc_url, &c->client_opts, err, sizeof(err));
 	if (rv != SL_OK) {
 		log_warn("refusing worker %s: %s", w->id, err);
 		return rpc_reply_error(rep, rv, "%s", err);
@@ -188,7 +195,7 @@ static int worker_connect(cluster *c, worker_entry *w, rpc_reply *rep)
 int cluster_handle_register(cluster *c, const envelope *req, rpc_reply *rep)
 {
 	Sluice__RegisterWorker *r =
-		sluice__register_worker__unpack(NULL, req->payload_len, req->payload);
+	    sluice__register_worker__unpack(NULL, req->payload_len, req->payload);
 	if (r == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed RegisterWorker");
 	int rv = register_check(r, rep);
@@ -216,8 +223,8 @@ int cluster_handle_register(cluster *c, const envelope *req, rpc_reply *rep)
 	w->last_hb_wall = clock_wall_ms();
 	cluster_persist(c, w);
 	log_info("worker %s %sregistered from %s: %s, %u slots, %llu MiB", w->id,
-		 known ? "re-" : "", rep->peer, w->rpc_url, w->slots,
-		 (unsigned long long)(w->memory >> 20));
+	         known ? "re-" : "", rep->peer, w->rpc_url, w->slots,
+	         (unsigned long long)(w->memory >> 20));
 	if (c->on_event)
 		c->on_event(c->event_arg, w, false);
 	Sluice__RegisterWorkerReply out = SLUICE__REGISTER_WORKER_REPLY__INIT;
@@ -231,12 +238,14 @@ done:
 
 int cluster_handle_heartbeat(cluster *c, const envelope *req, rpc_reply *rep)
 {
-	Sluice__Heartbeat *h = sluice__heartbeat__unpack(NULL, req->payload_len, req->payload);
+	Sluice__Heartbeat *h =
+	    sluice__heartbeat__unpack(NULL, req->payload_len, req->payload);
 	if (h == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed Heartbeat");
 	Sluice__HeartbeatReply out = SLUICE__HEARTBEAT_REPLY__INIT;
 	worker_entry *w = cluster_find(c, h->worker_id);
-	if (w == NULL || w->state != WORKER_ALIVE || strcmp(h->worker_id, req->sender) != 0) {
+	if (w == NULL || w->state != WORKER_ALIVE ||
+	    strcmp(h->worker_id, req->sender) != 0) {
 		out.reregister = true;
 	} else {
 		w->last_hb_mono = clock_mono_ms();
@@ -281,12 +290,14 @@ void cluster_check_liveness(cluster *c, int64_t now_mono)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		worker_entry *w = &c->w[i];
-		if (w->state != WORKER_ALIVE || now_mono - w->last_hb_mono <= c->timeout_ms)
+		if (w->state != WORKER_ALIVE ||
+		    now_mono - w->last_hb_mono <= c->timeout_ms)
 			continue;
 		w->state = WORKER_LOST;
-		log_warn("worker %s (%s) LOST: no heartbeat for %lld ms (timeout %lld ms)", w->id,
-			 w->rpc_url, (long long)(now_mono - w->last_hb_mono),
-			 (long long)c->timeout_ms);
+		log_warn(
+		    "worker %s (%s) LOST: no heartbeat for %lld ms (timeout %lld ms)",
+		    w->id, w->rpc_url, (long long)(now_mono - w->last_hb_mono),
+		    (long long)c->timeout_ms);
 		cluster_persist(c, w);
 		if (c->on_event)
 			c->on_event(c->event_arg, w, true);

@@ -45,7 +45,7 @@ typedef struct cluster cluster;
 typedef void (*cluster_event_fn)(void *arg, worker_entry *w, bool lost);
 
 int cluster_new(cluster **out, store *db, const rpc_opts *client_opts, int64_t hb_ms,
-		int64_t timeout_ms, char *err, size_t errlen);
+                int64_t timeout_ms, char *err, size_t errlen);
 void cluster_free(cluster *c);
 /* Closes every master -> worker client (at shutdown, before cluster_free);
  * their pending calls complete with SL_ECLOSED. */

@@ -44,12 +44,12 @@ typedef struct {
 typedef struct {
 	tin_kind kind;
 	uint32_t source_node;
-	rblock *block;          /* TIN_BLOCK (owned by the batch) */
-	struct stage *parent;   /* TIN_SHUFFLE: the map stage */
+	rblock *block;        /* TIN_BLOCK (owned by the batch) */
+	struct stage *parent; /* TIN_SHUFFLE: the map stage */
 	uint32_t reduce_partition;
 	int64_t gen_start, gen_count;
-	char *file;             /* TIN_FILE */
-	const krange *kr;       /* TIN_KAFKA (owned by the batch) */
+	char *file;       /* TIN_FILE */
+	const krange *kr; /* TIN_KAFKA (owned by the batch) */
 } tinput;
 
 typedef enum { TASK_PENDING, TASK_LAUNCHING, TASK_RUNNING, TASK_DONE } mtask_state;
@@ -62,20 +62,20 @@ typedef struct mtask {
 	uint32_t *chain;
 	size_t nchain;
 	mtask_state state;
-	uint32_t attempt;   /* of the current or last launch */
+	uint32_t attempt; /* of the current or last launch */
 	uint32_t failures;
-	char worker[32];    /* running on / output held by */
-	char avoid[32];     /* worker it last failed on */
+	char worker[32]; /* running on / output held by */
+	char avoid[32];  /* worker it last failed on */
 	int64_t launch_wall;
-	char **lines;       /* print output of this partition */
+	char **lines; /* print output of this partition */
 	size_t nlines;
 } mtask;
 
 typedef struct stage {
 	uint32_t id;
 	struct ojob *oj;
-	bool is_map;            /* writes shuffle buckets */
-	uint32_t shuffle_node;  /* is_map: the shuffle it feeds */
+	bool is_map;           /* writes shuffle buckets */
+	uint32_t shuffle_node; /* is_map: the shuffle it feeds */
 	uint32_t num_reducers;
 	char shuffle_id[96];
 	struct stage **parents;
@@ -115,7 +115,8 @@ typedef struct batch {
 	ojob **ojobs;
 	size_t nojobs, ojobs_ended;
 	int64_t start_wall, end_wall;
-	int64_t first_task_wall; /* earliest task start: launch + worker queue time; 0 = none */
+	int64_t first_task_wall; /* earliest task start: launch + worker queue time; 0 =
+	                            none */
 	uint32_t tasks, task_failures;
 	char error[512];
 	char **output; /* print lines, in order */
@@ -169,15 +170,15 @@ typedef struct job {
 	bool wal;
 	receiver *rcv;
 	size_t nrcv;
-	rblock **pending;   /* received, not yet allocated to a batch */
+	rblock **pending; /* received, not yet allocated to a batch */
 	size_t npending, pending_cap;
-	batch **batches;    /* queued and running, oldest first */
+	batch **batches; /* queued and running, oldest first */
 	size_t nbatches, batches_cap;
 	batch_summary hist[BATCH_HISTORY];
 	size_t nhist, hist_next;
 	uint64_t batches_done, batches_failed, records;
 	int64_t last_batch_ms;
-	char **seen_files;  /* text_file_stream: files already taken */
+	char **seen_files; /* text_file_stream: files already taken */
 	size_t nseen;
 	struct ksrc **ksrc; /* Kafka direct streams (kafka_src.c) */
 	size_t nksrc;
@@ -224,7 +225,8 @@ void sched_run(struct engine *e);
 int sched_handle_status(struct engine *e, const envelope *req, rpc_reply *rep);
 void sched_worker_lost(struct engine *e, const char *worker_id);
 wload *sched_load(struct engine *e, const char *worker_id);
-void sched_broadcast_remove(struct engine *e, const char *prefix, rblock **blocks, size_t n);
+void sched_broadcast_remove(struct engine *e, const char *prefix, rblock **blocks,
+                            size_t n);
 
 /* rtracker.c */
 void rtracker_init(job *j);

@@ -51,9 +51,10 @@ static void job_persist_state(job *j)
 {
 	sqlite3_stmt *st;
 	sqlite3 *db = store_db(j->e->m->db);
-	if (sqlite3_prepare_v2(db, "UPDATE jobs SET state = ?, error = ?, last_batch_ms = ? "
-				   "WHERE id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+	                       "UPDATE jobs SET state = ?, error = ?, last_batch_ms = ? "
+	                       "WHERE id = ?",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_text(st, 1, job_state_name(j->state), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, j->error, -1, SQLITE_STATIC);
@@ -91,18 +92,20 @@ static int job_conf_load(job *j, char *err, size_t errlen)
 {
 	j->conf = conf_new(CONF_APP_KEYS);
 	for (size_t i = 0; i < j->sub->n_conf; i++)
-		if (conf_set(j->conf, j->sub->conf[i]->key, j->sub->conf[i]->value, err, errlen) !=
-		    SL_OK)
+		if (conf_set(j->conf, j->sub->conf[i]->key, j->sub->conf[i]->value, err,
+		             errlen) != SL_OK)
 			return SL_ECONFIG;
 	const sl_conf *mc = j->e->m->conf;
 	j->max_failures = (uint32_t)conf_get_int(j->conf, "spark.task.maxFailures");
-	j->concurrent_jobs = (uint32_t)conf_get_int(j->conf, "spark.streaming.concurrentJobs");
+	j->concurrent_jobs =
+	    (uint32_t)conf_get_int(j->conf, "spark.streaming.concurrentJobs");
 	j->default_parts = (uint32_t)conf_get_int(j->conf, "sluice.shuffle.partitions");
-	j->block_interval_ms = conf_get_duration_ms(j->conf, "spark.streaming.blockInterval");
+	j->block_interval_ms =
+	    conf_get_duration_ms(j->conf, "spark.streaming.blockInterval");
 	j->max_rate = conf_get_int(j->conf, "spark.streaming.receiver.maxRate");
 	j->wal = conf_get_bool(j->conf, "spark.streaming.receiver.writeAheadLog.enable");
 	snprintf(j->storage_level, sizeof(j->storage_level), "%s",
-		 conf_get_str(j->conf, "sluice.storage.level"));
+	         conf_get_str(j->conf, "sluice.storage.level"));
 	(void)mc;
 	return SL_OK;
 }
@@ -111,20 +114,25 @@ static int submit_check(struct engine *e, const Sluice__SubmitJob *s, rpc_reply 
 {
 	char err[512];
 	if (s->name == NULL || s->name[0] == '\0' || strlen(s->name) > 100)
-		return rpc_reply_error(rep, SL_EJOB, "a job name of 1..100 characters is required");
+		return rpc_reply_error(rep, SL_EJOB,
+		                       "a job name of 1..100 characters is required");
 	for (const char *p = s->name; *p; p++)
 		if (!(*p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9') ||
 		      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-			return rpc_reply_error(rep, SL_EJOB, "job name '%s': use letters, digits, "
-							     "'-', '_' and '.'",
-					       s->name);
+			return rpc_reply_error(rep, SL_EJOB,
+			                       "job name '%s': use letters, digits, "
+			                       "'-', '_' and '.'",
+			                       s->name);
 	if (jobs_find(e, s->name) != NULL)
-		return rpc_reply_error(rep, SL_EEXIST, "a job named '%s' already exists", s->name);
+		return rpc_reply_error(rep, SL_EEXIST, "a job named '%s' already exists",
+		                       s->name);
 	if (s->library.len == 0)
-		return rpc_reply_error(rep, SL_EJOB, "job '%s': the job library is empty", s->name);
+		return rpc_reply_error(rep, SL_EJOB, "job '%s': the job library is empty",
+		                       s->name);
 	if (s->batch_interval_ms < 10 || s->batch_interval_ms > 3600000)
-		return rpc_reply_error(rep, SL_EJOB, "batch interval must be 10ms..1h, got %lld ms",
-				       (long long)s->batch_interval_ms);
+		return rpc_reply_error(rep, SL_EJOB,
+		                       "batch interval must be 10ms..1h, got %lld ms",
+		                       (long long)s->batch_interval_ms);
 	if (graph_validate(s->graph, err, sizeof(err)) != SL_OK)
 		return rpc_reply_error(rep, SL_EJOB, "job '%s': %s", s->name, err);
 	return SL_OK;
@@ -139,20 +147,25 @@ static int job_store(job *j, char *err, size_t errlen)
 	uint8_t *g = sl_malloc(glen);
 	sluice__job_graph__pack(j->graph, g);
 	store_begin(j->e->m->db);
-	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO libraries(hash, size, data, stored_ms) "
-				   "VALUES (?,?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        db,
+	        "INSERT OR IGNORE INTO libraries(hash, size, data, stored_ms) "
+	        "VALUES (?,?,?,?)",
+	        -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 1, j->lib_hash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)j->sub->library.len);
-	sqlite3_bind_blob(st, 3, j->sub->library.data, (int)j->sub->library.len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, j->sub->library.data, (int)j->sub->library.len,
+	                  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, clock_wall_ms());
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(db, "INSERT INTO jobs(name, state, library_hash, graph, conf, "
-				   "batch_interval_ms, created_ms, start_ms) VALUES (?,?,?,?,?,?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        db,
+	        "INSERT INTO jobs(name, state, library_hash, graph, conf, "
+	        "batch_interval_ms, created_ms, start_ms) VALUES (?,?,?,?,?,?,?,?)",
+	        -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, job_state_name(j->state), -1, SQLITE_STATIC);
@@ -209,7 +222,8 @@ static void job_free(job *j)
 static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 {
 	char err[512];
-	Sluice__SubmitJob *s = sluice__submit_job__unpack(NULL, req->payload_len, req->payload);
+	Sluice__SubmitJob *s =
+	    sluice__submit_job__unpack(NULL, req->payload_len, req->payload);
 	if (s == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed SubmitJob");
 	int rv = submit_check(e, s, rep);
@@ -237,11 +251,12 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 	rtracker_init(j);
 	e->jobs = sl_realloc(e->jobs, (e->njobs + 1) * sizeof(*e->jobs));
 	e->jobs[e->njobs++] = j;
-	log_info("job %s (id %llu) submitted from %s: library %s (%zu bytes, sha256 %.16s), %zu "
-		 "graph nodes, batch interval %lld ms, first batch at %lld",
-		 j->name, (unsigned long long)j->id, rep->peer, s->library_name, s->library.len,
-		 j->lib_hash, j->graph->n_nodes, (long long)j->interval_ms,
-		 (long long)j->next_batch_ms);
+	log_info("job %s (id %llu) submitted from %s: library %s (%zu bytes, sha256 "
+	         "%.16s), %zu "
+	         "graph nodes, batch interval %lld ms, first batch at %lld",
+	         j->name, (unsigned long long)j->id, rep->peer, s->library_name,
+	         s->library.len, j->lib_hash, j->graph->n_nodes,
+	         (long long)j->interval_ms, (long long)j->next_batch_ms);
 	Sluice__SubmitJobReply out = SLUICE__SUBMIT_JOB_REPLY__INIT;
 	out.job_id = j->id;
 	out.library_hash = j->lib_hash;
@@ -283,7 +298,8 @@ static int handle_list(struct engine *e, rpc_reply *rep)
 
 static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
 {
-	Sluice__JobControl *c = sluice__job_control__unpack(NULL, req->payload_len, req->payload);
+	Sluice__JobControl *c =
+	    sluice__job_control__unpack(NULL, req->payload_len, req->payload);
 	if (c == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed JobControl");
 	int rv = SL_OK;
@@ -298,7 +314,8 @@ static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
 			log_info("job %s stopped by %s", j->name, rep->peer);
 		}
 	} else {
-		rv = rpc_reply_error(rep, SL_EINVAL, "unknown job action '%s'", c->action);
+		rv =
+		    rpc_reply_error(rep, SL_EINVAL, "unknown job action '%s'", c->action);
 	}
 	if (rv == SL_OK) {
 		Sluice__JobControlReply out = SLUICE__JOB_CONTROL_REPLY__INIT;
@@ -311,7 +328,8 @@ static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
 
 static int handle_fetch_library(struct engine *e, const envelope *req, rpc_reply *rep)
 {
-	Sluice__FetchLibrary *f = sluice__fetch_library__unpack(NULL, req->payload_len, req->payload);
+	Sluice__FetchLibrary *f =
+	    sluice__fetch_library__unpack(NULL, req->payload_len, req->payload);
 	if (f == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed FetchLibrary");
 	job *j = jobs_find_id(e, f->job_id);
@@ -333,7 +351,8 @@ static int handle_fetch_library(struct engine *e, const envelope *req, rpc_reply
 
 static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *rep)
 {
-	Sluice__BatchStats *q = sluice__batch_stats__unpack(NULL, req->payload_len, req->payload);
+	Sluice__BatchStats *q =
+	    sluice__batch_stats__unpack(NULL, req->payload_len, req->payload);
 	if (q == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed BatchStats");
 	job *j = jobs_find(e, q->job);

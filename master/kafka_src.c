@@ -69,18 +69,21 @@ int kafka_init(job *j, char *err, size_t errlen)
 		k->plan_ms = -1;
 		pthread_mutex_init(&k->mu, NULL);
 		k->interval_ms = j->interval_ms;
-		k->max_rate = conf_get_int(j->conf, "spark.streaming.kafka.maxRatePerPartition");
-		k->min_rate = conf_get_int(j->conf, "spark.streaming.kafka.minRatePerPartition");
+		k->max_rate =
+		    conf_get_int(j->conf, "spark.streaming.kafka.maxRatePerPartition");
+		k->min_rate =
+		    conf_get_int(j->conf, "spark.streaming.kafka.minRatePerPartition");
 		const char *c = kafka_param(n, "commit.offsets");
 		k->commit = c != NULL && strcmp(c, "true") == 0;
 		const char *g = kafka_param(n, "group.id");
 		snprintf(k->group, sizeof(k->group), "%s", g ? g : "");
 		if (g == NULL)
 			snprintf(k->group, sizeof(k->group), "sluice-%s", j->name);
-		const char *extra[] = {"group.id", k->group, "enable.auto.commit", "false", NULL};
+		const char *extra[] = {"group.id", k->group, "enable.auto.commit",
+		                       "false", NULL};
 		rd_kafka_conf_t *conf = kafka_conf(n, extra, err, errlen);
-		if (conf == NULL ||
-		    (k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, msg, sizeof(msg))) == NULL) {
+		if (conf == NULL || (k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, msg,
+		                                          sizeof(msg))) == NULL) {
 			if (conf != NULL) {
 				snprintf(err, errlen, "kafka client: %s", msg);
 				rd_kafka_conf_destroy(conf);
@@ -131,7 +134,8 @@ size_t kafka_collect(struct engine *e, int64_t now_wall, ksrc **out, size_t cap)
 			continue;
 		for (size_t s = 0; s < j->nksrc && n < cap; s++) {
 			ksrc *k = j->ksrc[s];
-			if (k->plan_ms != j->next_batch_ms || (!k->plan_ready && !k->plan_err[0])) {
+			if (k->plan_ms != j->next_batch_ms ||
+			    (!k->plan_ready && !k->plan_err[0])) {
 				k->plan_ms = j->next_batch_ms;
 				k->plan_ready = false;
 				k->plan_err[0] = '\0';
@@ -171,7 +175,7 @@ static int discover(ksrc *k)
 	rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 1, NULL, &md, 5000);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(k->plan_err, sizeof(k->plan_err), "kafka metadata from %s: %s",
-			 kafka_param(k->n, "bootstrap.servers"), rd_kafka_err2str(e));
+		         kafka_param(k->n, "bootstrap.servers"), rd_kafka_err2str(e));
 		return SL_EKAFKA;
 	}
 	size_t found = 0;
@@ -184,7 +188,8 @@ static int discover(ksrc *k)
 			if (part_find(k, mt->topic, mt->partitions[p].id) != NULL)
 				continue;
 			pthread_mutex_lock(&k->mu);
-			k->parts = sl_realloc(k->parts, (k->nparts + 1) * sizeof(*k->parts));
+			k->parts =
+			    sl_realloc(k->parts, (k->nparts + 1) * sizeof(*k->parts));
 			kpart *kp = &k->parts[k->nparts++];
 			pthread_mutex_unlock(&k->mu);
 			memset(kp, 0, sizeof(*kp));
@@ -192,8 +197,9 @@ static int discover(ksrc *k)
 			kp->partition = mt->partitions[p].id;
 			kp->next = -1;
 			if (k->started)
-				log_info("job %s: new Kafka partition %s-%d, reading from its start",
-					 k->j->name, kp->topic, kp->partition);
+				log_info("job %s: new Kafka partition %s-%d, reading "
+				         "from its start",
+				         k->j->name, kp->topic, kp->partition);
 		}
 	}
 	rd_kafka_metadata_destroy(md);
@@ -202,8 +208,8 @@ static int discover(ksrc *k)
 		wanted += *p == ',';
 	if (found < wanted) {
 		snprintf(k->plan_err, sizeof(k->plan_err),
-			 "kafka: topic list '%s': %zu of %zu topics exist", k->n->topics, found,
-			 wanted);
+		         "kafka: topic list '%s': %zu of %zu topics exist", k->n->topics,
+		         found, wanted);
 		return SL_EKAFKA;
 	}
 	return SL_OK;
@@ -239,8 +245,9 @@ static int64_t committed_offset(ksrc *k, const kpart *p)
 static void resolve_start(ksrc *k, kpart *p, int64_t low, int64_t high)
 {
 	const char *reset = kafka_param(k->n, "auto.offset.reset");
-	bool earliest = reset && (!strcmp(reset, "earliest") || !strcmp(reset, "smallest") ||
-				  !strcmp(reset, "beginning"));
+	bool earliest =
+	    reset && (!strcmp(reset, "earliest") || !strcmp(reset, "smallest") ||
+	              !strcmp(reset, "beginning"));
 	int64_t off = explicit_start(k, p);
 	if (off < 0)
 		off = committed_offset(k, p);
@@ -278,20 +285,22 @@ void kafka_plan(ksrc *k)
 	for (size_t i = 0; i < k->nparts; i++) {
 		kpart *p = &k->parts[i];
 		int64_t low, high;
-		rd_kafka_resp_err_t e =
-			rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &low, &high, 5000);
+		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+		    k->rk, p->topic, p->partition, &low, &high, 5000);
 		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			snprintf(k->plan_err, sizeof(k->plan_err), "kafka offsets of %s-%d: %s",
-				 p->topic, p->partition, rd_kafka_err2str(e));
+			snprintf(k->plan_err, sizeof(k->plan_err),
+			         "kafka offsets of %s-%d: %s", p->topic, p->partition,
+			         rd_kafka_err2str(e));
 			plan_clear(k);
 			return;
 		}
 		if (p->next < 0)
 			resolve_start(k, p, low, high);
 		if (p->next < low) {
-			log_warn("job %s: %s-%d offsets %lld..%lld were deleted before being read",
-				 k->j->name, p->topic, p->partition, (long long)p->next,
-				 (long long)low);
+			log_warn("job %s: %s-%d offsets %lld..%lld were deleted before "
+			         "being read",
+			         k->j->name, p->topic, p->partition, (long long)p->next,
+			         (long long)low);
 			p->next = low;
 		}
 		int64_t until = high - p->next > cap ? p->next + cap : high;
@@ -308,7 +317,8 @@ bool kafka_ready(job *j, int64_t t)
 		if (k->plan_ms != t)
 			return false;
 		if (k->plan_err[0]) {
-			if (++k->errors >= 3 || strstr(k->plan_err, "topics exist") != NULL)
+			if (++k->errors >= 3 ||
+			    strstr(k->plan_err, "topics exist") != NULL)
 				job_fail(j, "%s", k->plan_err);
 			else
 				log_warn("job %s: %s (will retry)", j->name, k->plan_err);
@@ -352,11 +362,12 @@ void kafka_batch_done(job *j, const batch *b)
 		for (size_t r = 0; r < b->nkr; r++) {
 			if (b->kr[r].node != k->node)
 				continue;
-			rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
-				k->to_commit, b->kr[r].topic, b->kr[r].partition);
+			rd_kafka_topic_partition_t *tp =
+			    rd_kafka_topic_partition_list_find(
+			        k->to_commit, b->kr[r].topic, b->kr[r].partition);
 			if (tp == NULL)
-				tp = rd_kafka_topic_partition_list_add(k->to_commit, b->kr[r].topic,
-								       b->kr[r].partition);
+				tp = rd_kafka_topic_partition_list_add(
+				    k->to_commit, b->kr[r].topic, b->kr[r].partition);
 			tp->offset = b->kr[r].until;
 		}
 	}
@@ -376,8 +387,8 @@ void kafka_commit_pending(ksrc *k)
 	pthread_mutex_unlock(lock);
 	rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, l, 0);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-		log_warn("job %s: committing offsets to group %s: %s", k->j->name, k->group,
-			 rd_kafka_err2str(e));
+		log_warn("job %s: committing offsets to group %s: %s", k->j->name,
+		         k->group, rd_kafka_err2str(e));
 	rd_kafka_topic_partition_list_destroy(l);
 }
 

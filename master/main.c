@@ -20,14 +20,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sluice-master [--state-dir DIR] [--host ADDR] [--port N]\n"
-		   "                     [--properties-file F] [--conf key=value]...\n"
-		   "Runs the Sluice master: cluster manager and job driver.\n"
-		   "  --state-dir DIR   SQLite state and secret (sluice.state.dir)\n"
-		   "  --host ADDR       listen address (sluice.master.host)\n"
-		   "  --port N          cluster RPC port, 0 = any free (sluice.master.port)\n"
-		   "  --url URL         full listen URL, e.g. tls+tcp://10.0.0.1:7077\n"
-		   "The chosen URL is written to DIR/master.url once listening.\n");
+	fprintf(
+	    f, "usage: sluice-master [--state-dir DIR] [--host ADDR] [--port N]\n"
+	       "                     [--properties-file F] [--conf key=value]...\n"
+	       "Runs the Sluice master: cluster manager and job driver.\n"
+	       "  --state-dir DIR   SQLite state and secret (sluice.state.dir)\n"
+	       "  --host ADDR       listen address (sluice.master.host)\n"
+	       "  --port N          cluster RPC port, 0 = any free (sluice.master.port)\n"
+	       "  --url URL         full listen URL, e.g. tls+tcp://10.0.0.1:7077\n"
+	       "The chosen URL is written to DIR/master.url once listening.\n");
 }
 
 static int master_handle(void *arg, const envelope *req, rpc_reply *rep)
@@ -56,10 +57,11 @@ static int master_handle(void *arg, const envelope *req, rpc_reply *rep)
 	default:
 		rv = engine_handle(m->engine, req, rep);
 		if (rv == SL_EUNKNOWN_TYPE && rep->errmsg[0] == '\0') {
-			rv = rpc_reply_error(rep, SL_EUNKNOWN_TYPE, "master does not serve %s",
-					     msg_type_name(req->type));
+			rv = rpc_reply_error(rep, SL_EUNKNOWN_TYPE,
+			                     "master does not serve %s",
+			                     msg_type_name(req->type));
 			log_warn("refused %s from %s (%s): not served by the master",
-				 msg_type_name(req->type), req->sender, rep->peer);
+			         msg_type_name(req->type), req->sender, rep->peer);
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -76,9 +78,9 @@ static int parse_args(master *m, int argc, char **argv, char *err, size_t errlen
 			continue;
 		const char *a = argv[i];
 		const char *key = strcmp(a, "--state-dir") == 0 ? "sluice.state.dir"
-				  : strcmp(a, "--host") == 0    ? "sluice.master.host"
-				  : strcmp(a, "--port") == 0    ? "sluice.master.port"
-								: NULL;
+		                  : strcmp(a, "--host") == 0    ? "sluice.master.host"
+		                  : strcmp(a, "--port") == 0    ? "sluice.master.port"
+		                                                : NULL;
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage(stdout);
 			exit(0);
@@ -108,7 +110,8 @@ static int master_open(master *m, char *err, size_t errlen)
 {
 	char path[1200];
 	int rv;
-	snprintf(m->state_dir, sizeof(m->state_dir), "%s", conf_get_str(m->conf, "sluice.state.dir"));
+	snprintf(m->state_dir, sizeof(m->state_dir), "%s",
+	         conf_get_str(m->conf, "sluice.state.dir"));
 	if ((rv = proc_mkdirs(m->state_dir, err, errlen)) != SL_OK)
 		return rv;
 	snprintf(path, sizeof(path), "%s/secret", m->state_dir);
@@ -120,8 +123,8 @@ static int master_open(master *m, char *err, size_t errlen)
 		return rv;
 	int64_t hb = conf_get_duration_ms(m->conf, "sluice.heartbeat.interval");
 	int64_t timeout = conf_is_set(m->conf, "sluice.worker.timeout")
-				  ? conf_get_duration_ms(m->conf, "sluice.worker.timeout")
-				  : 3 * hb;
+	                      ? conf_get_duration_ms(m->conf, "sluice.worker.timeout")
+	                      : 3 * hb;
 	if ((rv = cluster_new(&m->cl, m->db, &m->rpc, hb, timeout, err, errlen)) != SL_OK)
 		return rv;
 	cluster_on_event(m->cl, master_worker_event, m);
@@ -132,16 +135,17 @@ static int master_listen(master *m, char *err, size_t errlen)
 {
 	if (m->url[0] == '\0')
 		snprintf(m->url, sizeof(m->url), "tcp://%s:%lld",
-			 conf_get_str(m->conf, "sluice.master.host"),
-			 (long long)conf_get_int(m->conf, "sluice.master.port"));
-	int rv = rpc_server_start(&m->server, m->url, &m->rpc, master_handle, m, &m->port, err,
-				  errlen);
+		         conf_get_str(m->conf, "sluice.master.host"),
+		         (long long)conf_get_int(m->conf, "sluice.master.port"));
+	int rv = rpc_server_start(&m->server, m->url, &m->rpc, master_handle, m, &m->port,
+	                          err, errlen);
 	if (rv != SL_OK)
 		return rv;
 	/* Replace port 0 by the bound port in the advertised URL. */
 	char *colon = strrchr(m->url, ':');
 	if (colon != NULL && m->port > 0)
-		snprintf(colon + 1, sizeof(m->url) - (size_t)(colon + 1 - m->url), "%d", m->port);
+		snprintf(colon + 1, sizeof(m->url) - (size_t)(colon + 1 - m->url), "%d",
+		         m->port);
 	char path[1200], tmp[1300];
 	snprintf(path, sizeof(path), "%s/master.url", m->state_dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);

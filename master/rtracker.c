@@ -62,10 +62,11 @@ static void start_done(void *arg, int rv, const envelope *reply, const char *err
 	if (r != NULL && r->generation == c->generation && r->state == RCV_STARTING) {
 		if (rv == SL_OK) {
 			r->state = RCV_ACTIVE;
-			log_info("job %s: receiver %u running on %s", j->name, r->id, r->worker);
+			log_info("job %s: receiver %u running on %s", j->name, r->id,
+			         r->worker);
 		} else {
-			log_warn("job %s: receiver %u could not start on %s: %s", j->name, r->id,
-				 r->worker, err);
+			log_warn("job %s: receiver %u could not start on %s: %s", j->name,
+			         r->id, r->worker, err);
 			sched_load(c->e, r->worker)->receivers--;
 			r->state = RCV_INACTIVE;
 			r->retry_after_mono = clock_mono_ms() + 1000;
@@ -123,11 +124,13 @@ static void receiver_start(job *j, receiver *r)
 	snprintf(r->worker, sizeof(r->worker), "%s", w->id);
 	sched_load(e, w->id)->receivers++;
 	start_ctx *c = sl_malloc(sizeof(*c));
-	*c = (start_ctx){.e = e, .job_id = j->id, .rid = r->id, .generation = r->generation};
+	*c = (start_ctx){
+	    .e = e, .job_id = j->id, .rid = r->id, .generation = r->generation};
 	if (replicate && rep == NULL)
-		log_warn("job %s: receiver %u stores %s blocks without a replica: only one worker "
-			 "is alive",
-			 j->name, r->id, j->storage_level);
+		log_warn("job %s: receiver %u stores %s blocks without a replica: only "
+		         "one worker "
+		         "is alive",
+		         j->name, r->id, j->storage_level);
 	if (rpc_call_async(w->client, MSG_START_RECEIVER, &s, start_done, c) != SL_OK) {
 		sl_free(c);
 		r->state = RCV_INACTIVE;
@@ -177,8 +180,9 @@ static int block_check(const Sluice__AddBlock *a, rpc_reply *rep)
 		return rpc_reply_error(rep, SL_EINVAL, "AddBlock: bad block id");
 	if (a->n_worker_ids == 0 || a->n_worker_ids > HOLDERS_MAX ||
 	    a->n_worker_ids != a->n_urls)
-		return rpc_reply_error(rep, SL_EINVAL, "AddBlock %s: need 1..%d holders with URLs",
-				       a->block_id, HOLDERS_MAX);
+		return rpc_reply_error(rep, SL_EINVAL,
+		                       "AddBlock %s: need 1..%d holders with URLs",
+		                       a->block_id, HOLDERS_MAX);
 	return SL_OK;
 }
 
@@ -197,7 +201,8 @@ static bool block_known(const job *j, const char *id)
 
 int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *rep)
 {
-	Sluice__AddBlock *a = sluice__add_block__unpack(NULL, req->payload_len, req->payload);
+	Sluice__AddBlock *a =
+	    sluice__add_block__unpack(NULL, req->payload_len, req->payload);
 	if (a == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed AddBlock");
 	int rv = block_check(a, rep);
@@ -213,12 +218,14 @@ int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *
 		b->created_ms = a->created_ms;
 		b->nholders = (int)a->n_worker_ids;
 		for (int h = 0; h < b->nholders; h++) {
-			snprintf(b->holder_id[h], sizeof(b->holder_id[h]), "%s", a->worker_ids[h]);
+			snprintf(b->holder_id[h], sizeof(b->holder_id[h]), "%s",
+			         a->worker_ids[h]);
 			b->holder_url[h] = sl_strdup(a->urls[h]);
 		}
 		if (j->npending == j->pending_cap) {
 			j->pending_cap = j->pending_cap ? j->pending_cap * 2 : 64;
-			j->pending = sl_realloc(j->pending, j->pending_cap * sizeof(*j->pending));
+			j->pending =
+			    sl_realloc(j->pending, j->pending_cap * sizeof(*j->pending));
 		}
 		j->pending[j->npending++] = b;
 	}
@@ -245,14 +252,15 @@ static void strike_holder(rblock *b, const char *worker_id)
 			continue;
 		sl_free(b->holder_url[h]);
 		for (int k = h; k + 1 < b->nholders; k++) {
-			memcpy(b->holder_id[k], b->holder_id[k + 1], sizeof(b->holder_id[k]));
+			memcpy(b->holder_id[k], b->holder_id[k + 1],
+			       sizeof(b->holder_id[k]));
 			b->holder_url[k] = b->holder_url[k + 1];
 		}
 		b->nholders--;
 		b->holder_url[b->nholders] = NULL;
 		if (b->nholders == 0)
-			log_error("block %s lost with worker %s: it had no other copy", b->id,
-				  worker_id);
+			log_error("block %s lost with worker %s: it had no other copy",
+			          b->id, worker_id);
 		return;
 	}
 }
@@ -268,8 +276,8 @@ void rtracker_worker_lost(job *j, const char *worker_id)
 		receiver *r = &j->rcv[i];
 		if (r->state == RCV_INACTIVE || strcmp(r->worker, worker_id) != 0)
 			continue;
-		log_warn("job %s: receiver %u lost with %s; restarting elsewhere", j->name, r->id,
-			 worker_id);
+		log_warn("job %s: receiver %u lost with %s; restarting elsewhere",
+		         j->name, r->id, worker_id);
 		r->state = RCV_INACTIVE;
 		r->generation++;
 		r->retry_after_mono = 0;

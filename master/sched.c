@@ -72,7 +72,8 @@ static worker_entry *pick_worker(struct engine *e, const mtask *t)
 	}
 	char kw[32];
 	if (t->in.kind == TIN_KAFKA &&
-	    kafka_worker_of(t->stage->oj->b->job, t->in.kr->topic, t->in.kr->partition, kw)) {
+	    kafka_worker_of(t->stage->oj->b->job, t->in.kr->topic, t->in.kr->partition,
+	                    kw)) {
 		/* Keep a Kafka partition on the worker that read it last (its
 		 * consumer is warm there), unless it last failed there. */
 		worker_entry *w = cluster_find(cl, kw);
@@ -174,12 +175,13 @@ static void task_failed(struct engine *e, mtask *t, const char *error)
 	t->failures++;
 	oj->b->task_failures++;
 	snprintf(t->avoid, sizeof(t->avoid), "%s", t->worker);
-	log_warn("job %s batch %lld: task %u of stage %u failed on %s (failure %u of %u): %s",
-		 j->name, (long long)oj->b->time_ms, t->index, t->stage->id, t->worker, t->failures,
-		 j->max_failures, error);
+	log_warn(
+	    "job %s batch %lld: task %u of stage %u failed on %s (failure %u of %u): %s",
+	    j->name, (long long)oj->b->time_ms, t->index, t->stage->id, t->worker,
+	    t->failures, j->max_failures, error);
 	if (t->failures >= j->max_failures)
-		ojob_fail(oj, "task %u of stage %u failed %u times; last error: %s", t->index,
-			  t->stage->id, t->failures, error);
+		ojob_fail(oj, "task %u of stage %u failed %u times; last error: %s",
+		          t->index, t->stage->id, t->failures, error);
 }
 
 typedef struct {
@@ -387,7 +389,7 @@ static void invalidate_outputs(struct engine *e, ojob *oj, const char *worker_id
 		for (size_t c = 0; c < oj->nstages; c++)
 			for (size_t k = 0; k < oj->stages[c]->nparents; k++)
 				needed |= oj->stages[c]->parents[k] == p &&
-					  oj->stages[c]->done < oj->stages[c]->ntasks;
+				          oj->stages[c]->done < oj->stages[c]->ntasks;
 		for (size_t i = 0; needed && i < p->ntasks; i++) {
 			mtask *t = p->tasks[i];
 			if (t->state == TASK_DONE && strcmp(t->worker, worker_id) == 0) {
@@ -410,22 +412,24 @@ static void status_apply(struct engine *e, mtask *t, const Sluice__TaskStatus *s
 	case SLUICE__TASK_STATUS__STATE__FINISHED:
 		if (t->failures > 0)
 			log_info("job %s batch %lld: task %u of stage %u succeeded on %s "
-				 "at attempt %u after %u failure%s",
-				 oj->b->job->name, (long long)oj->b->time_ms, t->index,
-				 t->stage->id, t->worker, t->attempt, t->failures,
-				 t->failures == 1 ? "" : "s");
+			         "at attempt %u after %u failure%s",
+			         oj->b->job->name, (long long)oj->b->time_ms, t->index,
+			         t->stage->id, t->worker, t->attempt, t->failures,
+			         t->failures == 1 ? "" : "s");
 		task_release(e, t);
 		ojob_task_done(oj, t, st);
 		break;
 	case SLUICE__TASK_STATUS__STATE__FETCH_FAILED:
-		log_warn("job %s batch %lld: task %u of stage %u could not fetch from %s: %s; "
-			 "recomputing",
-			 oj->b->job->name, (long long)oj->b->time_ms, t->index, t->stage->id,
-			 st->missing_worker_id, st->error);
+		log_warn(
+		    "job %s batch %lld: task %u of stage %u could not fetch from %s: %s; "
+		    "recomputing",
+		    oj->b->job->name, (long long)oj->b->time_ms, t->index, t->stage->id,
+		    st->missing_worker_id, st->error);
 		task_requeue(e, t);
 		invalidate_outputs(e, oj, st->missing_worker_id);
 		if (++oj->fetch_failures > 16)
-			ojob_fail(oj, "too many shuffle fetch failures; last: %s", st->error);
+			ojob_fail(oj, "too many shuffle fetch failures; last: %s",
+			          st->error);
 		break;
 	default:
 		task_failed(e, t, st->error && st->error[0] ? st->error : "task failed");
@@ -434,16 +438,18 @@ static void status_apply(struct engine *e, mtask *t, const Sluice__TaskStatus *s
 
 int sched_handle_status(struct engine *e, const envelope *req, rpc_reply *rep)
 {
-	Sluice__TaskStatus *st = sluice__task_status__unpack(NULL, req->payload_len, req->payload);
+	Sluice__TaskStatus *st =
+	    sluice__task_status__unpack(NULL, req->payload_len, req->payload);
 	if (st == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed TaskStatus");
 	mtask *t = task_find(e, st->task_id);
-	if (t != NULL && t->attempt == st->attempt && strcmp(t->worker, req->sender) == 0 &&
+	if (t != NULL && t->attempt == st->attempt &&
+	    strcmp(t->worker, req->sender) == 0 &&
 	    (t->state == TASK_LAUNCHING || t->state == TASK_RUNNING) &&
 	    t->stage->oj->state == OJ_RUNNING)
 		status_apply(e, t, st);
 	else if (t != NULL && (t->state == TASK_LAUNCHING || t->state == TASK_RUNNING) &&
-		 t->stage->oj->state != OJ_RUNNING)
+	         t->stage->oj->state != OJ_RUNNING)
 		task_release(e, t);
 	sluice__task_status__free_unpacked(st, NULL);
 	/* Schedule what this completion unblocked now, not at the next tick. */
@@ -484,7 +490,8 @@ static void remove_done(void *arg, int rv, const envelope *reply, const char *er
 	(void)err;
 }
 
-void sched_broadcast_remove(struct engine *e, const char *prefix, rblock **blocks, size_t n)
+void sched_broadcast_remove(struct engine *e, const char *prefix, rblock **blocks,
+                            size_t n)
 {
 	cluster *cl = e->m->cl;
 	char **ids = sl_calloc(n + 1, sizeof(char *));

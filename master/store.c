@@ -19,26 +19,26 @@ struct store {
 };
 
 static const char *const store_migrations[] = {
-	/* 0 -> 1: cluster membership */
-	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE workers ("
-	"  id TEXT PRIMARY KEY, host TEXT NOT NULL, rpc_url TEXT NOT NULL,"
-	"  slots INTEGER NOT NULL, memory INTEGER NOT NULL, state TEXT NOT NULL,"
-	"  registered_ms INTEGER NOT NULL, last_heartbeat_ms INTEGER NOT NULL);",
-	/* 1 -> 2: jobs, libraries, batches (the engine's checkpoint) */
-	"CREATE TABLE libraries (hash TEXT PRIMARY KEY, size INTEGER NOT NULL,"
-	"  data BLOB NOT NULL, stored_ms INTEGER NOT NULL);"
-	"CREATE TABLE jobs ("
-	"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, state TEXT NOT NULL,"
-	"  library_hash TEXT NOT NULL REFERENCES libraries(hash), graph BLOB NOT NULL,"
-	"  conf TEXT NOT NULL, batch_interval_ms INTEGER NOT NULL,"
-	"  created_ms INTEGER NOT NULL, start_ms INTEGER NOT NULL DEFAULT 0,"
-	"  last_batch_ms INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '');"
-	"CREATE TABLE batches ("
-	"  job_id INTEGER NOT NULL, batch_ms INTEGER NOT NULL, state TEXT NOT NULL,"
-	"  input_records INTEGER NOT NULL DEFAULT 0, submit_ms INTEGER NOT NULL DEFAULT 0,"
-	"  start_ms INTEGER NOT NULL DEFAULT 0, end_ms INTEGER NOT NULL DEFAULT 0,"
-	"  blocks BLOB, offsets BLOB, PRIMARY KEY (job_id, batch_ms));",
+    /* 0 -> 1: cluster membership */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE workers ("
+    "  id TEXT PRIMARY KEY, host TEXT NOT NULL, rpc_url TEXT NOT NULL,"
+    "  slots INTEGER NOT NULL, memory INTEGER NOT NULL, state TEXT NOT NULL,"
+    "  registered_ms INTEGER NOT NULL, last_heartbeat_ms INTEGER NOT NULL);",
+    /* 1 -> 2: jobs, libraries, batches (the engine's checkpoint) */
+    "CREATE TABLE libraries (hash TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+    "  data BLOB NOT NULL, stored_ms INTEGER NOT NULL);"
+    "CREATE TABLE jobs ("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, state TEXT NOT NULL,"
+    "  library_hash TEXT NOT NULL REFERENCES libraries(hash), graph BLOB NOT NULL,"
+    "  conf TEXT NOT NULL, batch_interval_ms INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL, start_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_batch_ms INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE batches ("
+    "  job_id INTEGER NOT NULL, batch_ms INTEGER NOT NULL, state TEXT NOT NULL,"
+    "  input_records INTEGER NOT NULL DEFAULT 0, submit_ms INTEGER NOT NULL DEFAULT 0,"
+    "  start_ms INTEGER NOT NULL DEFAULT 0, end_ms INTEGER NOT NULL DEFAULT 0,"
+    "  blocks BLOB, offsets BLOB, PRIMARY KEY (job_id, batch_ms));",
 };
 
 #define STORE_LATEST ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -75,13 +75,14 @@ int store_migrate(sqlite3 *db, int target, char *err, size_t errlen)
 	int v = db_version(db);
 	if (v < 0) {
 		snprintf(err, errlen, "state store: cannot read schema version: %s",
-			 sqlite3_errmsg(db));
+		         sqlite3_errmsg(db));
 		return SL_EDB;
 	}
 	if (v > STORE_LATEST) {
-		snprintf(err, errlen, "state store schema version %d is newer than this build "
-				      "supports (%d): refusing to open it",
-			 v, STORE_LATEST);
+		snprintf(err, errlen,
+		         "state store schema version %d is newer than this build "
+		         "supports (%d): refusing to open it",
+		         v, STORE_LATEST);
 		return SL_EDB;
 	}
 	for (; v < target; v++) {
@@ -104,16 +105,17 @@ int store_migrate(sqlite3 *db, int target, char *err, size_t errlen)
 int store_open(const char *path, store **out, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	                    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open state store %s: %s", path,
-			 db ? sqlite3_errmsg(db) : "out of memory");
+		         db ? sqlite3_errmsg(db) : "out of memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-			"PRAGMA foreign_keys=ON;",
-		    err, errlen) != SL_OK ||
+	if (db_exec(db,
+	            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	            "PRAGMA foreign_keys=ON;",
+	            err, errlen) != SL_OK ||
 	    store_migrate(db, STORE_LATEST, err, errlen) != SL_OK)
 		goto fail;
 	store *s = sl_calloc(1, sizeof(*s));
@@ -172,8 +174,8 @@ int store_meta_get_int(store *s, const char *key, long long def, long long *out)
 {
 	sqlite3_stmt *st;
 	*out = def;
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?", -1, &st,
+	                       NULL) != SQLITE_OK)
 		return SL_EDB;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -185,9 +187,10 @@ int store_meta_get_int(store *s, const char *key, long long def, long long *out)
 int store_meta_set_int(store *s, const char *key, long long v)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO meta(key, value) VALUES (?, ?) "
-				      "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db,
+	                       "INSERT INTO meta(key, value) VALUES (?, ?) "
+	                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return SL_EDB;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, v);

@@ -37,9 +37,9 @@ typedef enum {
 } block_level;
 
 typedef struct {
-	uint64_t mem_bytes;     /* raw bytes of blocks held in memory */
-	uint64_t disk_bytes;    /* encoded bytes on disk */
-	uint64_t budget;        /* storage budget */
+	uint64_t mem_bytes;  /* raw bytes of blocks held in memory */
+	uint64_t disk_bytes; /* encoded bytes on disk */
+	uint64_t budget;     /* storage budget */
 	uint32_t mem_blocks, disk_blocks;
 	uint64_t spilled_blocks; /* total spills since start */
 	uint64_t refused;        /* puts refused for lack of memory */
@@ -47,7 +47,8 @@ typedef struct {
 
 /* Creates a manager storing spill files under dir/blocks (created; stale
  * files from an earlier run are removed). */
-int blockmgr_new(blockmgr **out, const char *dir, uint64_t budget, char *err, size_t errlen);
+int blockmgr_new(blockmgr **out, const char *dir, uint64_t budget, char *err,
+                 size_t errlen);
 /* Frees every block and deletes the spill files. */
 void blockmgr_free(blockmgr *bm);
 
@@ -59,7 +60,7 @@ void blockmgr_free(blockmgr *bm);
 int blockmgr_put(blockmgr *bm, const char *id, rbuf *data, block_level level);
 /* Stores an encoded block (from the wire or the WAL), validating it. */
 int blockmgr_put_encoded(blockmgr *bm, const char *id, const uint8_t *enc, size_t len,
-			 block_level level);
+                         block_level level);
 
 /* Looks a block up; SL_ENOTFOUND if absent. */
 int blockmgr_get(blockmgr *bm, const char *id, block_ref **out);

@@ -77,13 +77,13 @@ static void report(wengine *we, Sluice__TaskStatus *st)
 	char err[512];
 	envelope rep;
 	for (int i = 0; i < 5; i++) {
-		if (rpc_call_pb(we->w->master, MSG_TASK_STATUS, st, &rep, err, sizeof(err)) ==
-		    SL_OK) {
+		if (rpc_call_pb(we->w->master, MSG_TASK_STATUS, st, &rep, err,
+		                sizeof(err)) == SL_OK) {
 			envelope_release(&rep);
 			return;
 		}
 		log_warn("task %llu: status report failed (try %d): %s",
-			 (unsigned long long)st->task_id, i + 1, err);
+		         (unsigned long long)st->task_id, i + 1, err);
 		clock_sleep_ms(200 << i);
 	}
 }
@@ -99,7 +99,8 @@ static void run_one(wengine *we, qtask *q)
 	st.attempt = ts->attempt;
 	st.worker_id = we->w->id;
 	st.queue_ms = (uint64_t)(t0 - q->queued_mono);
-	if (jobcache_get(we, ts->job_id, ts->library_hash, &j, err, sizeof(err)) != SL_OK) {
+	if (jobcache_get(we, ts->job_id, ts->library_hash, &j, err, sizeof(err)) !=
+	    SL_OK) {
 		st.state = SLUICE__TASK_STATUS__STATE__FAILED;
 		st.error = err;
 		report(we, &st);
@@ -144,7 +145,7 @@ int wengine_new(worker *w, wengine **out, char *err, size_t errlen)
 	pthread_cond_init(&we->qcond, NULL);
 	pthread_mutex_init(&we->jlock, NULL);
 	double frac = conf_get_double(w->conf, "spark.memory.fraction") *
-		      conf_get_double(w->conf, "spark.memory.storageFraction");
+	              conf_get_double(w->conf, "spark.memory.storageFraction");
 	uint64_t budget = (uint64_t)((double)w->memory * frac);
 	int rv = blockmgr_new(&we->bm, w->dir, budget, err, errlen);
 	if (rv != SL_OK) {
@@ -154,12 +155,12 @@ int wengine_new(worker *w, wengine **out, char *err, size_t errlen)
 	we->peers = peers_new(&w->rpc);
 	we->kafka = kafka_io_new();
 	receiver_env env = {
-		.bm = we->bm,
-		.master = w->master,
-		.peers = we->peers,
-		.worker_id = w->id,
-		.worker_url = w->url,
-		.dir = w->dir,
+	    .bm = we->bm,
+	    .master = w->master,
+	    .peers = we->peers,
+	    .worker_id = w->id,
+	    .worker_url = w->url,
+	    .dir = w->dir,
 	};
 	receivers_new(&we->rcv, &env);
 	we->nthreads = w->slots;
@@ -167,7 +168,7 @@ int wengine_new(worker *w, wengine **out, char *err, size_t errlen)
 	for (uint32_t i = 0; i < w->slots; i++)
 		pthread_create(&we->threads[i], NULL, slot_main, we);
 	log_info("engine: %u slots, storage budget %llu MiB", w->slots,
-		 (unsigned long long)(budget >> 20));
+	         (unsigned long long)(budget >> 20));
 	*out = we;
 	return SL_OK;
 }
@@ -197,7 +198,8 @@ void wengine_free(wengine *we)
 	sl_free(we);
 }
 
-void wengine_stats(wengine *we, uint32_t *slots_busy, uint64_t *mem_used, uint32_t *blocks)
+void wengine_stats(wengine *we, uint32_t *slots_busy, uint64_t *mem_used,
+                   uint32_t *blocks)
 {
 	blockmgr_stats st;
 	blockmgr_get_stats(we->bm, &st);
@@ -211,19 +213,20 @@ void wengine_stats(wengine *we, uint32_t *slots_busy, uint64_t *mem_used, uint32
 static int task_check(const Sluice__LaunchTask *lt, rpc_reply *rep)
 {
 	const Sluice__TaskSpec *t = lt->task;
-	if (t == NULL || t->input == NULL || t->output == NULL || t->library_hash == NULL ||
-	    strlen(t->library_hash) != 64)
+	if (t == NULL || t->input == NULL || t->output == NULL ||
+	    t->library_hash == NULL || strlen(t->library_hash) != 64)
 		return rpc_reply_error(rep, SL_EPROTO, "LaunchTask: incomplete task");
 	if (t->output->kind == SLUICE__TASK_OUTPUT__KIND__SHUFFLE &&
 	    (t->output->num_reducers == 0 || t->output->num_reducers > 100000))
 		return rpc_reply_error(rep, SL_EINVAL, "LaunchTask: bad reducer count %u",
-				       t->output->num_reducers);
+		                       t->output->num_reducers);
 	return SL_OK;
 }
 
 static int handle_launch(wengine *we, const envelope *req, rpc_reply *rep)
 {
-	Sluice__LaunchTask *lt = sluice__launch_task__unpack(NULL, req->payload_len, req->payload);
+	Sluice__LaunchTask *lt =
+	    sluice__launch_task__unpack(NULL, req->payload_len, req->payload);
 	if (lt == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed LaunchTask");
 	int rv = task_check(lt, rep);
@@ -250,7 +253,8 @@ static int handle_launch(wengine *we, const envelope *req, rpc_reply *rep)
 
 static int handle_fetch(wengine *we, const envelope *req, rpc_reply *rep)
 {
-	Sluice__FetchBlock *f = sluice__fetch_block__unpack(NULL, req->payload_len, req->payload);
+	Sluice__FetchBlock *f =
+	    sluice__fetch_block__unpack(NULL, req->payload_len, req->payload);
 	if (f == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed FetchBlock");
 	Sluice__FetchBlockReply out = SLUICE__FETCH_BLOCK_REPLY__INIT;
@@ -267,16 +271,18 @@ static int handle_fetch(wengine *we, const envelope *req, rpc_reply *rep)
 
 static int handle_put(wengine *we, const envelope *req, rpc_reply *rep)
 {
-	Sluice__PutBlock *p = sluice__put_block__unpack(NULL, req->payload_len, req->payload);
+	Sluice__PutBlock *p =
+	    sluice__put_block__unpack(NULL, req->payload_len, req->payload);
 	if (p == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed PutBlock");
-	int rv = blockmgr_put_encoded(we->bm, p->block_id, p->data.data, p->data.len,
-				      p->disk ? BLOCK_MEMORY_AND_DISK : BLOCK_MEMORY_ONLY);
+	int rv =
+	    blockmgr_put_encoded(we->bm, p->block_id, p->data.data, p->data.len,
+	                         p->disk ? BLOCK_MEMORY_AND_DISK : BLOCK_MEMORY_ONLY);
 	if (rv == SL_EEXIST)
 		rv = SL_OK;
 	if (rv != SL_OK)
 		rpc_reply_error(rep, rv, "cannot store replica %s: %s", p->block_id,
-				sl_strerror(rv));
+		                sl_strerror(rv));
 	sluice__put_block__free_unpacked(p, NULL);
 	if (rv == SL_OK) {
 		Sluice__PutBlockReply out = SLUICE__PUT_BLOCK_REPLY__INIT;
@@ -287,7 +293,8 @@ static int handle_put(wengine *we, const envelope *req, rpc_reply *rep)
 
 static int handle_remove(wengine *we, const envelope *req, rpc_reply *rep)
 {
-	Sluice__RemoveBlocks *r = sluice__remove_blocks__unpack(NULL, req->payload_len, req->payload);
+	Sluice__RemoveBlocks *r =
+	    sluice__remove_blocks__unpack(NULL, req->payload_len, req->payload);
 	if (r == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed RemoveBlocks");
 	uint32_t n = 0;
@@ -308,7 +315,7 @@ static int handle_receiver(wengine *we, const envelope *req, rpc_reply *rep, boo
 	int rv;
 	if (start) {
 		Sluice__StartReceiver *s =
-			sluice__start_receiver__unpack(NULL, req->payload_len, req->payload);
+		    sluice__start_receiver__unpack(NULL, req->payload_len, req->payload);
 		if (s == NULL)
 			return rpc_reply_error(rep, SL_EPROTO, "malformed StartReceiver");
 		rv = receivers_start(we->rcv, s, err, sizeof(err));
@@ -322,7 +329,8 @@ static int handle_receiver(wengine *we, const envelope *req, rpc_reply *rep, boo
 		rpc_reply_set(rep, MSG_START_RECEIVER_REPLY, &out);
 		return SL_OK;
 	}
-	Sluice__StopReceiver *s = sluice__stop_receiver__unpack(NULL, req->payload_len, req->payload);
+	Sluice__StopReceiver *s =
+	    sluice__stop_receiver__unpack(NULL, req->payload_len, req->payload);
 	if (s == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed StopReceiver");
 	receivers_stop(we->rcv, s->job_id, s->receiver_id);

@@ -28,8 +28,9 @@ static void hash_hex(const uint8_t *d, size_t n, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
-static int write_library(const char *dir, const char *hash, const ProtobufCBinaryData *lib,
-			 char *path, size_t pathlen, char *err, size_t errlen)
+static int write_library(const char *dir, const char *hash,
+                         const ProtobufCBinaryData *lib, char *path, size_t pathlen,
+                         char *err, size_t errlen)
 {
 	char jobs[1200], tmp[1440]; /* path (< 1400) + ".tmp." + pid */
 	snprintf(jobs, sizeof(jobs), "%s/jobs", dir);
@@ -40,7 +41,8 @@ static int write_library(const char *dir, const char *hash, const ProtobufCBinar
 		return SL_OK;
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	FILE *f = fopen(tmp, "wb");
-	if (f == NULL || fwrite(lib->data, 1, lib->len, f) != lib->len || fclose(f) != 0) {
+	if (f == NULL || fwrite(lib->data, 1, lib->len, f) != lib->len ||
+	    fclose(f) != 0) {
 		snprintf(err, errlen, "cannot write job library %s", tmp);
 		return SL_EIO;
 	}
@@ -59,9 +61,10 @@ static int resolve_fns(wjob *j, char *err, size_t errlen)
 		if (j->fns[i] == NULL && strncmp(n->fn, "sl_", 3) != 0)
 			j->fns[i] = dlsym(j->dl, n->fn);
 		if (j->fns[i] == NULL) {
-			snprintf(err, errlen, "%s (node %zu) names function '%s', which the job "
-					      "library does not export",
-				 graph_kind_name(n->kind), i, n->fn);
+			snprintf(err, errlen,
+			         "%s (node %zu) names function '%s', which the job "
+			         "library does not export",
+			         graph_kind_name(n->kind), i, n->fn);
 			return SL_EJOB;
 		}
 	}
@@ -72,14 +75,14 @@ static int job_conf(wjob *j, char *err, size_t errlen)
 {
 	j->conf = conf_new(CONF_APP_KEYS);
 	for (size_t i = 0; i < j->info->n_conf; i++)
-		if (conf_set(j->conf, j->info->conf[i]->key, j->info->conf[i]->value, err, errlen) !=
-		    SL_OK)
+		if (conf_set(j->conf, j->info->conf[i]->key, j->info->conf[i]->value, err,
+		             errlen) != SL_OK)
 			return SL_ECONFIG;
 	return SL_OK;
 }
 
 static int job_load(wengine *we, uint64_t job_id, const char *hash, wjob **out, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	worker *w = wengine_worker(we);
 	envelope rep;
@@ -96,18 +99,19 @@ static int job_load(wengine *we, uint64_t job_id, const char *hash, wjob **out, 
 	rv = SL_EPROTO;
 	if (j->info == NULL || j->info->graph == NULL) {
 		snprintf(err, errlen, "malformed job library reply for job %llu",
-			 (unsigned long long)job_id);
+		         (unsigned long long)job_id);
 		goto fail;
 	}
 	hash_hex(j->info->library.data, j->info->library.len, got);
 	if (strcmp(got, hash) != 0 || strcmp(got, j->info->library_hash) != 0) {
-		snprintf(err, errlen, "job %llu: library bytes hash to %.16s, task expects %.16s",
-			 (unsigned long long)job_id, got, hash);
+		snprintf(err, errlen,
+		         "job %llu: library bytes hash to %.16s, task expects %.16s",
+		         (unsigned long long)job_id, got, hash);
 		goto fail;
 	}
 	snprintf(j->hash, sizeof(j->hash), "%s", got);
 	if ((rv = write_library(w->dir, got, &j->info->library, path, sizeof(path), err,
-				errlen)) != SL_OK ||
+	                        errlen)) != SL_OK ||
 	    (rv = job_conf(j, err, errlen)) != SL_OK)
 		goto fail;
 	j->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -119,7 +123,7 @@ static int job_load(wengine *we, uint64_t job_id, const char *hash, wjob **out, 
 	if ((rv = resolve_fns(j, err, errlen)) != SL_OK)
 		goto fail;
 	log_info("loaded job %s (id %llu, library %.16s)", j->info->name,
-		 (unsigned long long)job_id, got);
+	         (unsigned long long)job_id, got);
 	*out = j;
 	return SL_OK;
 fail:
@@ -138,7 +142,7 @@ wjob **wengine_jobs(wengine *we);
 pthread_mutex_t *wengine_jobs_lock(wengine *we);
 
 int jobcache_get(wengine *we, uint64_t job_id, const char *hash, wjob **out, char *err,
-		 size_t errlen)
+                 size_t errlen)
 {
 	pthread_mutex_t *lock = wengine_jobs_lock(we);
 	wjob **head = wengine_jobs(we);

@@ -46,14 +46,14 @@ typedef int (*kafka_emit_fn)(void *arg, const sl_record *r);
 
 /* Reads [in->kafka_from, in->kafka_until) of the input's partition. */
 int kafka_read_range(kafka_io *k, uint64_t job_id, const Sluice__Node *src,
-		     const Sluice__TaskInput *in, kafka_emit_fn emit, void *arg, char *err,
-		     size_t errlen);
+                     const Sluice__TaskInput *in, kafka_emit_fn emit, void *arg,
+                     char *err, size_t errlen);
 
 /* Opens the sink for one task. *done is set when this (batch, partition)
  * was already committed by an earlier attempt: write nothing, close. */
-int kafka_out_open(kafka_io *k, const char *job, const Sluice__Node *sink, int64_t batch_ms,
-		   uint32_t partition, uint32_t attempt, kafka_out **out, bool *done, char *err,
-		   size_t errlen);
+int kafka_out_open(kafka_io *k, const char *job, const Sluice__Node *sink,
+                   int64_t batch_ms, uint32_t partition, uint32_t attempt,
+                   kafka_out **out, bool *done, char *err, size_t errlen);
 int kafka_out_write(kafka_out *o, const sl_record *r, char *err, size_t errlen);
 /* Commits (ok) or aborts the task's output and releases the producer. */
 int kafka_out_close(kafka_out *o, bool ok, char *err, size_t errlen);

@@ -26,16 +26,18 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sluice-worker --master URL [--host ADDR] [--port N] [--slots N]\n"
-		   "                     [--memory SIZE] [--work-dir DIR] [--url URL]\n"
-		   "                     [--properties-file F] [--conf key=value]...\n"
-		   "Runs a Sluice worker that registers with the master at URL.\n"
-		   "  --host ADDR     address to listen on and advertise (sluice.worker.host)\n"
-		   "  --port N        RPC port, 0 = any free (sluice.worker.port)\n"
-		   "  --slots N       task slots (sluice.worker.slots)\n"
-		   "  --memory SIZE   memory budget, e.g. 1g (sluice.worker.memory)\n"
-		   "  --work-dir DIR  blocks, spill, WAL, job libraries (sluice.worker.dir)\n"
-		   "  --url URL       full listen URL, e.g. tls+tcp://10.0.0.2:0\n");
+	fprintf(
+	    f,
+	    "usage: sluice-worker --master URL [--host ADDR] [--port N] [--slots N]\n"
+	    "                     [--memory SIZE] [--work-dir DIR] [--url URL]\n"
+	    "                     [--properties-file F] [--conf key=value]...\n"
+	    "Runs a Sluice worker that registers with the master at URL.\n"
+	    "  --host ADDR     address to listen on and advertise (sluice.worker.host)\n"
+	    "  --port N        RPC port, 0 = any free (sluice.worker.port)\n"
+	    "  --slots N       task slots (sluice.worker.slots)\n"
+	    "  --memory SIZE   memory budget, e.g. 1g (sluice.worker.memory)\n"
+	    "  --work-dir DIR  blocks, spill, WAL, job libraries (sluice.worker.dir)\n"
+	    "  --url URL       full listen URL, e.g. tls+tcp://10.0.0.2:0\n");
 }
 
 static int worker_handle(void *arg, const envelope *req, rpc_reply *rep)
@@ -50,12 +52,14 @@ static int worker_handle(void *arg, const envelope *req, rpc_reply *rep)
 		return SL_OK;
 	}
 	default: {
-		int rv = w->engine ? wengine_handle(w->engine, req, rep) : SL_EUNKNOWN_TYPE;
+		int rv =
+		    w->engine ? wengine_handle(w->engine, req, rep) : SL_EUNKNOWN_TYPE;
 		if (rv == SL_EUNKNOWN_TYPE && rep->errmsg[0] == '\0') {
 			log_warn("refused %s from %s (%s): not served by a worker",
-				 msg_type_name(req->type), req->sender, rep->peer);
-			return rpc_reply_error(rep, SL_EUNKNOWN_TYPE, "worker does not serve %s",
-					       msg_type_name(req->type));
+			         msg_type_name(req->type), req->sender, rep->peer);
+			return rpc_reply_error(rep, SL_EUNKNOWN_TYPE,
+			                       "worker does not serve %s",
+			                       msg_type_name(req->type));
 		}
 		return rv;
 	}
@@ -65,9 +69,9 @@ static int worker_handle(void *arg, const envelope *req, rpc_reply *rep)
 static int parse_args(worker *w, int argc, char **argv, char *err, size_t errlen)
 {
 	static const char *const opts[][2] = {
-		{"--host", "sluice.worker.host"},   {"--port", "sluice.worker.port"},
-		{"--slots", "sluice.worker.slots"}, {"--memory", "sluice.worker.memory"},
-		{"--work-dir", "sluice.worker.dir"}, {"--master", "sluice.master.url"},
+	    {"--host", "sluice.worker.host"},    {"--port", "sluice.worker.port"},
+	    {"--slots", "sluice.worker.slots"},  {"--memory", "sluice.worker.memory"},
+	    {"--work-dir", "sluice.worker.dir"}, {"--master", "sluice.master.url"},
 	};
 	for (int i = 1; i < argc; i++) {
 		int rv = proc_conf_arg(w->conf, argc, argv, &i, err, errlen);
@@ -88,7 +92,8 @@ static int parse_args(worker *w, int argc, char **argv, char *err, size_t errlen
 			if (strcmp(argv[i], opts[k][0]) == 0)
 				key = opts[k][1];
 		if (key == NULL || i + 1 >= argc) {
-			snprintf(err, errlen, "unknown or incomplete option '%s'", argv[i]);
+			snprintf(err, errlen, "unknown or incomplete option '%s'",
+			         argv[i]);
 			return SL_EINVAL;
 		}
 		if (conf_set(w->conf, key, argv[++i], err, errlen) != SL_OK)
@@ -130,10 +135,12 @@ static void id_save(worker *w)
 static int worker_open(worker *w, char *err, size_t errlen)
 {
 	int rv;
-	snprintf(w->dir, sizeof(w->dir), "%s", conf_get_str(w->conf, "sluice.worker.dir"));
-	snprintf(w->host, sizeof(w->host), "%s", conf_get_str(w->conf, "sluice.worker.host"));
+	snprintf(w->dir, sizeof(w->dir), "%s",
+	         conf_get_str(w->conf, "sluice.worker.dir"));
+	snprintf(w->host, sizeof(w->host), "%s",
+	         conf_get_str(w->conf, "sluice.worker.host"));
 	snprintf(w->master_url, sizeof(w->master_url), "%s",
-		 conf_get_str(w->conf, "sluice.master.url"));
+	         conf_get_str(w->conf, "sluice.master.url"));
 	w->slots = (uint32_t)conf_get_int(w->conf, "sluice.worker.slots");
 	w->memory = (uint64_t)conf_get_bytes(w->conf, "sluice.worker.memory");
 	w->hb_ms = conf_get_duration_ms(w->conf, "sluice.heartbeat.interval");
@@ -145,14 +152,16 @@ static int worker_open(worker *w, char *err, size_t errlen)
 	proc_rpc_opts(w->conf, &w->key, w->identity, &w->rpc);
 	if (w->url[0] == '\0')
 		snprintf(w->url, sizeof(w->url), "tcp://%s:%lld", w->host,
-			 (long long)conf_get_int(w->conf, "sluice.worker.port"));
-	if ((rv = rpc_server_start(&w->server, w->url, &w->rpc, worker_handle, w, &w->port, err,
-				   errlen)) != SL_OK)
+		         (long long)conf_get_int(w->conf, "sluice.worker.port"));
+	if ((rv = rpc_server_start(&w->server, w->url, &w->rpc, worker_handle, w,
+	                           &w->port, err, errlen)) != SL_OK)
 		return rv;
 	char *colon = strrchr(w->url, ':');
 	if (colon != NULL && w->port > 0)
-		snprintf(colon + 1, sizeof(w->url) - (size_t)(colon + 1 - w->url), "%d", w->port);
-	if ((rv = rpc_client_open(&w->master, w->master_url, &w->rpc, err, errlen)) != SL_OK)
+		snprintf(colon + 1, sizeof(w->url) - (size_t)(colon + 1 - w->url), "%d",
+		         w->port);
+	if ((rv = rpc_client_open(&w->master, w->master_url, &w->rpc, err, errlen)) !=
+	    SL_OK)
 		return rv;
 	return wengine_new(w, &w->engine, err, errlen);
 }
@@ -174,7 +183,7 @@ static int worker_register(worker *w)
 		return rv;
 	}
 	Sluice__RegisterWorkerReply *rr =
-		sluice__register_worker_reply__unpack(NULL, rep.payload_len, rep.payload);
+	    sluice__register_worker_reply__unpack(NULL, rep.payload_len, rep.payload);
 	envelope_release(&rep);
 	if (rr == NULL || rr->worker_id == NULL || rr->worker_id[0] == '\0') {
 		log_warn("malformed registration reply from %s", w->master_url);
@@ -190,7 +199,8 @@ static int worker_register(worker *w)
 	pthread_mutex_unlock(&w->lock);
 	sluice__register_worker_reply__free_unpacked(rr, NULL);
 	id_save(w);
-	log_info("registered with %s as %s (%s, %u slots)", w->master_url, w->id, w->url, w->slots);
+	log_info("registered with %s as %s (%s, %u slots)", w->master_url, w->id, w->url,
+	         w->slots);
 	return SL_OK;
 }
 
@@ -212,7 +222,7 @@ static int worker_heartbeat(worker *w)
 		return 0;
 	}
 	Sluice__HeartbeatReply *hr =
-		sluice__heartbeat_reply__unpack(NULL, rep.payload_len, rep.payload);
+	    sluice__heartbeat_reply__unpack(NULL, rep.payload_len, rep.payload);
 	envelope_release(&rep);
 	int again = hr != NULL && hr->reregister;
 	if (hr)

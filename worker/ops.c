@@ -78,7 +78,7 @@ struct task_run {
 };
 
 static int fail(task_run *tr, Sluice__TaskStatus__State state, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(task_run *tr, Sluice__TaskStatus__State state, const char *fmt, ...)
 {
@@ -95,8 +95,8 @@ static int fail(task_run *tr, Sluice__TaskStatus__State state, const char *fmt, 
 static int user_failed(task_run *tr, const Sluice__Node *n, int rv)
 {
 	return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-		    "user function '%s' (%s, node %u) returned %d", n->fn,
-		    graph_kind_name(n->kind), n->id, rv);
+	            "user function '%s' (%s, node %u) returned %d", n->fn,
+	            graph_kind_name(n->kind), n->id, rv);
 }
 
 /* ---- the operator chain ---- */
@@ -116,8 +116,8 @@ static int op_emit(sl_emitter *self, const sl_record *r)
 	rv = ((sl_map_fn)op->fn)(r, op->next);
 	if (rv != 0)
 		return op->tr->state != SLUICE__TASK_STATUS__STATE__FINISHED
-			       ? rv
-			       : user_failed(op->tr, op->node, rv);
+		           ? rv
+		           : user_failed(op->tr, op->node, rv);
 	return 0;
 }
 
@@ -176,7 +176,8 @@ static void fmt_value(task_run *tr, size_t *len, const uint8_t *v, uint32_t vlen
 		fmt_put(tr, len, "[", 1);
 		for (uint32_t off = 0; off + 4 <= vlen;) {
 			uint32_t n = (uint32_t)v[off] | (uint32_t)v[off + 1] << 8 |
-				     (uint32_t)v[off + 2] << 16 | (uint32_t)v[off + 3] << 24;
+			             (uint32_t)v[off + 2] << 16 |
+			             (uint32_t)v[off + 3] << 24;
 			off += 4;
 			if (n > vlen - off)
 				break;
@@ -264,8 +265,8 @@ static int sink_save(sl_emitter *self, const sl_record *r)
 	fmt_record(tr, r, &len);
 	tr->fmtbuf[len] = '\n';
 	if (fwrite(tr->fmtbuf, 1, len + 1, tr->save) != len + 1)
-		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "writing part file: %s",
-			    strerror(errno));
+		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		            "writing part file: %s", strerror(errno));
 	return 0;
 }
 
@@ -285,15 +286,16 @@ static int sink_kafka_open(task_run *tr)
 	char err[512];
 	const Sluice__Node *n = graph_node(tr->g, tr->ts->output->output_node);
 	tr->sink.emit = sink_kafka;
-	int rv = kafka_out_open(wengine_kafka(tr->we), tr->j->info->name, n, tr->ts->batch_ms,
-				tr->ts->partition, tr->ts->attempt, &tr->kout, &tr->kdone, err,
-				sizeof(err));
+	int rv = kafka_out_open(wengine_kafka(tr->we), tr->j->info->name, n,
+	                        tr->ts->batch_ms, tr->ts->partition, tr->ts->attempt,
+	                        &tr->kout, &tr->kdone, err, sizeof(err));
 	if (rv != SL_OK)
 		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
 	if (tr->kdone)
-		log_info("batch %lld partition %u: output already committed to %s; not written "
-			 "again",
-			 (long long)tr->ts->batch_ms, tr->ts->partition, n->topics);
+		log_info("batch %lld partition %u: output already committed to %s; not "
+		         "written "
+		         "again",
+		         (long long)tr->ts->batch_ms, tr->ts->partition, n->topics);
 	return SL_OK;
 }
 
@@ -308,7 +310,7 @@ static int sink_collect(sl_emitter *self, const sl_record *r)
 static char *part_path(task_run *tr, bool tmp)
 {
 	return sl_asprintf("%s/part-%05u%s", tr->ts->output->save_dir, tr->ts->partition,
-			   tmp ? ".inprogress" : "");
+	                   tmp ? ".inprogress" : "");
 }
 
 static int sink_open(task_run *tr)
@@ -330,9 +332,10 @@ static int sink_open(task_run *tr)
 			tr->maps = sl_calloc(tr->nred, sizeof(kvmap *));
 			for (uint32_t i = 0; i < tr->nred; i++)
 				tr->maps[i] = kvmap_new();
-			tr->combine = sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY
-					      ? (sl_reduce_fn)tr->j->fns[sn->id]
-					      : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
+			tr->combine =
+			    sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY
+			        ? (sl_reduce_fn)tr->j->fns[sn->id]
+			        : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
 		}
 		return SL_OK;
 	}
@@ -345,8 +348,8 @@ static int sink_open(task_run *tr)
 		char *tmp = part_path(tr, true);
 		if (proc_mkdirs_parent(tmp, err, sizeof(err)) != SL_OK ||
 		    (tr->save = fopen(tmp, "w")) == NULL)
-			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "cannot create %s: %s", tmp,
-			     strerror(errno));
+			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			     "cannot create %s: %s", tmp, strerror(errno));
 		sl_free(tmp);
 		return tr->save ? SL_OK : SL_EIO;
 	}
@@ -357,7 +360,7 @@ static int sink_open(task_run *tr)
 		return sink_kafka_open(tr);
 	default:
 		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-			    "output kind %d is not supported by this worker", o->kind);
+		            "output kind %d is not supported by this worker", o->kind);
 	}
 }
 
@@ -380,14 +383,14 @@ static void shuffle_close(task_run *tr)
 			while (kvmap_next(tr->maps[b], &pos, &r))
 				rbuf_append_record(&tr->buckets[b], &r);
 		}
-		snprintf(id, sizeof(id), "%s-m%u-r%u", tr->ts->output->shuffle_id, tr->ts->partition,
-			 b);
+		snprintf(id, sizeof(id), "%s-m%u-r%u", tr->ts->output->shuffle_id,
+		         tr->ts->partition, b);
 		tr->st->bucket_bytes[b] = tr->buckets[b].len;
 		blockmgr_remove(bm, id);
 		int rv = blockmgr_put(bm, id, &tr->buckets[b], BLOCK_MEMORY_AND_DISK);
 		if (rv != SL_OK) {
-			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "storing shuffle bucket %s: %s",
-			     id, sl_strerror(rv));
+			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			     "storing shuffle bucket %s: %s", id, sl_strerror(rv));
 			return;
 		}
 	}
@@ -402,11 +405,11 @@ static void sink_close(task_run *tr)
 	} else if (o->kind == SLUICE__TASK_OUTPUT__KIND__SAVE && tr->save != NULL) {
 		char *tmp = part_path(tr, true), *fin = part_path(tr, false);
 		if (fclose(tr->save) != 0 && ok)
-			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "closing %s: %s", tmp,
-			     strerror(errno));
+			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "closing %s: %s",
+			     tmp, strerror(errno));
 		else if (ok && rename(tmp, fin) != 0)
-			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "publishing %s: %s", fin,
-			     strerror(errno));
+			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "publishing %s: %s",
+			     fin, strerror(errno));
 		tr->save = NULL;
 		sl_free(tmp);
 		sl_free(fin);
@@ -420,8 +423,8 @@ static void sink_close(task_run *tr)
 		rbuf_iter ri;
 		rbuf_iter_init(&ri, tr->collect.data, tr->collect.len);
 		sl_iter it = {.next = rbuf_iter_adapter, .arg = &ri};
-		int rv = ((sl_partition_fn)tr->j->fns[n->id])(tr->ts->batch_ms,
-							       (int)tr->ts->partition, &it);
+		int rv = ((sl_partition_fn)tr->j->fns[n->id])(
+		    tr->ts->batch_ms, (int)tr->ts->partition, &it);
 		if (rv != 0)
 			user_failed(tr, n, rv);
 	}
@@ -441,13 +444,14 @@ static int push_rbuf(task_run *tr, const uint8_t *data, size_t len)
 			return rv;
 	}
 	if (rv < 0)
-		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "a block is malformed");
+		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		            "a block is malformed");
 	return SL_OK;
 }
 
 /* Gets a block from this worker or fetches it from url; *ref or *copy is set. */
 static int block_get(task_run *tr, const char *id, const char *worker_id, const char *url,
-		     block_ref **ref, rbuf *copy, char *err, size_t errlen)
+                     block_ref **ref, rbuf *copy, char *err, size_t errlen)
 {
 	worker *w = wengine_worker(tr->we);
 	envelope rep;
@@ -462,13 +466,14 @@ static int block_get(task_run *tr, const char *id, const char *worker_id, const 
 	if (rv != SL_OK)
 		return rv;
 	Sluice__FetchBlockReply *r =
-		sluice__fetch_block_reply__unpack(NULL, rep.payload_len, rep.payload);
+	    sluice__fetch_block_reply__unpack(NULL, rep.payload_len, rep.payload);
 	envelope_release(&rep);
 	if (r == NULL || !r->found) {
 		snprintf(err, errlen, "block %s not found on %s", id, worker_id);
 		rv = SL_ENOTFOUND;
 	} else {
-		rv = block_decode(r->data.data, r->data.len, SIZE_MAX / 2, copy, err, errlen);
+		rv = block_decode(r->data.data, r->data.len, SIZE_MAX / 2, copy, err,
+		                  errlen);
 	}
 	if (r)
 		sluice__fetch_block_reply__free_unpacked(r, NULL);
@@ -478,7 +483,7 @@ static int block_get(task_run *tr, const char *id, const char *worker_id, const 
 typedef int (*block_fn)(task_run *tr, const uint8_t *data, size_t len);
 
 static int with_block(task_run *tr, const char *id, const char *wid, const char *url,
-		      block_fn fn, char *err, size_t errlen)
+                      block_fn fn, char *err, size_t errlen)
 {
 	block_ref *ref = NULL;
 	rbuf copy;
@@ -513,19 +518,20 @@ static int input_blocks(task_run *tr)
 				if ((strcmp(br->worker_ids[h], self) == 0) != (pass == 0))
 					continue;
 				err[0] = '\0';
-				rv = with_block(tr, br->block_id, br->worker_ids[h], br->urls[h],
-						push_rbuf, err, sizeof(err));
+				rv = with_block(tr, br->block_id, br->worker_ids[h],
+				                br->urls[h], push_rbuf, err, sizeof(err));
 				if (rv == SL_OK || rv == SL_EUSER)
 					break;
-				log_warn("block %s from %s: %s", br->block_id, br->worker_ids[h], err);
+				log_warn("block %s from %s: %s", br->block_id,
+				         br->worker_ids[h], err);
 			}
 		}
 		if (rv == SL_EUSER)
 			return rv;
 		if (rv != SL_OK)
 			return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-				    "input block %s unavailable on every holder: %s", br->block_id,
-				    err);
+			            "input block %s unavailable on every holder: %s",
+			            br->block_id, err);
 	}
 	return SL_OK;
 }
@@ -540,8 +546,8 @@ static int input_generator(task_run *tr)
 		int rv = gen(tr->ts->batch_ms, in->gen_start + i, tr->head);
 		if (rv != 0)
 			return tr->state != SLUICE__TASK_STATUS__STATE__FINISHED
-				       ? rv
-				       : user_failed(tr, n, rv);
+			           ? rv
+			           : user_failed(tr, n, rv);
 	}
 	return SL_OK;
 }
@@ -558,8 +564,8 @@ static int input_kafka(task_run *tr)
 	char err[512];
 	const Sluice__TaskInput *in = tr->ts->input;
 	const Sluice__Node *n = graph_node(tr->g, in->source_node);
-	int rv = kafka_read_range(wengine_kafka(tr->we), tr->ts->job_id, n, in, kafka_emit, tr,
-				  err, sizeof(err));
+	int rv = kafka_read_range(wengine_kafka(tr->we), tr->ts->job_id, n, in,
+	                          kafka_emit, tr, err, sizeof(err));
 	if (rv == SL_OK || tr->state != SLUICE__TASK_STATUS__STATE__FINISHED)
 		return rv;
 	return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
@@ -575,12 +581,13 @@ static int input_files(task_run *tr)
 		ssize_t n;
 		int rv = SL_OK;
 		if (fp == NULL)
-			return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "cannot read %s: %s",
-				    in->files[f], strerror(errno));
+			return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			            "cannot read %s: %s", in->files[f], strerror(errno));
 		while (rv == SL_OK && (n = getline(&line, &cap, fp)) >= 0) {
 			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 				n--;
-			sl_record r = {.value = (uint8_t *)line, .value_len = (uint32_t)n};
+			sl_record r = {.value = (uint8_t *)line,
+			               .value_len = (uint32_t)n};
 			tr->st->records_in++;
 			rv = tr->head->emit(tr->head, &r);
 		}
@@ -615,15 +622,16 @@ static int merge_bucket(task_run *tr, const uint8_t *data, size_t len)
 			kvmap_append(rs->map, r.key, r.key_len, r.value, r.value_len);
 		} else if (rs->kind == SLUICE__NODE_KIND__OP_TRANSFORM) {
 			rbuf_append_record(&rs->all, &r);
-		} else if ((rv = kvmap_combine(rs->map, r.key, r.key_len, r.value, r.value_len,
-					       rs->fn)) != 0) {
+		} else if ((rv = kvmap_combine(rs->map, r.key, r.key_len, r.value,
+		                               r.value_len, rs->fn)) != 0) {
 			return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-				    "reduce function failed with %d", rv);
+			            "reduce function failed with %d", rv);
 		}
 	}
-	return rv < 0 ? fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "a shuffle bucket is "
-								      "malformed")
-		      : SL_OK;
+	return rv < 0 ? fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+	                     "a shuffle bucket is "
+	                     "malformed")
+	              : SL_OK;
 }
 
 static int reduce_emit(task_run *tr, reduce_state *rs, const Sluice__Node *sn)
@@ -632,11 +640,12 @@ static int reduce_emit(task_run *tr, reduce_state *rs, const Sluice__Node *sn)
 		rbuf_iter ri;
 		rbuf_iter_init(&ri, rs->all.data, rs->all.len);
 		sl_iter it = {.next = rbuf_iter_adapter, .arg = &ri};
-		int rv = ((sl_transform_fn)tr->j->fns[sn->id])(tr->ts->batch_ms, &it, tr->head);
+		int rv = ((sl_transform_fn)tr->j->fns[sn->id])(tr->ts->batch_ms, &it,
+		                                               tr->head);
 		return rv == 0 ? SL_OK
-			       : (tr->state != SLUICE__TASK_STATUS__STATE__FINISHED
-					  ? rv
-					  : user_failed(tr, sn, rv));
+		               : (tr->state != SLUICE__TASK_STATUS__STATE__FINISHED
+		                      ? rv
+		                      : user_failed(tr, sn, rv));
 	}
 	if (rs->map == NULL)
 		return SL_OK;
@@ -661,19 +670,21 @@ static int input_shuffle(task_run *tr)
 	    sn->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
 		rs.map = kvmap_new();
 	rs.fn = sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY
-			? (sl_reduce_fn)tr->j->fns[sn->id]
-			: (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
+	            ? (sl_reduce_fn)tr->j->fns[sn->id]
+	            : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
 	int rv = SL_OK;
 	for (size_t s = 0; s < in->n_shuffle_sources && rv == SL_OK; s++) {
 		const Sluice__ShuffleSource *src = in->shuffle_sources[s];
 		char id[256], err[512] = "";
 		snprintf(id, sizeof(id), "%s-m%u-r%u", in->shuffle_id, src->map_index,
-			 in->reduce_partition);
+		         in->reduce_partition);
 		tr->rs = &rs;
-		rv = with_block(tr, id, src->worker_id, src->url, merge_bucket, err, sizeof(err));
+		rv = with_block(tr, id, src->worker_id, src->url, merge_bucket, err,
+		                sizeof(err));
 		if (rv != SL_OK && rv != SL_EUSER) {
 			snprintf(tr->missing, sizeof(tr->missing), "%s", src->worker_id);
-			rv = fail(tr, SLUICE__TASK_STATUS__STATE__FETCH_FAILED, "%s", err);
+			rv =
+			    fail(tr, SLUICE__TASK_STATUS__STATE__FETCH_FAILED, "%s", err);
 		}
 	}
 	if (rv == SL_OK)
@@ -697,9 +708,10 @@ static int input_run(task_run *tr)
 	case SLUICE__TASK_INPUT__KIND__KAFKA:
 		return input_kafka(tr);
 	default:
-		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "input kind %d is not "
-								     "supported by this worker",
-			    tr->ts->input->kind);
+		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		            "input kind %d is not "
+		            "supported by this worker",
+		            tr->ts->input->kind);
 	}
 }
 
@@ -737,7 +749,8 @@ static void run_free(task_run *tr)
 		fclose(tr->save);
 }
 
-void ops_run_task(wengine *we, wjob *j, const Sluice__TaskSpec *ts, Sluice__TaskStatus *st)
+void ops_run_task(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
+                  Sluice__TaskStatus *st)
 {
 	task_run tr;
 	memset(&tr, 0, sizeof(tr));
@@ -749,11 +762,12 @@ void ops_run_task(wengine *we, wjob *j, const Sluice__TaskSpec *ts, Sluice__Task
 	tr.state = SLUICE__TASK_STATUS__STATE__FINISHED;
 	rbuf_init(&tr.collect);
 	tr.api = (api_task){.batch_ms = ts->batch_ms,
-			    .partition = (int)ts->partition,
-			    .attempt = (int)ts->attempt,
-			    .conf = j->conf};
+	                    .partition = (int)ts->partition,
+	                    .attempt = (int)ts->attempt,
+	                    .conf = j->conf};
 	if (!spec_valid(&tr)) {
-		fail(&tr, SLUICE__TASK_STATUS__STATE__FAILED, "task names nodes outside the graph");
+		fail(&tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		     "task names nodes outside the graph");
 	} else {
 		api_task_set(&tr.api);
 		chain_build(&tr);

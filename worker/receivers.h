@@ -38,11 +38,11 @@
 
 typedef struct {
 	blockmgr *bm;
-	rpc_client *master;     /* for MSG_ADD_BLOCK */
-	peer_pool *peers;       /* for MSG_PUT_BLOCK to the replica */
-	const char *worker_id;  /* pointers stable for the worker's life */
+	rpc_client *master;    /* for MSG_ADD_BLOCK */
+	peer_pool *peers;      /* for MSG_PUT_BLOCK to the replica */
+	const char *worker_id; /* pointers stable for the worker's life */
 	const char *worker_url;
-	const char *dir;        /* work dir: WAL under dir/wal */
+	const char *dir; /* work dir: WAL under dir/wal */
 } receiver_env;
 
 typedef struct receivers receivers;
@@ -52,7 +52,8 @@ int receivers_new(receivers **out, const receiver_env *env);
 void receivers_free(receivers *r);
 /* Starts a receiver for spec (copied). SL_EEXIST if (job, receiver id) runs
  * here already; SL_EINVAL for a kind this worker cannot receive. */
-int receivers_start(receivers *r, const Sluice__StartReceiver *spec, char *err, size_t errlen);
+int receivers_start(receivers *r, const Sluice__StartReceiver *spec, char *err,
+                    size_t errlen);
 /* Stops one receiver, flushing its current buffer as a last block. */
 int receivers_stop(receivers *r, uint64_t job_id, uint32_t receiver_id);
 /* Stops every receiver of a job. */

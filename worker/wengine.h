@@ -23,7 +23,7 @@ typedef struct wjob {
 	void *dl;
 	Sluice__FetchLibraryReply *info; /* graph, conf, name */
 	sl_conf *conf;
-	void **fns;                      /* per node: resolved user function */
+	void **fns; /* per node: resolved user function */
 	struct wjob *next;
 } wjob;
 
@@ -34,12 +34,13 @@ int wengine_new(worker *w, wengine **out, char *err, size_t errlen);
 void wengine_free(wengine *we);
 /* Handles engine messages; SL_EUNKNOWN_TYPE for others. */
 int wengine_handle(wengine *we, const envelope *req, rpc_reply *rep);
-void wengine_stats(wengine *we, uint32_t *slots_busy, uint64_t *mem_used, uint32_t *blocks);
+void wengine_stats(wengine *we, uint32_t *slots_busy, uint64_t *mem_used,
+                   uint32_t *blocks);
 
 /* jobcache.c: the loaded job for a task, fetching and loading it on first
  * use (thread-safe). */
 int jobcache_get(wengine *we, uint64_t job_id, const char *hash, wjob **out, char *err,
-		 size_t errlen);
+                 size_t errlen);
 void jobcache_free(wengine *we);
 
 /* Accessors the task runner (ops.c) needs. */
@@ -49,7 +50,8 @@ peer_pool *wengine_peers(wengine *we);
 kafka_io *wengine_kafka(wengine *we);
 
 /* ops.c: runs one task; fills st (state, error, counters, lines, buckets). */
-void ops_run_task(wengine *we, wjob *j, const Sluice__TaskSpec *ts, Sluice__TaskStatus *st);
+void ops_run_task(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
+                  Sluice__TaskStatus *st);
 /* Frees what ops_run_task allocated inside st. */
 void ops_status_free(Sluice__TaskStatus *st);
 

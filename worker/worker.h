@@ -25,12 +25,12 @@ typedef struct worker {
 	rpc_client *master;
 	pthread_mutex_t lock;
 	volatile int stopping;
-	char id[32];         /* "worker-N" once registered; kept across restarts */
-	char identity[40];   /* sender name: id, or "worker" before registration */
+	char id[32];       /* "worker-N" once registered; kept across restarts */
+	char identity[40]; /* sender name: id, or "worker" before registration */
 	char master_url[300];
-	char url[300];       /* our advertised RPC URL */
+	char url[300]; /* our advertised RPC URL */
 	char host[64];
-	char dir[1024];      /* work directory */
+	char dir[1024]; /* work directory */
 	int port;
 	uint32_t slots;
 	uint64_t memory;

@@ -62,8 +62,8 @@ typedef int (*sl_map_fn)(const sl_record *in, sl_emitter *out);
 typedef int (*sl_filter_fn)(const sl_record *in);
 /* reduce: combine two values of one key into out. Must be associative and
  * commutative (it runs map-side and reduce-side). */
-typedef int (*sl_reduce_fn)(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen,
-			    sl_value *out);
+typedef int (*sl_reduce_fn)(const uint8_t *a, uint32_t alen, const uint8_t *b,
+                            uint32_t blen, sl_value *out);
 /* foreach_partition: every record of one output partition of one batch.
  * (batch_time_ms, partition) identifies the data for idempotent writes. */
 typedef int (*sl_partition_fn)(int64_t batch_time_ms, int partition, sl_iter *records);
@@ -76,7 +76,7 @@ typedef int (*sl_generator_fn)(int64_t batch_time_ms, int64_t index, sl_emitter 
 /* ---- runtime calls, inside user functions ---- */
 
 int sl_emit(sl_emitter *out, const void *key, size_t key_len, const void *value,
-	    size_t value_len, int64_t event_time_ms);
+            size_t value_len, int64_t event_time_ms);
 /* Emits a value-only record with the input's event time semantics left to the caller. */
 int sl_emit_value(sl_emitter *out, const void *value, size_t value_len);
 /* Returns 1 and fills *rec while records remain, 0 at the end. The record's
@@ -109,7 +109,8 @@ sl_stream *sl_socket_text_stream(sl_ctx *ctx, const char *host, int port);
 sl_stream *sl_text_file_stream(sl_ctx *ctx, const char *dir);
 /* `rate` records per second split over `partitions` tasks per batch, each
  * record made by gen_fn ("sl_gen_words": words from a fixed vocabulary). */
-sl_stream *sl_generator_stream(sl_ctx *ctx, const char *gen_fn, int64_t rate, int partitions);
+sl_stream *sl_generator_stream(sl_ctx *ctx, const char *gen_fn, int64_t rate,
+                               int partitions);
 
 /* Kafka direct stream (no receiver): every batch reads, per partition of the
  * topics (comma-separated; new partitions are found every batch), exactly

@@ -35,7 +35,8 @@ static void set_lines(const uint8_t *data, size_t size)
 	char err[512];
 	char *text = sl_strndup((const char *)data, size);
 	sl_conf *c = conf_new(CONF_APP_KEYS);
-	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save))
 		conf_set_kv(c, l, err, sizeof(err));
 	conf_free(c);
 	sl_free(text);
@@ -45,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int64_t live = alloc_live();
 	if (path[0] == '\0')
-		snprintf(path, sizeof(path), "/tmp/sluice-fuzz-config-%d.properties", (int)getpid());
+		snprintf(path, sizeof(path), "/tmp/sluice-fuzz-config-%d.properties",
+		         (int)getpid());
 	load_file(data, size, CONF_STRICT);
 	load_file(data, size, CONF_APP_KEYS);
 	set_lines(data, size);

@@ -17,13 +17,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const ProtobufCMessageDescriptor *const schemas[] = {
-	&sluice__job_graph__descriptor,	 &sluice__submit_job__descriptor,
-	&sluice__task_spec__descriptor,	 &sluice__launch_task__descriptor,
-	&sluice__task_status__descriptor, &sluice__start_receiver__descriptor,
-	&sluice__add_block__descriptor,	 &sluice__remove_blocks__descriptor,
-	&sluice__fetch_block_reply__descriptor, &sluice__put_block__descriptor,
-	&sluice__batch_stats_reply__descriptor, &sluice__fetch_library_reply__descriptor,
-	&sluice__job_control__descriptor,
+    &sluice__job_graph__descriptor,         &sluice__submit_job__descriptor,
+    &sluice__task_spec__descriptor,         &sluice__launch_task__descriptor,
+    &sluice__task_status__descriptor,       &sluice__start_receiver__descriptor,
+    &sluice__add_block__descriptor,         &sluice__remove_blocks__descriptor,
+    &sluice__fetch_block_reply__descriptor, &sluice__put_block__descriptor,
+    &sluice__batch_stats_reply__descriptor, &sluice__fetch_library_reply__descriptor,
+    &sluice__job_control__descriptor,
 };
 
 static int resolve_none(void *arg, const char *name)
@@ -44,19 +44,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int64_t live = alloc_live();
 	for (size_t i = 0; i < sizeof(schemas) / sizeof(schemas[0]); i++) {
-		ProtobufCMessage *m = protobuf_c_message_unpack(schemas[i], NULL, size, data);
+		ProtobufCMessage *m =
+		    protobuf_c_message_unpack(schemas[i], NULL, size, data);
 		if (m == NULL)
 			continue;
 		if (schemas[i] == &sluice__job_graph__descriptor)
 			check_graph((const Sluice__JobGraph *)m);
 		else if (schemas[i] == &sluice__submit_job__descriptor &&
-			 ((Sluice__SubmitJob *)m)->graph != NULL)
+		         ((Sluice__SubmitJob *)m)->graph != NULL)
 			check_graph(((Sluice__SubmitJob *)m)->graph);
 		protobuf_c_message_free_unpacked(m, NULL);
 	}
 	if (alloc_live() != live) {
-		fprintf(stderr, "allocation counter moved: %lld -> %lld\n", (long long)live,
-			(long long)alloc_live());
+		fprintf(stderr, "allocation counter moved: %lld -> %lld\n",
+		        (long long)live, (long long)alloc_live());
 		abort();
 	}
 	return 0;
