@@ -119,9 +119,21 @@ def machine_info(build_dir):
         "os": sh(". /etc/os-release 2>/dev/null && echo $PRETTY_NAME"),
         "compiler": sh("cc --version | head -1"),
         "build_type": build_type,
-        "git_commit": sh(f"git -C {ROOT} rev-parse --short HEAD"),
-        "git_dirty": sh(f"git -C {ROOT} status --porcelain --untracked-files=no") != "",
+        "build": read_stamp(build_dir),
     }
+
+
+def stamp_path(build_dir):
+    return os.path.join(build_dir, "bench-build.json")
+
+
+def read_stamp(build_dir):
+    """The source the binaries were built from (written by build())."""
+    try:
+        with open(stamp_path(build_dir)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {"git_commit": "unknown (not built by this script)", "git_dirty": None}
 
 
 def build(build_dir):
@@ -129,6 +141,10 @@ def build(build_dir):
                     "-DSLUICE_TESTS=OFF"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["cmake", "--build", build_dir, f"-j{os.cpu_count() or 2}"], check=True,
                    stdout=subprocess.DEVNULL)
+    with open(stamp_path(build_dir), "w") as f:
+        json.dump({"git_commit": sh(f"git -C {ROOT} rev-parse --short HEAD"),
+                   "git_dirty": sh(f"git -C {ROOT} status --porcelain --untracked-files=no -- . ':!bench' ':!docs' ':!tests'") != "",
+                   "built": time.strftime("%Y-%m-%dT%H:%M:%S")}, f)
 
 
 def run_standalone(args, lib, workers, duration_s, conf):
@@ -243,17 +259,19 @@ def round_rate(r):
     return max(1, int(round(r / mag)) * mag)
 
 
-def search(args, workers):
-    trials = []
+def search(args, workers, trials, save):
+    """Appends every trial to `trials` (and calls save() after each)."""
     lo, hi, best = None, None, None
     rate = args.start_rate
     while len(trials) < args.max_trials:
         t = trial(args, workers, rate, args.search_window)
         trials.append(t)
+        save()
         if not t["ok"] and t["disturbed"] and len(trials) < args.max_trials:
             log("    failed while other processes were busy: trying this rate again")
             t = trial(args, workers, rate, args.search_window)
             trials.append(t)
+            save()
         if t["ok"]:
             lo, best = rate, t
         else:
@@ -281,6 +299,7 @@ def search(args, workers):
         t = trial(args, workers, rate, args.window)
         t["confirm"] = True
         trials.append(t)
+        save()
         if t["ok"]:
             return t, found, trials
         if t["disturbed"]:
@@ -288,6 +307,7 @@ def search(args, workers):
             t = trial(args, workers, rate, args.window)
             t["confirm"] = True
             trials.append(t)
+            save()
             if t["ok"]:
                 return t, found, trials
         rate = round_rate(rate * (1 - args.precision))
@@ -368,32 +388,36 @@ def main():
     started = time.strftime("%Y%m%dT%H%M%S")
     results = {"started": started, "argv": sys.argv[1:], "params": vars(args),
                "machine": machine_info(args.build_dir), "configs": []}
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, f"engine-{started}.json")
+
+    def save():  # after every run, so an interrupted benchmark keeps its data
+        with open(path, "w") as f:
+            json.dump(results, f, indent=1)
+
     for w in workers_list:
         cfg = {"workers": w, "slots": args.slots}
+        results["configs"].append(cfg)
         if not args.skip_throughput:
             log(f"throughput: {w} worker(s) x {args.slots} slots, interval "
                 f"{args.interval_ms} ms, window {args.window} s (search {args.search_window} s)")
-            best, found, trials = search(args, w)
+            cfg["trials"] = []
+            best, found, _ = search(args, w, cfg["trials"], save)
             cfg.update(found)
-            cfg["trials"] = trials
             cfg["sustained"] = None if best is None else {
                 "rate_lines_s": best["rate_lines_s"],
                 "rate_words_s": best["rate_lines_s"] * WORDS_PER_LINE,
                 "window_s": best["window_s"], "command": best["command"],
                 "foreign_share": best["foreign_share"], **best["summary"]}
         cfg["empty"] = empty_batches(args, w)
-        results["configs"].append(cfg)
-
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, f"engine-{started}.json")
-    with open(path, "w") as f:
-        json.dump(results, f, indent=1)
+        save()
 
     m = results["machine"]
     print(f"\nSluice engine benchmark: generator word count, standalone, "
           f"{args.interval_ms} ms batches, {args.slots} slots/worker, window {args.window} s")
     print(f"machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['mem_gib']} GiB, "
-          f"build {m['build_type']}, commit {m['git_commit']}{' (dirty)' if m['git_dirty'] else ''}")
+          f"build {m['build_type']} of {m['build']['git_commit']}"
+          f"{' (with uncommitted changes)' if m['build']['git_dirty'] else ''}")
     hdr = ["config", "lines/s", "words/s", "total med ms", "total max ms", "proc med ms",
            "first-task med ms", "first-task p90 ms", "empty-batch proc med ms",
            "other procs' CPU"]

@@ -246,8 +246,10 @@ const client_cmd cmd_monitor = {
     .summary = "show a job's batches live",
     .usage = "usage: sluice monitor JOB [--duration D] [--no-output]\n"
              "Prints each completed batch of JOB: batch time, input records, scheduling\n"
-             "delay, processing time, total delay, tasks, and the lines its print()\n"
-             "outputs produced. Runs until Ctrl-C, the job ends, or --duration passes.\n",
+             "delay, processing time, total delay, tasks, the time from the batch's\n"
+             "start to its first task starting on a worker (first-task), and the lines\n"
+             "its print() outputs produced. Runs until Ctrl-C, the job ends, or\n"
+             "--duration passes.\n",
     .run = monitor_run,
     .needs_master = 1,
 };

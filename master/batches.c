@@ -575,6 +575,7 @@ void batches_check_done(job *j)
 		/* A batch with no outputs in flight and nothing to run also ends. */
 		if (ended) {
 			batch_finish(j, b);
+			sched_release_batch(j->e, b);
 			batch_free(b);
 		} else {
 			j->batches[k++] = b;

@@ -225,6 +225,10 @@ void sched_run(struct engine *e);
 int sched_handle_status(struct engine *e, const envelope *req, rpc_reply *rep);
 void sched_worker_lost(struct engine *e, const char *worker_id);
 wload *sched_load(struct engine *e, const char *worker_id);
+/* A batch is retired while tasks of a failed output job may still run on
+ * workers (their siblings failed for good); their late reports find no task,
+ * so their slots are given back here. */
+void sched_release_batch(struct engine *e, batch *b);
 void sched_broadcast_remove(struct engine *e, const char *prefix, rblock **blocks,
                             size_t n);
 

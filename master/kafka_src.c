@@ -169,12 +169,12 @@ static kpart *part_find(ksrc *k, const char *topic, int32_t p)
 }
 
 /* Partition discovery: adds partitions not seen yet; errors on a missing topic. */
-static int discover(ksrc *k)
+static int discover(ksrc *k, char *err, size_t errlen)
 {
 	const struct rd_kafka_metadata *md;
 	rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 1, NULL, &md, 5000);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(k->plan_err, sizeof(k->plan_err), "kafka metadata from %s: %s",
+		snprintf(err, errlen, "kafka metadata from %s: %s",
 		         kafka_param(k->n, "bootstrap.servers"), rd_kafka_err2str(e));
 		return SL_EKAFKA;
 	}
@@ -207,9 +207,8 @@ static int discover(ksrc *k)
 	for (const char *p = k->n->topics; *p; p++)
 		wanted += *p == ',';
 	if (found < wanted) {
-		snprintf(k->plan_err, sizeof(k->plan_err),
-		         "kafka: topic list '%s': %zu of %zu topics exist", k->n->topics,
-		         found, wanted);
+		snprintf(err, errlen, "kafka: topic list '%s': %zu of %zu topics exist",
+		         k->n->topics, found, wanted);
 		return SL_EKAFKA;
 	}
 	return SL_OK;
@@ -276,11 +275,24 @@ static void plan_add(ksrc *k, kpart *p, int64_t until)
 	r->until = until;
 }
 
+static void plan_offsets(ksrc *k, char *err, size_t errlen);
+
 void kafka_plan(ksrc *k)
 {
+	char err[512] = "";
 	plan_clear(k);
-	if (discover(k) != SL_OK)
-		return;
+	if (discover(k, err, sizeof(err)) == SL_OK)
+		plan_offsets(k, err, sizeof(err));
+	/* Publish under the master's lock: the JobGenerator reads the plan from
+	 * the cron thread once it sees plan_ready or plan_err. */
+	pthread_mutex_lock(&k->j->e->m->lock);
+	snprintf(k->plan_err, sizeof(k->plan_err), "%s", err);
+	k->plan_ready = err[0] == '\0';
+	pthread_mutex_unlock(&k->j->e->m->lock);
+}
+
+static void plan_offsets(ksrc *k, char *err, size_t errlen)
+{
 	int64_t cap = clamp_cap(k);
 	for (size_t i = 0; i < k->nparts; i++) {
 		kpart *p = &k->parts[i];
@@ -288,9 +300,8 @@ void kafka_plan(ksrc *k)
 		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
 		    k->rk, p->topic, p->partition, &low, &high, 5000);
 		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			snprintf(k->plan_err, sizeof(k->plan_err),
-			         "kafka offsets of %s-%d: %s", p->topic, p->partition,
-			         rd_kafka_err2str(e));
+			snprintf(err, errlen, "kafka offsets of %s-%d: %s", p->topic,
+			         p->partition, rd_kafka_err2str(e));
 			plan_clear(k);
 			return;
 		}
@@ -307,7 +318,6 @@ void kafka_plan(ksrc *k)
 		plan_add(k, p, until < p->next ? p->next : until);
 	}
 	k->started = true;
-	k->plan_ready = true;
 }
 
 bool kafka_ready(job *j, int64_t t)

@@ -12,8 +12,10 @@
  * (kafka_take). Offsets of finished batches are committed to the consumer
  * group the same way (kafka_commit_pending, no lock).
  *
- * Only the cron thread calls kafka_plan / kafka_commit_pending, and a ksrc
- * lives until the engine is freed, so no lock is needed around them.
+ * Only the master's Kafka thread calls kafka_collect / kafka_plan /
+ * kafka_commit_pending; the JobGenerator (cron thread, under the lock) reads
+ * a plan only once kafka_plan has published it (plan_ready, written under
+ * the lock), and a ksrc lives until the engine is freed.
  */
 #ifndef SLUICE_MASTER_KAFKA_SRC_H
 #define SLUICE_MASTER_KAFKA_SRC_H

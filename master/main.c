@@ -177,16 +177,31 @@ static void master_kafka_io(master *m)
 		kafka_commit_pending(all[i]);
 }
 
+/* Kafka planning and offset commits talk to brokers and may block for
+ * seconds (an unreachable broker), so they run on their own thread: the cron
+ * thread keeps checking liveness and driving every other job meanwhile. */
+static void *master_kafka_thread(void *arg)
+{
+	master *m = arg;
+	while (!m->stopping) {
+		master_kafka_io(m);
+		clock_sleep_ms(MASTER_TICK_MS / 2);
+	}
+	return NULL;
+}
+
 static void master_cron(master *m)
 {
+	pthread_t kafka;
+	pthread_create(&kafka, NULL, master_kafka_thread, m);
 	while (!m->stopping) {
 		clock_sleep_ms(MASTER_TICK_MS);
-		master_kafka_io(m);
 		pthread_mutex_lock(&m->lock);
 		cluster_check_liveness(m->cl, clock_mono_ms());
 		engine_tick(m->engine);
 		pthread_mutex_unlock(&m->lock);
 	}
+	pthread_join(kafka, NULL);
 }
 
 int main(int argc, char **argv)

@@ -448,15 +448,31 @@ int sched_handle_status(struct engine *e, const envelope *req, rpc_reply *rep)
 	    (t->state == TASK_LAUNCHING || t->state == TASK_RUNNING) &&
 	    t->stage->oj->state == OJ_RUNNING)
 		status_apply(e, t, st);
-	else if (t != NULL && (t->state == TASK_LAUNCHING || t->state == TASK_RUNNING) &&
-	         t->stage->oj->state != OJ_RUNNING)
+	else if (t != NULL && t->attempt == st->attempt &&
+	         strcmp(t->worker, req->sender) == 0 &&
+	         (t->state == TASK_LAUNCHING || t->state == TASK_RUNNING) &&
+	         t->stage->oj->state != OJ_RUNNING) {
+		/* Its output job failed meanwhile: give the slot back, once. */
 		task_release(e, t);
+		t->state = TASK_PENDING;
+	}
 	sluice__task_status__free_unpacked(st, NULL);
 	/* Schedule what this completion unblocked now, not at the next tick. */
 	engine_kick(e);
 	Sluice__TaskStatusReply out = SLUICE__TASK_STATUS_REPLY__INIT;
 	rpc_reply_set(rep, MSG_TASK_STATUS_REPLY, &out);
 	return SL_OK;
+}
+
+void sched_release_batch(struct engine *e, batch *b)
+{
+	for (size_t o = 0; o < b->nojobs; o++)
+		for (size_t s = 0; s < b->ojobs[o]->nstages; s++) {
+			stage *st = b->ojobs[o]->stages[s];
+			/* task_release: only launching or running tasks */
+			for (size_t i = 0; i < st->ntasks; i++)
+				task_release(e, st->tasks[i]);
+		}
 }
 
 static bool lost_in(struct engine *e, ojob *oj, void *arg)

@@ -24,8 +24,10 @@
 #   scripts/kafka.sh topic-create in 4
 #   ... run Sluice / kcat against $KAFKA_BOOTSTRAP ...
 #   scripts/kafka.sh stop
-# Tests that need a broker should skip (not fail) when `status` says it is not
-# running.  Several brokers can coexist by using different KAFKA_PORTs.
+# Under ctest, the fixture kafka.start / kafka.stop (tests/CMakeLists.txt)
+# runs a broker per build directory (port SLUICE_TEST_KAFKA_PORT); the Kafka
+# tests fail, never skip, without it.  Several brokers can coexist by using
+# different KAFKA_PORTs.
 #
 # Environment (all optional):
 #   KAFKA_PORT             broker (PLAINTEXT) port on 127.0.0.1      default 19092

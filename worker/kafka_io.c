@@ -91,7 +91,7 @@ static kclient *client_take(kafka_io *k, const char *key)
 }
 
 static rd_kafka_t *client_new(const Sluice__Node *n, rd_kafka_type_t type,
-			      const char *const *extra, char *err, size_t errlen)
+                              const char *const *extra, char *err, size_t errlen)
 {
 	char msg[512];
 	rd_kafka_conf_t *conf = kafka_conf(n, extra, err, errlen);
@@ -118,16 +118,17 @@ static int64_t position(rd_kafka_t *rk, const char *topic, int32_t p)
 	return pos;
 }
 
-static int assign_at(rd_kafka_t *rk, const Sluice__TaskInput *in, char *err, size_t errlen)
+static int assign_at(rd_kafka_t *rk, const Sluice__TaskInput *in, char *err,
+                     size_t errlen)
 {
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, in->kafka_topic, in->kafka_partition)->offset =
-		in->kafka_from;
+	rd_kafka_topic_partition_list_add(l, in->kafka_topic, in->kafka_partition)
+	    ->offset = in->kafka_from;
 	rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
 	rd_kafka_topic_partition_list_destroy(l);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(err, errlen, "assigning %s-%d: %s", in->kafka_topic, in->kafka_partition,
-			 rd_kafka_err2str(e));
+		snprintf(err, errlen, "assigning %s-%d: %s", in->kafka_topic,
+		         in->kafka_partition, rd_kafka_err2str(e));
 		return SL_EKAFKA;
 	}
 	return SL_OK;
@@ -135,13 +136,14 @@ static int assign_at(rd_kafka_t *rk, const Sluice__TaskInput *in, char *err, siz
 
 /* Handles one polled message; 1 = the range is complete. */
 static int take_message(const Sluice__TaskInput *in, rd_kafka_message_t *m, int64_t *next,
-			kafka_emit_fn emit, void *arg, int *rv, char *err, size_t errlen)
+                        kafka_emit_fn emit, void *arg, int *rv, char *err, size_t errlen)
 {
 	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
 		return 0;
 	if (m->err) {
 		snprintf(err, errlen, "reading %s-%d at %lld: %s", in->kafka_topic,
-			 in->kafka_partition, (long long)*next, rd_kafka_message_errstr(m));
+		         in->kafka_partition, (long long)*next,
+		         rd_kafka_message_errstr(m));
 		*rv = SL_EKAFKA;
 		return 1;
 	}
@@ -149,9 +151,11 @@ static int take_message(const Sluice__TaskInput *in, rd_kafka_message_t *m, int6
 		return 0;
 	if (m->offset >= in->kafka_until)
 		return 1;
-	sl_record r = {.key = m->key, .key_len = (uint32_t)m->key_len,
-		       .value = m->payload, .value_len = (uint32_t)m->len,
-		       .event_time_ms = rd_kafka_message_timestamp(m, NULL)};
+	sl_record r = {.key = m->key,
+	               .key_len = (uint32_t)m->key_len,
+	               .value = m->payload,
+	               .value_len = (uint32_t)m->len,
+	               .event_time_ms = rd_kafka_message_timestamp(m, NULL)};
 	*next = m->offset + 1;
 	if ((*rv = emit(arg, &r)) != 0)
 		return 1;
@@ -159,23 +163,38 @@ static int take_message(const Sluice__TaskInput *in, rd_kafka_message_t *m, int6
 }
 
 int kafka_read_range(kafka_io *k, uint64_t job_id, const Sluice__Node *src,
-		     const Sluice__TaskInput *in, kafka_emit_fn emit, void *arg, char *err,
-		     size_t errlen)
+                     const Sluice__TaskInput *in, kafka_emit_fn emit, void *arg,
+                     char *err, size_t errlen)
 {
 	char key[512];
-	snprintf(key, sizeof(key), "src-%llu-%u-%s-%d", (unsigned long long)job_id, src->id,
-		 in->kafka_topic, in->kafka_partition);
+	snprintf(key, sizeof(key), "src-%llu-%u-%s-%d", (unsigned long long)job_id,
+	         src->id, in->kafka_topic, in->kafka_partition);
 	kclient *c = client_take(k, key);
 	const char *pt = kafka_param(src, "poll.timeout.ms");
 	int64_t timeout = pt ? atoll(pt) : 60000, next = in->kafka_from;
 	int rv = SL_OK;
 	if (c->rk == NULL) {
 		const char *gid = kafka_param(src, "group.id");
-		const char *extra[] = {"group.id", gid ? gid : "sluice-reader", "enable.auto.commit",
-				       "false", "enable.auto.offset.store", "false",
-				       "enable.partition.eof", "true", "auto.offset.reset", "error",
-				       NULL};
-		if ((c->rk = client_new(src, RD_KAFKA_CONSUMER, extra, err, errlen)) == NULL) {
+		/* A range's records exist when the task starts (until <= the high
+		 * watermark), so a fetch only long-polls past them; a short wait
+		 * keeps a re-assign right after a read (the next output job of
+		 * the batch) from waiting 500 ms for that poll to return. */
+		const char *fw = kafka_param(src, "fetch.wait.max.ms");
+		const char *extra[] = {"group.id",
+		                       gid ? gid : "sluice-reader",
+		                       "enable.auto.commit",
+		                       "false",
+		                       "enable.auto.offset.store",
+		                       "false",
+		                       "enable.partition.eof",
+		                       "true",
+		                       "auto.offset.reset",
+		                       "error",
+		                       "fetch.wait.max.ms",
+		                       fw ? fw : "10",
+		                       NULL};
+		if ((c->rk = client_new(src, RD_KAFKA_CONSUMER, extra, err, errlen)) ==
+		    NULL) {
 			rv = SL_EKAFKA;
 			goto out;
 		}
@@ -186,20 +205,24 @@ int kafka_read_range(kafka_io *k, uint64_t job_id, const Sluice__Node *src,
 	while (next < in->kafka_until) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
 		if (m != NULL) {
-			int done = take_message(in, m, &next, emit, arg, &rv, err, errlen);
+			int done =
+			    take_message(in, m, &next, emit, arg, &rv, err, errlen);
 			rd_kafka_message_destroy(m);
 			if (done)
 				break;
 			continue;
 		}
-		if (position(c->rk, in->kafka_topic, in->kafka_partition) >= in->kafka_until)
+		if (position(c->rk, in->kafka_topic, in->kafka_partition) >=
+		    in->kafka_until)
 			break; /* the rest of the range is transaction markers */
 		if (clock_mono_ms() > deadline) {
-			snprintf(err, errlen, "reading %s-%d: only reached offset %lld of [%lld, %lld) "
-					      "in %lld ms",
-				 in->kafka_topic, in->kafka_partition, (long long)next,
-				 (long long)in->kafka_from, (long long)in->kafka_until,
-				 (long long)timeout);
+			snprintf(
+			    err, errlen,
+			    "reading %s-%d: only reached offset %lld of [%lld, %lld) "
+			    "in %lld ms",
+			    in->kafka_topic, in->kafka_partition, (long long)next,
+			    (long long)in->kafka_from, (long long)in->kafka_until,
+			    (long long)timeout);
 			rv = SL_ETIMEDOUT;
 			break;
 		}
@@ -207,6 +230,13 @@ int kafka_read_range(kafka_io *k, uint64_t job_id, const Sluice__Node *src,
 out:
 	if (rv != SL_OK && rv != SL_EUSER)
 		client_reset(c); /* start clean next time */
+	else if (c->rk != NULL)
+		/* Stop fetching until the next range. Left assigned, the consumer
+		 * would sit in a fetch long-poll at the partition's end, and the
+		 * next assign (next batch, or the next output job of this batch
+		 * re-reading the range) would wait for it: fetch.wait.max.ms, 500
+		 * ms, per range. It would also prefetch records no task asked for. */
+		rd_kafka_assign(c->rk, NULL);
 	pthread_mutex_unlock(&c->busy);
 	return rv;
 }
@@ -221,7 +251,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	if (o != NULL && m->err) {
 		if (o->delivery_failed++ == 0)
 			snprintf(o->delivery_err, sizeof(o->delivery_err), "%s",
-				 rd_kafka_err2str(m->err));
+			         rd_kafka_err2str(m->err));
 	}
 }
 
@@ -248,7 +278,7 @@ static int topic_check(rd_kafka_t *rk, const char *topic, char *err, size_t errl
 	}
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(err, errlen, "kafka sink: output topic '%s': %s", topic,
-			 rd_kafka_err2str(e));
+		         rd_kafka_err2str(e));
 		return SL_EKAFKA;
 	}
 	return SL_OK;
@@ -259,17 +289,22 @@ static int producer_make(kafka_out *o, const char *txn_id, char *err, size_t err
 	const Sluice__Node *n = o->sink;
 	const char *tt = kafka_param(n, "transaction.timeout.ms");
 	const char *mt = kafka_param(n, "message.timeout.ms");
-	const char *extra[] = {"enable.idempotence", "true",
-			       "message.timeout.ms", mt ? mt : KAFKA_MSG_TIMEOUT_DEFAULT,
-			       o->eo ? "transactional.id" : NULL, txn_id,
-			       "transaction.timeout.ms", tt ? tt : KAFKA_TXN_TIMEOUT_DEFAULT,
-			       NULL};
+	const char *extra[] = {"enable.idempotence",
+	                       "true",
+	                       "message.timeout.ms",
+	                       mt ? mt : KAFKA_MSG_TIMEOUT_DEFAULT,
+	                       o->eo ? "transactional.id" : NULL,
+	                       txn_id,
+	                       "transaction.timeout.ms",
+	                       tt ? tt : KAFKA_TXN_TIMEOUT_DEFAULT,
+	                       NULL};
 	char msg[512];
 	rd_kafka_conf_t *conf = kafka_conf(n, extra, err, errlen);
 	if (conf == NULL)
 		return SL_EKAFKA;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	if ((o->c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, msg, sizeof(msg))) == NULL) {
+	if ((o->c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, msg, sizeof(msg))) ==
+	    NULL) {
 		snprintf(err, errlen, "kafka producer: %s", msg);
 		rd_kafka_conf_destroy(conf);
 		return SL_EKAFKA;
@@ -299,15 +334,15 @@ static int marker_read(kafka_out *o, int64_t *committed, char *err, size_t errle
 	rd_kafka_topic_partition_list_destroy(l);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(err, errlen, "reading the commit marker of %s: %s", o->c->key,
-			 rd_kafka_err2str(e));
+		         rd_kafka_err2str(e));
 		return SL_EKAFKA;
 	}
 	return SL_OK;
 }
 
-int kafka_out_open(kafka_io *k, const char *job, const Sluice__Node *sink, int64_t batch_ms,
-		   uint32_t partition, uint32_t attempt, kafka_out **out, bool *done, char *err,
-		   size_t errlen)
+int kafka_out_open(kafka_io *k, const char *job, const Sluice__Node *sink,
+                   int64_t batch_ms, uint32_t partition, uint32_t attempt,
+                   kafka_out **out, bool *done, char *err, size_t errlen)
 {
 	char txn_id[512];
 	const char *eo = kafka_param(sink, "exactly_once");
@@ -318,8 +353,8 @@ int kafka_out_open(kafka_io *k, const char *job, const Sluice__Node *sink, int64
 	o->batch_ms = batch_ms;
 	o->eo = eo != NULL && strcmp(eo, "true") == 0;
 	o->fail_after = fa && attempt == 0 ? (uint64_t)atoll(fa) : 0;
-	snprintf(txn_id, sizeof(txn_id), o->eo ? "sluice-%s-%u-p%u" : "sink-%s-%u", job, sink->id,
-		 partition);
+	snprintf(txn_id, sizeof(txn_id), o->eo ? "sluice-%s-%u-p%u" : "sink-%s-%u", job,
+	         sink->id, partition);
 	o->c = client_take(k, txn_id);
 	*done = false;
 	if (o->eo && o->c->rk != NULL) {
@@ -333,7 +368,8 @@ int kafka_out_open(kafka_io *k, const char *job, const Sluice__Node *sink, int64
 	}
 	int rv = o->c->rk ? SL_OK : producer_make(o, txn_id, err, errlen);
 	int64_t committed = -1;
-	if (rv == SL_OK && o->eo && (rv = marker_read(o, &committed, err, errlen)) == SL_OK) {
+	if (rv == SL_OK && o->eo &&
+	    (rv = marker_read(o, &committed, err, errlen)) == SL_OK) {
 		if (committed > batch_ms) {
 			*done = o->done = true;
 		} else {
@@ -357,22 +393,23 @@ int kafka_out_write(kafka_out *o, const sl_record *r, char *err, size_t errlen)
 	if (o->fail_after > 0 && o->written >= o->fail_after) {
 		rd_kafka_flush(o->c->rk, 5000); /* what was sent reached the broker */
 		o->crashed = true;
-		snprintf(err, errlen, "injected failure after %llu records (inject.fail_after)",
-			 (unsigned long long)o->written);
+		snprintf(err, errlen,
+		         "injected failure after %llu records (inject.fail_after)",
+		         (unsigned long long)o->written);
 		return SL_EUSER;
 	}
 	for (int tries = 0;; tries++) {
-		rd_kafka_resp_err_t e = rd_kafka_producev(
-			o->c->rk, RD_KAFKA_V_TOPIC(o->sink->topics),
-			RD_KAFKA_V_KEY((void *)r->key, r->key_len),
-			RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(o),
-			RD_KAFKA_V_END);
+		rd_kafka_resp_err_t e =
+		    rd_kafka_producev(o->c->rk, RD_KAFKA_V_TOPIC(o->sink->topics),
+		                      RD_KAFKA_V_KEY((void *)r->key, r->key_len),
+		                      RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+		                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		                      RD_KAFKA_V_OPAQUE(o), RD_KAFKA_V_END);
 		if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
 			break;
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries > 600) {
 			snprintf(err, errlen, "producing to %s: %s", o->sink->topics,
-				 rd_kafka_err2str(e));
+			         rd_kafka_err2str(e));
 			return SL_EKAFKA;
 		}
 		rd_kafka_poll(o->c->rk, 100);
@@ -385,10 +422,12 @@ int kafka_out_write(kafka_out *o, const sl_record *r, char *err, size_t errlen)
 static int txn_commit(kafka_out *o, char *err, size_t errlen)
 {
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, o->sink->topics, 0)->offset = o->batch_ms + 1;
-	rd_kafka_consumer_group_metadata_t *g = rd_kafka_consumer_group_metadata_new(o->c->key);
+	rd_kafka_topic_partition_list_add(l, o->sink->topics, 0)->offset =
+	    o->batch_ms + 1;
+	rd_kafka_consumer_group_metadata_t *g =
+	    rd_kafka_consumer_group_metadata_new(o->c->key);
 	rd_kafka_error_t *e =
-		rd_kafka_send_offsets_to_transaction(o->c->rk, l, g, KAFKA_OP_TIMEOUT_MS);
+	    rd_kafka_send_offsets_to_transaction(o->c->rk, l, g, KAFKA_OP_TIMEOUT_MS);
 	rd_kafka_consumer_group_metadata_destroy(g);
 	rd_kafka_topic_partition_list_destroy(l);
 	if (e == NULL)
@@ -398,7 +437,8 @@ static int txn_commit(kafka_out *o, char *err, size_t errlen)
 	bool abortable = rd_kafka_error_txn_requires_abort(e);
 	int rv = err_take(e, "commit_transaction", err, errlen);
 	if (abortable) {
-		rd_kafka_error_t *a = rd_kafka_abort_transaction(o->c->rk, KAFKA_OP_TIMEOUT_MS);
+		rd_kafka_error_t *a =
+		    rd_kafka_abort_transaction(o->c->rk, KAFKA_OP_TIMEOUT_MS);
 		if (a == NULL)
 			return rv;
 		rd_kafka_error_destroy(a);
@@ -420,7 +460,8 @@ int kafka_out_close(kafka_out *o, bool ok, char *err, size_t errlen)
 		if (ok) {
 			rv = txn_commit(o, err, errlen);
 		} else {
-			rd_kafka_error_t *a = rd_kafka_abort_transaction(o->c->rk, KAFKA_OP_TIMEOUT_MS);
+			rd_kafka_error_t *a =
+			    rd_kafka_abort_transaction(o->c->rk, KAFKA_OP_TIMEOUT_MS);
 			if (a != NULL) {
 				rd_kafka_error_destroy(a);
 				client_reset(o->c);
@@ -429,12 +470,13 @@ int kafka_out_close(kafka_out *o, bool ok, char *err, size_t errlen)
 	} else if (o->c->rk != NULL) {
 		rd_kafka_flush(o->c->rk, KAFKA_OP_TIMEOUT_MS);
 		if (ok && rd_kafka_outq_len(o->c->rk) > 0) {
-			snprintf(err, errlen, "kafka sink: %d records not delivered in time",
-				 rd_kafka_outq_len(o->c->rk));
+			snprintf(err, errlen,
+			         "kafka sink: %d records not delivered in time",
+			         rd_kafka_outq_len(o->c->rk));
 			rv = SL_EKAFKA;
 		} else if (ok && o->delivery_failed > 0) {
-			snprintf(err, errlen, "kafka sink: %d records failed: %s", o->delivery_failed,
-				 o->delivery_err);
+			snprintf(err, errlen, "kafka sink: %d records failed: %s",
+			         o->delivery_failed, o->delivery_err);
 			rv = SL_EKAFKA;
 		}
 	}

@@ -11,9 +11,9 @@
  *
  * Writing, exactly_once=true: one transaction per (batch, output partition)
  * with transactional.id "sluice-<job>-<node>-p<partition>", the same for
- * every attempt of that output partition on any worker, so a new attempt's
- * init_transactions fences an older attempt's producer (a zombie can no
- * longer commit) and aborts its open transaction. Inside the transaction,
+ * every attempt of that output partition on any worker, and a new producer
+ * for every task, so its init_transactions fences every older producer of
+ * that id (a zombie can no longer commit) and aborts its open transaction. Inside the transaction,
  * beside the records, the offset batch_time+1 is committed for consumer
  * group <transactional.id> on partition 0 of the output topic
  * (send_offsets_to_transaction): the data and this marker commit atomically.

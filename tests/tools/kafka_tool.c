@@ -73,19 +73,22 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	(void)opaque;
 	if (m->err) {
 		if (failed++ == 0)
-			snprintf(first_error, sizeof(first_error), "%s", rd_kafka_err2str(m->err));
+			snprintf(first_error, sizeof(first_error), "%s",
+			         rd_kafka_err2str(m->err));
 	} else {
 		delivered++;
 	}
 }
 
-static int produce(const char *bootstrap, const char *topic, const char *file, int32_t partition)
+static int produce(const char *bootstrap, const char *topic, const char *file,
+                   int32_t partition)
 {
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
 	conf_set(c, "bootstrap.servers", bootstrap);
 	conf_set(c, "enable.idempotence", "true");
 	conf_set(c, "linger.ms", "20");
-	/* no key: a random partition per record (not sticky), so partitions fill evenly */
+	/* no key: a random partition per record (not sticky), so partitions fill evenly
+	 */
 	conf_set(c, "sticky.partitioning.linger.ms", "0");
 	conf_set(c, "batch.num.messages", "10000");
 	conf_set(c, "queue.buffering.max.messages", "500000");
@@ -105,14 +108,14 @@ static int produce(const char *bootstrap, const char *topic, const char *file, i
 			line[--n] = '\0';
 		for (;;) {
 			rd_kafka_resp_err_t e = rd_kafka_producev(
-				rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-				RD_KAFKA_V_VALUE(line, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_END);
+			    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+			    RD_KAFKA_V_VALUE(line, (size_t)n),
+			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
 			if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
 				break;
 			if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 				fprintf(stderr, "%s: producing to %s: %s\n", prog, topic,
-					rd_kafka_err2str(e));
+				        rd_kafka_err2str(e));
 				exit(1);
 			}
 			rd_kafka_poll(rk, 50);
@@ -128,13 +131,15 @@ static int produce(const char *bootstrap, const char *topic, const char *file, i
 	int left = rd_kafka_outq_len(rk);
 	rd_kafka_destroy(rk);
 	if (fe != RD_KAFKA_RESP_ERR_NO_ERROR || left > 0) {
-		fprintf(stderr, "%s: %d records still in flight after the flush timeout\n", prog,
-			left);
+		fprintf(stderr,
+		        "%s: %d records still in flight after the flush timeout\n", prog,
+		        left);
 		return 1;
 	}
 	if (failed > 0 || delivered != sent) {
-		fprintf(stderr, "%s: %ld of %ld records not delivered: %s\n", prog, sent - delivered,
-			sent, first_error[0] ? first_error : "no delivery report");
+		fprintf(stderr, "%s: %ld of %ld records not delivered: %s\n", prog,
+		        sent - delivered, sent,
+		        first_error[0] ? first_error : "no delivery report");
 		return 1;
 	}
 	printf("produced %ld records\n", sent);
@@ -166,7 +171,8 @@ static int assign_all(rd_kafka_t *rk, const char *topic, int64_t **high)
 		if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
 			die("watermarks: %s", rd_kafka_err2str(e));
 		(*high)[id] = hi;
-		rd_kafka_topic_partition_list_add(l, topic, id)->offset = RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_topic_partition_list_add(l, topic, id)->offset =
+		    RD_KAFKA_OFFSET_BEGINNING;
 	}
 	rd_kafka_metadata_destroy(md);
 	if ((e = rd_kafka_assign(rk, l)) != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -184,7 +190,8 @@ static rd_kafka_t *consumer(const char *bootstrap, int read_committed)
 	conf_set(c, "group.id", group);
 	conf_set(c, "enable.auto.commit", "false");
 	conf_set(c, "enable.partition.eof", "true");
-	conf_set(c, "isolation.level", read_committed ? "read_committed" : "read_uncommitted");
+	conf_set(c, "isolation.level",
+	         read_committed ? "read_committed" : "read_uncommitted");
 	conf_set(c, "fetch.wait.max.ms", "100");
 	return client(RD_KAFKA_CONSUMER, c);
 }
@@ -195,8 +202,8 @@ static void print_field(const void *p, size_t n)
 		fwrite(p, 1, n, stdout);
 }
 
-static int consume(const char *bootstrap, const char *topic, int read_committed, long timeout_ms,
-		   int rate)
+static int consume(const char *bootstrap, const char *topic, int read_committed,
+                   long timeout_ms, int rate)
 {
 	rd_kafka_t *rk = consumer(bootstrap, read_committed);
 	int64_t *high = NULL;
@@ -219,9 +226,11 @@ static int consume(const char *bootstrap, const char *topic, int read_committed,
 	rd_kafka_message_t *batch[1024];
 	while (eofs < np && rv == 0) {
 		if (now_s() > deadline) {
-			fprintf(stderr, "%s: only %d of %d partitions of %s reached their end in %ld ms "
-					"(%ld records)\n",
-				prog, eofs, np, topic, timeout_ms, records);
+			fprintf(stderr,
+			        "%s: only %d of %d partitions of %s reached their end in "
+			        "%ld ms "
+			        "(%ld records)\n",
+			        prog, eofs, np, topic, timeout_ms, records);
 			rv = 1;
 			break;
 		}
@@ -238,13 +247,14 @@ static int consume(const char *bootstrap, const char *topic, int read_committed,
 				}
 			} else if (m->err) {
 				fprintf(stderr, "%s: consuming %s: %s\n", prog, topic,
-					rd_kafka_message_errstr(m));
+				        rd_kafka_message_errstr(m));
 				rv = 1;
 			} else {
 				if (records++ == 0)
 					first = now_s();
 				if (rate) {
-					if (m->offset + 1 >= high[m->partition] && !at_eof[m->partition]) {
+					if (m->offset + 1 >= high[m->partition] &&
+					    !at_eof[m->partition]) {
 						at_eof[m->partition] = 1;
 						eofs++;
 					}
@@ -268,10 +278,11 @@ static int consume(const char *bootstrap, const char *topic, int read_committed,
 	free(at_eof);
 	if (rate && rv == 0) {
 		double secs = end - t0;
-		printf("records %ld seconds %.3f records/s %.0f (first record after %.3f s, "
-		       "last at %.3f s)\n",
-		       records, secs, secs > 0 ? records / secs : 0.0, records ? first - t0 : 0.0,
-		       records ? last - t0 : 0.0);
+		printf(
+		    "records %ld seconds %.3f records/s %.0f (first record after %.3f s, "
+		    "last at %.3f s)\n",
+		    records, secs, secs > 0 ? records / secs : 0.0,
+		    records ? first - t0 : 0.0, records ? last - t0 : 0.0);
 	}
 	fflush(stdout);
 	return rv;
@@ -280,10 +291,10 @@ static int consume(const char *bootstrap, const char *topic, int read_committed,
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: %s produce BOOTSTRAP TOPIC FILE [--partition N]\n"
-		"       %s consume BOOTSTRAP TOPIC [--read-committed] [--timeout-ms N]\n"
-		"       %s rate BOOTSTRAP TOPIC [--timeout-ms N]\n",
-		prog, prog, prog);
+	        "usage: %s produce BOOTSTRAP TOPIC FILE [--partition N]\n"
+	        "       %s consume BOOTSTRAP TOPIC [--read-committed] [--timeout-ms N]\n"
+	        "       %s rate BOOTSTRAP TOPIC [--timeout-ms N]\n",
+	        prog, prog, prog);
 	exit(2);
 }
 
@@ -314,7 +325,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--partition") == 0 && i + 1 < argc)
 			partition = (int32_t)num_arg(argv[++i]);
 		else if (file == NULL && strcmp(cmd, "produce") == 0 &&
-			 (argv[i][0] != '-' || argv[i][1] == '\0'))
+		         (argv[i][0] != '-' || argv[i][1] == '\0'))
 			file = argv[i];
 		else
 			usage();

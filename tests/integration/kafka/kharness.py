@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from harness import BIN, SOURCE, fail, log  # noqa: E402
+from harness import BIN, SOURCE, fail, jobs_table, log  # noqa: E402
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "")
 KAFKA_PORT = os.environ.get("KAFKA_PORT", BOOTSTRAP.rpartition(":")[2])
@@ -107,8 +107,9 @@ def kcat_produce(topic, lines, timeout=120):
     r = subprocess.run(["kcat", "-P", "-b", BOOTSTRAP, "-t", topic, "-X", "acks=all"],
                        input="".join(line + "\n" for line in lines), capture_output=True,
                        text=True, timeout=timeout)
-    if r.returncode != 0 or "ERROR" in r.stderr or "failed" in r.stderr.lower():
+    if r.returncode != 0:
         fail(f"kcat -P exited {r.returncode}: {r.stderr[-2000:]}")
+    # (a lost record would also show: the job must consume every one)
     log(f"{topic}: {len(lines)} records produced with kcat -P")
 
 
@@ -217,7 +218,6 @@ def wait_consumed(c, job, total, timeout, what=None):
         last = consumed(batches)
         if last >= total:
             return batches
-        from harness import jobs_table
         st = jobs_table(c).get(job, {})
         if st.get("state") not in ("RUNNING", None):
             fail(f"job {job} is {st.get('state')}: {st.get('error')}")

@@ -10,7 +10,7 @@ has a leader), and 1,500 / 700 / 400 records go to partitions 2 / 3 / 1
 (explicit partitions). Asserts, from `sluice monitor JOB --no-output`:
 
 - the first batch starts partitions 0 and 1 at their end (300, 200: latest);
-- partitions 2 and 3 appear in one of the first two batches after the
+- partitions 2 and 3 appear no later than the second batch after
   topic-add-partitions returned, their first range starting at offset 0 (the
   partition's first offset, although the job started at latest), and every
   record produced to them is taken within the first two batches after the
@@ -25,7 +25,7 @@ import os
 import time
 
 from kharness import (  # first: puts tests/integration on sys.path
-    BOOTSTRAP, check_contiguous, consume, consumed, count_sums, make_lines, monitor, name,
+    BOOTSTRAP, check_contiguous, consume, count_sums, make_lines, monitor, name,
     produce, require_broker, topic_add_partitions, topic_create, wait_consumed)
 from harness import LIB, Cluster, check, counter_diff, jobs_table, line_tokens, log, run, wait_for
 
@@ -79,8 +79,10 @@ def test():
     check(len(after_add) >= 2, f"{len(after_add)} batches after the partitions were added")
     for p in (2, 3):
         seen = [b for b in batches if (src, p) in b["ranges"]]
-        check(seen and seen[0]["time"] in [b["time"] for b in after_add[:2]],
-              f"partition {p} appears within the first two batches after it was added")
+        # (it may show up before topic-add-partitions returns: the script
+        # waits for the new partitions' leaders after the change)
+        check(seen and seen[0]["time"] <= after_add[1]["time"],
+              f"partition {p} appears by the second batch after it was added")
         check(seen[0]["ranges"][(src, p)][0] == 0,
               f"partition {p} is read from offset 0: first range {seen[0]['ranges'][(src, p)]}")
     after_prod = [b for b in batches if b["time"] > t_produced][:2]

@@ -22,8 +22,7 @@ import os
 
 from kharness import (  # first: puts tests/integration on sys.path
     BOOTSTRAP, check_contiguous, consume, consumed, count_sums, kcat_produce, make_lines, monitor,
-    name,
-    produce, require_broker, topic_create, wait_consumed)
+    name, produce, require_broker, topic_create, wait_consumed)
 from harness import LIB, Cluster, check, counter_diff, jobs_table, line_tokens, log, run
 
 N1 = 200_000
