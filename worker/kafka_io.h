@@ -13,8 +13,8 @@
  * with transactional.id "sluice-<job>-<node>-p<partition>", the same for
  * every attempt of that output partition on any worker, and a new producer
  * for every task, so its init_transactions fences every older producer of
- * that id (a zombie can no longer commit) and aborts its open transaction. Inside the transaction,
- * beside the records, the offset batch_time+1 is committed for consumer
+ * that id (a zombie can no longer commit) and aborts its open transaction. Inside the
+ * transaction, beside the records, the offset batch_time+1 is committed for consumer
  * group <transactional.id> on partition 0 of the output topic
  * (send_offsets_to_transaction): the data and this marker commit atomically.
  * A task first reads the marker: if it is already at or past its batch, the
