@@ -5,9 +5,11 @@
  *   gen.rate        records per second (default 100000)
  *   gen.partitions  generator tasks per batch (default 4)
  *   output.path     also save every batch under this prefix (optional)
- *   print.num       words shown per batch (default 10)
+ *   print.num       top words shown per batch (default 10)
  */
 #include <sluice/sluice.h>
+
+#include "top_counts.h"
 
 #include <stdlib.h>
 
@@ -22,7 +24,9 @@ int sluice_job_define(sl_ctx *ctx)
 	sl_stream *words = sl_flat_map(lines, "sl_split_words");
 	sl_stream *pairs = sl_map_to_pair(words, "sl_pair_one");
 	sl_stream *counts = sl_reduce_by_key(pairs, "sl_sum_i64", 0);
-	sl_print(counts, num);
+	/* print the top words, largest count first */
+	sl_print(sl_with_value_format(sl_transform(counts, "top_counts"), SL_FORMAT_I64),
+	         num);
 	if (out != NULL)
 		sl_save_as_text_files(counts, out, NULL);
 	return 0;
