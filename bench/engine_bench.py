@@ -14,7 +14,14 @@ until a trial fails, then bisects until the bracket is within --precision; at
 most --max-trials trials per configuration. When --search-window is shorter
 than --window, the rate found is then confirmed by one --window trial
 (stepping down by --precision on failure, at most --confirm-tries times), and
-only a rate that passed a full --window trial is reported.
+only a rate that passed a full --window trial is reported ("n/a" if none
+did; ">=" when no failing rate was found within --max-trials).
+
+Other processes: before each run the script waits (--quiet-wait) until
+others use < 10 % of the CPUs, measures the CPU they used during the run
+(foreign_share in the JSON), and runs a failed trial once more when that was
+above --disturbed-share. cpu_speed_mb_s (zlib on 2 MB, single thread) is
+timed before each run as a rough indicator of the VM's speed.
 
 First task: the monitor's "first-task N ms" per batch (batch start, i.e. its
 first output job planned on the master, to the first task starting on a
@@ -31,6 +38,7 @@ import json
 import os
 import platform
 import re
+import random
 import resource
 import shutil
 import socket
@@ -38,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import time
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORDS_PER_LINE = 8  # sl_gen_lines: a line of 8 words
@@ -78,6 +87,26 @@ def wait_quiet(max_wait_s, limit=0.10):
             return share
         log(f"    machine {share:.0%} busy with other processes; waiting")
         time.sleep(5)
+
+
+_CALIB = None
+
+
+def cpu_speed():
+    """MB/s of zlib-compressing 2 MB of generator-like text, best of 3: a
+    fixed single-thread workload, to see whether the CPU itself got slower
+    (on a VM, host contention shows here, not in this guest's CPU counters)."""
+    global _CALIB
+    if _CALIB is None:
+        rnd = random.Random(1)
+        words = [("w%03d" % i).encode() for i in range(1000)]
+        _CALIB = b" ".join(rnd.choice(words) for _ in range(400_000))
+    best = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        zlib.compress(_CALIB, 6)
+        best = max(best, len(_CALIB) / (time.perf_counter() - t) / 1e6)
+    return round(best, 2)
 
 
 def log(msg):
@@ -157,6 +186,7 @@ def run_standalone(args, lib, workers, duration_s, conf):
         cmd += ["--conf", f"{k}={v}"]
     if args.quiet_wait > 0:
         wait_quiet(args.quiet_wait)
+    speed = cpu_speed()
     t0, busy0, own0 = time.monotonic(), cpu_busy_s(), children_cpu_s()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 90)
@@ -169,7 +199,8 @@ def run_standalone(args, lib, workers, duration_s, conf):
     # CPU used by processes other than this cluster while it ran (the master and
     # workers are reaped by `sluice standalone`, so their time is in `own`).
     foreign = max(0.0, cpu_busy_s() - busy0 - own)
-    cpu = {"own_cpu_s": round(own, 1), "foreign_cpu_s": round(foreign, 1),
+    cpu = {"cpu_speed_mb_s": speed, "own_cpu_s": round(own, 1),
+           "foreign_cpu_s": round(foreign, 1),
            "foreign_share": round(foreign / (wall * (os.cpu_count() or 1)), 3)}
     batches = []
     for line in out.splitlines():
@@ -246,7 +277,8 @@ def trial(args, workers, rate, window_s):
     log(f"  workers={workers} rate={rate:>9} lines/s window={window_s:>3}s: "
         f"{'PASS' if res['ok'] else 'FAIL'}  total med/max {s['total_median_ms']}/"
         f"{s['total_max_ms']} ms  proc med {s['proc_median_ms']} ms  "
-        f"other processes {cpu['foreign_share']:.0%} of the CPUs"
+        f"other processes {cpu['foreign_share']:.0%} of the CPUs, cluster "
+        f"{cpu['own_cpu_s'] / secs:.2f} CPUs, cpu-speed {cpu['cpu_speed_mb_s']}"
         f"{'  (' + reason + ')' if reason else ''}")
     return res
 
@@ -408,7 +440,8 @@ def main():
                 "rate_lines_s": best["rate_lines_s"],
                 "rate_words_s": best["rate_lines_s"] * WORDS_PER_LINE,
                 "window_s": best["window_s"], "command": best["command"],
-                "foreign_share": best["foreign_share"], **best["summary"]}
+                "foreign_share": best["foreign_share"],
+                "cpu_speed_mb_s": best["cpu_speed_mb_s"], **best["summary"]}
         cfg["empty"] = empty_batches(args, w)
         save()
 
@@ -425,8 +458,10 @@ def main():
     for c in results["configs"]:
         s = c.get("sustained") or {}
         e = c["empty"]["summary"]
+        # No failing rate found within --max-trials: the figure is only a lower bound.
+        ge = ">=" if s and c.get("bracket_lines_s", [None, None])[1] is None else ""
         rows.append([f"{c['workers']} worker{'s' if c['workers'] > 1 else ''} x {c['slots']}",
-                     fmt(s.get("rate_lines_s")), fmt(s.get("rate_words_s")),
+                     ge + fmt(s.get("rate_lines_s")), ge + fmt(s.get("rate_words_s")),
                      fmt(s.get("total_median_ms")), fmt(s.get("total_max_ms")),
                      fmt(s.get("proc_median_ms")), fmt(s.get("first_task_median_ms")),
                      fmt(s.get("first_task_p90_ms")), fmt(e["proc_median_ms"]),
