@@ -52,7 +52,8 @@ int top_counts(int64_t batch_time_ms, sl_iter *in, sl_emitter *out)
 		v[n].count = sl_i64_decode(r.value, r.value_len);
 		n++;
 	}
-	qsort(v, n, sizeof(*v), wc_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), wc_cmp);
 	for (size_t i = 0; i < n && i < keep && rv == 0; i++) {
 		uint8_t c[8];
 		sl_i64_encode(v[i].count, c);
