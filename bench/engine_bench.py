@@ -95,7 +95,7 @@ _CALIB = None
 def cpu_speed():
     """MB/s of zlib-compressing 2 MB of generator-like text, best of 3: a
     fixed single-thread workload, to see whether the CPU itself got slower
-    (on a VM, host contention shows here, not in this guest's CPU counters)."""
+    (on a VM, host contention may show here but not in the guest's counters)."""
     global _CALIB
     if _CALIB is None:
         rnd = random.Random(1)
