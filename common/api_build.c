@@ -300,28 +300,29 @@ sl_stream *sl_reduce_by_key(sl_stream *s, const char *reduce_fn, int partitions)
 	return node_stream(c, n);
 }
 
-sl_stream *sl_group_by_key(sl_stream *s, int partitions)
+/* A shuffle without a user function whose output values have a known format. */
+static sl_stream *shuffle_formatted(sl_stream *s, Sluice__NodeKind k, int partitions,
+                                    Sluice__ValueFormat f)
 {
 	sl_ctx *c = stream_ctx(s);
 	if (c == NULL)
 		return NULL;
-	Sluice__Node *n =
-	    node_shuffle(s, SLUICE__NODE_KIND__OP_GROUP_BY_KEY, NULL, partitions);
+	Sluice__Node *n = node_shuffle(s, k, NULL, partitions);
 	if (n != NULL)
-		n->value_format = SLUICE__VALUE_FORMAT__FORMAT_LIST_TEXT;
+		n->value_format = f;
 	return node_stream(c, n);
+}
+
+sl_stream *sl_group_by_key(sl_stream *s, int partitions)
+{
+	return shuffle_formatted(s, SLUICE__NODE_KIND__OP_GROUP_BY_KEY, partitions,
+	                         SLUICE__VALUE_FORMAT__FORMAT_LIST_TEXT);
 }
 
 sl_stream *sl_count_by_key(sl_stream *s, int partitions)
 {
-	sl_ctx *c = stream_ctx(s);
-	if (c == NULL)
-		return NULL;
-	Sluice__Node *n =
-	    node_shuffle(s, SLUICE__NODE_KIND__OP_COUNT_BY_KEY, NULL, partitions);
-	if (n != NULL)
-		n->value_format = SLUICE__VALUE_FORMAT__FORMAT_I64;
-	return node_stream(c, n);
+	return shuffle_formatted(s, SLUICE__NODE_KIND__OP_COUNT_BY_KEY, partitions,
+	                         SLUICE__VALUE_FORMAT__FORMAT_I64);
 }
 
 sl_stream *sl_repartition(sl_stream *s, int partitions)

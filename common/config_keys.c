@@ -99,7 +99,8 @@ static const conf_key keys[] = {
     KEY("spark.streaming.concurrentJobs", CONF_INT, "1", 1, 64,
         "output jobs of a streaming job allowed in flight at once"),
     CHOICE("spark.scheduler.mode", "FIFO", "FIFO|FAIR",
-           "order in which concurrent jobs get free slots"),
+           "scheduling between concurrent jobs; FAIR is accepted but not implemented yet "
+           "(FIFO is used)"),
     KEY("spark.task.maxFailures", CONF_INT, "4", 1, 1000,
         "attempts of one task before its job fails"),
     KEY("sluice.shuffle.partitions", CONF_INT, "0", 0, 100000,
