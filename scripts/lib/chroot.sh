@@ -61,10 +61,23 @@ chroot_bootstrap() {
 	touch "$dir/.sluice-chroot"
 }
 
-# chroot_etc DIR: name resolution as on the host.
+# chroot_etc DIR: what belongs to the site rather than to Sluice, as on the
+# host: name resolution and the locally added CA certificates (e.g. of a
+# TLS-inspecting proxy, without which no HTTPS download works there). Java,
+# installed later, imports them through ca-certificates-java.
 chroot_etc() {
 	cp -L /etc/resolv.conf "$1/etc/resolv.conf"
 	cp -L /etc/hosts "$1/etc/hosts"
+	# As in any chroot (and Debian's container images): packages must not
+	# start services (an sshd would take the host's port 22).
+	printf '#!/bin/sh\nexit 101\n' >"$1/usr/sbin/policy-rc.d"
+	chmod 0755 "$1/usr/sbin/policy-rc.d"
+	if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+		mkdir -p "$1/usr/local/share/ca-certificates"
+		cp -L /usr/local/share/ca-certificates/*.crt "$1/usr/local/share/ca-certificates/"
+		chroot "$1" update-ca-certificates >/dev/null 2>&1 ||
+			chroot_die "update-ca-certificates failed in $1"
+	fi
 }
 
 # chroot_prepare ROOT CACHE REUSE KEEP INCLUDE LOG: ROOT becomes a fresh root,
@@ -113,6 +126,9 @@ chroot_run() {
 			set -e
 			r=$1 secs=$2 cmd=$3
 			shift 3
+			# The root must be a mount point: `ip netns` (like systemd)
+			# remounts "/" as a slave, which fails on a plain directory.
+			mount --bind "$r" "$r"
 			mount -t proc proc "$r/proc"
 			mount -t sysfs sysfs "$r/sys"
 			mount --bind /dev "$r/dev"
