@@ -35,6 +35,13 @@ install(TARGETS sluice sluice-master sluice-worker RUNTIME DESTINATION ${CMAKE_I
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/sluice DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.h")
 
+# Relocatable (relative to the .pc file) unless installed into /usr, where
+# pkg-config then recognises /usr/include as a system directory.
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(SLUICE_PC_PREFIX /usr)
+else()
+  set(SLUICE_PC_PREFIX "\${pcfiledir}/../..")
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/sluice.pc.in ${PROJECT_BINARY_DIR}/sluice.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/sluice.pc DESTINATION ${CMAKE_INSTALL_DATADIR}/pkgconfig)
 
