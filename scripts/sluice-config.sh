@@ -18,7 +18,8 @@
 #                         (--properties-file)
 #
 # Settings (environment or sluice-env.sh; defaults in brackets):
-#   SLUICE_MASTER_HOST    address the master listens on and workers dial [hostname -f]
+#   SLUICE_MASTER_HOST    address the master listens on and workers dial [localhost;
+#                         set it to the master's address for more than one host]
 #   SLUICE_MASTER_PORT    master RPC port [7077]
 #   SLUICE_TRANSPORT      tls or tcp [tls when SLUICE_TLS_DIR/ca.pem exists, else tcp]
 #   SLUICE_TLS_DIR        certificates on every host: ca.pem, master.pem/.key,
@@ -67,7 +68,7 @@ if [ -z "${SLUICE_BIN_DIR:-}" ]; then
 		SLUICE_BIN_DIR=$SLUICE_HOME/bin
 	fi
 fi
-SLUICE_MASTER_HOST=${SLUICE_MASTER_HOST:-$(hostname -f 2>/dev/null || hostname)}
+SLUICE_MASTER_HOST=${SLUICE_MASTER_HOST:-localhost}
 SLUICE_MASTER_PORT=${SLUICE_MASTER_PORT:-7077}
 SLUICE_TLS_DIR=${SLUICE_TLS_DIR:-$SLUICE_CONF_DIR/tls}
 if [ -z "${SLUICE_TRANSPORT:-}" ]; then
