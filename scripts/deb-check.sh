@@ -71,6 +71,7 @@ step() { # step NAME CMD...: runs CMD, logs, prints PASS/FAIL
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	chroot_kill
 	[ "$keep" -eq 1 ] || chroot_remove "$root" || true
 	exit "$rc"
 }

@@ -83,6 +83,7 @@ sha=$(git rev-parse HEAD)
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	chroot_kill
 	if [ "$keep" -eq 0 ]; then
 		chroot_remove "$root" || true
 	fi

@@ -38,9 +38,13 @@ chroot_require_host() {
 # security (as on an installed machine), and the host's resolver.
 chroot_bootstrap() {
 	local dir=$1 include=$2 log=$3
-	rm -rf "$dir"
-	mkdir -p "$(dirname "$dir")"
-	timeout 1800 debootstrap --variant=minbase --include="$include" \
+	chroot_remove "$dir"
+	mkdir -p "$dir"
+	touch "$dir/.sluice-chroot" # ours, even half made
+	# Own mount and PID namespaces: debootstrap mounts /proc in the target,
+	# and an interrupted run must leave neither mounts nor processes.
+	chroot_bg unshare --mount --pid --fork --kill-child --propagation private -- \
+		timeout 1800 debootstrap --variant=minbase --include="$include" \
 		"$CHROOT_SUITE" "$dir" "$CHROOT_MIRROR" >>"$log" 2>&1 ||
 		chroot_die "debootstrap failed (see $log)"
 	rm -f "$dir/etc/apt/sources.list"
@@ -121,7 +125,7 @@ chroot_run() {
 	local root=$1 secs=$2 log=$3 cmd=$4
 	local envv=(HOME=/root PATH="$CHROOT_PATH" LANG=C.UTF-8 TERM=dumb USER=root LOGNAME=root
 		DEBIAN_FRONTEND=noninteractive "${CHROOT_ENV[@]}")
-	unshare --mount --pid --fork --kill-child --propagation private -- \
+	chroot_bg unshare --mount --pid --fork --kill-child --propagation private -- \
 		bash -c '
 			set -e
 			r=$1 secs=$2 cmd=$3
@@ -141,4 +145,27 @@ chroot_run() {
 			timeout -k 30 "$secs" chroot "$r" /usr/bin/env -i "$@" \
 				/bin/bash -c "cd /root && $cmd" </dev/null
 			' chroot-run "$root" "$secs" "$cmd" "${envv[@]}" >>"$log" 2>&1
+}
+
+# chroot_bg CMD...: runs CMD in the background and waits for it, so that a
+# signal's trap runs at once (bash defers traps while a foreground command
+# runs) and can end CMD with chroot_kill. Returns CMD's exit status.
+chroot_bg() {
+	"$@" &
+	CHROOT_PID=$!
+	local rc=0
+	wait "$CHROOT_PID" || rc=$?
+	CHROOT_PID=""
+	return $rc
+}
+
+# chroot_kill: ends a running chroot_run or chroot_bootstrap at once. unshare --kill-child
+# passes the SIGKILL to the namespace's first process, and the kernel then
+# kills every process of the PID namespace and drops its mounts.
+chroot_kill() {
+	if [ -n "${CHROOT_PID:-}" ]; then
+		kill -KILL "$CHROOT_PID" 2>/dev/null || true
+		wait "$CHROOT_PID" 2>/dev/null || true
+		CHROOT_PID=""
+	fi
 }
