@@ -25,6 +25,7 @@ Needs root, `ip netns`, sshd and ssh; without them the test FAILS.
 """
 import atexit
 import collections
+import ctypes
 import os
 import re
 import shutil
@@ -43,6 +44,22 @@ ADDR = {"m": f"{NET}.1", "a": f"{NET}.2", "b": f"{NET}.3"}
 DOWN = f"{NET}.9"  # on the subnet, but nobody has it: ssh cannot connect
 SCRIPTS = os.path.join(SOURCE, "scripts")
 SSHD = "/usr/sbin/sshd"
+STALE_NS = re.compile(r"^lc(\d+)[mab]$")
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def alive(pid):
+    """pid runs (a zombie does not count: it waits for init to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _die_with_parent():
+    # PR_SET_PDEATHSIG = 1: an sshd dies with the test (e.g. a ctest timeout).
+    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 def sh(*argv, timeout=30, ok=True, input=None):
@@ -73,6 +90,25 @@ class Hosts:
                 fail(f"test_launch needs `{tool}` (scripts/setup.sh installs it)")
         if not os.access(SSHD, os.X_OK):
             fail(f"test_launch needs {SSHD} (Debian's openssh-server; scripts/setup.sh)")
+        self.remove_stale()
+
+    @staticmethod
+    def remove_stale():
+        """Namespaces of an earlier run of this test that was killed (its pid
+        is gone): whatever still runs in them (sshd, daemons the scripts
+        detached) was started by that run."""
+        for line in sh("ip", "netns", "list", ok=False).stdout.splitlines():
+            m = STALE_NS.match(line.split()[0] if line.split() else "")
+            if not m or int(m.group(1)) == PID or alive(int(m.group(1))):
+                continue
+            name = m.group(0)
+            log(f"removing stale namespace {name} of an earlier, killed run")
+            for pid in sh("ip", "netns", "pids", name, ok=False).stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            sh("ip", "netns", "del", name, ok=False)
 
     def setup_net(self):
         for ns in NS.values():
@@ -113,7 +149,8 @@ class Hosts:
             logf = open(self.path(f"sshd_{k}.log"), "ab")
             self.sshd[k] = subprocess.Popen(["ip", "netns", "exec", ns, SSHD, "-D", "-e",
                                              "-f", conf], stdout=logf, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+                                            start_new_session=True,
+                                            preexec_fn=_die_with_parent)
 
     def ssh_opts(self):
         return (f"-F /dev/null -i {self.path('client_key')} -o IdentitiesOnly=yes "
@@ -213,14 +250,6 @@ def pid_files(h):
         with open(os.path.join(d, name)) as f:
             out[name] = int(f.read().strip())
     return out
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def start_phase(h, conf):
