@@ -11,7 +11,8 @@
 #    apt resolves the package's Depends from the Debian mirror.
 # 3. Inside the root, checks what the package promises: the binaries'
 #    libraries all resolve, the sluice system user exists, the systemd units,
-#    configuration, headers and pkg-config file are in place, and the
+#    configuration, headers and pkg-config file are in place, systemd's
+#    own checker (systemd-analyze verify) accepts the units, and the
 #    installed `sluice standalone` runs the installed generator_wordcount
 #    example (2 workers, 6 s): its batches complete with the expected number
 #    of records; and, with the package's Suggests (gcc, make, pkg-config), a
@@ -113,6 +114,14 @@ step "units, configuration, headers and pkg-config file installed" in_root '
 	done
 	grep -q "^ExecStart=/usr/bin/sluice-master " /usr/lib/systemd/system/sluice-master.service
 	dpkg-query -W -f="\${Conffiles}\n" sluice | grep -q /etc/sluice/sluice-defaults.conf' || true
+# No systemd runs here (a chroot), but its own checker reads the units as
+# it would: syntax, directives, executables (not the user: that is id sluice).
+step "systemd-analyze verify accepts sluice-master.service and sluice-worker@1.service" in_root '
+	apt-get install -y -qq --no-install-recommends systemd >/dev/null
+	cd /usr/lib/systemd/system && out=$(systemd-analyze verify sluice-master.service sluice-worker@1.service 2>&1)
+	rc=$?
+	echo "$out"
+	[ $rc -eq 0 ] && ! echo "$out" | grep -i sluice' || true
 # The demo job: 2 workers, 1 s batches of exactly gen.rate lines.
 step "installed sluice standalone runs the installed generator_wordcount example" in_root '
 	lib=$(dpkg -L sluice | grep "/examples/generator_wordcount.so$")
