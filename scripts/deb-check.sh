@@ -12,8 +12,9 @@
 # 3. Inside the root, checks what the package promises: the binaries'
 #    libraries all resolve, the sluice system user exists, the systemd units,
 #    configuration, headers and pkg-config file are in place, systemd's
-#    own checker (systemd-analyze verify) accepts the units, and the
-#    installed `sluice standalone` runs the installed generator_wordcount
+#    own checker (systemd-analyze verify) accepts the units, their
+#    ExecStart commands run as user sluice with the default configuration
+#    register a worker and run a submitted job, and the installed `sluice standalone` runs the installed generator_wordcount
 #    example (2 workers, 6 s): its batches complete with the expected number
 #    of records; and, with the package's Suggests (gcc, make, pkg-config), a
 #    `sluice new-job` skeleton builds with the system pkg-config and runs.
@@ -132,6 +133,37 @@ step "installed sluice standalone runs the installed generator_wordcount example
 	n=$(echo "$out" | grep -cE "^batch [0-9]+ +DONE +records +5000 ")
 	echo "batches with 5000 records: $n"
 	[ "$n" -ge 3 ] && ! echo "$out" | grep -qE "^batch [0-9]+ +(FAILED|ERROR)"' || true
+
+# The services as systemd would start them (it cannot run in a chroot): the
+# units' ExecStart lines, as user sluice, in the state directories
+# StateDirectory= makes, with the installed default configuration. A worker
+# registers, reading the master's secret, and a submitted job runs.
+step "the units' commands, as user sluice with the default configuration, run a job" in_root '
+	unit=/usr/lib/systemd/system
+	install -d -o sluice -g sluice -m 0750 /var/lib/sluice /var/lib/sluice-worker /var/lib/sluice-worker/1
+	master=$(sed -n "s/^ExecStart=//p" $unit/sluice-master.service | sed "s/\$SLUICE_MASTER_OPTS//")
+	worker=$(sed -n "s/^ExecStart=//p" $unit/sluice-worker@.service | sed "s/\$SLUICE_WORKER_OPTS//; s/%i/1/g")
+	export SLUICE_SECRET_FILE=$(sed -n "s/^Environment=SLUICE_SECRET_FILE=//p" $unit/sluice-worker@.service)
+	echo "master: $master"; echo "worker: $worker"; echo "secret: $SLUICE_SECRET_FILE"
+	runuser -u sluice -- $master >/tmp/master.log 2>&1 &
+	for i in $(seq 100); do [ -s /var/lib/sluice/master.url ] && break; sleep 0.2; done
+	runuser -u sluice -- $worker >/tmp/worker.log 2>&1 &
+	as_sluice() { runuser -u sluice -- env SLUICE_SECRET_FILE=$SLUICE_SECRET_FILE sluice "$@"; }
+	for i in $(seq 100); do as_sluice workers 2>/dev/null | grep -q " ALIVE " && break; sleep 0.2; done
+	as_sluice workers
+	lib=$(dpkg -L sluice | grep "/examples/generator_wordcount.so$")
+	as_sluice submit "$lib" --name unitjob --batch-interval 1s --conf gen.rate=1000
+	ok=0
+	for i in $(seq 60); do
+		row=$(as_sluice jobs | grep " unitjob ")
+		set -- $row
+		[ "${5:-0}" -ge 3 ] && { ok=1; break; }
+		sleep 0.5
+	done
+	as_sluice jobs
+	tail -n 5 /tmp/master.log /tmp/worker.log
+	stat -c "%U %a %n" /var/lib/sluice/secret
+	[ $ok -eq 1 ] && [ "$6" = 0 ] && [ "$(stat -c %U /var/lib/sluice/secret)" = sluice ]' || true
 
 # A job author on that machine: the package's Suggests, a skeleton from
 # `sluice new-job`, built with the system pkg-config (no PKG_CONFIG_PATH).
