@@ -140,7 +140,8 @@ sluice_remote_cmd() {
 # reported and skipped), 1 when it failed otherwise on any host.
 sluice_each_host() {
 	local fn=$1 tmp rc=0 i=0 h r
-	local hosts=()
+	local hosts=() f=${SLUICE_WORKERS_FILE:-$SLUICE_CONF_DIR/workers}
+	[ -f "$f" ] || sluice_die "no workers file $f (one host per line; see conf/workers.template)"
 	mapfile -t hosts < <(sluice_hosts)
 	[ ${#hosts[@]} -gt 0 ] || sluice_die "no hosts in ${SLUICE_WORKERS_FILE:-$SLUICE_CONF_DIR/workers}"
 	tmp=$(mktemp -d)
