@@ -118,7 +118,8 @@ check() { # check NAME SECONDS
 		line="PASS scripts/$name.sh (${dur}s)"
 	else
 		failed=1
-		line="FAIL scripts/$name.sh: exit $rc after ${dur}s$([ "$rc" -eq 124 ] && echo " (timeout)")"
+		line="FAIL scripts/$name.sh: exit $rc after ${dur}s"
+		[ "$rc" -ne 124 ] || line+=" (timeout)"
 		line+=$'\n'"     last step: $(step_of "$off")"
 		local t
 		t=$(failed_tests_of "$off")
