@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAC_LEN 32
+#define MAC_LEN ENVELOPE_MAC_LEN
 
 int auth_key_set(auth_key *k, const char *secret)
 {
@@ -253,6 +253,7 @@ int envelope_unpack(const auth_key *k, const void *frame, size_t len, size_t max
 	env->timestamp_ms = e->timestamp_ms;
 	env->payload = e->payload.data;
 	env->payload_len = e->payload.len;
+	env->mac = e->mac.data;
 	env->pb_ = e;
 	return SL_OK;
 }

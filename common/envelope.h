@@ -21,6 +21,8 @@
 /* How far a frame's timestamp may be from our clock before it is refused as
  * a replay or a badly skewed clock. */
 #define ENVELOPE_MAX_SKEW_MS (5 * 60 * 1000)
+/* Length of the HMAC-SHA256 carried by every frame. */
+#define ENVELOPE_MAC_LEN 32
 
 /* The cluster secret, shared by every process of a cluster. */
 typedef struct {
@@ -48,7 +50,8 @@ typedef struct {
 	int64_t timestamp_ms;
 	const uint8_t *payload;
 	size_t payload_len;
-	void *pb_; /* the unpacked protobuf, owned */
+	const uint8_t *mac; /* ENVELOPE_MAC_LEN bytes, verified */
+	void *pb_;          /* the unpacked protobuf, owned */
 } envelope;
 
 /* Packs a frame into a new buffer (*out, freed with sl_free). */

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "log.h"
 #include "msgtypes.h"
+#include "replay.h"
 #include "sluice/err.h"
 #include "envelope.pb-c.h"
 
@@ -25,15 +26,39 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define RPC_SERVER_CTXS 16
 #define RPC_NNG_SLACK   (64 * 1024)
+/* Frames a server remembers for replay detection (replay.h): 24 bytes
+ * each, 12 MiB at most, ~870 frames/s sustained over the 10-minute span of
+ * the timestamp window before the floor starts rising. */
+#define RPC_REPLAY_MAX (512 * 1024)
 
-static atomic_uint_fast64_t rpc_next_id = 1;
+/* Request ids start at a random point per process, so two processes that
+ * share a sender name (every client is "client") never produce the same
+ * frame and the replay cache never mistakes one for the other. */
+static atomic_uint_fast64_t rpc_next_id;
+static pthread_once_t rpc_id_once = PTHREAD_ONCE_INIT;
+
+static void rpc_id_seed(void)
+{
+	uint64_t seed = 0;
+	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed = (uint64_t)clock_wall_ms() << 20 ^ (uint64_t)clock_mono_ns();
+	atomic_store(&rpc_next_id, seed >> 1);
+}
+
+static uint64_t rpc_request_id(void)
+{
+	pthread_once(&rpc_id_once, rpc_id_seed);
+	return atomic_fetch_add(&rpc_next_id, 1);
+}
 static atomic_int rpc_inflight;
 
 /* ---- transport policy ---- */
@@ -184,6 +209,7 @@ struct rpc_server {
 	rpc_handler handler;
 	void *arg;
 	atomic_uint_fast64_t refused;
+	replay_cache *seen;
 	srv_ctx ctxs[RPC_SERVER_CTXS];
 };
 
@@ -217,6 +243,20 @@ static uint8_t *error_payload(int code, const char *msg, size_t *len)
 	return buf;
 }
 
+/* Refuses a verified frame this server has accepted before (replay.h). */
+static int srv_check_replay(rpc_server *s, envelope *env, char *err, size_t errlen)
+{
+	char why[256];
+	int rv = replay_check(s->seen, env->mac, env->timestamp_ms, clock_wall_ms(), why,
+	                      sizeof(why));
+	if (rv == SL_OK)
+		return SL_OK;
+	snprintf(err, errlen, "%s from '%s' (request %llu): %s", msg_type_name(env->type),
+	         env->sender, (unsigned long long)env->request_id, why);
+	envelope_release(env);
+	return rv;
+}
+
 /* Verifies and dispatches one request frame; returns the reply frame. */
 static nng_msg *srv_handle(rpc_server *s, nng_msg *in)
 {
@@ -230,6 +270,8 @@ static nng_msg *srv_handle(rpc_server *s, nng_msg *in)
 	int rv = envelope_unpack(s->opts.key, nng_msg_body(in), nng_msg_len(in),
 	                         s->opts.max_msg, &env, err, sizeof(err));
 	uint64_t rid = env.request_id;
+	if (rv == SL_OK)
+		rv = srv_check_replay(s, &env, err, sizeof(err));
 	if (rv != SL_OK) {
 		atomic_fetch_add(&s->refused, 1);
 		log_warn("refused message from %s: %s", rep.peer, err);
@@ -316,8 +358,10 @@ int rpc_server_start(rpc_server **out, const char *url, const rpc_opts *o, rpc_h
 	s->opts = *o;
 	s->handler = h;
 	s->arg = arg;
+	s->seen = replay_new(clock_wall_ms(), ENVELOPE_MAX_SKEW_MS, RPC_REPLAY_MAX);
 	if (nng_rep0_open(&s->sock) != 0) {
 		snprintf(err, errlen, "cannot open REP socket");
+		replay_free(s->seen);
 		sl_free(s);
 		return SL_ETRANSPORT;
 	}
@@ -354,6 +398,7 @@ void rpc_server_close(rpc_server *s)
 	}
 	if (s->tls)
 		nng_tls_config_free(s->tls);
+	replay_free(s->seen);
 	sl_free(s);
 }
 
@@ -460,12 +505,11 @@ int rpc_decode_error(const envelope *env, char *err, size_t errlen)
 }
 
 static nng_msg *client_frame(rpc_client *c, uint32_t type, const void *payload,
-                             size_t len)
+                             size_t len, uint64_t rid)
 {
 	uint8_t *frame;
 	size_t flen;
 	nng_msg *m;
-	uint64_t rid = atomic_fetch_add(&rpc_next_id, 1);
 	if (envelope_pack(c->opts.key, type, rid, c->opts.identity, payload, len, &frame,
 	                  &flen) != SL_OK)
 		return NULL;
@@ -477,11 +521,30 @@ static nng_msg *client_frame(rpc_client *c, uint32_t type, const void *payload,
 	return m;
 }
 
+/* A reply answers our request only if it echoes its id and has the type
+ * that answers it (or MSG_ERROR; a frame the server could not read at all
+ * is answered with request id 0). This is what makes a replayed reply, or
+ * one meant for another request, worthless. */
+static int client_reply_matches(const envelope *reply, uint32_t type, uint64_t rid,
+                                const char *url, char *err, size_t errlen)
+{
+	bool is_error = reply->type == MSG_ERROR;
+	if ((reply->request_id == rid || (is_error && reply->request_id == 0)) &&
+	    (is_error || reply->type == type + 1))
+		return SL_OK;
+	snprintf(err, errlen,
+	         "%s answered %s (request %llu) with type %u for request %llu: "
+	         "not our reply",
+	         url, msg_type_name(type), (unsigned long long)rid, reply->type,
+	         (unsigned long long)reply->request_id);
+	return SL_EPROTO;
+}
+
 /* Verifies a reply frame; maps MSG_ERROR to the peer's code. Takes the
  * options and URL rather than the client: an asynchronous call may complete
  * after its client was closed and freed. */
-static int client_reply(const rpc_opts *o, const char *url, nng_msg *m, envelope *reply,
-                        char *err, size_t errlen)
+static int client_reply(const rpc_opts *o, const char *url, uint32_t type, uint64_t rid,
+                        nng_msg *m, envelope *reply, char *err, size_t errlen)
 {
 	int rv = envelope_unpack(o->key, nng_msg_body(m), nng_msg_len(m), o->max_msg,
 	                         reply, err, errlen);
@@ -493,6 +556,10 @@ static int client_reply(const rpc_opts *o, const char *url, nng_msg *m, envelope
 		         url);
 	if (rv != SL_OK)
 		return rv;
+	if ((rv = client_reply_matches(reply, type, rid, url, err, errlen)) != SL_OK) {
+		envelope_release(reply);
+		return rv;
+	}
 	if (reply->type == MSG_ERROR) {
 		rv = rpc_decode_error(reply, err, errlen);
 		envelope_release(reply);
@@ -500,12 +567,13 @@ static int client_reply(const rpc_opts *o, const char *url, nng_msg *m, envelope
 	return rv;
 }
 
-int rpc_call(rpc_client *c, uint32_t type, const void *payload, size_t len,
-             envelope *reply, char *err, size_t errlen)
+static int rpc_call_once(rpc_client *c, uint32_t type, const void *payload, size_t len,
+                         envelope *reply, char *err, size_t errlen)
 {
 	nng_ctx ctx;
 	nng_aio *aio = NULL;
-	nng_msg *m = client_frame(c, type, payload, len);
+	uint64_t rid = rpc_request_id();
+	nng_msg *m = client_frame(c, type, payload, len, rid);
 	int nrv;
 	memset(reply, 0, sizeof(*reply));
 	if (m == NULL) {
@@ -537,12 +605,24 @@ int rpc_call(rpc_client *c, uint32_t type, const void *payload, size_t len,
 		goto fail;
 	m = nng_aio_get_msg(aio);
 	nng_aio_free(aio);
-	return client_reply(&c->opts, c->url, m, reply, err, errlen);
+	return client_reply(&c->opts, c->url, type, rid, m, reply, err, errlen);
 fail:
 	nng_aio_free(aio);
 	snprintf(err, errlen, "%s to %s: %s", msg_type_name(type), c->url,
 	         nng_strerror(nrv));
 	return map_nng(nrv);
+}
+
+/* A request refused with SL_ESTALE was stamped before the server started
+ * (it waited in nng's queue while the server restarted) and was not acted
+ * on: it is sent once more as a new frame, which is not a replay. */
+int rpc_call(rpc_client *c, uint32_t type, const void *payload, size_t len,
+             envelope *reply, char *err, size_t errlen)
+{
+	int rv = rpc_call_once(c, type, payload, len, reply, err, errlen);
+	if (rv == SL_ESTALE)
+		rv = rpc_call_once(c, type, payload, len, reply, err, errlen);
+	return rv;
 }
 
 int rpc_call_pb(rpc_client *c, uint32_t type, const void *pb_msg, envelope *reply,
@@ -569,6 +649,7 @@ typedef struct {
 	nng_aio *aio;
 	ctx_state state;
 	uint32_t type;
+	uint64_t rid;
 	rpc_done_fn fn;
 	void *arg;
 } async_call;
@@ -601,8 +682,8 @@ static void async_cb(void *arg)
 		return;
 	}
 	envelope reply;
-	int rv = client_reply(&a->opts, a->url, nng_aio_get_msg(a->aio), &reply, err,
-	                      sizeof(err));
+	int rv = client_reply(&a->opts, a->url, a->type, a->rid, nng_aio_get_msg(a->aio),
+	                      &reply, err, sizeof(err));
 	async_finish(a, rv, rv == SL_OK ? &reply : NULL, err);
 	if (rv == SL_OK)
 		envelope_release(&reply);
@@ -615,12 +696,14 @@ int rpc_call_async(rpc_client *c, uint32_t type, const void *pb_msg, rpc_done_fn
 	size_t len = protobuf_c_message_get_packed_size(pm);
 	uint8_t *buf = sl_malloc(len);
 	protobuf_c_message_pack(pm, buf);
-	nng_msg *m = client_frame(c, type, buf, len);
+	uint64_t rid = rpc_request_id();
+	nng_msg *m = client_frame(c, type, buf, len, rid);
 	sl_free(buf);
 	if (m == NULL)
 		return SL_ENOMEM;
 	async_call *a = sl_calloc(1, sizeof(*a));
 	a->opts = c->opts;
+	a->rid = rid;
 	snprintf(a->url, sizeof(a->url), "%s", c->url);
 	a->type = type;
 	a->fn = fn;

@@ -22,6 +22,10 @@
  *   bad-mac       signed with a wrong secret          -> MSG_ERROR SL_EAUTH
  *   raw-garbage   plain TCP, not nng: 4 KiB of random bytes, then close
  *                                                     -> no reply
+ *   replay-launch a valid MSG_LAUNCH_TASK signed as the master (for a job
+ *                 that does not exist), sent once (any reply), then the
+ *                 very same bytes again over a new connection
+ *                                                     -> MSG_ERROR SL_EAUTH
  *
  * Prints one line, "reply: <type name> <code name> <message>" or
  * "no reply: <reason>", and exits 0 when the outcome is the expected one,
@@ -36,6 +40,7 @@
 #include "sluice/err.h"
 #include "cluster.pb-c.h"
 #include "envelope.pb-c.h"
+#include "job.pb-c.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -74,6 +79,7 @@ static const mode modes[] = {
     {"bad-version", EXPECT_ERROR, {SL_EVERSION}, true},
     {"bad-mac", EXPECT_ERROR, {SL_EAUTH}, true},
     {"raw-garbage", EXPECT_NOTHING, {0}, false},
+    {"replay-launch", EXPECT_ERROR, {SL_EAUTH}, true},
 };
 
 static void usage(FILE *f)
@@ -162,6 +168,19 @@ static int make_frame(const mode *m, const auth_key *key, size_t max_msg, uint8_
 		if (rv == SL_OK && (*out = with_version(*out, out_len, 99)) == NULL)
 			rv = SL_EPROTO;
 		return rv;
+	}
+	if (strcmp(m->name, "replay-launch") == 0) {
+		Sluice__TaskSpec t = SLUICE__TASK_SPEC__INIT;
+		Sluice__LaunchTask lt = SLUICE__LAUNCH_TASK__INIT;
+		uint8_t buf[256];
+		t.task_id = 424242;
+		t.job_id = 999999;
+		t.library_hash = "0000000000000000000000000000000000000000000000000000"
+		                 "000000000000";
+		lt.task = &t;
+		size_t n = sluice__launch_task__pack(&lt, buf);
+		return envelope_pack(key, MSG_LAUNCH_TASK, 7, "master", buf, n, out,
+		                     out_len);
 	}
 	if (strcmp(m->name, "bad-mac") == 0) {
 		auth_key wrong;
@@ -264,23 +283,18 @@ static void watchdog_arm(bool expect_nothing, int timeout_ms)
 	alarm((unsigned)(timeout_ms / 1000 + 5));
 }
 
-/* Sends one frame over an nng REQ socket and waits for the reply. */
-static int probe_nng(const char *url, const mode *m, const auth_key *key, bool have_key,
-                     size_t max_msg, int timeout_ms)
+/* Sends one frame over a new nng REQ socket (a new connection) and waits
+ * for the reply. Returns 0 with *reply set, 1 when none came (a line saying
+ * why is printed), 2 on a set-up error. */
+static int exchange(const char *url, const uint8_t *frame, size_t len, size_t max_msg,
+                    int timeout_ms, nng_msg **reply)
 {
 	nng_socket s;
 	nng_msg *msg = NULL;
-	uint8_t *frame = NULL;
-	size_t len = 0;
 	int nrv, result = 1;
-	if (make_frame(m, key, max_msg, &frame, &len) != SL_OK) {
-		fprintf(stderr, "sluice-wire-probe: cannot build the %s frame\n",
-		        m->name);
-		return 2;
-	}
+	*reply = NULL;
 	if ((nrv = nng_req0_open(&s)) != 0) {
 		fprintf(stderr, "sluice-wire-probe: REQ socket: %s\n", nng_strerror(nrv));
-		sl_free(frame);
 		return 2;
 	}
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, max_msg + SLACK);
@@ -299,12 +313,9 @@ static int probe_nng(const char *url, const mode *m, const auth_key *key, bool h
 		result = 2;
 		goto done;
 	}
-	sl_free(frame);
-	frame = NULL;
 	if ((nrv = nng_sendmsg(s, msg, 0)) != 0) {
 		nng_msg_free(msg);
 		printf("no reply: send failed: %s\n", nng_strerror(nrv));
-		result = m->kind == EXPECT_NOTHING ? 0 : 1;
 		goto done;
 	}
 	if ((nrv = nng_recvmsg(s, &msg, 0)) != 0) {
@@ -316,15 +327,48 @@ static int probe_nng(const char *url, const mode *m, const auth_key *key, bool h
 			       nng_strerror(nrv));
 		else
 			printf("no reply: %s\n", nng_strerror(nrv));
-		result = m->kind == EXPECT_NOTHING ? 0 : 1;
 		goto done;
 	}
-	result = judge_reply(m, key, have_key, max_msg, msg);
-	nng_msg_free(msg);
+	*reply = msg;
+	result = 0;
 done:
-	sl_free(frame);
 	nng_close(s);
 	return result;
+}
+
+/* Sends the frame of a mode and judges the reply. A replay mode sends it
+ * twice, each time over a new connection, and judges the second reply. */
+static int probe_nng(const char *url, const mode *m, const auth_key *key, bool have_key,
+                     size_t max_msg, int timeout_ms)
+{
+	nng_msg *reply;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+	if (make_frame(m, key, max_msg, &frame, &len) != SL_OK) {
+		fprintf(stderr, "sluice-wire-probe: cannot build the %s frame\n",
+		        m->name);
+		return 2;
+	}
+	int rv = 0;
+	if (strncmp(m->name, "replay-", 7) == 0) {
+		rv = exchange(url, frame, len, max_msg, timeout_ms, &reply);
+		if (rv == 0) {
+			printf("first: ");
+			mode any = {"first", EXPECT_REPLY, {0}, true};
+			judge_reply(&any, key, have_key, max_msg, reply);
+			nng_msg_free(reply);
+		}
+	}
+	if (rv == 0)
+		rv = exchange(url, frame, len, max_msg, timeout_ms, &reply);
+	sl_free(frame);
+	if (rv == 1)
+		return m->kind == EXPECT_NOTHING ? 0 : 1;
+	if (rv != 0)
+		return rv;
+	rv = judge_reply(m, key, have_key, max_msg, reply);
+	nng_msg_free(reply);
+	return rv;
 }
 
 /* Connects with plain TCP, writes 4 KiB of random bytes, and reports what
