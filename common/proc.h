@@ -16,10 +16,13 @@
  * something else, or SL_ECONFIG with a message in err. */
 int proc_conf_arg(sl_conf *c, int argc, char **argv, int *i, char *err, size_t errlen);
 
-/* Loads the cluster secret: spark.authenticate.secret if set, else the file
+/* Loads the cluster secret or a role credential (envelope.h):
+ * spark.authenticate.secret if set, else the file
  * sluice.authenticate.secretFile, else $SLUICE_SECRET_FILE, else
  * default_file (if not NULL; created with a fresh secret when create is
- * true). Errors name where it looked. */
+ * true). With create (the master), the root secret is required and the
+ * role files are (re)written next to default_file. Errors name where it
+ * looked. */
 int proc_load_secret(const sl_conf *c, const char *default_file, bool create, auth_key *k,
                      char *err, size_t errlen);
 

@@ -121,6 +121,26 @@ int rpc_check_url(const char *url, const rpc_opts *o, char *err, size_t errlen)
 	return SL_OK;
 }
 
+/* The credential our identity signs with; refuses a process whose
+ * credential file is for another role (a worker secret given to the
+ * client, a client token given to a worker). */
+static int own_cred(const rpc_opts *o, auth_cred *cred, char *err, size_t errlen)
+{
+	int c = auth_cred_for_sender(o->key, o->identity);
+	if (c >= 0) {
+		*cred = (auth_cred)c;
+		return SL_OK;
+	}
+	bool client = msg_sender_role(o->identity) & ROLE_LOOK;
+	snprintf(err, errlen,
+	         "our credential cannot act as '%s': %s needs %s (see docs/security.md)",
+	         o->identity, client ? "a client" : "a master or worker",
+	         client ? "an operator or reader token (operator.token, reader.token) "
+	                  "or the cluster secret"
+	                : "the worker secret (worker.secret) or the cluster secret");
+	return SL_EAUTH;
+}
+
 static char *file_slurp(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -270,6 +290,9 @@ static nng_msg *srv_handle(rpc_server *s, nng_msg *in)
 	int rv = envelope_unpack(s->opts.key, nng_msg_body(in), nng_msg_len(in),
 	                         s->opts.max_msg, &env, err, sizeof(err));
 	uint64_t rid = env.request_id;
+	int cred = env.cred;
+	if (cred < 0)
+		cred = envelope_reply_cred(s->opts.key, nng_msg_body(in), nng_msg_len(in));
 	if (rv == SL_OK)
 		rv = srv_check_replay(s, &env, err, sizeof(err));
 	if (rv != SL_OK) {
@@ -288,8 +311,15 @@ static nng_msg *srv_handle(rpc_server *s, nng_msg *in)
 			rep.type = MSG_ERROR;
 		}
 	}
-	envelope_pack(s->opts.key, rep.type, rid, s->opts.identity, rep.payload,
-	              rep.payload_len, &frame, &frame_len);
+	/* answer with the credential the request was signed with, so that a
+	 * client, which holds only its own, can verify the answer */
+	if (cred >= 0)
+		envelope_pack_cred(s->opts.key, (auth_cred)cred, rep.type, rid,
+		                   s->opts.identity, rep.payload, rep.payload_len, &frame,
+		                   &frame_len);
+	else
+		envelope_pack(s->opts.key, rep.type, rid, s->opts.identity, rep.payload,
+		              rep.payload_len, &frame, &frame_len);
 	sl_free(rep.payload);
 	nng_msg *out = in;
 	nng_msg_clear(out);
@@ -351,7 +381,10 @@ fail:
 int rpc_server_start(rpc_server **out, const char *url, const rpc_opts *o, rpc_handler h,
                      void *arg, int *port_out, char *err, size_t errlen)
 {
+	auth_cred cred;
 	int rv = rpc_check_url(url, o, err, errlen);
+	if (rv == SL_OK)
+		rv = own_cred(o, &cred, err, errlen);
 	if (rv != SL_OK)
 		return rv;
 	rpc_server *s = sl_calloc(1, sizeof(*s));
@@ -432,17 +465,22 @@ struct rpc_client {
 	nng_dialer dialer;
 	nng_tls_config *tls;
 	rpc_opts opts;
+	auth_cred cred; /* what our requests are signed with */
 	char url[256];
 };
 
 int rpc_client_open(rpc_client **out, const char *url, const rpc_opts *o, char *err,
                     size_t errlen)
 {
+	auth_cred cred;
 	int rv = rpc_check_url(url, o, err, errlen), nrv;
+	if (rv == SL_OK)
+		rv = own_cred(o, &cred, err, errlen);
 	if (rv != SL_OK)
 		return rv;
 	rpc_client *c = sl_calloc(1, sizeof(*c));
 	c->opts = *o;
+	c->cred = cred;
 	snprintf(c->url, sizeof(c->url), "%s", url);
 	if ((nrv = nng_req0_open(&c->sock)) != 0)
 		goto fail;
@@ -510,8 +548,8 @@ static nng_msg *client_frame(rpc_client *c, uint32_t type, const void *payload,
 	uint8_t *frame;
 	size_t flen;
 	nng_msg *m;
-	if (envelope_pack(c->opts.key, type, rid, c->opts.identity, payload, len, &frame,
-	                  &flen) != SL_OK)
+	if (envelope_pack_cred(c->opts.key, c->cred, type, rid, c->opts.identity, payload,
+	                       len, &frame, &flen) != SL_OK)
 		return NULL;
 	if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, frame, flen) != 0) {
 		sl_free(frame);
@@ -543,11 +581,12 @@ static int client_reply_matches(const envelope *reply, uint32_t type, uint64_t r
 /* Verifies a reply frame; maps MSG_ERROR to the peer's code. Takes the
  * options and URL rather than the client: an asynchronous call may complete
  * after its client was closed and freed. */
-static int client_reply(const rpc_opts *o, const char *url, uint32_t type, uint64_t rid,
-                        nng_msg *m, envelope *reply, char *err, size_t errlen)
+static int client_reply(const rpc_opts *o, auth_cred cred, const char *url, uint32_t type,
+                        uint64_t rid, nng_msg *m, envelope *reply, char *err,
+                        size_t errlen)
 {
-	int rv = envelope_unpack(o->key, nng_msg_body(m), nng_msg_len(m), o->max_msg,
-	                         reply, err, errlen);
+	int rv = envelope_unpack_reply(o->key, cred, nng_msg_body(m), nng_msg_len(m),
+	                               o->max_msg, reply, err, errlen);
 	nng_msg_free(m);
 	if (rv == SL_EAUTH)
 		snprintf(err, errlen,
@@ -605,7 +644,7 @@ static int rpc_call_once(rpc_client *c, uint32_t type, const void *payload, size
 		goto fail;
 	m = nng_aio_get_msg(aio);
 	nng_aio_free(aio);
-	return client_reply(&c->opts, c->url, type, rid, m, reply, err, errlen);
+	return client_reply(&c->opts, c->cred, c->url, type, rid, m, reply, err, errlen);
 fail:
 	nng_aio_free(aio);
 	snprintf(err, errlen, "%s to %s: %s", msg_type_name(type), c->url,
@@ -650,6 +689,7 @@ typedef struct {
 	ctx_state state;
 	uint32_t type;
 	uint64_t rid;
+	auth_cred cred;
 	rpc_done_fn fn;
 	void *arg;
 } async_call;
@@ -682,8 +722,8 @@ static void async_cb(void *arg)
 		return;
 	}
 	envelope reply;
-	int rv = client_reply(&a->opts, a->url, a->type, a->rid, nng_aio_get_msg(a->aio),
-	                      &reply, err, sizeof(err));
+	int rv = client_reply(&a->opts, a->cred, a->url, a->type, a->rid,
+	                      nng_aio_get_msg(a->aio), &reply, err, sizeof(err));
 	async_finish(a, rv, rv == SL_OK ? &reply : NULL, err);
 	if (rv == SL_OK)
 		envelope_release(&reply);
@@ -704,6 +744,7 @@ int rpc_call_async(rpc_client *c, uint32_t type, const void *pb_msg, rpc_done_fn
 	async_call *a = sl_calloc(1, sizeof(*a));
 	a->opts = c->opts;
 	a->rid = rid;
+	a->cred = c->cred;
 	snprintf(a->url, sizeof(a->url), "%s", c->url);
 	a->type = type;
 	a->fn = fn;
