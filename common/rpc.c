@@ -292,7 +292,8 @@ static nng_msg *srv_handle(rpc_server *s, nng_msg *in)
 	uint64_t rid = env.request_id;
 	int cred = env.cred;
 	if (cred < 0)
-		cred = envelope_reply_cred(s->opts.key, nng_msg_body(in), nng_msg_len(in));
+		cred =
+		    envelope_reply_cred(s->opts.key, nng_msg_body(in), nng_msg_len(in));
 	if (rv == SL_OK)
 		rv = srv_check_replay(s, &env, err, sizeof(err));
 	if (rv != SL_OK) {
