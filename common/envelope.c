@@ -14,6 +14,7 @@
 #include "envelope.h"
 #include "alloc.h"
 #include "clock.h"
+#include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
 #include "envelope.pb-c.h"
@@ -108,17 +109,13 @@ static int mac_equal(const uint8_t *a, const uint8_t *b, size_t n)
 
 /* The sender as it may appear in an error message, which is logged and sent
  * back: it comes from the peer before (or without) any authentication, so
- * control characters (a forged log line) and non-ASCII bytes become '?' and
- * it is cut to 64 characters. */
+ * it is escaped (log_escape: no forged line, no terminal codes) and cut to
+ * about 64 characters, with a mark. */
 static const char *sender_shown(const char *s, char *buf, size_t buflen)
 {
-	size_t i;
-	for (i = 0; s[i] != '\0' && i + 1 < buflen; i++)
-		buf[i] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i]
-		                                                                   : '?';
-	buf[i] = '\0';
-	if (s[i] != '\0' && i >= 3)
-		memcpy(buf + i - 3, "...", 3);
+	size_t n = strlen(s);
+	if (log_escape(buf, buflen - 3, s, n) < n)
+		strcat(buf, "...");
 	return buf;
 }
 

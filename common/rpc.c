@@ -538,7 +538,9 @@ int rpc_decode_error(const envelope *env, char *err, size_t errlen)
 		return SL_EPROTO;
 	}
 	int code = er->code < 0 ? er->code : SL_EPROTO;
-	snprintf(err, errlen, "%s", er->message ? er->message : sl_strerror(code));
+	/* the peer's words, shown to users and logged: escaped (log.h) */
+	const char *msg = er->message ? er->message : sl_strerror(code);
+	log_escape(err, errlen, msg, strlen(msg));
 	sluice__error_reply__free_unpacked(er, NULL);
 	return code;
 }
