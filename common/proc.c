@@ -192,3 +192,17 @@ int proc_load_secret(const sl_conf *c, const char *default_file, bool create, au
 		rv = proc_master_creds(k, default_file, err, errlen);
 	return rv;
 }
+
+int proc_check_url(const sl_conf *c, const char *what, const char *url, char *err,
+                   size_t errlen)
+{
+	rpc_opts o;
+	char why[512];
+	if (url == NULL || url[0] == '\0')
+		return SL_OK;
+	proc_rpc_opts(c, NULL, "client", &o);
+	int rv = rpc_check_url(url, &o, why, sizeof(why));
+	if (rv != SL_OK)
+		snprintf(err, errlen, "%s: %s", what, why);
+	return rv;
+}

@@ -31,6 +31,13 @@ int proc_load_secret(const sl_conf *c, const char *default_file, bool create, au
 void proc_rpc_opts(const sl_conf *c, const auth_key *k, const char *identity,
                    rpc_opts *o);
 
+/* Checks a URL given on the command line or in the configuration (NULL or
+ * empty: nothing to check) with rpc_check_url under the transport settings
+ * of c, so that usage errors are found before anything starts. The message
+ * names the option (what). */
+int proc_check_url(const sl_conf *c, const char *what, const char *url, char *err,
+                   size_t errlen);
+
 /* Sets up logging from sluice.log.level / sluice.log.file. */
 int proc_log_setup(const sl_conf *c, const char *component, char *err, size_t errlen);
 

@@ -21,6 +21,7 @@
 #include "envelope.pb-c.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -90,12 +91,41 @@ static bool host_is_loopback(const char *h)
 	return false;
 }
 
+/* The port of a tcp:// or tls+tcp:// URL: digits after the host, 0..65535
+ * (0: any free port, for listeners). nng would refuse the rest only when
+ * dialing, in the background, which looks like a timeout. */
+static int url_port_check(const char *url, char *err, size_t errlen)
+{
+	const char *p = strstr(url, "://") + 3;
+	if (*p == '[')
+		p = strchr(p, ']') ? strchr(p, ']') + 1 : p + strlen(p);
+	else
+		p += strcspn(p, ":/");
+	if (*p != ':' || p[1] == '\0') {
+		snprintf(err, errlen, "URL '%s' has no port: use HOST:PORT", url);
+		return SL_EINVAL;
+	}
+	char *end;
+	errno = 0;
+	long port = strtol(p + 1, &end, 10);
+	if (!(p[1] >= '0' && p[1] <= '9') || errno != 0 ||
+	    (*end != '\0' && *end != '/') || port > 65535) {
+		snprintf(err, errlen, "URL '%s': port must be a number from 0 to 65535",
+		         url);
+		return SL_EINVAL;
+	}
+	return SL_OK;
+}
+
 int rpc_check_url(const char *url, const rpc_opts *o, char *err, size_t errlen)
 {
 	char host[256];
 	if (strncmp(url, "ipc://", 6) == 0 || strncmp(url, "inproc://", 9) == 0)
 		return SL_OK;
 	url_host(url, host, sizeof(host));
+	if ((strncmp(url, "tls+tcp://", 10) == 0 || strncmp(url, "tcp://", 6) == 0) &&
+	    url_port_check(url, err, errlen) != SL_OK)
+		return SL_EINVAL;
 	if (strncmp(url, "tls+tcp://", 10) == 0) {
 		if (o->tls_cert == NULL || o->tls_key == NULL || o->tls_ca == NULL) {
 			snprintf(err, errlen,
