@@ -251,10 +251,37 @@ typedef struct {
 	ctx_state state;
 } srv_ctx;
 
+/* Failed TLS handshakes on a listener. nng 1.5.2 drops such a connection
+ * inside its TLS transport, before any pipe exists, so neither pipe
+ * notifications nor the TLS configuration can report it, and the peer's
+ * address is not kept anywhere we can read. What nng does keep are the
+ * listener's error counters (statistics "auth": peer authentication or TLS
+ * failures, "proto": not SP after the handshake, "disconnect": reset during
+ * the handshake); the server reads them every RPC_TLS_WATCH_MS on an nng
+ * timer and logs each increase with the listener's URL and the reason. */
+#define RPC_TLS_WATCH_MS 1000
+
+typedef struct {
+	const char *stat;
+	const char *reason;
+} tls_counter;
+
+static const tls_counter tls_counters[] = {
+    {"auth", "TLS handshake refused: peer certificate missing, expired, not from "
+             "the cluster CA, or our certificate refused by the peer"},
+    {"proto", "not an SP peer after the TLS handshake"},
+    {"disconnect", "connection reset during the TLS handshake (e.g. the peer "
+                   "refused our certificate)"},
+};
+#define TLS_NCOUNTERS (sizeof(tls_counters) / sizeof(tls_counters[0]))
+
 struct rpc_server {
 	nng_socket sock;
 	nng_listener listener;
 	nng_tls_config *tls;
+	nng_aio *tls_watch;
+	uint64_t tls_seen[TLS_NCOUNTERS];
+	char url[256];
 	rpc_opts opts;
 	rpc_handler handler;
 	void *arg;
@@ -382,6 +409,36 @@ static void srv_ctx_cb(void *arg)
 	nng_ctx_send(c->ctx, c->aio);
 }
 
+/* Logs the failed TLS handshakes counted since the last look. */
+static void srv_tls_check(rpc_server *s)
+{
+	nng_stat *all = NULL;
+	if (nng_stats_get(&all) != 0)
+		return;
+	nng_stat *l = nng_stat_find_listener(all, s->listener);
+	for (size_t i = 0; l != NULL && i < TLS_NCOUNTERS; i++) {
+		nng_stat *st = nng_stat_find(l, tls_counters[i].stat);
+		uint64_t v = st ? nng_stat_value(st) : 0;
+		if (v > s->tls_seen[i])
+			log_warn(
+			    "refused TLS connection on %s: %llu failed handshake(s): %s "
+			    "(peer address not available from nng 1.5)",
+			    s->url, (unsigned long long)(v - s->tls_seen[i]),
+			    tls_counters[i].reason);
+		s->tls_seen[i] = v;
+	}
+	nng_stats_free(all);
+}
+
+static void srv_tls_watch_cb(void *arg)
+{
+	rpc_server *s = arg;
+	if (nng_aio_result(s->tls_watch) != 0)
+		return; /* stopped by rpc_server_close */
+	srv_tls_check(s);
+	nng_sleep_aio(RPC_TLS_WATCH_MS, s->tls_watch);
+}
+
 static int srv_listen(rpc_server *s, const char *url, int *port_out, char *err,
                       size_t errlen)
 {
@@ -398,6 +455,8 @@ static int srv_listen(rpc_server *s, const char *url, int *port_out, char *err,
 	}
 	if ((nrv = nng_listener_start(s->listener, 0)) != 0)
 		goto fail;
+	if (s->tls != NULL && nng_aio_alloc(&s->tls_watch, srv_tls_watch_cb, s) == 0)
+		nng_sleep_aio(RPC_TLS_WATCH_MS, s->tls_watch);
 	if (port_out != NULL && strstr(url, "tcp://") != NULL) {
 		int port = 0;
 		nng_listener_get_int(s->listener, NNG_OPT_TCP_BOUND_PORT, &port);
@@ -420,6 +479,7 @@ int rpc_server_start(rpc_server **out, const char *url, const rpc_opts *o, rpc_h
 		return rv;
 	rpc_server *s = sl_calloc(1, sizeof(*s));
 	s->opts = *o;
+	snprintf(s->url, sizeof(s->url), "%s", url);
 	s->handler = h;
 	s->arg = arg;
 	s->seen = replay_new(clock_wall_ms(), ENVELOPE_MAX_SKEW_MS, RPC_REPLAY_MAX);
@@ -452,6 +512,8 @@ void rpc_server_close(rpc_server *s)
 {
 	if (s == NULL)
 		return;
+	if (s->tls_watch != NULL)
+		nng_aio_free(s->tls_watch); /* stops the timer, waits for its callback */
 	nng_close(s->sock);
 	for (int i = 0; i < RPC_SERVER_CTXS; i++) {
 		if (s->ctxs[i].aio == NULL)
@@ -499,6 +561,24 @@ struct rpc_client {
 	auth_cred cred; /* what our requests are signed with */
 	char url[256];
 };
+
+/* Why a call over TLS may have timed out: nng retries a dial whose TLS
+ * handshake fails, silently, until the call's timeout. Its dialer counts
+ * such failures ("auth"), which turns "Timed out" into the real reason. */
+static const char *client_tls_hint(rpc_client *c)
+{
+	nng_stat *all = NULL;
+	const char *hint = "";
+	if (c->tls == NULL || nng_stats_get(&all) != 0)
+		return hint;
+	nng_stat *d = nng_stat_find_dialer(all, c->dialer);
+	nng_stat *auth = d ? nng_stat_find(d, "auth") : NULL;
+	if (auth != NULL && nng_stat_value(auth) > 0)
+		hint = " (the TLS handshake failed: a certificate was refused, ours by "
+		       "the peer or the peer's by us; check sluice.tls.* and the CA)";
+	nng_stats_free(all);
+	return hint;
+}
 
 int rpc_client_open(rpc_client **out, const char *url, const rpc_opts *o, char *err,
                     size_t errlen)
@@ -680,8 +760,8 @@ static int rpc_call_once(rpc_client *c, uint32_t type, const void *payload, size
 	return client_reply(&c->opts, c->cred, c->url, type, rid, m, reply, err, errlen);
 fail:
 	nng_aio_free(aio);
-	snprintf(err, errlen, "%s to %s: %s", msg_type_name(type), c->url,
-	         nng_strerror(nrv));
+	snprintf(err, errlen, "%s to %s: %s%s", msg_type_name(type), c->url,
+	         nng_strerror(nrv), client_tls_hint(c));
 	return map_nng(nrv);
 }
 
