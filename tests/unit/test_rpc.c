@@ -484,7 +484,14 @@ static void test_check_url(void **state)
 	fixture *f = *state;
 	rpc_opts o = f->cli_opts;
 	expect_url("tcp://127.0.0.1:7077", &o, SL_OK, NULL);
-	expect_url("tcp://127.0.0.1", &o, SL_OK, NULL);
+	/* a port is required, from 0 (listeners: any) to 65535 */
+	expect_url("tcp://127.0.0.1", &o, SL_EINVAL, "has no port");
+	expect_url("tcp://127.0.0.1:", &o, SL_EINVAL, "has no port");
+	expect_url("tcp://127.0.0.1:99999", &o, SL_EINVAL, "from 0 to 65535");
+	expect_url("tcp://127.0.0.1:-1", &o, SL_EINVAL, "from 0 to 65535");
+	expect_url("tcp://127.0.0.1:80x", &o, SL_EINVAL, "from 0 to 65535");
+	expect_url("tls+tcp://[::1]:123456", &o, SL_EINVAL, "from 0 to 65535");
+	expect_url("tcp://127.0.0.1:65535", &o, SL_OK, NULL);
 	expect_url("tcp://127.1.2.3:0", &o, SL_OK, NULL);
 	expect_url("tcp://localhost:7077", &o, SL_OK, NULL);
 	expect_url("tcp://[::1]:7077", &o, SL_OK, NULL);
