@@ -241,3 +241,36 @@ int auth_key_write_roles(const auth_key *k, const char *dir, char *err, size_t e
 	}
 	return SL_OK;
 }
+
+int auth_token_role(const auth_key *k, const char *token)
+{
+	static const auth_cred tokens[] = {AUTH_CRED_OPERATOR, AUTH_CRED_READER};
+	auth_key got;
+	int rv = 0;
+	char err[128];
+	if (token == NULL || strlen(token) > 200)
+		return 0;
+	char line[256];
+	snprintf(line, sizeof(line), "%s", token);
+	line[strcspn(line, "\r\n")] = '\0';
+	for (size_t t = 0; t < sizeof(tokens) / sizeof(tokens[0]); t++) {
+		const uint8_t *want = auth_key_cred(k, tokens[t]);
+		char full[300];
+		/* the bare hex digits are read as that role's line */
+		if (strncmp(line, "sluice-", 7) == 0)
+			snprintf(full, sizeof(full), "%s", line);
+		else
+			snprintf(full, sizeof(full), "sluice-%s:%s",
+			         creds[tokens[t]].label, line);
+		if (want == NULL ||
+		    parse_role_line(&got, full, "token", &rv, err, sizeof(err)) == 0 ||
+		    rv != SL_OK || !(got.have & (1u << tokens[t])))
+			continue;
+		uint8_t d = 0;
+		for (int i = 0; i < AUTH_CRED_KEY_LEN; i++)
+			d |= want[i] ^ got.cred[tokens[t]][i];
+		if (d == 0)
+			return creds[tokens[t]].roles;
+	}
+	return 0;
+}

@@ -70,6 +70,12 @@ int auth_key_create(auth_key *k, const char *path, char *err, size_t errlen);
 /* Writes the three role files (mode 0600) into dir from a root secret,
  * replacing stale ones atomically. */
 int auth_key_write_roles(const auth_key *k, const char *dir, char *err, size_t errlen);
+/* The role a bearer token grants, for HTTP front ends (the REST API to
+ * come) that take the same credentials as the RPC clients: the token is a
+ * role file's line ("sluice-operator:<64 hex>") or its 64 hex digits.
+ * ROLE_CLIENT for the operator token, ROLE_READER for the reader token, 0
+ * for anything else (the worker secret included). Constant-time compare. */
+int auth_token_role(const auth_key *k, const char *token);
 /* The key of a credential, or NULL when not held. */
 const uint8_t *auth_key_cred(const auth_key *k, auth_cred c);
 /* Human name of a credential ("worker secret", "operator token", ...). */

@@ -244,6 +244,37 @@ static void test_reply_cred(void **state)
 	sl_free(frame);
 }
 
+/* The tokens as a REST front end will take them. */
+static void test_bearer_tokens(void **state)
+{
+	fixture *f = *state;
+	char path[128], line[128];
+	int want[] = {0, ROLE_CLIENT, ROLE_READER};
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->dir, files[i]);
+		FILE *fp = fopen(path, "r");
+		assert_non_null(fp);
+		assert_non_null(fgets(line, sizeof(line), fp));
+		fclose(fp);
+		/* the whole line, and the hex digits alone */
+		assert_int_equal(auth_token_role(&f->root, line), want[i]);
+		assert_int_equal(auth_token_role(&f->root, strchr(line, ':') + 1),
+		                 want[i]);
+	}
+	assert_int_equal(auth_token_role(&f->root, ""), 0);
+	assert_int_equal(auth_token_role(&f->root, "the-root-secret"), 0);
+	assert_int_equal(auth_token_role(&f->root, NULL), 0);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, files[1]);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	line[20] = line[20] == 'a' ? 'b' : 'a'; /* one digit off */
+	assert_int_equal(auth_token_role(&f->root, line), 0);
+	/* a process holding only a reader token knows no operator token */
+	assert_int_equal(auth_token_role(&f->reader, strchr(line, ':') + 1), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -254,6 +285,7 @@ int main(void)
 	    T(test_worker_cannot_be_client),
 	    T(test_reader),
 	    T(test_reply_cred),
+	    T(test_bearer_tokens),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
