@@ -20,11 +20,14 @@
 
 #define REPLAY_MIN_SLOTS 1024
 
+/* 24 bytes. An empty slot has ts == SLOT_EMPTY, a time no frame can carry
+ * past the floor. */
 typedef struct {
 	uint8_t tag[REPLAY_TAG_LEN];
 	int64_t ts;
-	int used;
 } slot;
+
+#define SLOT_EMPTY INT64_MIN
 
 struct replay_cache {
 	pthread_mutex_t lock;
@@ -32,6 +35,14 @@ struct replay_cache {
 	size_t cap, n, max_cap;
 	int64_t window_ms, floor;
 };
+
+static slot *slots_new(size_t n)
+{
+	slot *v = sl_malloc(n * sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i].ts = SLOT_EMPTY;
+	return v;
+}
 
 static size_t pow2_at_least(size_t n)
 {
@@ -48,7 +59,7 @@ replay_cache *replay_new(int64_t now_ms, int64_t window_ms, size_t max_entries)
 	/* Half full at most, so room for max_entries needs twice the slots. */
 	r->max_cap = pow2_at_least(max_entries * 2);
 	r->cap = REPLAY_MIN_SLOTS;
-	r->v = sl_calloc(r->cap, sizeof(slot));
+	r->v = slots_new(r->cap);
 	r->window_ms = window_ms;
 	r->floor = now_ms;
 	return r;
@@ -74,7 +85,7 @@ static size_t tag_hash(const uint8_t *tag)
 static slot *replay_find(slot *v, size_t cap, const uint8_t *tag)
 {
 	size_t i = tag_hash(tag) & (cap - 1);
-	while (v[i].used && memcmp(v[i].tag, tag, REPLAY_TAG_LEN) != 0)
+	while (v[i].ts != SLOT_EMPTY && memcmp(v[i].tag, tag, REPLAY_TAG_LEN) != 0)
 		i = (i + 1) & (cap - 1);
 	return &v[i];
 }
@@ -91,7 +102,7 @@ static int64_t replay_median(const replay_cache *r)
 	int64_t *ts = sl_malloc(r->n * sizeof(*ts));
 	size_t k = 0;
 	for (size_t i = 0; i < r->cap; i++)
-		if (r->v[i].used)
+		if (r->v[i].ts != SLOT_EMPTY)
 			ts[k++] = r->v[i].ts;
 	qsort(ts, k, sizeof(*ts), ts_cmp);
 	int64_t m = ts[k / 2];
@@ -104,11 +115,11 @@ static void replay_rebuild(replay_cache *r, size_t new_cap, int64_t now_ms)
 {
 	slot *old = r->v;
 	size_t old_cap = r->cap;
-	r->v = sl_calloc(new_cap, sizeof(slot));
+	r->v = slots_new(new_cap);
 	r->cap = new_cap;
 	r->n = 0;
 	for (size_t i = 0; i < old_cap; i++) {
-		if (!old[i].used || old[i].ts < r->floor ||
+		if (old[i].ts == SLOT_EMPTY || old[i].ts < r->floor ||
 		    old[i].ts < now_ms - r->window_ms)
 			continue;
 		*replay_find(r->v, r->cap, old[i].tag) = old[i];
@@ -126,7 +137,8 @@ static void replay_make_room(replay_cache *r, int64_t now_ms)
 	if (r->n * 4 >= r->cap && r->cap < r->max_cap)
 		replay_rebuild(r, r->cap * 2, now_ms);
 	if (r->n * 2 >= r->cap) {
-		r->floor = replay_median(r) + 1;
+		int64_t m = replay_median(r);
+		r->floor = m == INT64_MAX ? m : m + 1;
 		replay_rebuild(r, r->cap, now_ms);
 	}
 }
@@ -136,7 +148,7 @@ int replay_check(replay_cache *r, const uint8_t *mac, int64_t ts_ms, int64_t now
 {
 	int rv = SL_OK;
 	pthread_mutex_lock(&r->lock);
-	if (ts_ms < r->floor) {
+	if (ts_ms < r->floor || ts_ms == SLOT_EMPTY) {
 		snprintf(err, errlen,
 		         "replayed or stale message: stamped %lld ms before the "
 		         "oldest time this process remembers (it started or forgot "
@@ -146,7 +158,7 @@ int replay_check(replay_cache *r, const uint8_t *mac, int64_t ts_ms, int64_t now
 		goto out;
 	}
 	slot *s = replay_find(r->v, r->cap, mac);
-	if (s->used) {
+	if (s->ts != SLOT_EMPTY) {
 		snprintf(err, errlen,
 		         "replayed message: this frame was already accepted");
 		rv = SL_EAUTH;
@@ -154,7 +166,6 @@ int replay_check(replay_cache *r, const uint8_t *mac, int64_t ts_ms, int64_t now
 	}
 	memcpy(s->tag, mac, REPLAY_TAG_LEN);
 	s->ts = ts_ms;
-	s->used = 1;
 	r->n++;
 	replay_make_room(r, now_ms);
 out:

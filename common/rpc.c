@@ -36,10 +36,11 @@
 
 #define RPC_SERVER_CTXS 16
 #define RPC_NNG_SLACK   (64 * 1024)
-/* Frames a server remembers for replay detection (replay.h): 24 bytes
- * each, 12 MiB at most, ~870 frames/s sustained over the 10-minute span of
- * the timestamp window before the floor starts rising. */
-#define RPC_REPLAY_MAX (512 * 1024)
+/* Frames a server remembers for replay detection (replay.h): a table of at
+ * most 512 Ki slots of 24 bytes (12 MiB), half full at most, which holds a
+ * sustained ~870 requests/s over the 5 minutes a frame stays fresh before
+ * the floor starts rising. */
+#define RPC_REPLAY_MAX (256 * 1024)
 
 /* Request ids start at a random point per process, so two processes that
  * share a sender name (every client is "client") never produce the same
