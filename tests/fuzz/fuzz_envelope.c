@@ -16,8 +16,11 @@
  *     reached with a valid MAC, which pure mutation never finds; accepted
  *     frames then go through a replay cache, which must refuse them the
  *     second time;
- *  4. as a string to escape for a log line (log_escape), and as a frame
- *     whose reply credential is looked up without decoding it.
+ *  4. as a string to escape for a log line (log_escape), as a frame whose
+ *     reply credential is looked up without decoding it, and as a URL for
+ *     the transport policy (rpc_check_url: a worker's REGISTER_WORKER
+ *     carries the URL the master then dials, so it comes from the wire);
+ *     the rpc_url of a decoded RegisterWorker is checked the same way.
  *
  * Everything allocated is freed; the allocation counter (alloc_live) must
  * be back where it started after each input, and LeakSanitizer checks the
@@ -29,6 +32,7 @@
 #include "log.h"
 #include "msgtypes.h"
 #include "replay.h"
+#include "rpc.h"
 #include "sluice/err.h"
 #include "cluster.pb-c.h"
 #include "envelope.pb-c.h"
@@ -130,6 +134,22 @@ static int unpack(const uint8_t *frame, size_t len, size_t cap)
 	return rv;
 }
 
+/* The input as a URL, under a strict and a permissive transport policy. */
+static void check_url(const char *data, size_t size)
+{
+	char url[512], err[512];
+	rpc_opts o;
+	memset(&o, 0, sizeof(o));
+	snprintf(url, sizeof(url), "%.*s", (int)(size < 511 ? size : 511), data);
+	int strict = rpc_check_url(url, &o, err, sizeof(err));
+	o.insecure = true;
+	o.tls_cert = o.tls_key = o.tls_ca = "/nonexistent";
+	int loose = rpc_check_url(url, &o, err, sizeof(err));
+	/* what the strict policy accepts, the permissive one accepts too */
+	if (strict == SL_OK && loose != SL_OK)
+		abort();
+}
+
 /* Packs the input's fields as a frame signed with a chosen credential and
  * checks that exactly the expected refusal comes back. */
 static void signed_frame(const uint8_t *data, size_t size)
@@ -206,6 +226,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (used > size || strlen(line) >= sizeof(line) || strpbrk(line, "\n\r\x1b"))
 		abort();
 	envelope_reply_cred(&key, data, size);
+	check_url((const char *)data, size);
+	Sluice__RegisterWorker *rw = sluice__register_worker__unpack(NULL, size, data);
+	if (rw != NULL) {
+		if (rw->rpc_url != NULL)
+			check_url(rw->rpc_url, strlen(rw->rpc_url));
+		sluice__register_worker__free_unpacked(rw, NULL);
+	}
 
 	if (alloc_live() != live) {
 		fprintf(stderr, "allocation count changed by %lld\n",

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the job messages (SPEC §11): the input is unpacked
- * as every schema of proto/job.proto, and when it is a JobGraph or a
+ * as every request and reply schema of proto/job.proto, and when it is a JobGraph or a
  * SubmitJob, the master's checks run on it (graph_validate, which also
  * checks Kafka parameters by building librdkafka configurations, and
  * graph_check_symbols with a resolver that knows nothing); a SubmitJob's
@@ -19,14 +19,23 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Every request and reply schema of job.proto (the payloads of message
+ * types 30-73). */
 static const ProtobufCMessageDescriptor *const schemas[] = {
-    &sluice__job_graph__descriptor,         &sluice__submit_job__descriptor,
-    &sluice__task_spec__descriptor,         &sluice__launch_task__descriptor,
-    &sluice__task_status__descriptor,       &sluice__start_receiver__descriptor,
-    &sluice__add_block__descriptor,         &sluice__remove_blocks__descriptor,
-    &sluice__fetch_block_reply__descriptor, &sluice__put_block__descriptor,
-    &sluice__batch_stats_reply__descriptor, &sluice__fetch_library_reply__descriptor,
-    &sluice__job_control__descriptor,
+    &sluice__job_graph__descriptor,           &sluice__submit_job__descriptor,
+    &sluice__submit_job_reply__descriptor,    &sluice__list_jobs__descriptor,
+    &sluice__list_jobs_reply__descriptor,     &sluice__job_control__descriptor,
+    &sluice__job_control_reply__descriptor,   &sluice__batch_stats__descriptor,
+    &sluice__batch_stats_reply__descriptor,   &sluice__fetch_library__descriptor,
+    &sluice__fetch_library_reply__descriptor, &sluice__task_spec__descriptor,
+    &sluice__launch_task__descriptor,         &sluice__launch_task_reply__descriptor,
+    &sluice__task_status__descriptor,         &sluice__task_status_reply__descriptor,
+    &sluice__start_receiver__descriptor,      &sluice__start_receiver_reply__descriptor,
+    &sluice__stop_receiver__descriptor,       &sluice__stop_receiver_reply__descriptor,
+    &sluice__add_block__descriptor,           &sluice__add_block_reply__descriptor,
+    &sluice__remove_blocks__descriptor,       &sluice__remove_blocks_reply__descriptor,
+    &sluice__fetch_block__descriptor,         &sluice__fetch_block_reply__descriptor,
+    &sluice__put_block__descriptor,           &sluice__put_block_reply__descriptor,
 };
 
 static int resolve_none(void *arg, const char *name)

@@ -131,6 +131,12 @@ SEEDS = {
 }
 
 
+# URLs, as a worker's REGISTER_WORKER carries them (fuzz_envelope part 4)
+for i, u in enumerate(["tcp://127.0.0.1:7077", "tls+tcp://[::1]:0", "ipc:///tmp/sluice.sock",
+                       "tcp://10.0.0.2:99999", "tcp://localhost"]):
+    SEEDS[f"url-{i}"] = u.encode()
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for name, data in sorted(SEEDS.items()):
