@@ -11,9 +11,7 @@ import os
 import shutil
 import subprocess
 
-from harness import BIN, SOURCE, Cluster, check, fail, log, run, wait_for
-
-PROBE = os.path.join(BIN, "sluice-wire-probe")
+from harness import BIN, SOURCE, Cluster, Proc, check, fail, free_port, log, run, wait_for
 
 
 def tls_lines(c):
@@ -37,14 +35,11 @@ def test():
                 "sluice.tls.key": os.path.join(d, f"{name}.key"),
                 "sluice.tls.ca": os.path.join(certs, "ca.pem")}
 
-    c.port = None
-    from harness import free_port
     c.port = free_port()
     url = f"tls+tcp://127.0.0.1:{c.port}"
     argv = [os.path.join(BIN, "sluice-master"), "--state-dir", c.state, "--url", url]
     for k, v in tls_conf("master").items():
         argv += ["--conf", f"{k}={v}"]
-    from harness import Proc
     c.master = Proc("master", argv, os.path.join(c.dir, "master.log"), env=c.env)
 
     def client(conf, *args):
