@@ -1,17 +1,18 @@
 # Shared helpers of the bench/ scripts (sourced, not run).
 
-# bench_lines N: N lines of about 100 bytes (17 words "w<0..9999>" drawn from a
+# bench_lines N: N lines of about 100 bytes (18 words "w<0..9999>" drawn from a
 # skewed distribution, as natural text is), deterministic (seed 42).
 bench_lines() {
     awk -v n="$1" 'BEGIN { srand(42); for (i = 0; i < n; i++) {
         line = ""
-        for (w = 0; w < 17; w++) { r = rand(); line = line (w ? " " : "") "w" int(r * r * 10000) }
+        for (w = 0; w < 18; w++) { r = rand(); line = line (w ? " " : "") "w" int(r * r * 10000) }
         print line } }'
 }
 
 # bench_wait_drained LOG LINES TIMEOUT PID: waits until the batches and
 # "offsets" lines `sluice standalone` printed into LOG account for LINES
-# records, then prints "records/s seconds batches first-batch-end-ms" (the
+# records, then prints "records/s seconds batches first-batch-time-ms
+# first-batch-end-ms" (the
 # rate from the time of the first batch with records to the end of the batch
 # that took the last offset). Fails on a FAILED batch, a dead PID or TIMEOUT s.
 bench_wait_drained() {
@@ -46,7 +47,7 @@ while True:
     if last is not None:
         secs = (last["t"] + last["total"] - first["t"]) / 1000
         busy = [b for b in batches if b["taken"]]
-        print(f"{total / secs:.0f} {secs:.2f} {len(busy)} {first['t'] + first['total']}")
+        print(f"{total / secs:.0f} {secs:.2f} {len(busy)} {first['t']} {first['t'] + first['total']}")
         break
     try:
         os.kill(pid, 0)
