@@ -58,32 +58,26 @@ static uint64_t load_le32(const uint8_t *p)
 	return w;
 }
 
-static uint64_t mix(uint64_t h, uint64_t w)
-{
-	h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-	return h ^ (h >> 32);
-}
-
-/* Short keys (words) take two overlapping loads instead of a byte loop, as
- * wyhash does; the length is mixed in, so overlaps cannot collide keys of
- * different lengths. */
 uint64_t kvmap_hash(const uint8_t *k, uint32_t n)
 {
-	uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)n * 0xC2B2AE3D27D4EB4Full);
-	if (n >= 8) {
-		uint32_t i = 0;
-		for (; i + 8 < n; i += 8)
-			h = mix(h, load_le64(k + i));
-		h = mix(h, load_le64(k + n - 8));
-	} else if (n >= 4) {
-		h = mix(h, load_le32(k) | load_le32(k + n - 4) << 32);
-	} else if (n > 0) {
-		h = mix(h, (uint64_t)k[0] | (uint64_t)k[n / 2] << 8 |
-		               (uint64_t)k[n - 1] << 16);
-	}
+	/* FNV-1a 64's prime, with the offset basis this project has always
+	 * used (1469598103934665603, not FNV's 14695981039346656037): changing
+	 * it would move keys between reducers. */
+	uint64_t h = 1469598103934665603ull;
+	for (uint32_t i = 0; i < n; i++)
+		h = (h ^ k[i]) * 1099511628211ull;
+	return h;
+}
+
+/* The table's own hash of a kvmap_hash value: a finalizer (MurmurHash3's
+ * fmix64) so that the low bits that index the table do not repeat the
+ * reducer bucket (h mod the reducer count) every key of a map shares. Never
+ * 0, which marks an empty slot. */
+static inline uint64_t slot_hash(uint64_t h)
+{
 	h ^= h >> 33;
-	h *= 0xC4CEB9FE1A85EC53ull;
-	h ^= h >> 29;
+	h *= 0xFF51AFD7ED558CCDull;
+	h ^= h >> 33;
 	return h | 1;
 }
 
@@ -188,23 +182,29 @@ static int key_eq(const uint8_t *a, const uint8_t *b, uint32_t n)
 	return 1;
 }
 
-/* Finds the key's slot, inserting an entry with room for vroom value bytes
- * (vlen 0) when absent. */
-static kv_entry *kv_slot(kvmap *m, uint64_t h, const uint8_t *k, uint32_t klen,
-                         uint32_t vroom, int *fresh)
+/* The key's slot, or the empty slot where it would go. Inlined into the
+ * per-record callers: a call's register saves cost as much as the probe. */
+static inline kv_entry *kv_find(const kvmap *m, uint64_t h, const uint8_t *k,
+                                uint32_t klen)
 {
 	size_t mask = m->cap - 1, i = h & mask;
 	kv_entry *e;
 	while ((e = &m->slots[i])->hash != 0) {
-		if (e->hash == h && e->klen == klen && key_eq(e->kv, k, klen)) {
-			*fresh = 0;
+		if (e->hash == h && e->klen == klen && key_eq(e->kv, k, klen))
 			return e;
-		}
 		i = (i + 1) & mask;
 	}
+	return e;
+}
+
+/* Fills the empty slot e (from kv_find) with the key and room for vroom
+ * value bytes (vlen 0), growing the table first when it is 3/4 full. */
+static kv_entry *kv_insert(kvmap *m, kv_entry *e, uint64_t h, const uint8_t *k,
+                           uint32_t klen, uint32_t vroom)
+{
 	if ((m->n + 1) * 4 > m->cap * 3) {
 		kv_grow(m);
-		return kv_slot(m, h, k, klen, vroom, fresh);
+		e = kv_find(m, h, k, klen);
 	}
 	e->hash = h;
 	e->klen = klen;
@@ -214,8 +214,17 @@ static kv_entry *kv_slot(kvmap *m, uint64_t h, const uint8_t *k, uint32_t klen,
 	if (klen)
 		memcpy(e->kv, k, klen);
 	m->n++;
-	*fresh = 1;
 	return e;
+}
+
+/* Finds the key's slot, inserting an entry with room for vroom value bytes
+ * (vlen 0) when absent. */
+static kv_entry *kv_slot(kvmap *m, uint64_t h, const uint8_t *k, uint32_t klen,
+                         uint32_t vroom, int *fresh)
+{
+	kv_entry *e = kv_find(m, h, k, klen);
+	*fresh = e->hash == 0;
+	return *fresh ? kv_insert(m, e, h, k, klen, vroom) : e;
 }
 
 /* Makes room for need value bytes, moving the entry within the arena. */
@@ -245,6 +254,7 @@ int kvmap_combine_h(kvmap *m, uint64_t h, const uint8_t *k, uint32_t klen,
                     const uint8_t *v, uint32_t vlen, sl_reduce_fn fn)
 {
 	int fresh;
+	h = slot_hash(h);
 	kv_entry *e = kv_slot(m, h, k, klen, vlen, &fresh);
 	if (fresh) {
 		kv_set(m, e, v, vlen, 0);
@@ -266,17 +276,20 @@ int kvmap_combine(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t *v,
 
 int kvmap_add_i64(kvmap *m, uint64_t h, const uint8_t *k, uint32_t klen, int64_t add)
 {
-	int fresh;
-	uint8_t buf[8];
-	kv_entry *e = kv_slot(m, h, k, klen, 8, &fresh);
-	if (!fresh && e->vlen != 8)
+	h = slot_hash(h);
+	kv_entry *e = kv_find(m, h, k, klen);
+	uint64_t sum = (uint64_t)add;
+	if (e->hash == 0) {
+		e = kv_insert(m, e, h, k, klen, 8);
+	} else if (e->vlen != 8) {
 		return SL_EINVAL;
-	int64_t sum =
-	    fresh
-	        ? add
-	        : (int64_t)((uint64_t)sl_i64_decode(e->kv + e->klen, 8) + (uint64_t)add);
-	sl_i64_encode(sum, buf);
-	memcpy(e->kv + e->klen, buf, 8);
+	} else {
+		sum += load_le64(e->kv + klen);
+	}
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	sum = __builtin_bswap64(sum);
+#endif
+	memcpy(e->kv + klen, &sum, 8);
 	e->vlen = 8;
 	return 0;
 }
@@ -285,7 +298,8 @@ void kvmap_append(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t *v,
                   uint32_t vlen)
 {
 	int fresh;
-	kv_entry *e = kv_slot(m, kvmap_hash(k, klen), k, klen, 4 + vlen, &fresh);
+	kv_entry *e =
+	    kv_slot(m, slot_hash(kvmap_hash(k, klen)), k, klen, 4 + vlen, &fresh);
 	uint8_t len[4] = {(uint8_t)vlen, (uint8_t)(vlen >> 8), (uint8_t)(vlen >> 16),
 	                  (uint8_t)(vlen >> 24)};
 	kv_set(m, e, len, 4, 1);
@@ -296,7 +310,7 @@ void kvmap_append_list(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t 
                        uint32_t len)
 {
 	int fresh;
-	kv_entry *e = kv_slot(m, kvmap_hash(k, klen), k, klen, len, &fresh);
+	kv_entry *e = kv_slot(m, slot_hash(kvmap_hash(k, klen)), k, klen, len, &fresh);
 	kv_set(m, e, list, len, 1);
 }
 

@@ -24,10 +24,11 @@
 
 typedef struct kvmap kvmap;
 
-/* 64-bit hash of key bytes, never 0, identical on every host (explicit
- * little-endian loads), so that every worker of a cluster puts a key in the
- * same reducer bucket. Use its high 32 bits for a bucket choice (the map
- * indexes its table with the low bits). */
+/* FNV-1a 64 of the key bytes (offset basis 1469598103934665603, as the
+ * tests compute it): the shuffle's partitioner (a key goes to
+ * reducer kvmap_hash(key) % reducers, the same on every worker and host;
+ * tests/integration/test_shuffle.py checks it) and the input of the map's
+ * own table hash. */
 uint64_t kvmap_hash(const uint8_t *k, uint32_t n);
 
 /* A map sized for expect_keys keys without growing (0: a small default).

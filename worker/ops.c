@@ -253,11 +253,10 @@ static void keys_hint_set(uint64_t job, uint32_t node, bool reduce, size_t keys)
 
 /* ---- sinks ---- */
 
-/* Reducer bucket of a key hash: the high 32 bits scaled to [0, nred), since
- * the bucket's map indexes its table with the low bits. */
+/* Reducer bucket of a key: FNV-1a 64 of the key mod the reducer count. */
 static uint32_t bucket_of(uint64_t h, uint32_t nred)
 {
-	return (uint32_t)(((h >> 32) * nred) >> 32);
+	return (uint32_t)(h % nred);
 }
 
 static int sink_shuffle(sl_emitter *self, const sl_record *r)
