@@ -102,10 +102,12 @@ static uint8_t *kv_alloc(kvmap *m, size_t n)
 
 /* ---- table ---- */
 
+/* A table for keys at most half full: short probes for the batch the size
+ * was taken from (growth only starts at 3/4). */
 static size_t cap_for(size_t keys)
 {
 	size_t cap = KV_MIN_CAP;
-	while (cap / 4 * 3 <= keys)
+	while (cap / 2 <= keys)
 		cap *= 2;
 	return cap;
 }
