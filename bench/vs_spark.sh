@@ -47,6 +47,7 @@ TAG="$$"
 TOOL="$BUILD/bin/sluice-kafka-tool"
 IN="vs-in-$TAG"
 mkdir -p "$OUT"
+LOAD_BEFORE="$(cut -d" " -f1-3 /proc/loadavg)"
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 STARTED_KAFKA=0
@@ -177,7 +178,7 @@ echo
 echo "bench/vs_spark.sh: $LINES lines (~$((BYTES / 1000)) bytes each), 4 partitions, batch ${INTERVAL_MS} ms,"
 echo "maxRatePerPartition $MAX_RATE; Spark $SPARK_VERSION local[2]; Sluice $(git -C "$ROOT" rev-parse --short HEAD)," \
     "$WORKERS worker(s) x $SLOTS slots; broker 127.0.0.1:$KAFKA_PORT"
-echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1); load before: $LOAD_BEFORE"
 echo "bare librdkafka consumer: $BARE records/s"
 echo
 echo "| run | system | records/s | first batch (s) | peak RSS (MB) | CPUs busy (job) | CPU µs per record (job) | CPUs busy (machine) |"

@@ -9,7 +9,8 @@
  * iteration visiting every key exactly once; a reduce function's error
  * returned unchanged and leaving the stored value alone; the pinned hash
  * (every host buckets a key alike); kvmap_add_i64 agreeing with sl_sum_i64;
- * maps sized up front and values larger than an arena chunk; and that every test
+ * maps sized up front and values larger than an arena chunk; the fused word
+ * count (builtin_split_count) equal to split -> pair -> sum; and that every test
  * leaves no allocation behind (alloc_live() back to where it started).
  */
 #include <setjmp.h>
@@ -549,6 +550,62 @@ static void test_sized_and_big_values(void **state)
 	kvmap_free(m);
 }
 
+/* The fused word count gives what split -> pair -> sum gives: the same words
+ * (every C-locale whitespace byte separates, other bytes, high ones
+ * included, belong to words), counted in the bucket kvmap_hash % n picks,
+ * with the number of words returned. */
+static void test_split_count(void **state)
+{
+	(void)state;
+	static const char *lines[] = {
+	    "the quick  brown fox",         "\tthe\n\vfox\f\r ", "",  "   ",
+	    "na\xc3\xafve caf\xc3\xa9 the", "a\x01b a\x01b",     "x",
+	};
+	enum { NRED = 3 };
+	kvmap *fused[NRED], *ref[NRED];
+	for (int b = 0; b < NRED; b++) {
+		fused[b] = kvmap_new();
+		ref[b] = kvmap_new();
+	}
+	uint64_t words = 0, want = 0;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		sl_record r = {.value = (const uint8_t *)lines[i],
+		               .value_len = (uint32_t)strlen(lines[i])};
+		words += builtin_split_count(&r, fused, NRED);
+		const char *p = lines[i];
+		while (*p) {
+			while (*p && strchr(" \t\n\v\f\r", *p))
+				p++;
+			size_t n = 0;
+			while (p[n] && !strchr(" \t\n\v\f\r", p[n]))
+				n++;
+			if (n > 0) {
+				uint64_t h = kvmap_hash((const uint8_t *)p, (uint32_t)n);
+				assert_int_equal(kvmap_add_i64(ref[h % NRED], h,
+				                               (const uint8_t *)p,
+				                               (uint32_t)n, 1),
+				                 0);
+				want++;
+			}
+			p += n;
+		}
+	}
+	assert_int_equal(words, want);
+	assert_int_equal(want, 12);
+	for (int b = 0; b < NRED; b++) {
+		assert_int_equal(kvmap_count(fused[b]), kvmap_count(ref[b]));
+		size_t pos = 0;
+		sl_record r, o;
+		while (kvmap_next(fused[b], &pos, &r)) {
+			assert_non_null(find(ref[b], r.key, r.key_len, &o));
+			assert_true(sl_i64_decode(r.value, r.value_len) ==
+			            sl_i64_decode(o.value, o.value_len));
+		}
+		kvmap_free(fused[b]);
+		kvmap_free(ref[b]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +619,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_similar_keys_distinct, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_i64, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sized_and_big_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_split_count, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
