@@ -44,26 +44,9 @@ static int sl_split_words(const sl_record *in, sl_emitter *out)
 
 uint64_t builtin_split_count(const sl_record *in, kvmap **maps, uint32_t nred)
 {
-	if (in->value_len == 0)
+	if (in->value_len == 0) /* value may be NULL */
 		return 0;
-	const uint8_t *p = in->value, *end = in->value + in->value_len;
-	uint64_t words = 0;
-	while (p < end) {
-		while (p < end && space_tab[*p])
-			p++;
-		const uint8_t *start = p;
-		/* kvmap_hash (FNV-1a 64) computed while finding the word's end */
-		uint64_t h = 1469598103934665603ull;
-		while (p < end && !space_tab[*p])
-			h = (h ^ *p++) * 1099511628211ull;
-		if (p > start) {
-			uint32_t n = (uint32_t)(p - start);
-			/* cannot fail: every value in these maps is an 8-byte count */
-			kvmap_add_i64(maps[h % nred], h, start, n, 1);
-			words++;
-		}
-	}
-	return words;
+	return kvmap_count_tokens(maps, nred, in->value, in->value_len, space_tab);
 }
 
 /* map_to_pair: value -> (value, 1). */

@@ -296,6 +296,39 @@ int kvmap_add_i64(kvmap *m, uint64_t h, const uint8_t *k, uint32_t klen, int64_t
 	return 0;
 }
 
+uint64_t kvmap_count_tokens(kvmap **maps, uint32_t nred, const uint8_t *p, size_t len,
+                            const uint8_t sep[256])
+{
+	const uint8_t *end = p + len;
+	uint64_t tokens = 0;
+	while (p < end) {
+		while (p < end && sep[*p])
+			p++;
+		const uint8_t *start = p;
+		uint64_t h = 1469598103934665603ull; /* kvmap_hash, on the way */
+		while (p < end && !sep[*p])
+			h = (h ^ *p++) * 1099511628211ull;
+		if (p == start)
+			continue;
+		kvmap *m = maps[h % nred];
+		uint32_t n = (uint32_t)(p - start);
+		uint64_t sh = slot_hash(h);
+		kv_entry *e = kv_find(m, sh, start, n);
+		uint64_t count = 1;
+		if (e->hash == 0)
+			e = kv_insert(m, e, sh, start, n, 8);
+		else
+			count += load_le64(e->kv + n);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		count = __builtin_bswap64(count);
+#endif
+		memcpy(e->kv + n, &count, 8);
+		e->vlen = 8;
+		tokens++;
+	}
+	return tokens;
+}
+
 void kvmap_append(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t *v,
                   uint32_t vlen)
 {

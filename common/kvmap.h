@@ -52,6 +52,13 @@ int kvmap_combine_h(kvmap *m, uint64_t h, const uint8_t *k, uint32_t klen,
  * SL_EINVAL (value unchanged) when the stored value is not 8 bytes, as
  * sl_sum_i64 would. h = kvmap_hash(k, klen). */
 int kvmap_add_i64(kvmap *m, uint64_t h, const uint8_t *k, uint32_t klen, int64_t add);
+/* The fused word count's inner loop: splits p[0, len) into tokens at the
+ * bytes b with sep[b] != 0 and adds 1 to each token's i64 count in
+ * maps[kvmap_hash(token) % nred] (as kvmap_add_i64 would, in one pass, the
+ * hash computed while finding the token's end). Every value already in the
+ * maps must be an 8-byte count. Returns the number of tokens. */
+uint64_t kvmap_count_tokens(kvmap **maps, uint32_t nred, const uint8_t *p, size_t len,
+                            const uint8_t sep[256]);
 /* Appends v to the key's value list (u32 length | bytes, repeated). */
 void kvmap_append(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t *v,
                   uint32_t vlen);
