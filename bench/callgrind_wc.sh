@@ -20,6 +20,8 @@
 # callgrind_annotate listing stay in bench/out/cg-<mode>-<time>/.
 #
 # Environment: RATE (gen lines/s, default 20000), DURATION (gen seconds, 12),
+# PRINT (kafka: wordcount.print, default 5 = the example's two outputs; 0 =
+# the sink alone, as bench/vs_spark.sh runs it),
 # LINES (kafka, default 200000), KTOOL (the sluice-kafka-tool that fills the
 # topic; default BUILD_DIR's, which a build without tests lacks), KAFKA_PORT (default 23192; the broker is
 # started with scripts/kafka.sh if none answers, and left running).
@@ -61,6 +63,7 @@ kafka)
         --conf spark.streaming.kafka.maxRatePerPartition=100000 \
         --conf "wordcount.brokers=$BOOT" --conf "wordcount.topics=$IN" \
         --conf "wordcount.output=$OUTT" --conf "wordcount.group=cg$$" \
+        --conf "wordcount.print=${PRINT:-5}" \
         >"$OUT/standalone.log" 2>&1 &
     pid=$!
     bench_wait_drained "$OUT/standalone.log" "$LINES" 1800 "$pid" >"$OUT/drained.txt" || true
