@@ -25,11 +25,11 @@ TAG="$$"
 IN="sink-in-$TAG"
 mkdir -p "$OUT"
 SETTINGS=(
-    "librdkafka defaults (linger.ms=5, batch.size=1000000, no compression)|"
-    "linger.ms=50|linger.ms=50"
-    "compression.type=lz4|compression.type=lz4"
+    "compression.type=none (librdkafka's defaults: linger.ms=5, batch.size=1000000)|compression.type=none"
+    "linger.ms=50, no compression|linger.ms=50;compression.type=none"
+    "compression.type=lz4 (the sink's default since 2026-11-30)|"
     "compression.type=zstd|compression.type=zstd"
-    "linger.ms=50 + compression.type=lz4 + batch.size=4000000|linger.ms=50;compression.type=lz4;batch.size=4000000"
+    "linger.ms=50 + compression.type=lz4 + batch.size=4000000|linger.ms=50;batch.size=4000000"
 )
 STARTED=0
 TOPICS=("$IN")

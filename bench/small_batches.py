@@ -126,12 +126,16 @@ def small_interval(a):
     ok = [x for x in done if x[5] < a.interval_ms]
     total = [x[5] for x in done]
     recs = sum(x[2] for x in done)
+    sched = [x[3] for x in done]
+    proc = [x[4] for x in done]
     print(f"{a.interval_ms} ms interval at {a.rate} lines/s for {a.seconds} s: "
           f"{len(done)} batches done of ~{due} due, {len(ok)} with total delay < "
           f"{a.interval_ms} ms ({100 * len(ok) / max(1, len(done)):.1f} %); total delay "
           f"median {statistics.median(total) if total else 'n/a'} ms, p99 "
-          f"{pct(total, 0.99) if total else 'n/a'} ms, max {max(total, default=0)} ms; "
-          f"{recs} lines")
+          f"{pct(total, 0.99) if total else 'n/a'} ms, max {max(total, default=0)} ms "
+          f"(scheduling delay median {statistics.median(sched) if sched else 'n/a'} ms, "
+          f"processing median {statistics.median(proc) if proc else 'n/a'} ms, p99 "
+          f"{pct(proc, 0.99) if proc else 'n/a'} ms); {recs} lines")
 
 
 def main():
