@@ -36,7 +36,7 @@ struct kvmap {
 	sl_value tmp;
 };
 
-/* ---- hashing ---- */
+/* ---- loads and hashing ---- */
 
 static uint64_t load_le64(const uint8_t *p)
 {
@@ -166,7 +166,7 @@ static void kv_grow(kvmap *m)
 }
 
 /* Key equality without a memcmp call for the short keys (words) that
- * dominate a count: the same overlapping loads as kvmap_hash. */
+ * dominate a count: word loads, the last one overlapping the one before. */
 static int key_eq(const uint8_t *a, const uint8_t *b, uint32_t n)
 {
 	if (n >= 8) {
