@@ -51,13 +51,17 @@ LOAD_BEFORE="$(cut -d" " -f1-3 /proc/loadavg)"
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 STARTED_KAFKA=0
-TOPICS=("$IN")
-PIDS=()
+# The runs execute in $(...) subshells: the processes they start and the
+# topics they create are recorded in files, for cleanup to find.
+: >"$OUT/pids"
+echo "$IN" >"$OUT/topics"
 cleanup() {
-    for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+    local p
+    while read -r p; do kill -INT "$p" 2>/dev/null || true; done <"$OUT/pids"
     sleep 1
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    for t in "${TOPICS[@]}"; do "$ROOT/scripts/kafka.sh" topic-delete "$t" >/dev/null 2>&1 || true; done
+    while read -r p; do kill -KILL "$p" 2>/dev/null || true; done <"$OUT/pids"
+    while read -r p; do "$ROOT/scripts/kafka.sh" topic-delete "$p" >/dev/null 2>&1 || true; done \
+        <"$OUT/topics"
     [ "$STARTED_KAFKA" = 0 ] || "$ROOT/scripts/kafka.sh" stop >&2 || true
 }
 trap cleanup EXIT
@@ -106,15 +110,18 @@ start_sampler() {
 run_spark() {
     local n="$1"
     local out="vs-out-spark-$n-$TAG" logf="$OUT/spark-$n.log"
-    TOPICS+=("$out")
+    echo "$out" >>"$OUT/topics"
     "$ROOT/scripts/kafka.sh" topic-create "$out" 4 >&2
     timeout "$RUN_TIMEOUT" java "${JAVA_OPTS[@]}" -cp "$OUT/classes:$(cat "$OUT/spark.cp")" \
         sluicebench.DirectKafkaWordCount "$BOOT" "$IN" "$out" "vs-spark-$n-$TAG" "$LINES" \
         "$INTERVAL_MS" "$MAX_RATE" >"$logf" 2>"$OUT/spark-$n.err" &
     local pid=$!
-    PIDS+=("$pid")
+    echo "$pid" >>"$OUT/pids"
     start_sampler "$pid" "spark-$n"
-    wait "$pid" || { log "Spark run $n failed (see $logf, $OUT/spark-$n.err)"; return 1; }
+    local rc=0
+    wait "$pid" || rc=$?
+    sed -i "/^$pid\$/d" "$OUT/pids" # ended: its pid may be reused, never signal it
+    [ "$rc" = 0 ] || { log "Spark run $n failed (see $logf, $OUT/spark-$n.err)"; return 1; }
     python3 - "$logf" "$LINES" <<'PYEOF' >"$OUT/spark-$n.window"
 import sys
 total, taken, first = int(sys.argv[2]), 0, None
@@ -140,7 +147,7 @@ PYEOF
 run_sluice() {
     local n="$1"
     local out="vs-out-sluice-$n-$TAG" logf="$OUT/sluice-$n.log" t0 pid rc=0
-    TOPICS+=("$out")
+    echo "$out" >>"$OUT/topics"
     "$ROOT/scripts/kafka.sh" topic-create "$out" 4 >&2
     t0=$(date +%s%3N)
     "$BUILD/bin/sluice" standalone "$BUILD/lib/kafka_wordcount.so" --workers "$WORKERS" \
@@ -151,11 +158,12 @@ run_sluice() {
         --conf wordcount.print=0 \
         >"$logf" 2>&1 &
     pid=$!
-    PIDS+=("$pid")
+    echo "$pid" >>"$OUT/pids"
     start_sampler "$pid" "sluice-$n"
     bench_wait_drained "$logf" "$LINES" "$RUN_TIMEOUT" "$pid" >"$OUT/sluice-$n.drained" || rc=$?
     kill -INT "$pid" 2>/dev/null || true
     wait "$pid" || true
+    sed -i "/^$pid\$/d" "$OUT/pids"
     [ "$rc" = 0 ] || { log "Sluice run $n failed (see $logf)"; return 1; }
     local rate secs nb ft fe
     read -r rate secs nb ft fe <"$OUT/sluice-$n.drained"
