@@ -65,6 +65,15 @@ typedef enum {
 /* Looks up a built-in by name ("sl_sum_i64"); NULL when unknown. */
 void *builtin_find(const char *name, builtin_kind *kind);
 
+struct kvmap;
+/* The fused word count: flat_map sl_split_words -> map_to_pair sl_pair_one ->
+ * map-side combine with sl_sum_i64, in one pass over the line. Adds 1 for
+ * every word of in's value to maps[kvmap_hash(word) % nred] and returns the
+ * number of words (the records the unfused chain would have emitted). The
+ * task runner uses it when a task's chain ends with exactly those built-ins;
+ * results are identical to the unfused chain's. */
+uint64_t builtin_split_count(const sl_record *in, struct kvmap **maps, uint32_t nred);
+
 /* ---- graph checks ---- */
 
 const char *graph_kind_name(Sluice__NodeKind k);

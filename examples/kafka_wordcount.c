@@ -8,12 +8,16 @@
  *   wordcount.output       output topic (default "counts")
  *   wordcount.group        consumer group for committed offsets (default wordcount)
  *   wordcount.start        auto.offset.reset: earliest (default) or latest
+ *   wordcount.print        words printed per batch (default 5; 0 = no print
+ *                          output, so the sink is the job's only output, as
+ *                          in bench/vs_spark.sh)
  *   wordcount.source.extra / wordcount.sink.extra   more "k=v;k=v" parameters
  */
 #include <sluice/sluice.h>
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 /* (word, i64 count) -> (word, decimal text) for the output topic. */
 int count_to_text(const sl_record *in, sl_emitter *out)
@@ -44,6 +48,8 @@ int sluice_job_define(sl_ctx *ctx)
 	sl_stream *counts = sl_reduce_by_key(pairs, "sl_sum_i64", 0);
 	sl_stream *text = sl_map(counts, "count_to_text");
 	sl_kafka_sink(text, sl_conf_get(ctx, "wordcount.output", "counts"), sink);
-	sl_print(counts, 5);
+	int print = atoi(sl_conf_get(ctx, "wordcount.print", "5"));
+	if (print > 0)
+		sl_print(counts, print);
 	return 0;
 }

@@ -2,9 +2,11 @@
  * The worker engine's executor and RPC handlers.
  *
  * A launched task is queued (the handler answers at once) and run by one of
- * the slot threads, which then reports its end to the master with
- * MSG_TASK_STATUS (retried a few times: a lost report would leave the task
- * running forever in the master's eyes; the master ignores duplicates).
+ * the slot threads, which packs its TaskStatus and hands it to the reporter
+ * thread; the reporter sends MSG_TASK_STATUS to the master (retried a few
+ * times: a lost report would leave the task running forever in the master's
+ * eyes; the master ignores duplicates). So a slot never waits on the master:
+ * the round trip, and any retry back-off, is off the slot thread's path.
  * Block requests from peers (fetch, put for replication, remove) are served
  * directly from the block manager in the handler.
  */
@@ -25,6 +27,14 @@ typedef struct qtask {
 	struct qtask *next;
 } qtask;
 
+/* A packed TaskStatus waiting for the reporter thread. */
+typedef struct qreport {
+	uint64_t task_id;
+	uint8_t *buf;
+	size_t len;
+	struct qreport *next;
+} qreport;
+
 struct wengine {
 	worker *w;
 	blockmgr *bm;
@@ -38,6 +48,12 @@ struct wengine {
 	qtask *head, *tail;
 	uint32_t busy;
 	int stopping;
+	/* reporter thread: reports queued by slots, sent in order */
+	pthread_t reporter;
+	pthread_mutex_t rlock;
+	pthread_cond_t rcond;
+	qreport *rhead, *rtail;
+	int rstopping;
 	pthread_mutex_t jlock;
 	wjob *jobs;
 };
@@ -72,20 +88,65 @@ pthread_mutex_t *wengine_jobs_lock(wengine *we)
 	return &we->jlock;
 }
 
-static void report(wengine *we, Sluice__TaskStatus *st)
+/* Sends one report, retrying with back-off; runs on the reporter thread. */
+static void report_send(wengine *we, const qreport *r)
 {
 	char err[512];
 	envelope rep;
 	for (int i = 0; i < 5; i++) {
-		if (rpc_call_pb(we->w->master, MSG_TASK_STATUS, st, &rep, err,
-		                sizeof(err)) == SL_OK) {
+		if (rpc_call(we->w->master, MSG_TASK_STATUS, r->buf, r->len, &rep, err,
+		             sizeof(err)) == SL_OK) {
 			envelope_release(&rep);
 			return;
 		}
 		log_warn("task %llu: status report failed (try %d): %s",
-		         (unsigned long long)st->task_id, i + 1, err);
+		         (unsigned long long)r->task_id, i + 1, err);
 		clock_sleep_ms(200 << i);
 	}
+}
+
+/* Reporter thread: sends queued reports until stopped and drained. */
+static void *reporter_main(void *arg)
+{
+	wengine *we = arg;
+	pthread_mutex_lock(&we->rlock);
+	for (;;) {
+		qreport *r = we->rhead;
+		if (r == NULL) {
+			if (we->rstopping)
+				break;
+			pthread_cond_wait(&we->rcond, &we->rlock);
+			continue;
+		}
+		we->rhead = r->next;
+		if (we->rhead == NULL)
+			we->rtail = NULL;
+		pthread_mutex_unlock(&we->rlock);
+		report_send(we, r);
+		sl_free(r->buf);
+		sl_free(r);
+		pthread_mutex_lock(&we->rlock);
+	}
+	pthread_mutex_unlock(&we->rlock);
+	return NULL;
+}
+
+/* Packs st and queues it for the reporter; st stays the caller's. */
+static void report(wengine *we, const Sluice__TaskStatus *st)
+{
+	qreport *r = sl_calloc(1, sizeof(*r));
+	r->task_id = st->task_id;
+	r->len = sluice__task_status__get_packed_size(st);
+	r->buf = sl_malloc(r->len ? r->len : 1);
+	sluice__task_status__pack(st, r->buf);
+	pthread_mutex_lock(&we->rlock);
+	if (we->rtail)
+		we->rtail->next = r;
+	else
+		we->rhead = r;
+	we->rtail = r;
+	pthread_cond_signal(&we->rcond);
+	pthread_mutex_unlock(&we->rlock);
 }
 
 static void run_one(wengine *we, qtask *q)
@@ -144,6 +205,8 @@ int wengine_new(worker *w, wengine **out, char *err, size_t errlen)
 	pthread_mutex_init(&we->qlock, NULL);
 	pthread_cond_init(&we->qcond, NULL);
 	pthread_mutex_init(&we->jlock, NULL);
+	pthread_mutex_init(&we->rlock, NULL);
+	pthread_cond_init(&we->rcond, NULL);
 	double frac = conf_get_double(w->conf, "spark.memory.fraction") *
 	              conf_get_double(w->conf, "spark.memory.storageFraction");
 	uint64_t budget = (uint64_t)((double)w->memory * frac);
@@ -163,6 +226,7 @@ int wengine_new(worker *w, wengine **out, char *err, size_t errlen)
 	    .dir = w->dir,
 	};
 	receivers_new(&we->rcv, &env);
+	pthread_create(&we->reporter, NULL, reporter_main, we);
 	we->nthreads = w->slots;
 	we->threads = sl_calloc(w->slots, sizeof(pthread_t));
 	for (uint32_t i = 0; i < w->slots; i++)
@@ -184,6 +248,14 @@ void wengine_free(wengine *we)
 	pthread_mutex_unlock(&we->qlock);
 	for (uint32_t i = 0; i < we->nthreads; i++)
 		pthread_join(we->threads[i], NULL);
+	/* the slots' last reports go out before the reporter ends */
+	pthread_mutex_lock(&we->rlock);
+	we->rstopping = 1;
+	pthread_cond_signal(&we->rcond);
+	pthread_mutex_unlock(&we->rlock);
+	pthread_join(we->reporter, NULL);
+	pthread_cond_destroy(&we->rcond);
+	pthread_mutex_destroy(&we->rlock);
 	while (we->head != NULL) {
 		qtask *q = we->head;
 		we->head = q->next;

@@ -30,6 +30,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,6 +59,7 @@ struct task_run {
 	rbuf *buckets;
 	kvmap **maps;
 	sl_reduce_fn combine;
+	bool sum_i64; /* combine is the built-in i64 sum (or a count) */
 	Sluice__NodeKind shuffle_kind;
 	uint64_t rr;
 	/* print / save / foreach sinks */
@@ -119,6 +121,32 @@ static int op_emit(sl_emitter *self, const sl_record *r)
 		           ? rv
 		           : user_failed(op->tr, op->node, rv);
 	return 0;
+}
+
+/* The fused word count (builtin_split_count) standing in for the last two
+ * operators split -> pair and the combine of the shuffle sink. */
+static int op_split_count(sl_emitter *self, const sl_record *r)
+{
+	task_run *tr = ((op_em *)self)->tr;
+	tr->st->records_out += builtin_split_count(r, tr->maps, tr->nred);
+	return 0;
+}
+
+/* Fuses the chain's tail when it is exactly sl_split_words -> sl_pair_one
+ * into a shuffle sink summing i64 values (or counting keys): the common word
+ * count then runs in one pass per line instead of three calls per word. */
+static void chain_fuse(task_run *tr)
+{
+	size_t n = tr->ts->n_chain;
+	if (n < 2 || tr->maps == NULL ||
+	    !(tr->sum_i64 || tr->shuffle_kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY))
+		return;
+	void *const *fns = tr->j->fns;
+	const uint32_t *chain = tr->ts->chain;
+	if (fns[chain[n - 2]] != builtin_find("sl_split_words", NULL) ||
+	    fns[chain[n - 1]] != builtin_find("sl_pair_one", NULL))
+		return;
+	tr->ops[n - 2].base.emit = op_split_count;
 }
 
 static void chain_build(task_run *tr)
@@ -205,38 +233,81 @@ static const char *fmt_record(task_run *tr, const sl_record *r, size_t *len)
 	return tr->fmtbuf;
 }
 
+/* ---- hash map sizes from the previous batch ---- */
+
+/* The number of keys the last task of a shuffle put in one map (largest
+ * bucket on the map side; its partition on the reduce side), by (job,
+ * shuffle node, side): the next batch's maps start at that size instead of
+ * growing through every power of two. A small direct-mapped cache: a
+ * collision only costs the rehashes the hint would have saved. */
+#define HINT_SLOTS 64
+
+static struct {
+	uint64_t job;
+	uint32_t node;
+	bool reduce;
+	size_t keys;
+} keys_hints[HINT_SLOTS];
+static pthread_mutex_t keys_hints_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t hint_slot(uint64_t job, uint32_t node, bool reduce)
+{
+	return (size_t)((job * 31 + node * 2 + reduce) % HINT_SLOTS);
+}
+
+static size_t keys_hint_get(uint64_t job, uint32_t node, bool reduce)
+{
+	size_t i = hint_slot(job, node, reduce), keys = 0;
+	pthread_mutex_lock(&keys_hints_lock);
+	if (keys_hints[i].job == job && keys_hints[i].node == node &&
+	    keys_hints[i].reduce == reduce)
+		keys = keys_hints[i].keys;
+	pthread_mutex_unlock(&keys_hints_lock);
+	return keys;
+}
+
+static void keys_hint_set(uint64_t job, uint32_t node, bool reduce, size_t keys)
+{
+	size_t i = hint_slot(job, node, reduce);
+	pthread_mutex_lock(&keys_hints_lock);
+	keys_hints[i].job = job;
+	keys_hints[i].node = node;
+	keys_hints[i].reduce = reduce;
+	keys_hints[i].keys = keys;
+	pthread_mutex_unlock(&keys_hints_lock);
+}
+
 /* ---- sinks ---- */
 
-static uint64_t key_hash(const uint8_t *k, uint32_t n)
+/* Reducer bucket of a key: FNV-1a 64 of the key mod the reducer count. */
+static uint32_t bucket_of(uint64_t h, uint32_t nred)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (uint32_t i = 0; i < n; i++)
-		h = (h ^ k[i]) * 1099511628211ull;
-	return h;
+	return (uint32_t)(h % nred);
 }
 
 static int sink_shuffle(sl_emitter *self, const sl_record *r)
 {
 	task_run *tr = self->arg;
-	uint32_t b;
 	tr->st->records_out++;
-	if (tr->shuffle_kind == SLUICE__NODE_KIND__OP_REPARTITION)
-		b = (uint32_t)(tr->rr++ % tr->nred);
-	else
-		b = (uint32_t)(key_hash(r->key, r->key_len) % tr->nred);
+	if (tr->shuffle_kind == SLUICE__NODE_KIND__OP_REPARTITION) {
+		rbuf_append_record(&tr->buckets[tr->rr++ % tr->nred], r);
+		return 0;
+	}
+	uint64_t h = kvmap_hash(r->key, r->key_len);
+	uint32_t b = bucket_of(h, tr->nred);
 	if (tr->maps == NULL) {
 		rbuf_append_record(&tr->buckets[b], r);
 		return 0;
 	}
-	uint8_t one[8];
-	const uint8_t *v = r->value;
-	uint32_t vlen = r->value_len;
-	if (tr->shuffle_kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY) {
-		sl_i64_encode(1, one);
-		v = one;
-		vlen = 8;
-	}
-	int rv = kvmap_combine(tr->maps[b], r->key, r->key_len, v, vlen, tr->combine);
+	int rv;
+	if (tr->shuffle_kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY)
+		rv = kvmap_add_i64(tr->maps[b], h, r->key, r->key_len, 1);
+	else if (tr->sum_i64 && r->value_len == 8)
+		rv = kvmap_add_i64(tr->maps[b], h, r->key, r->key_len,
+		                   sl_i64_decode(r->value, 8));
+	else
+		rv = kvmap_combine_h(tr->maps[b], h, r->key, r->key_len, r->value,
+		                     r->value_len, tr->combine);
 	if (rv != 0) {
 		const Sluice__Node *n = graph_node(tr->g, tr->ts->output->shuffle_node);
 		return user_failed(tr, n, rv);
@@ -329,13 +400,16 @@ static int sink_open(task_run *tr)
 		tr->buckets = sl_calloc(tr->nred, sizeof(rbuf));
 		if (sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY ||
 		    sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY) {
+			size_t hint = keys_hint_get(tr->ts->job_id, sn->id, false);
 			tr->maps = sl_calloc(tr->nred, sizeof(kvmap *));
 			for (uint32_t i = 0; i < tr->nred; i++)
-				tr->maps[i] = kvmap_new();
+				tr->maps[i] = kvmap_new_sized(hint);
 			tr->combine =
 			    sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY
 			        ? (sl_reduce_fn)tr->j->fns[sn->id]
 			        : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
+			tr->sum_i64 =
+			    tr->combine == (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
 		}
 		return SL_OK;
 	}
@@ -375,6 +449,7 @@ static void shuffle_close(task_run *tr)
 	blockmgr *bm = wengine_blocks(tr->we);
 	tr->st->bucket_bytes = sl_calloc(tr->nred, sizeof(uint64_t));
 	tr->st->n_bucket_bytes = tr->nred;
+	size_t most = 0;
 	for (uint32_t b = 0; b < tr->nred; b++) {
 		char id[256];
 		if (tr->maps != NULL) {
@@ -382,6 +457,8 @@ static void shuffle_close(task_run *tr)
 			sl_record r;
 			while (kvmap_next(tr->maps[b], &pos, &r))
 				rbuf_append_record(&tr->buckets[b], &r);
+			if (kvmap_count(tr->maps[b]) > most)
+				most = kvmap_count(tr->maps[b]);
 		}
 		snprintf(id, sizeof(id), "%s-m%u-r%u", tr->ts->output->shuffle_id,
 		         tr->ts->partition, b);
@@ -394,6 +471,8 @@ static void shuffle_close(task_run *tr)
 			return;
 		}
 	}
+	if (tr->maps != NULL)
+		keys_hint_set(tr->ts->job_id, tr->ts->output->shuffle_node, false, most);
 }
 
 static void sink_close(task_run *tr)
@@ -668,7 +747,7 @@ static int input_shuffle(task_run *tr)
 	if (sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY ||
 	    sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY ||
 	    sn->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
-		rs.map = kvmap_new();
+		rs.map = kvmap_new_sized(keys_hint_get(tr->ts->job_id, sn->id, true));
 	rs.fn = sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY
 	            ? (sl_reduce_fn)tr->j->fns[sn->id]
 	            : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
@@ -689,6 +768,8 @@ static int input_shuffle(task_run *tr)
 	}
 	if (rv == SL_OK)
 		rv = reduce_emit(tr, &rs, sn);
+	if (rs.map != NULL)
+		keys_hint_set(tr->ts->job_id, sn->id, true, kvmap_count(rs.map));
 	kvmap_free(rs.map);
 	rbuf_free(&rs.all);
 	return rv;
@@ -771,8 +852,10 @@ void ops_run_task(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
 	} else {
 		api_task_set(&tr.api);
 		chain_build(&tr);
-		if (sink_open(&tr) == SL_OK)
+		if (sink_open(&tr) == SL_OK) {
+			chain_fuse(&tr);
 			input_run(&tr);
+		}
 		sink_close(&tr);
 		api_task_set(NULL);
 	}

@@ -4,7 +4,8 @@
  *
  * Threads: RPC handlers (nng callbacks) only enqueue tasks, serve blocks and
  * start/stop receivers; `slots` slot threads run tasks one at a time each
- * and report to the master synchronously from the slot thread.
+ * and queue their packed status for one reporter thread, which sends the
+ * reports to the master in order (with retries).
  */
 #ifndef SLUICE_WORKER_WENGINE_H
 #define SLUICE_WORKER_WENGINE_H

@@ -7,7 +7,10 @@
  * many resizes without losing or duplicating a key; the value list encoding
  * of append / append_list (u32 little-endian length, bytes, repeated);
  * iteration visiting every key exactly once; a reduce function's error
- * returned unchanged and leaving the stored value alone; and that every test
+ * returned unchanged and leaving the stored value alone; the pinned hash
+ * (every host buckets a key alike); kvmap_add_i64 agreeing with sl_sum_i64;
+ * maps sized up front and values larger than an arena chunk; the fused word
+ * count (builtin_split_count) equal to split -> pair -> sum; and that every test
  * leaves no allocation behind (alloc_live() back to where it started).
  */
 #include <setjmp.h>
@@ -410,6 +413,199 @@ static void test_combine_errors(void **state)
 	kvmap_free(m);
 }
 
+/* kvmap_hash is pinned to FNV-1a 64: every worker of a cluster must put a key
+ * in the same reducer bucket (hash mod reducers), so the function may not
+ * change with the host or the build. Values from an independent FNV-1a
+ * (offset basis 1469598103934665603, as tests/integration/test_shuffle.py). */
+static void test_hash_pinned(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *k;
+		uint64_t h;
+	} pins[] = {
+	    {"", 0x14650fb0739d0383ull},
+	    {"a", 0x44bd8ad473cd9906ull},
+	    {"abc", 0xe16801510db89efdull},
+	    {"word", 0xbf8993503e50267full},
+	    {"w123", 0x6191424ee731a1e4ull},
+	    {"hello", 0x005a0d15131ec7a1ull},
+	    {"12345678", 0xf47a4534c8668733ull},
+	    {"123456789", 0xd24aa2b0863775feull},
+	    {"a longer key of 25 bytes!", 0x47495d7f2c98de1cull},
+	};
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++)
+		assert_true(kvmap_hash((const uint8_t *)pins[i].k,
+		                       (uint32_t)strlen(pins[i].k)) == pins[i].h);
+}
+
+/* Keys that differ in one byte at any position, and prefixes of one another
+ * (which the overlapping loads read twice), are all distinct keys. */
+static void test_similar_keys_distinct(void **state)
+{
+	(void)state;
+	kvmap *m = kvmap_new_sized(4);
+	sl_reduce_fn sum = builtin_reduce("sl_sum_i64");
+	uint8_t one[8], key[40];
+	enc(1, one);
+	size_t expect = 0;
+	for (uint32_t len = 0; len <= 24; len++) {
+		memset(key, 'x', sizeof(key));
+		assert_int_equal(kvmap_combine(m, key, len, one, 8, sum), 0);
+		expect++;
+		for (uint32_t at = 0; at < len; at++) {
+			key[at] = 'y';
+			assert_int_equal(kvmap_combine(m, key, len, one, 8, sum), 0);
+			key[at] = 'x';
+			expect++;
+		}
+	}
+	assert_int_equal(kvmap_count(m), expect);
+	size_t pos = 0;
+	sl_record r;
+	while (kvmap_next(m, &pos, &r))
+		assert_int_equal(sl_i64_decode(r.value, r.value_len), 1);
+	kvmap_free(m);
+}
+
+/* kvmap_add_i64 agrees with combining through sl_sum_i64, mixes with it on
+ * the same keys, wraps like it, and refuses a stored value that is not 8
+ * bytes (as sl_sum_i64 would) without touching it. */
+static void test_add_i64(void **state)
+{
+	(void)state;
+	kvmap *a = kvmap_new(), *b = kvmap_new_sized(100000);
+	sl_reduce_fn sum = builtin_reduce("sl_sum_i64");
+	char k[32];
+	uint8_t v[8];
+	for (int i = 0; i < 30000; i++) {
+		int n = snprintf(k, sizeof(k), "key%d", i % 7001);
+		uint64_t h = kvmap_hash((const uint8_t *)k, (uint32_t)n);
+		assert_int_equal(kvmap_add_i64(a, h, (const uint8_t *)k, (uint32_t)n, i),
+		                 0);
+		enc(i, v);
+		if (i % 2)
+			assert_int_equal(
+			    kvmap_combine(b, (const uint8_t *)k, (uint32_t)n, v, 8, sum),
+			    0);
+		else
+			assert_int_equal(
+			    kvmap_add_i64(b, h, (const uint8_t *)k, (uint32_t)n, i), 0);
+	}
+	assert_int_equal(kvmap_count(a), 7001);
+	assert_int_equal(kvmap_count(b), 7001);
+	size_t pos = 0;
+	sl_record r, o;
+	while (kvmap_next(a, &pos, &r)) {
+		assert_non_null(find(b, r.key, r.key_len, &o));
+		assert_int_equal(o.value_len, 8);
+		assert_true(sl_i64_decode(o.value, 8) == sl_i64_decode(r.value, 8));
+	}
+	/* wrap-around like sl_sum_i64 (unsigned addition) */
+	uint64_t h = kvmap_hash((const uint8_t *)"max", 3);
+	assert_int_equal(kvmap_add_i64(a, h, (const uint8_t *)"max", 3, INT64_MAX), 0);
+	assert_int_equal(kvmap_add_i64(a, h, (const uint8_t *)"max", 3, 1), 0);
+	assert_non_null(find(a, "max", 3, &r));
+	assert_true(sl_i64_decode(r.value, 8) == INT64_MIN);
+	/* a 3-byte value stored by combine is refused, and left alone */
+	assert_int_equal(
+	    kvmap_combine(a, (const uint8_t *)"odd", 3, (const uint8_t *)"abc", 3, sum),
+	    0);
+	h = kvmap_hash((const uint8_t *)"odd", 3);
+	assert_int_equal(kvmap_add_i64(a, h, (const uint8_t *)"odd", 3, 1), SL_EINVAL);
+	assert_non_null(find(a, "odd", 3, &r));
+	assert_int_equal(r.value_len, 3);
+	assert_memory_equal(r.value, "abc", 3);
+	kvmap_free(a);
+	kvmap_free(b);
+}
+
+/* A map sized for n keys takes n keys; values far larger than an arena chunk
+ * and values that move as they grow keep their bytes. */
+static void test_sized_and_big_values(void **state)
+{
+	(void)state;
+	kvmap *m = kvmap_new_sized(5000);
+	size_t bytes0 = kvmap_bytes(m);
+	static uint8_t big[200000];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7);
+	char k[32];
+	for (int i = 0; i < 5000; i++) {
+		int n = snprintf(k, sizeof(k), "%d", i);
+		kvmap_append(m, (const uint8_t *)k, (uint32_t)n, big, (uint32_t)(i % 50));
+	}
+	assert_int_equal(kvmap_count(m), 5000);
+	assert_true(kvmap_bytes(m) > bytes0);
+	kvmap_append(m, (const uint8_t *)"big", 3, big, sizeof(big));
+	kvmap_append(m, (const uint8_t *)"big", 3, big, sizeof(big));
+	sl_record r;
+	assert_non_null(find(m, "big", 3, &r));
+	assert_int_equal(r.value_len, 2 * (4 + sizeof(big)));
+	assert_memory_equal(r.value + 4, big, sizeof(big));
+	assert_memory_equal(r.value + 8 + sizeof(big), big, sizeof(big));
+	assert_non_null(find(m, "4999", 4, &r));
+	assert_int_equal(r.value_len, 4 + 4999 % 50);
+	assert_memory_equal(r.value + 4, big, 4999 % 50);
+	kvmap_free(m);
+}
+
+/* The fused word count gives what split -> pair -> sum gives: the same words
+ * (every C-locale whitespace byte separates, other bytes, high ones
+ * included, belong to words), counted in the bucket kvmap_hash % n picks,
+ * with the number of words returned. */
+static void test_split_count(void **state)
+{
+	(void)state;
+	static const char *lines[] = {
+	    "the quick  brown fox",         "\tthe\n\vfox\f\r ", "",  "   ",
+	    "na\xc3\xafve caf\xc3\xa9 the", "a\x01b a\x01b",     "x",
+	};
+	enum { NRED = 3 };
+	kvmap *fused[NRED], *ref[NRED];
+	for (int b = 0; b < NRED; b++) {
+		fused[b] = kvmap_new();
+		ref[b] = kvmap_new();
+	}
+	uint64_t words = 0, want = 0;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		sl_record r = {.value = (const uint8_t *)lines[i],
+		               .value_len = (uint32_t)strlen(lines[i])};
+		words += builtin_split_count(&r, fused, NRED);
+		const char *p = lines[i];
+		while (*p) {
+			while (*p && strchr(" \t\n\v\f\r", *p))
+				p++;
+			size_t n = 0;
+			while (p[n] && !strchr(" \t\n\v\f\r", p[n]))
+				n++;
+			if (n > 0) {
+				uint64_t h = kvmap_hash((const uint8_t *)p, (uint32_t)n);
+				assert_int_equal(kvmap_add_i64(ref[h % NRED], h,
+				                               (const uint8_t *)p,
+				                               (uint32_t)n, 1),
+				                 0);
+				want++;
+			}
+			p += n;
+		}
+	}
+	assert_int_equal(words, want);
+	assert_int_equal(want, 12);
+	for (int b = 0; b < NRED; b++) {
+		assert_int_equal(kvmap_count(fused[b]), kvmap_count(ref[b]));
+		size_t pos = 0;
+		sl_record r, o;
+		while (kvmap_next(fused[b], &pos, &r)) {
+			assert_non_null(find(ref[b], r.key, r.key_len, &o));
+			assert_true(sl_i64_decode(r.value, r.value_len) ==
+			            sl_i64_decode(o.value, o.value_len));
+		}
+		kvmap_free(fused[b]);
+		kvmap_free(ref[b]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +615,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_append_encoding, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_append_many, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_combine_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hash_pinned, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_similar_keys_distinct, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_i64, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sized_and_big_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_split_count, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
