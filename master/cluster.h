@@ -9,6 +9,14 @@
  * worker is listed as LOST until it heartbeats, is told to re-register, and
  * comes back ALIVE under the same id.
  *
+ * A worker process is told apart by its boot id (random per process). A
+ * registration under a known id with another boot id is a new process: the
+ * old one is gone with its running tasks, receivers and in-memory blocks, so
+ * the engine hears the worker was lost (event lost = true) before it hears it
+ * registered (lost = false), even when the restart was quicker than
+ * sluice.worker.timeout. Boot ids are persisted so that this also holds
+ * across a master restart.
+ *
  * All functions are called with the master's state lock held.
  */
 #ifndef SLUICE_MASTER_CLUSTER_H
@@ -37,6 +45,8 @@ typedef struct {
 	double cpu_load;
 	rpc_client *client;   /* master -> worker calls; NULL until registered */
 	uint32_t incarnation; /* bumped on each (re-)registration */
+	uint64_t boot_id;     /* of the process registered under this id */
+	int64_t pid;
 } worker_entry;
 
 typedef struct cluster cluster;

@@ -175,8 +175,15 @@ static int job_store(job *j, char *err, size_t errlen)
 	sqlite3_bind_int64(st, 6, j->interval_ms);
 	sqlite3_bind_int64(st, 7, j->created_ms);
 	sqlite3_bind_int64(st, 8, j->next_batch_ms);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		goto fail;
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(db) != SQLITE_CONSTRAINT_UNIQUE)
+			goto fail;
+		snprintf(err, errlen,
+		         "a job of that name already exists in the state store");
+		rv = SL_EEXIST;
+		store_rollback(j->e->m->db);
+		goto out;
+	}
 	j->id = (uint64_t)sqlite3_last_insert_rowid(db);
 	rv = store_commit(j->e->m->db);
 	goto out;
@@ -245,8 +252,10 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 	if ((rv = job_conf_load(j, err, sizeof(err))) != SL_OK ||
 	    (rv = kafka_init(j, err, sizeof(err))) != SL_OK ||
 	    (rv = job_store(j, err, sizeof(err))) != SL_OK) {
+		/* The reply names the job: format it before job_free frees s. */
+		rv = rpc_reply_error(rep, rv, "job '%s': %s", j->name, err);
 		job_free(j);
-		return rpc_reply_error(rep, rv, "job '%s': %s", s->name, err);
+		return rv;
 	}
 	rtracker_init(j);
 	e->jobs = sl_realloc(e->jobs, (e->njobs + 1) * sizeof(*e->jobs));

@@ -475,27 +475,36 @@ void sched_release_batch(struct engine *e, batch *b)
 		}
 }
 
+typedef struct {
+	const char *worker_id;
+	uint32_t requeued;
+} lost_arg;
+
 static bool lost_in(struct engine *e, ojob *oj, void *arg)
 {
-	const char *worker_id = arg;
+	lost_arg *la = arg;
 	for (size_t s = 0; s < oj->nstages; s++) {
 		stage *st = oj->stages[s];
 		for (size_t i = 0; i < st->ntasks; i++) {
 			mtask *t = st->tasks[i];
 			if ((t->state == TASK_LAUNCHING || t->state == TASK_RUNNING) &&
-			    strcmp(t->worker, worker_id) == 0)
+			    strcmp(t->worker, la->worker_id) == 0) {
 				task_requeue(e, t);
+				la->requeued++;
+			}
 		}
 	}
 	if (oj->state == OJ_RUNNING)
-		invalidate_outputs(e, oj, worker_id);
+		invalidate_outputs(e, oj, la->worker_id);
 	return false;
 }
 
 void sched_worker_lost(struct engine *e, const char *worker_id)
 {
-	each_ojob(e, lost_in, (void *)worker_id);
+	lost_arg la = {.worker_id = worker_id};
+	each_ojob(e, lost_in, &la);
 	sched_load(e, worker_id)->running = 0;
+	log_warn("worker %s lost: %u running tasks re-queued", worker_id, la.requeued);
 }
 
 static void remove_done(void *arg, int rv, const envelope *reply, const char *err)

@@ -39,6 +39,8 @@ static const char *const store_migrations[] = {
     "  input_records INTEGER NOT NULL DEFAULT 0, submit_ms INTEGER NOT NULL DEFAULT 0,"
     "  start_ms INTEGER NOT NULL DEFAULT 0, end_ms INTEGER NOT NULL DEFAULT 0,"
     "  blocks BLOB, offsets BLOB, PRIMARY KEY (job_id, batch_ms));",
+    /* 2 -> 3: worker process identity (a restarted worker is a lost one) */
+    "ALTER TABLE workers ADD COLUMN boot_id INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define STORE_LATEST ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

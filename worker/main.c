@@ -22,6 +22,7 @@
 #include <malloc.h>
 #endif
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -148,6 +149,8 @@ static int worker_open(worker *w, char *err, size_t errlen)
 	    (rv = proc_load_secret(w->conf, NULL, false, &w->key, err, errlen)) != SL_OK)
 		return rv;
 	id_load(w);
+	if (getrandom(&w->boot_id, sizeof(w->boot_id), 0) != sizeof(w->boot_id))
+		w->boot_id = (uint64_t)clock_wall_ms() << 20 ^ (uint64_t)getpid();
 	snprintf(w->identity, sizeof(w->identity), "%s", w->id[0] ? w->id : "worker");
 	proc_rpc_opts(w->conf, &w->key, w->identity, &w->rpc);
 	if (w->url[0] == '\0')
@@ -177,6 +180,7 @@ static int worker_register(worker *w)
 	r.slots = w->slots;
 	r.memory_bytes = w->memory;
 	r.pid = getpid();
+	r.boot_id = w->boot_id;
 	int rv = rpc_call_pb(w->master, MSG_REGISTER_WORKER, &r, &rep, err, sizeof(err));
 	if (rv != SL_OK) {
 		log_warn("registration with %s failed: %s", w->master_url, err);
