@@ -21,6 +21,8 @@ struct cluster {
 	size_t n, cap;
 	cluster_event_fn on_event;
 	void *event_arg;
+	cluster_hb_fn on_hb;
+	void *hb_arg;
 };
 
 static const char *state_name(worker_state s)
@@ -109,6 +111,12 @@ void cluster_on_event(cluster *c, cluster_event_fn fn, void *arg)
 {
 	c->on_event = fn;
 	c->event_arg = arg;
+}
+
+void cluster_on_heartbeat(cluster *c, cluster_hb_fn fn, void *arg)
+{
+	c->on_hb = fn;
+	c->hb_arg = arg;
 }
 
 static void cluster_persist(cluster *c, const worker_entry *w)
@@ -239,6 +247,7 @@ int cluster_handle_register(cluster *c, const envelope *req, rpc_reply *rep)
 	w->state = WORKER_ALIVE;
 	w->incarnation++;
 	w->last_hb_mono = clock_mono_ms();
+	w->prev_hb_mono = w->last_hb_mono;
 	w->last_hb_wall = clock_wall_ms();
 	cluster_persist(c, w);
 	log_info("worker %s %sregistered from %s: %s, %u slots, %llu MiB", w->id,
@@ -267,11 +276,14 @@ int cluster_handle_heartbeat(cluster *c, const envelope *req, rpc_reply *rep)
 	    strcmp(h->worker_id, req->sender) != 0) {
 		out.reregister = true;
 	} else {
+		w->prev_hb_mono = w->last_hb_mono;
 		w->last_hb_mono = clock_mono_ms();
 		w->last_hb_wall = clock_wall_ms();
 		w->slots_busy = h->slots_busy;
 		w->mem_used = h->memory_used_bytes;
 		w->cpu_load = h->cpu_load;
+		if (c->on_hb)
+			c->on_hb(c->hb_arg, w, h->tasks, h->n_tasks);
 	}
 	sluice__heartbeat__free_unpacked(h, NULL);
 	rpc_reply_set(rep, MSG_HEARTBEAT_REPLY, &out);

@@ -40,6 +40,7 @@ typedef struct {
 	int64_t registered_ms;
 	int64_t last_hb_wall; /* ms since epoch, for display */
 	int64_t last_hb_mono; /* for the liveness timeout */
+	int64_t prev_hb_mono; /* the heartbeat (or registration) before that */
 	uint32_t slots_busy;  /* as reported by the worker */
 	uint64_t mem_used;
 	double cpu_load;
@@ -61,6 +62,15 @@ void cluster_free(cluster *c);
  * their pending calls complete with SL_ECLOSED. */
 void cluster_close_clients(cluster *c);
 void cluster_on_event(cluster *c, cluster_event_fn fn, void *arg);
+
+/* Called (under the lock) on each heartbeat of an ALIVE worker with the ids
+ * of the tasks its process has accepted and not yet reported the end of.
+ * Every task that process accepted before w->prev_hb_mono is in the list
+ * unless it ended: the heartbeat was built after the worker saw the reply to
+ * the previous one. */
+typedef void (*cluster_hb_fn)(void *arg, worker_entry *w, const uint64_t *tasks,
+                              size_t ntasks);
+void cluster_on_heartbeat(cluster *c, cluster_hb_fn fn, void *arg);
 
 /* RPC handlers (see msgtypes.h for the payloads). */
 int cluster_handle_register(cluster *c, const envelope *req, rpc_reply *rep);

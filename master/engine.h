@@ -29,4 +29,11 @@ void engine_tick(struct engine *e);
 /* A worker was marked LOST (lost = true) or (re-)registered. */
 void engine_worker_event(struct engine *e, worker_entry *w, bool lost);
 
+/* A heartbeat listed the tasks w's process has in flight: tasks running
+ * there since before its previous heartbeat and not listed are gone (their
+ * end was never reported) and are re-queued. This is the task timeout: no
+ * task stays "running" longer than two heartbeats on a process without it. */
+void engine_worker_tasks(struct engine *e, worker_entry *w, const uint64_t *tasks,
+                         size_t ntasks);
+
 #endif

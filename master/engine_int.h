@@ -67,7 +67,8 @@ typedef struct mtask {
 	char worker[32]; /* running on / output held by */
 	char avoid[32];  /* worker it last failed on */
 	int64_t launch_wall;
-	char **lines; /* print output of this partition */
+	int64_t running_mono; /* when the worker accepted it (TASK_RUNNING) */
+	char **lines;         /* print output of this partition */
 	size_t nlines;
 } mtask;
 
@@ -224,6 +225,10 @@ void engine_kick(struct engine *e);
 void sched_run(struct engine *e);
 int sched_handle_status(struct engine *e, const envelope *req, rpc_reply *rep);
 void sched_worker_lost(struct engine *e, const char *worker_id);
+/* Re-queues tasks RUNNING on worker_id since before since_mono that the
+ * worker's heartbeat (ids) does not list; returns how many. */
+uint32_t sched_worker_tasks(struct engine *e, const char *worker_id, int64_t since_mono,
+                            const uint64_t *ids, size_t n);
 wload *sched_load(struct engine *e, const char *worker_id);
 /* A batch is retired while tasks of a failed output job may still run on
  * workers (their siblings failed for good); their late reports find no task,

@@ -485,6 +485,13 @@ void engine_tick(struct engine *e)
 	engine_kick(e);
 }
 
+void engine_worker_tasks(struct engine *e, worker_entry *w, const uint64_t *tasks,
+                         size_t ntasks)
+{
+	if (sched_worker_tasks(e, w->id, w->prev_hb_mono, tasks, ntasks) > 0)
+		engine_kick(e);
+}
+
 void engine_worker_event(struct engine *e, worker_entry *w, bool lost)
 {
 	if (!lost)

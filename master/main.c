@@ -114,6 +114,14 @@ static void master_worker_event(void *arg, worker_entry *w, bool lost)
  * master.url and their job lists would diverge. An flock on STATE/master.lock
  * is held for the life of the process (the kernel drops it when the process
  * dies, even by kill -9); the file names the holder's pid for the message. */
+static void master_worker_heartbeat(void *arg, worker_entry *w, const uint64_t *tasks,
+                                    size_t ntasks)
+{
+	master *m = arg;
+	if (m->engine != NULL)
+		engine_worker_tasks(m->engine, w, tasks, ntasks);
+}
+
 static int master_lock_state(master *m, char *err, size_t errlen)
 {
 	char path[1200], pid[32] = "";
@@ -165,6 +173,7 @@ static int master_open(master *m, char *err, size_t errlen)
 	if ((rv = cluster_new(&m->cl, m->db, &m->rpc, hb, timeout, err, errlen)) != SL_OK)
 		return rv;
 	cluster_on_event(m->cl, master_worker_event, m);
+	cluster_on_heartbeat(m->cl, master_worker_heartbeat, m);
 	return engine_new(m, &m->engine, err, errlen);
 }
 

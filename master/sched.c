@@ -197,9 +197,10 @@ static void launch_done(void *arg, int rv, const envelope *reply, const char *er
 	pthread_mutex_lock(&m->lock);
 	mtask *t = task_find(c->e, c->task_id);
 	if (t != NULL && t->attempt == c->attempt && t->state == TASK_LAUNCHING) {
-		if (rv == SL_OK)
+		if (rv == SL_OK) {
 			t->state = TASK_RUNNING;
-		else
+			t->running_mono = clock_mono_ms();
+		} else
 			task_failed(c->e, t, err);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -497,6 +498,51 @@ static bool lost_in(struct engine *e, ojob *oj, void *arg)
 	if (oj->state == OJ_RUNNING)
 		invalidate_outputs(e, oj, la->worker_id);
 	return false;
+}
+
+typedef struct {
+	const char *worker_id;
+	int64_t since_mono;
+	const uint64_t *ids;
+	size_t n;
+	uint32_t requeued;
+} gone_arg;
+
+static bool gone_in(struct engine *e, ojob *oj, void *arg)
+{
+	gone_arg *g = arg;
+	for (size_t s = 0; s < oj->nstages; s++) {
+		stage *st = oj->stages[s];
+		for (size_t i = 0; i < st->ntasks; i++) {
+			mtask *t = st->tasks[i];
+			if (t->state != TASK_RUNNING ||
+			    t->running_mono >= g->since_mono ||
+			    strcmp(t->worker, g->worker_id) != 0)
+				continue;
+			bool listed = false;
+			for (size_t k = 0; k < g->n && !listed; k++)
+				listed = g->ids[k] == t->id;
+			if (listed)
+				continue;
+			log_warn(
+			    "job %s batch %lld: task %u of stage %u is no longer on %s "
+			    "(its end was never reported); re-queued",
+			    oj->b->job->name, (long long)oj->b->time_ms, t->index, st->id,
+			    g->worker_id);
+			task_requeue(e, t);
+			g->requeued++;
+		}
+	}
+	return false;
+}
+
+uint32_t sched_worker_tasks(struct engine *e, const char *worker_id, int64_t since_mono,
+                            const uint64_t *ids, size_t n)
+{
+	gone_arg g = {
+	    .worker_id = worker_id, .since_mono = since_mono, .ids = ids, .n = n};
+	each_ojob(e, gone_in, &g);
+	return g.requeued;
 }
 
 void sched_worker_lost(struct engine *e, const char *worker_id)

@@ -218,9 +218,14 @@ static int worker_heartbeat(worker *w)
 	h.worker_id = w->id;
 	if (getloadavg(load, 1) == 1)
 		h.cpu_load = load[0];
-	if (w->engine != NULL)
+	uint64_t *tasks = NULL;
+	if (w->engine != NULL) {
 		wengine_stats(w->engine, &h.slots_busy, &h.memory_used_bytes, &h.blocks);
+		h.n_tasks = wengine_tasks(w->engine, &tasks);
+		h.tasks = tasks;
+	}
 	int rv = rpc_call_pb(w->master, MSG_HEARTBEAT, &h, &rep, err, sizeof(err));
+	sl_free(tasks);
 	if (rv != SL_OK) {
 		log_warn("heartbeat to %s failed: %s", w->master_url, err);
 		return 0;
