@@ -335,6 +335,11 @@ void cluster_check_liveness(cluster *c, int64_t now_mono)
 	}
 }
 
+int64_t cluster_timeout_ms(const cluster *c)
+{
+	return c->timeout_ms;
+}
+
 size_t cluster_count(const cluster *c)
 {
 	return c->n;

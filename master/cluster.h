@@ -82,6 +82,7 @@ void cluster_check_liveness(cluster *c, int64_t now_mono);
 
 /* Iteration over workers (index-stable until the next registration). */
 size_t cluster_count(const cluster *c);
+int64_t cluster_timeout_ms(const cluster *c);
 worker_entry *cluster_at(cluster *c, size_t i);
 worker_entry *cluster_find(cluster *c, const char *id);
 

@@ -17,7 +17,12 @@
 
 #include "master.h"
 
+/* Starts the checkpointer and resumes the jobs of the state store (their
+ * RUNNING ones from their last checkpoint). */
 int engine_new(master *m, struct engine **out, char *err, size_t errlen);
+/* Writes the last checkpoints and stops the checkpointer; call WITHOUT the
+ * lock (its completions take it), before engine_free. */
+void engine_stop(struct engine *e);
 void engine_free(struct engine *e);
 
 /* Handles the engine's message types; SL_EUNKNOWN_TYPE for others. */

@@ -11,6 +11,7 @@
 #ifndef SLUICE_MASTER_ENGINE_INT_H
 #define SLUICE_MASTER_ENGINE_INT_H
 
+#include "checkpoint.h"
 #include "engine.h"
 #include "job.pb-c.h"
 
@@ -28,6 +29,7 @@ typedef struct {
 	char holder_id[HOLDERS_MAX][32];
 	char *holder_url[HOLDERS_MAX];
 	int64_t created_ms;
+	char *wal; /* where the receiver's WAL has it ("" if not logged) */
 } rblock;
 
 typedef enum { TIN_BLOCK, TIN_SHUFFLE, TIN_GENERATOR, TIN_FILE, TIN_KAFKA } tin_kind;
@@ -122,6 +124,11 @@ typedef struct batch {
 	char error[512];
 	char **output; /* print lines, in order */
 	size_t noutput;
+	/* Checkpoint sequence numbers (job.ckpt_*): the batch's output jobs
+	 * start once the checkpoint that generated it is durable; an ended
+	 * batch is retired (blocks dropped, offsets committed) once the one
+	 * that records its end is. */
+	uint64_t gen_seq, end_seq;
 } batch;
 
 /* A finished batch, kept for `sluice monitor` (the last BATCH_HISTORY). */
@@ -150,9 +157,25 @@ typedef struct {
 	char worker[32];
 	uint32_t generation; /* bumped on each start, to ignore stale replies */
 	int64_t retry_after_mono;
+	/* After a master restart: the worker it ran on, waited for until
+	 * prefer_until_mono (it is probably still running there). */
+	char prefer[32];
+	int64_t prefer_until_mono;
 } receiver;
 
 typedef enum { JOB_RUNNING, JOB_STOPPED, JOB_FAILED } job_state;
+
+/* A job's definition: what was submitted, owned by the job, independent of
+ * the wire message it came in (and rebuilt from the state store after a
+ * restart). */
+typedef struct {
+	char lib_hash[65];
+	uint8_t *library;
+	size_t library_len;
+	Sluice__JobGraph *graph; /* unpacked from its own bytes */
+	char **conf_keys, **conf_values;
+	size_t nconf;
+} jobdef;
 
 typedef struct job {
 	struct engine *e;
@@ -161,8 +184,8 @@ typedef struct job {
 	job_state state;
 	char error[512];
 	char lib_hash[65];
-	Sluice__SubmitJob *sub; /* owns library bytes, graph and conf entries */
-	const Sluice__JobGraph *graph;
+	jobdef def;
+	const Sluice__JobGraph *graph; /* def.graph */
 	sl_conf *conf;
 	int64_t interval_ms, next_batch_ms, created_ms;
 	uint32_t max_failures, concurrent_jobs, default_parts;
@@ -183,6 +206,15 @@ typedef struct job {
 	size_t nseen;
 	struct ksrc **ksrc; /* Kafka direct streams (kafka_src.c) */
 	size_t nksrc;
+	ckpt_range *koff; /* next offset per Kafka partition, as batches took them */
+	size_t nkoff;
+	batch **retiring; /* ended, waiting for their end to be durable */
+	size_t nretiring;
+	/* Checkpoints: seq of the last one queued, of the last one durable;
+	 * dirty when the job changed since the last one queued. */
+	uint64_t ckpt_seq, ckpt_durable;
+	bool ckpt_dirty;
+	int64_t ckpt_retry_mono;
 } job;
 
 typedef struct {
@@ -196,8 +228,11 @@ struct engine {
 	job **jobs;
 	size_t njobs;
 	uint64_t next_task_id;
+	uint32_t epoch; /* master starts on this state store (in shuffle ids) */
 	wload *load;
 	size_t nload;
+	checkpointer *ckpt;
+	bool stopping; /* engine_stop: no more checkpoints queued */
 };
 
 /* jobs.c */
@@ -205,8 +240,26 @@ job *jobs_find(struct engine *e, const char *name_or_id);
 job *jobs_find_id(struct engine *e, uint64_t id);
 void job_fail(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* jobs.c */
+/* Applies the definition's configuration to the job; errors name the key. */
+int job_conf_apply(job *j, char *err, size_t errlen);
+void job_free(job *j);
+/* recovery.c: rebuilds every stored job; resumes the RUNNING ones. */
+int jobs_recover(struct engine *e, int64_t grace_ms, char *err, size_t errlen);
+
+/* jobs.c: the job changed; a checkpoint of it is queued at the end of
+ * the current tick or handler (engine_flush). */
+void job_checkpoint(job *j);
+
 /* batches.c */
 void batches_generate(job *j, int64_t now_wall);
+/* Recreates the unfinished batches, unallocated blocks and Kafka offsets of
+ * a checkpoint (after a master restart). */
+void batches_restore(job *j, const ckpt_job *c);
+/* Adds the job's batches, blocks and offsets to a snapshot. */
+void batches_snapshot(job *j, ckpt_job *c);
+/* Retires ended batches whose end is durable (job.ckpt_durable). */
+void batches_retire(job *j);
 void batches_start_ojobs(job *j);
 void batch_free(batch *b);
 void ojob_task_done(ojob *oj, mtask *t, const Sluice__TaskStatus *st);
@@ -239,6 +292,9 @@ void sched_broadcast_remove(struct engine *e, const char *prefix, rblock **block
 
 /* rtracker.c */
 void rtracker_init(job *j);
+/* After a restart: prefer each receiver's last worker for grace_ms. */
+void rtracker_restore(job *j, const ckpt_job *c, int64_t grace_ms);
+void rtracker_snapshot(job *j, ckpt_job *c);
 void rtracker_tick(job *j);
 int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *rep);
 void rtracker_allocate(job *j, batch *b);

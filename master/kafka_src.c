@@ -320,6 +320,28 @@ static void plan_offsets(ksrc *k, char *err, size_t errlen)
 	k->started = true;
 }
 
+void kafka_restore(job *j, const ckpt_range *offsets, size_t n)
+{
+	for (size_t s = 0; s < j->nksrc; s++) {
+		ksrc *k = j->ksrc[s];
+		for (size_t i = 0; i < n; i++) {
+			if (offsets[i].node != k->node ||
+			    part_find(k, offsets[i].topic, offsets[i].partition))
+				continue;
+			k->parts =
+			    sl_realloc(k->parts, (k->nparts + 1) * sizeof(*k->parts));
+			kpart *p = &k->parts[k->nparts++];
+			memset(p, 0, sizeof(*p));
+			p->topic = sl_strdup(offsets[i].topic);
+			p->partition = offsets[i].partition;
+			p->next = offsets[i].until;
+		}
+		/* partitions the checkpoint does not know appeared since: read
+		 * them from their start */
+		k->started = k->nparts > 0;
+	}
+}
+
 bool kafka_ready(job *j, int64_t t)
 {
 	for (size_t i = 0; i < j->nksrc; i++) {

@@ -286,6 +286,7 @@ out:
 	/* Completions of calls to workers take the lock and touch the engine. */
 	for (int i = 0; i < 100 && rpc_async_inflight() > 0; i++)
 		clock_sleep_ms(20);
+	engine_stop(m.engine);
 	engine_free(m.engine);
 	cluster_free(m.cl);
 	store_close(m.db);

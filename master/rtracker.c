@@ -26,6 +26,7 @@ void rblock_free(rblock *b)
 	if (b == NULL)
 		return;
 	sl_free(b->id);
+	sl_free(b->wal);
 	for (int i = 0; i < HOLDERS_MAX; i++)
 		sl_free(b->holder_url[i]);
 	sl_free(b);
@@ -96,12 +97,26 @@ static worker_entry *place(struct engine *e, const char *exclude)
 	return best;
 }
 
+/* After a master restart a receiver probably still runs on its last worker:
+ * wait for that one to re-register (it answers StartReceiver with "already
+ * running") rather than start a second copy elsewhere. */
+static worker_entry *place_receiver(job *j, receiver *r)
+{
+	if (r->prefer[0] != '\0' && clock_mono_ms() < r->prefer_until_mono) {
+		worker_entry *w = cluster_find(j->e->m->cl, r->prefer);
+		return w && w->state == WORKER_ALIVE && w->client ? w : NULL;
+	}
+	r->prefer[0] = '\0';
+	return place(j->e, NULL);
+}
+
 static void receiver_start(job *j, receiver *r)
 {
 	struct engine *e = j->e;
-	worker_entry *w = place(e, NULL);
+	worker_entry *w = place_receiver(j, r);
 	if (w == NULL)
 		return;
+	r->prefer[0] = '\0';
 	const Sluice__Node *n = graph_node(j->graph, r->node);
 	bool replicate = strstr(j->storage_level, "_2") != NULL;
 	worker_entry *rep = replicate ? place(e, w->id) : NULL;
@@ -135,6 +150,31 @@ static void receiver_start(job *j, receiver *r)
 		sl_free(c);
 		r->state = RCV_INACTIVE;
 		sched_load(e, w->id)->receivers--;
+	}
+}
+
+void rtracker_restore(job *j, const ckpt_job *c, int64_t grace_ms)
+{
+	for (size_t i = 0; i < c->nreceivers; i++) {
+		uint32_t id = c->receivers[i].receiver_id;
+		if (id >= j->nrcv || c->receivers[i].worker[0] == '\0')
+			continue;
+		snprintf(j->rcv[id].prefer, sizeof(j->rcv[id].prefer), "%s",
+		         c->receivers[i].worker);
+		j->rcv[id].prefer_until_mono = clock_mono_ms() + grace_ms;
+	}
+}
+
+void rtracker_snapshot(job *j, ckpt_job *c)
+{
+	c->receivers = sl_calloc(j->nrcv + 1, sizeof(*c->receivers));
+	for (size_t i = 0; i < j->nrcv; i++) {
+		const receiver *r = &j->rcv[i];
+		if (r->state == RCV_INACTIVE)
+			continue;
+		ckpt_receiver *cr = &c->receivers[c->nreceivers++];
+		cr->receiver_id = r->id;
+		snprintf(cr->worker, sizeof(cr->worker), "%s", r->worker);
 	}
 }
 
@@ -196,6 +236,10 @@ static bool block_known(const job *j, const char *id)
 		for (size_t i = 0; i < j->batches[b]->nblocks; i++)
 			if (strcmp(j->batches[b]->blocks[i]->id, id) == 0)
 				return true;
+	for (size_t b = 0; b < j->nretiring; b++)
+		for (size_t i = 0; i < j->retiring[b]->nblocks; i++)
+			if (strcmp(j->retiring[b]->blocks[i]->id, id) == 0)
+				return true;
 	return false;
 }
 
@@ -216,6 +260,7 @@ int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *
 		b->records = a->records;
 		b->bytes = a->bytes;
 		b->created_ms = a->created_ms;
+		b->wal = sl_strdup(a->wal_path ? a->wal_path : "");
 		b->nholders = (int)a->n_worker_ids;
 		for (int h = 0; h < b->nholders; h++) {
 			snprintf(b->holder_id[h], sizeof(b->holder_id[h]), "%s",
@@ -228,6 +273,8 @@ int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *
 			    sl_realloc(j->pending, j->pending_cap * sizeof(*j->pending));
 		}
 		j->pending[j->npending++] = b;
+		/* durable soon (engine_flush); see docs/recovery.md for the window */
+		job_checkpoint(j);
 	}
 	sluice__add_block__free_unpacked(a, NULL);
 	if (rv != SL_OK)
