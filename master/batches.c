@@ -160,9 +160,32 @@ static void source_parts(ojob *oj, const Sluice__Node *n, parts *out)
 static void node_parts(ojob *oj, uint32_t id, parts *out);
 
 /* A shuffle node: its input becomes a map stage; it yields reduce partitions. */
+static stage *batch_shuffle_find(const batch *b, uint32_t node)
+{
+	for (size_t i = 0; i < b->nshuffles; i++)
+		if (b->shuffles[i]->shuffle_node == node)
+			return b->shuffles[i];
+	return NULL;
+}
+
+static void reduce_parts(stage *s, parts *out)
+{
+	for (uint32_t r = 0; r < s->num_reducers; r++) {
+		part *p = parts_add(out);
+		p->in.kind = TIN_SHUFFLE;
+		p->in.parent = s;
+		p->in.reduce_partition = r;
+	}
+}
+
 static void shuffle_parts(ojob *oj, const Sluice__Node *n, parts *out)
 {
 	batch *b = oj->b;
+	stage *shared = batch_shuffle_find(b, n->id);
+	if (shared != NULL) {
+		reduce_parts(shared, out); /* planned by another output job */
+		return;
+	}
 	stage *s = stage_new(oj, true);
 	parts in = {0};
 	node_parts(oj, n->inputs[0], &in);
@@ -175,12 +198,9 @@ static void shuffle_parts(ojob *oj, const Sluice__Node *n, parts *out)
 	snprintf(s->shuffle_id, sizeof(s->shuffle_id), "shf-%llu-%lld-e%u-%u-%u",
 	         (unsigned long long)b->job->id, (long long)b->time_ms, b->job->e->epoch,
 	         oj->index, s->id);
-	for (uint32_t r = 0; r < s->num_reducers; r++) {
-		part *p = parts_add(out);
-		p->in.kind = TIN_SHUFFLE;
-		p->in.parent = s;
-		p->in.reduce_partition = r;
-	}
+	b->shuffles = sl_realloc(b->shuffles, (b->nshuffles + 1) * sizeof(*b->shuffles));
+	b->shuffles[b->nshuffles++] = s;
+	reduce_parts(s, out);
 }
 
 static void node_parts(ojob *oj, uint32_t id, parts *out)
@@ -436,6 +456,7 @@ void batch_free(batch *b)
 	sl_free(b->files);
 	sl_free(b->blocks);
 	sl_free(b->ojobs);
+	sl_free(b->shuffles);
 	sl_free(b);
 }
 
@@ -453,6 +474,34 @@ void ojob_fail(ojob *oj, const char *fmt, ...)
 	b->ojobs_ended++;
 	log_error("job %s batch %lld: output %u failed: %s", b->job->name,
 	          (long long)b->time_ms, oj->index, b->error);
+}
+
+static bool ojob_uses(const ojob *oj, const stage *s)
+{
+	if (s->oj == oj)
+		return true;
+	for (size_t i = 0; i < oj->nstages; i++)
+		for (size_t k = 0; k < oj->stages[i]->nparents; k++)
+			if (oj->stages[i]->parents[k] == s)
+				return true;
+	return false;
+}
+
+bool stage_live(const stage *s)
+{
+	const batch *b = s->oj->b;
+	for (size_t i = 0; i < b->nojobs; i++)
+		if (b->ojobs[i]->state == OJ_RUNNING && ojob_uses(b->ojobs[i], s))
+			return true;
+	return false;
+}
+
+void stage_fail_users(stage *s, const char *why)
+{
+	batch *b = s->oj->b;
+	for (size_t i = 0; i < b->nojobs; i++)
+		if (b->ojobs[i]->state == OJ_RUNNING && ojob_uses(b->ojobs[i], s))
+			ojob_fail(b->ojobs[i], "%s", why);
 }
 
 static void print_output(ojob *oj)

@@ -129,6 +129,12 @@ typedef struct batch {
 	 * batch is retired (blocks dropped, offsets committed) once the one
 	 * that records its end is. */
 	uint64_t gen_seq, end_seq;
+	/* The batch's map stages by shuffle node: the data of one shuffle of
+	 * one batch is computed once and read by every output job that needs
+	 * it (a stage is owned, planned and freed by the output job that
+	 * planned it first; the others only read it). */
+	struct stage **shuffles;
+	size_t nshuffles;
 } batch;
 
 /* A finished batch, kept for `sluice monitor` (the last BATCH_HISTORY). */
@@ -267,6 +273,11 @@ void ojob_task_done(ojob *oj, mtask *t, const Sluice__TaskStatus *st);
  * no tasks at all). */
 void ojob_maybe_complete(ojob *oj);
 void ojob_fail(ojob *oj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether an output job that uses stage s (its owner, or one reading its
+ * shuffle) is running: the stage's tasks are scheduled and heard while so. */
+bool stage_live(const stage *s);
+/* Fails every running output job that uses s. */
+void stage_fail_users(stage *s, const char *why);
 void batches_check_done(job *j);
 void batch_summarise(job *j, const batch *b, Sluice__BatchInfo *out);
 

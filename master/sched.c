@@ -179,9 +179,13 @@ static void task_failed(struct engine *e, mtask *t, const char *error)
 	    "job %s batch %lld: task %u of stage %u failed on %s (failure %u of %u): %s",
 	    j->name, (long long)oj->b->time_ms, t->index, t->stage->id, t->worker,
 	    t->failures, j->max_failures, error);
-	if (t->failures >= j->max_failures)
-		ojob_fail(oj, "task %u of stage %u failed %u times; last error: %s",
-		          t->index, t->stage->id, t->failures, error);
+	if (t->failures >= j->max_failures) {
+		char why[700];
+		snprintf(why, sizeof(why),
+		         "task %u of stage %u failed %u times; last error: %s", t->index,
+		         t->stage->id, t->failures, error);
+		stage_fail_users(t->stage, why);
+	}
 }
 
 typedef struct {
@@ -349,7 +353,7 @@ static void task_launch(struct engine *e, mtask *t, worker_entry *w)
 /* Launches what can run; returns false when no slot is free anywhere. */
 static bool schedule_stage(struct engine *e, stage *s)
 {
-	for (size_t i = 0; i < s->ntasks && s->oj->state == OJ_RUNNING; i++) {
+	for (size_t i = 0; i < s->ntasks && stage_live(s); i++) {
 		mtask *t = s->tasks[i];
 		if (t->state != TASK_PENDING)
 			continue;
@@ -368,9 +372,17 @@ static bool schedule_ojob(struct engine *e, ojob *oj, void *arg)
 	if (oj->state != OJ_RUNNING)
 		return false;
 	ojob_maybe_complete(oj);
-	for (size_t s = 0; s < oj->nstages && oj->state == OJ_RUNNING; s++)
-		if (stage_ready(oj->stages[s]) && !schedule_stage(e, oj->stages[s]))
+	for (size_t s = 0; s < oj->nstages && oj->state == OJ_RUNNING; s++) {
+		stage *st = oj->stages[s];
+		/* a shared map stage another output job planned: ours to drive
+		 * too (its owner may be done, and its outputs lost since) */
+		for (size_t p = 0; p < st->nparents && oj->state == OJ_RUNNING; p++)
+			if (st->parents[p]->oj != oj && stage_ready(st->parents[p]) &&
+			    !schedule_stage(e, st->parents[p]))
+				return true;
+		if (stage_ready(st) && !schedule_stage(e, st))
 			return true;
+	}
 	return false;
 }
 
@@ -379,28 +391,27 @@ void sched_run(struct engine *e)
 	each_ojob(e, schedule_ojob, NULL);
 }
 
-/* Map outputs held by worker_id that a stage still needs are recomputed. */
-static void invalidate_outputs(struct engine *e, ojob *oj, const char *worker_id)
+/* Map outputs held by worker_id that an unfinished stage of oj still needs
+ * are recomputed (also in a shared stage another output job planned). */
+static void invalidate_outputs(ojob *oj, const char *worker_id)
 {
-	for (size_t s = 0; s < oj->nstages; s++) {
-		stage *p = oj->stages[s];
-		if (!p->is_map)
+	for (size_t c = 0; c < oj->nstages; c++) {
+		stage *st = oj->stages[c];
+		if (st->done >= st->ntasks)
 			continue;
-		bool needed = false;
-		for (size_t c = 0; c < oj->nstages; c++)
-			for (size_t k = 0; k < oj->stages[c]->nparents; k++)
-				needed |= oj->stages[c]->parents[k] == p &&
-				          oj->stages[c]->done < oj->stages[c]->ntasks;
-		for (size_t i = 0; needed && i < p->ntasks; i++) {
-			mtask *t = p->tasks[i];
-			if (t->state == TASK_DONE && strcmp(t->worker, worker_id) == 0) {
-				t->state = TASK_PENDING;
-				t->attempt++;
-				p->done--;
+		for (size_t k = 0; k < st->nparents; k++) {
+			stage *p = st->parents[k];
+			for (size_t i = 0; i < p->ntasks; i++) {
+				mtask *t = p->tasks[i];
+				if (t->state == TASK_DONE &&
+				    strcmp(t->worker, worker_id) == 0) {
+					t->state = TASK_PENDING;
+					t->attempt++;
+					p->done--;
+				}
 			}
 		}
 	}
-	(void)e;
 }
 
 static void status_apply(struct engine *e, mtask *t, const Sluice__TaskStatus *st)
@@ -427,7 +438,7 @@ static void status_apply(struct engine *e, mtask *t, const Sluice__TaskStatus *s
 		    oj->b->job->name, (long long)oj->b->time_ms, t->index, t->stage->id,
 		    st->missing_worker_id, st->error);
 		task_requeue(e, t);
-		invalidate_outputs(e, oj, st->missing_worker_id);
+		invalidate_outputs(oj, st->missing_worker_id);
 		if (++oj->fetch_failures > 16)
 			ojob_fail(oj, "too many shuffle fetch failures; last: %s",
 			          st->error);
@@ -447,12 +458,12 @@ int sched_handle_status(struct engine *e, const envelope *req, rpc_reply *rep)
 	if (t != NULL && t->attempt == st->attempt &&
 	    strcmp(t->worker, req->sender) == 0 &&
 	    (t->state == TASK_LAUNCHING || t->state == TASK_RUNNING) &&
-	    t->stage->oj->state == OJ_RUNNING)
+	    stage_live(t->stage))
 		status_apply(e, t, st);
 	else if (t != NULL && t->attempt == st->attempt &&
 	         strcmp(t->worker, req->sender) == 0 &&
 	         (t->state == TASK_LAUNCHING || t->state == TASK_RUNNING) &&
-	         t->stage->oj->state != OJ_RUNNING) {
+	         !stage_live(t->stage)) {
 		/* Its output job failed meanwhile: give the slot back, once. */
 		task_release(e, t);
 		t->state = TASK_PENDING;
@@ -496,7 +507,7 @@ static bool lost_in(struct engine *e, ojob *oj, void *arg)
 		}
 	}
 	if (oj->state == OJ_RUNNING)
-		invalidate_outputs(e, oj, la->worker_id);
+		invalidate_outputs(oj, la->worker_id);
 	return false;
 }
 
