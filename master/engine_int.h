@@ -29,7 +29,7 @@ typedef struct {
 	char holder_id[HOLDERS_MAX][32];
 	char *holder_url[HOLDERS_MAX];
 	int64_t created_ms;
-	char *wal; /* where the receiver's WAL has it ("" if not logged) */
+	char *wal; /* "<worker id>:<path>" of its WAL segment, "" if not logged */
 } rblock;
 
 typedef enum { TIN_BLOCK, TIN_SHUFFLE, TIN_GENERATOR, TIN_FILE, TIN_KAFKA } tin_kind;
@@ -72,6 +72,7 @@ typedef struct mtask {
 	int64_t running_mono; /* when the worker accepted it (TASK_RUNNING) */
 	char **lines;         /* print output of this partition */
 	size_t nlines;
+	int64_t wait_since_mono; /* waiting for a block's WAL worker; 0 = not */
 } mtask;
 
 typedef struct stage {
@@ -310,6 +311,10 @@ void rtracker_tick(job *j);
 int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *rep);
 void rtracker_allocate(job *j, batch *b);
 void rtracker_worker_lost(job *j, const char *worker_id);
+/* A worker (re-)registered: it serves again the blocks whose WAL it has. */
+void rtracker_worker_back(job *j, const worker_entry *w);
+/* The worker holding b's WAL segment, in out; false if b is not logged. */
+bool rblock_wal_worker(const rblock *b, char out[32]);
 void rtracker_stop(job *j);
 void rblock_free(rblock *b);
 

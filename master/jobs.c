@@ -570,8 +570,12 @@ void engine_worker_tasks(struct engine *e, worker_entry *w, const uint64_t *task
 
 void engine_worker_event(struct engine *e, worker_entry *w, bool lost)
 {
-	if (!lost)
+	if (!lost) {
+		for (size_t i = 0; i < e->njobs; i++)
+			if (e->jobs[i]->state == JOB_RUNNING)
+				rtracker_worker_back(e->jobs[i], w);
 		return;
+	}
 	sched_worker_lost(e, w->id);
 	for (size_t i = 0; i < e->njobs; i++)
 		rtracker_worker_lost(e->jobs[i], w->id);

@@ -260,7 +260,10 @@ int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *
 		b->records = a->records;
 		b->bytes = a->bytes;
 		b->created_ms = a->created_ms;
-		b->wal = sl_strdup(a->wal_path ? a->wal_path : "");
+		/* the receiver's own worker (first holder) wrote the WAL */
+		b->wal = a->wal_path && a->wal_path[0]
+		             ? sl_asprintf("%s:%s", a->worker_ids[0], a->wal_path)
+		             : sl_strdup("");
 		b->nholders = (int)a->n_worker_ids;
 		for (int h = 0; h < b->nholders; h++) {
 			snprintf(b->holder_id[h], sizeof(b->holder_id[h]), "%s",
@@ -305,11 +308,50 @@ static void strike_holder(rblock *b, const char *worker_id)
 		}
 		b->nholders--;
 		b->holder_url[b->nholders] = NULL;
-		if (b->nholders == 0)
+		char walw[32];
+		if (b->nholders == 0 && rblock_wal_worker(b, walw))
+			log_warn("block %s: no copy left in memory with worker %s gone; "
+			         "waiting for %s to serve it from its WAL",
+			         b->id, worker_id, walw);
+		else if (b->nholders == 0)
 			log_error("block %s lost with worker %s: it had no other copy",
 			          b->id, worker_id);
 		return;
 	}
+}
+
+bool rblock_wal_worker(const rblock *b, char out[32])
+{
+	const char *colon = b->wal ? strchr(b->wal, ':') : NULL;
+	if (colon == NULL || colon == b->wal || colon - b->wal >= 32)
+		return false;
+	memcpy(out, b->wal, (size_t)(colon - b->wal));
+	out[colon - b->wal] = '\0';
+	return true;
+}
+
+static void readd_holder(rblock *b, const worker_entry *w)
+{
+	char walw[32];
+	if (!rblock_wal_worker(b, walw) || strcmp(walw, w->id) != 0 ||
+	    b->nholders >= HOLDERS_MAX)
+		return;
+	for (int h = 0; h < b->nholders; h++)
+		if (strcmp(b->holder_id[h], w->id) == 0)
+			return;
+	snprintf(b->holder_id[b->nholders], sizeof(b->holder_id[0]), "%s", w->id);
+	b->holder_url[b->nholders++] = sl_strdup(w->rpc_url);
+	log_info("block %s served again by %s from its WAL", b->id, w->id);
+}
+
+void rtracker_worker_back(job *j, const worker_entry *w)
+{
+	for (size_t i = 0; i < j->npending; i++)
+		readd_holder(j->pending[i], w);
+	for (size_t i = 0; i < j->nbatches; i++)
+		for (size_t k = 0; k < j->batches[i]->nblocks; k++)
+			readd_holder(j->batches[i]->blocks[k], w);
+	job_checkpoint(j);
 }
 
 void rtracker_worker_lost(job *j, const char *worker_id)
@@ -319,6 +361,7 @@ void rtracker_worker_lost(job *j, const char *worker_id)
 	for (size_t i = 0; i < j->nbatches; i++)
 		for (size_t k = 0; k < j->batches[i]->nblocks; k++)
 			strike_holder(j->batches[i]->blocks[k], worker_id);
+	job_checkpoint(j); /* holders changed */
 	for (size_t i = 0; i < j->nrcv; i++) {
 		receiver *r = &j->rcv[i];
 		if (r->state == RCV_INACTIVE || strcmp(r->worker, worker_id) != 0)

@@ -350,12 +350,41 @@ static void task_launch(struct engine *e, mtask *t, worker_entry *w)
 	sl_free(sb.srcp);
 }
 
+#define WAL_WAIT_MS 60000
+
+/* A task whose receiver block has no copy left but a WAL segment on a
+ * worker that is gone waits for that worker to come back and replay it
+ * (rtracker_worker_back re-adds it as holder), never reads nothing: true
+ * while it waits. After WAL_WAIT_MS the output jobs using it fail, naming
+ * the block and the worker. */
+static bool block_wait(mtask *t)
+{
+	char walw[32];
+	if (t->in.kind != TIN_BLOCK || t->in.block->nholders > 0 ||
+	    !rblock_wal_worker(t->in.block, walw)) {
+		t->wait_since_mono = 0;
+		return false;
+	}
+	int64_t now = clock_mono_ms();
+	if (t->wait_since_mono == 0)
+		t->wait_since_mono = now;
+	if (now - t->wait_since_mono < WAL_WAIT_MS)
+		return true;
+	char why[400];
+	snprintf(why, sizeof(why),
+	         "block %s has no copy: %s, which has it in its WAL, did not come back "
+	         "within %d s",
+	         t->in.block->id, walw, WAL_WAIT_MS / 1000);
+	stage_fail_users(t->stage, why);
+	return true;
+}
+
 /* Launches what can run; returns false when no slot is free anywhere. */
 static bool schedule_stage(struct engine *e, stage *s)
 {
 	for (size_t i = 0; i < s->ntasks && stage_live(s); i++) {
 		mtask *t = s->tasks[i];
-		if (t->state != TASK_PENDING)
+		if (t->state != TASK_PENDING || block_wait(t))
 			continue;
 		worker_entry *w = pick_worker(e, t);
 		if (w == NULL)

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
+#include "wal.h"
 #include "wengine.h"
 
 #include <pthread.h>
@@ -337,8 +338,10 @@ static int handle_remove(wengine *we, const envelope *req, rpc_reply *rep)
 	if (r == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed RemoveBlocks");
 	uint32_t n = 0;
-	for (size_t i = 0; i < r->n_block_ids; i++)
+	for (size_t i = 0; i < r->n_block_ids; i++) {
 		n += blockmgr_remove(we->bm, r->block_ids[i]) == SL_OK;
+		wal_remove(we->w->dir, r->block_ids[i]); /* its batches are done */
+	}
 	if (r->prefix && r->prefix[0])
 		n += blockmgr_remove_prefix(we->bm, r->prefix);
 	sluice__remove_blocks__free_unpacked(r, NULL);

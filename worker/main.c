@@ -12,6 +12,7 @@
 #include "msgtypes.h"
 #include "proc.h"
 #include "sluice/err.h"
+#include "wal.h"
 #include "wengine.h"
 #include "worker.h"
 #include "cluster.pb-c.h"
@@ -166,7 +167,11 @@ static int worker_open(worker *w, char *err, size_t errlen)
 	if ((rv = rpc_client_open(&w->master, w->master_url, &w->rpc, err, errlen)) !=
 	    SL_OK)
 		return rv;
-	return wengine_new(w, &w->engine, err, errlen);
+	if ((rv = wengine_new(w, &w->engine, err, errlen)) != SL_OK)
+		return rv;
+	/* before registering: the master may re-add us as a holder at once */
+	wal_replay(wengine_blocks(w->engine), w->dir);
+	return SL_OK;
 }
 
 static int worker_register(worker *w)
