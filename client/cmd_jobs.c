@@ -129,12 +129,19 @@ const client_cmd cmd_jobs = {
 
 static int control_run(client *c, int argc, char **argv, const client_cmd *cmd)
 {
-	if (argc != 2)
+	bool graceful = argc == 3 && strcmp(argv[1], "--graceful") == 0 &&
+	                strcmp(cmd->name, "stop") == 0;
+	if (graceful) {
+		argv++;
+		argc--;
+	}
+	if (argc != 2 || argv[1][0] == '-')
 		return usage_err(cmd, "%s", "exactly one job name or id is required");
 	envelope rep;
 	Sluice__JobControl q = SLUICE__JOB_CONTROL__INIT;
 	q.job = argv[1];
 	q.action = (char *)cmd->name;
+	q.graceful = graceful;
 	if (client_call(c, MSG_JOB_CONTROL, &q, &rep) != EXIT_OK)
 		return EXIT_ERR;
 	Sluice__JobControlReply *r =
@@ -156,9 +163,12 @@ const client_cmd cmd_stop = {
     .name = "stop",
     .summary = "stop a job",
     .usage =
-        "usage: sluice stop JOB\n"
+        "usage: sluice stop [--graceful] JOB\n"
         "Stops generating batches for JOB (name or id), lets running batches finish,\n"
-        "stops its receivers and discards buffered blocks.\n",
+        "stops its receivers and discards buffered blocks.\n"
+        "  --graceful  first process everything the receivers received (the job is\n"
+        "              STOPPING until then); spark.streaming.stopGracefullyOnShutdown\n"
+        "              makes every stop of the job graceful\n",
     .run = stop_run,
     .needs_master = 1,
 };

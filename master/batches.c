@@ -347,8 +347,9 @@ static batch *batch_new(job *j, int64_t t)
 
 void batches_generate(job *j, int64_t now_wall)
 {
-	while (now_wall >= j->next_batch_ms && kafka_ready(j, j->next_batch_ms) &&
-	       j->state == JOB_RUNNING) {
+	/* stopping gracefully: only batches for what the receivers delivered */
+	while (now_wall >= j->next_batch_ms && j->state == JOB_RUNNING &&
+	       (!j->draining || j->npending > 0) && kafka_ready(j, j->next_batch_ms)) {
 		batch *b = batch_new(j, j->next_batch_ms);
 		j->next_batch_ms += j->interval_ms;
 		if (j->nbatches == j->batches_cap) {
@@ -641,6 +642,11 @@ static void batch_finish(job *j, batch *b)
 	         (long long)(b->start_wall - b->time_ms),
 	         (long long)(b->end_wall - b->start_wall), b->tasks);
 	batch_record(j, b);
+	if (failed && j->stop_on_failure)
+		job_fail(j,
+		         "batch %lld failed after all retries (%s); job stopped with the "
+		         "batch's input kept (sluice.batch.onFailure=stop)",
+		         (long long)b->time_ms, b->error);
 }
 
 void batches_check_done(job *j)
@@ -653,6 +659,13 @@ void batches_check_done(job *j)
 		if (ended) {
 			batch_finish(j, b);
 			sched_release_batch(j->e, b);
+			if (b->state == BATCH_FAILED && j->stop_on_failure) {
+				/* kept with its blocks and Kafka ranges in the
+				 * checkpoint, offsets not committed: a restart of
+				 * the job re-runs it */
+				j->batches[k++] = b;
+				continue;
+			}
 			b->end_seq = j->ckpt_seq + 1;
 			job_checkpoint(j);
 			j->retiring = sl_realloc(j->retiring, (j->nretiring + 1) *

@@ -199,6 +199,10 @@ typedef struct job {
 	char storage_level[32];
 	int64_t block_interval_ms, max_rate;
 	bool wal;
+	bool stop_on_failure;  /* sluice.batch.onFailure=stop */
+	bool graceful_stop;    /* spark.streaming.stopGracefullyOnShutdown */
+	bool draining;         /* stopping gracefully: receivers told to stop */
+	uint32_t rcv_stopping; /* StopReceiver calls not answered yet */
 	receiver *rcv;
 	size_t nrcv;
 	rblock **pending; /* received, not yet allocated to a batch */

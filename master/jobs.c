@@ -29,6 +29,32 @@ static const char *job_state_name(job_state s)
 	return names[s];
 }
 
+/* As shown to users: a job stopping gracefully is still RUNNING inside. */
+static const char *job_shown_state(const job *j)
+{
+	return j->draining && j->state == JOB_RUNNING ? "STOPPING"
+	                                              : job_state_name(j->state);
+}
+
+static void job_stopped(job *j, const char *how, const char *peer)
+{
+	j->state = JOB_STOPPED;
+	j->draining = false;
+	rtracker_stop(j);
+	job_checkpoint(j);
+	log_info("job %s stopped%s%s%s", j->name, how, peer ? " by " : "",
+	         peer ? peer : "");
+}
+
+/* A graceful stop ends once the receivers have stopped (their last blocks
+ * reported), every received block is in a batch and every batch is done. */
+static void job_check_drained(job *j)
+{
+	if (j->draining && j->state == JOB_RUNNING && j->rcv_stopping == 0 &&
+	    j->npending == 0 && j->nbatches == 0)
+		job_stopped(j, " gracefully: everything received was processed", NULL);
+}
+
 job *jobs_find_id(struct engine *e, uint64_t id)
 {
 	for (size_t i = 0; i < e->njobs; i++)
@@ -85,6 +111,10 @@ int job_conf_apply(job *j, char *err, size_t errlen)
 	j->wal = conf_get_bool(j->conf, "spark.streaming.receiver.writeAheadLog.enable");
 	snprintf(j->storage_level, sizeof(j->storage_level), "%s",
 	         conf_get_str(j->conf, "sluice.storage.level"));
+	j->stop_on_failure =
+	    strcmp(conf_get_str(j->conf, "sluice.batch.onFailure"), "stop") == 0;
+	j->graceful_stop =
+	    conf_get_bool(j->conf, "spark.streaming.stopGracefullyOnShutdown");
 	(void)mc;
 	return SL_OK;
 }
@@ -273,7 +303,7 @@ static int handle_list(struct engine *e, rpc_reply *rep)
 		sluice__job_info__init(ji);
 		ji->id = j->id;
 		ji->name = j->name;
-		ji->state = (char *)job_state_name(j->state);
+		ji->state = (char *)job_shown_state(j);
 		ji->batch_interval_ms = j->interval_ms;
 		ji->batches_done = j->batches_done;
 		ji->batches_failed = j->batches_failed;
@@ -305,11 +335,17 @@ static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
 	if (j == NULL) {
 		rv = rpc_reply_error(rep, SL_ENOTFOUND, "no job named '%s'", c->job);
 	} else if (strcmp(c->action, "stop") == 0) {
-		if (j->state == JOB_RUNNING) {
-			j->state = JOB_STOPPED;
+		if (j->state == JOB_RUNNING && (c->graceful || j->graceful_stop)) {
+			if (!j->draining)
+				log_info(
+				    "job %s stopping gracefully (asked by %s): receivers "
+				    "stop, what they received is processed",
+				    j->name, rep->peer);
+			j->draining = true;
 			rtracker_stop(j);
-			job_checkpoint(j);
-			log_info("job %s stopped by %s", j->name, rep->peer);
+			job_check_drained(j);
+		} else if (j->state == JOB_RUNNING) {
+			job_stopped(j, "", rep->peer);
 		}
 	} else {
 		rv =
@@ -317,7 +353,7 @@ static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
 	}
 	if (rv == SL_OK) {
 		Sluice__JobControlReply out = SLUICE__JOB_CONTROL_REPLY__INIT;
-		out.state = (char *)job_state_name(j->state);
+		out.state = (char *)job_shown_state(j);
 		rpc_reply_set(rep, MSG_JOB_CONTROL_REPLY, &out);
 	}
 	sluice__job_control__free_unpacked(c, NULL);
@@ -396,7 +432,7 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 		n++;
 	}
 	Sluice__BatchStatsReply out = SLUICE__BATCH_STATS_REPLY__INIT;
-	out.job_state = (char *)job_state_name(j->state);
+	out.job_state = (char *)job_shown_state(j);
 	out.n_batches = n;
 	out.batches = ptrs;
 	rpc_reply_set(rep, MSG_BATCH_STATS_REPLY, &out);
@@ -556,6 +592,7 @@ void engine_tick(struct engine *e)
 		if (j->state == JOB_RUNNING) {
 			rtracker_tick(j);
 			batches_generate(j, now);
+			job_check_drained(j);
 		}
 	}
 	engine_kick(e);

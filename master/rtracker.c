@@ -186,12 +186,25 @@ void rtracker_tick(job *j)
 			receiver_start(j, &j->rcv[i]);
 }
 
+typedef struct {
+	struct engine *e;
+	uint64_t job_id;
+} stop_ctx;
+
+/* The receiver has stopped, its last block reported (the worker answers
+ * only after that): a graceful stop may finish once all have. */
 static void stop_done(void *arg, int rv, const envelope *reply, const char *err)
 {
-	(void)arg;
+	stop_ctx *c = arg;
+	pthread_mutex_lock(&c->e->m->lock);
+	job *j = jobs_find_id(c->e, c->job_id);
+	if (j != NULL && j->rcv_stopping > 0)
+		j->rcv_stopping--;
+	pthread_mutex_unlock(&c->e->m->lock);
 	(void)rv;
 	(void)reply;
 	(void)err;
+	sl_free(c);
 }
 
 void rtracker_stop(job *j)
@@ -205,7 +218,13 @@ void rtracker_stop(job *j)
 			Sluice__StopReceiver s = SLUICE__STOP_RECEIVER__INIT;
 			s.job_id = j->id;
 			s.receiver_id = r->id;
-			rpc_call_async(w->client, MSG_STOP_RECEIVER, &s, stop_done, NULL);
+			stop_ctx *c = sl_malloc(sizeof(*c));
+			*c = (stop_ctx){.e = j->e, .job_id = j->id};
+			if (rpc_call_async(w->client, MSG_STOP_RECEIVER, &s, stop_done,
+			                   c) == SL_OK)
+				j->rcv_stopping++;
+			else
+				sl_free(c);
 		}
 		sched_load(j->e, r->worker)->receivers--;
 		r->state = RCV_INACTIVE;
