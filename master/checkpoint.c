@@ -506,6 +506,16 @@ struct checkpointer {
 	void *arg;
 };
 
+/* Whether a later snapshot of the same job is queued (under mu): each one
+ * holds the job's whole state, so the later one supersedes it. */
+static bool ck_superseded(const ck_item *it)
+{
+	for (const ck_item *o = it->next; o != NULL; o = o->next)
+		if (o->c->job_id == it->c->job_id)
+			return true;
+	return false;
+}
+
 static void *ck_main(void *arg)
 {
 	checkpointer *cp = arg;
@@ -520,6 +530,12 @@ static void *ck_main(void *arg)
 		cp->head = it->next;
 		if (cp->head == NULL)
 			cp->tail = NULL;
+		if (ck_superseded(it)) {
+			/* a disk slower than the changes: write only the latest */
+			ckpt_job_free(it->c);
+			sl_free(it);
+			continue;
+		}
 		pthread_mutex_unlock(&cp->mu);
 		err[0] = '\0';
 		int64_t t0 = clock_mono_ns();

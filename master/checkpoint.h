@@ -122,7 +122,10 @@ typedef void (*checkpoint_done_fn)(void *arg, uint64_t job_id, uint64_t seq, int
 /* Opens its own connection to the database at path and starts the thread. */
 int checkpointer_start(const char *path, checkpoint_done_fn done, void *arg,
                        checkpointer **out, char *err, size_t errlen);
-/* Queues a snapshot (taking ownership); never blocks on I/O. */
+/* Queues a snapshot (taking ownership); never blocks on I/O. A snapshot
+ * superseded by a later one of the same job before it is written is dropped
+ * (no done call for its seq; the later seq's covers it), so the queue stays
+ * short however slow the disk. */
 void checkpointer_submit(checkpointer *cp, ckpt_job *c, uint64_t seq);
 /* Writes what is queued, joins the thread, closes the connection. */
 void checkpointer_stop(checkpointer *cp);

@@ -425,7 +425,9 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 		ptrs[n++] = bi;
 	}
 	for (size_t k = 0; k < j->nbatches && n < limit; k++) {
-		if (j->batches[k]->time_ms <= q->after_batch_ms)
+		/* an ended batch kept for a re-run is in the history already */
+		if (j->batches[k]->time_ms <= q->after_batch_ms ||
+		    j->batches[k]->state == BATCH_FAILED)
 			continue;
 		batch_summarise(j, j->batches[k], &infos[n]);
 		ptrs[n] = &infos[n];
@@ -560,11 +562,8 @@ int engine_handle(struct engine *e, const envelope *req, rpc_reply *rep)
 		return handle_fetch_library(e, req, rep);
 	case MSG_TASK_STATUS:
 		return sched_handle_status(e, req, rep);
-	case MSG_ADD_BLOCK: {
-		int rv = rtracker_handle_add_block(e, req, rep);
-		engine_flush(e);
-		return rv;
-	}
+	case MSG_ADD_BLOCK: /* checkpointed at the next tick, with its peers */
+		return rtracker_handle_add_block(e, req, rep);
 	default:
 		return SL_EUNKNOWN_TYPE;
 	}

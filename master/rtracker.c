@@ -295,7 +295,8 @@ int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *
 			    sl_realloc(j->pending, j->pending_cap * sizeof(*j->pending));
 		}
 		j->pending[j->npending++] = b;
-		/* durable soon (engine_flush); see docs/recovery.md for the window */
+		/* durable at the next tick (engine_flush); the window is in
+		 * docs/recovery.md */
 		job_checkpoint(j);
 	}
 	sluice__add_block__free_unpacked(a, NULL);

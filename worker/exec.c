@@ -142,7 +142,8 @@ size_t wengine_tasks(wengine *we, uint64_t **ids)
 	pthread_mutex_lock(&we->qlock);
 	size_t n = we->ninflight;
 	*ids = sl_calloc(n + 1, sizeof(uint64_t));
-	memcpy(*ids, we->inflight, n * sizeof(uint64_t));
+	if (n > 0) /* inflight is NULL before the first task */
+		memcpy(*ids, we->inflight, n * sizeof(uint64_t));
 	pthread_mutex_unlock(&we->qlock);
 	return n;
 }

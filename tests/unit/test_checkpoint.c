@@ -358,7 +358,9 @@ static void on_done(void *arg, uint64_t job_id, uint64_t seq, int rv, const char
 	pthread_mutex_unlock(&d->mu);
 }
 
-/* The thread commits every queued snapshot, in order, before stopping. */
+/* The thread commits queued snapshots in order before stopping: the last
+ * one always, earlier ones unless a later one of the job superseded them
+ * while queued; done calls come in increasing seq order. */
 static void test_checkpointer_thread(void **state)
 {
 	fixture *f = *state;
@@ -370,10 +372,11 @@ static void test_checkpointer_thread(void **state)
 	for (int g = 1; g <= 4; g++)
 		checkpointer_submit(cp, snapshot(g), (uint64_t)g);
 	checkpointer_stop(cp);
-	assert_int_equal(d.n, 4);
+	assert_true(d.n >= 1 && d.n <= 4);
 	assert_int_equal(d.fails, 0);
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(d.seqs[i], (uint64_t)i + 1);
+	for (int i = 1; i < d.n; i++)
+		assert_true(d.seqs[i] > d.seqs[i - 1]);
+	assert_int_equal(d.seqs[d.n - 1], 4);
 	char *s = render_fresh(f->path);
 	assert_non_null(strstr(s, "next 14000 last 12000 rate rate=400\n"));
 	free(s);
