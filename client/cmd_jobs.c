@@ -159,6 +159,23 @@ static int stop_run(client *c, int argc, char **argv)
 	return control_run(c, argc, argv, &cmd_stop);
 }
 
+static int start_run(client *c, int argc, char **argv)
+{
+	return control_run(c, argc, argv, &cmd_start);
+}
+
+const client_cmd cmd_start = {
+    .name = "start",
+    .summary = "start a stopped or failed job again",
+    .usage =
+        "usage: sluice start JOB\n"
+        "Runs a STOPPED or FAILED job again from its checkpoint: a batch that\n"
+        "failed (sluice.batch.onFailure=stop) runs again, Kafka sources continue\n"
+        "from the checkpointed offsets; a stopped job's buffered blocks are dropped.\n",
+    .run = start_run,
+    .needs_master = 1,
+};
+
 const client_cmd cmd_stop = {
     .name = "stop",
     .summary = "stop a job",

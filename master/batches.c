@@ -750,7 +750,10 @@ static void snapshot_batch(ckpt_job *c, const batch *b, bool live)
 {
 	ckpt_batch *cb = ckpt_add_batch(c);
 	cb->time_ms = b->time_ms;
-	snprintf(cb->state, sizeof(cb->state), "%s", batch_state_name(b->state));
+	/* a failed batch still among the job's batches is kept for a re-run */
+	snprintf(cb->state, sizeof(cb->state), "%s",
+	         live && b->state == BATCH_FAILED ? "HALTED"
+	                                          : batch_state_name(b->state));
 	for (size_t i = 0; i < b->nojobs && i < 64; i++)
 		if (b->ojobs[i]->state == OJ_DONE)
 			cb->outputs_done |= 1ull << i;
@@ -867,4 +870,51 @@ void batches_restore(job *j, const ckpt_job *c)
 		*r = c->offsets[i];
 		r->topic = sl_strdup(c->offsets[i].topic);
 	}
+}
+
+static void ojob_reset(ojob *oj)
+{
+	for (size_t s = 0; s < oj->nstages; s++)
+		stage_free(oj->stages[s]);
+	sl_free(oj->stages);
+	sl_free(oj->save_tmp);
+	sl_free(oj->save_final);
+	oj->stages = NULL;
+	oj->nstages = 0;
+	oj->result = NULL;
+	oj->save_tmp = oj->save_final = NULL;
+	oj->fetch_failures = 0;
+	oj->state = OJ_WAITING;
+}
+
+void batches_rearm(job *j)
+{
+	for (size_t i = 0; i < j->nbatches; i++) {
+		batch *b = j->batches[i];
+		if (b->state != BATCH_FAILED)
+			continue;
+		b->nshuffles = 0; /* the failed output jobs' stages go */
+		b->ojobs_ended = 0;
+		for (size_t k = 0; k < b->nojobs; k++) {
+			if (b->ojobs[k]->state == OJ_DONE)
+				b->ojobs_ended++;
+			else
+				ojob_reset(b->ojobs[k]);
+		}
+		b->state = b->ojobs_ended > 0 ? BATCH_RUNNING : BATCH_QUEUED;
+		b->error[0] = '\0';
+		b->gen_seq = b->end_seq = 0;
+		log_info("job %s: batch %lld runs again (%zu of %zu outputs committed)",
+		         j->name, (long long)b->time_ms, b->ojobs_ended, b->nojobs);
+	}
+}
+
+void batches_drop_pending(job *j)
+{
+	if (j->npending == 0)
+		return;
+	sched_broadcast_remove(j->e, "", j->pending, j->npending);
+	for (size_t i = 0; i < j->npending; i++)
+		rblock_free(j->pending[i]);
+	j->npending = 0;
 }

@@ -359,7 +359,8 @@ static int load_batches(sqlite3 *db, ckpt_job *c)
 	sqlite3_stmt *st = load_prepare(
 	    db,
 	    "SELECT batch_ms, state, outputs_done, input_records, start_ms, end_ms, "
-	    "error FROM batches WHERE job_id = ? AND state IN ('QUEUED', 'RUNNING') "
+	    "error FROM batches WHERE job_id = ? AND state IN ('QUEUED', 'RUNNING', "
+	    "'HALTED') "
 	    "ORDER BY batch_ms",
 	    c->job_id);
 	if (st == NULL)

@@ -60,7 +60,9 @@ typedef struct {
 
 typedef struct {
 	int64_t time_ms;
-	char state[12];        /* QUEUED, RUNNING, DONE, FAILED */
+	/* QUEUED, RUNNING, DONE, FAILED, or HALTED: failed, the job stopped
+	 * (sluice.batch.onFailure=stop), kept to run again at its start */
+	char state[12];
 	uint64_t outputs_done; /* bit i: output job i committed */
 	uint64_t input_records;
 	int64_t start_ms, end_ms;
@@ -101,8 +103,8 @@ void ckpt_job_free(ckpt_job *c); /* frees the contents and c itself */
 int checkpoint_write(sqlite3 *db, const ckpt_job *c, char *err, size_t errlen);
 
 /* Reads job_id's last committed checkpoint into a new *out: batches that are
- * not DONE, their ranges, the next offsets, the needed blocks, receivers.
- * SL_ENOTFOUND if there is no such job. */
+ * QUEUED, RUNNING or HALTED, their ranges, the next offsets, the needed blocks,
+ * receivers. SL_ENOTFOUND if there is no such job. */
 int checkpoint_load(sqlite3 *db, uint64_t job_id, ckpt_job **out, char *err,
                     size_t errlen);
 

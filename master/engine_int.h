@@ -202,6 +202,7 @@ typedef struct job {
 	bool stop_on_failure;  /* sluice.batch.onFailure=stop */
 	bool graceful_stop;    /* spark.streaming.stopGracefullyOnShutdown */
 	bool draining;         /* stopping gracefully: receivers told to stop */
+	bool live;             /* receivers, Kafka sources and checkpoint loaded */
 	uint32_t rcv_stopping; /* StopReceiver calls not answered yet */
 	receiver *rcv;
 	size_t nrcv;
@@ -257,6 +258,9 @@ int job_conf_apply(job *j, char *err, size_t errlen);
 void job_free(job *j);
 /* recovery.c: rebuilds every stored job; resumes the RUNNING ones. */
 int jobs_recover(struct engine *e, int64_t grace_ms, char *err, size_t errlen);
+/* recovery.c: makes a job loaded as STOPPED/FAILED runnable from its last
+ * checkpoint (receivers, Kafka sources, unfinished and halted batches). */
+int job_resume(job *j, int64_t grace_ms, char *err, size_t errlen);
 
 /* jobs.c: the job changed; a checkpoint of it is queued at the end of
  * the current tick or handler (engine_flush). */
@@ -271,6 +275,11 @@ void batches_restore(job *j, const ckpt_job *c);
 void batches_snapshot(job *j, ckpt_job *c);
 /* Retires ended batches whose end is durable (job.ckpt_durable). */
 void batches_retire(job *j);
+/* sluice start: batches halted by a failure (onFailure=stop) run again,
+ * minus their committed outputs. */
+void batches_rearm(job *j);
+/* Drops the unallocated blocks (a stopped job starts afresh). */
+void batches_drop_pending(job *j);
 void batches_start_ojobs(job *j);
 void batch_free(batch *b);
 void ojob_task_done(ojob *oj, mtask *t, const Sluice__TaskStatus *st);
@@ -311,6 +320,8 @@ void rtracker_init(job *j);
 /* After a restart: prefer each receiver's last worker for grace_ms. */
 void rtracker_restore(job *j, const ckpt_job *c, int64_t grace_ms);
 void rtracker_snapshot(job *j, ckpt_job *c);
+/* sluice start: receivers are placed again. */
+void rtracker_rearm(job *j);
 void rtracker_tick(job *j);
 int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *rep);
 void rtracker_allocate(job *j, batch *b);

@@ -276,6 +276,7 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 		return rv;
 	}
 	rtracker_init(j);
+	j->live = true;
 	e->jobs = sl_realloc(e->jobs, (e->njobs + 1) * sizeof(*e->jobs));
 	e->jobs[e->njobs++] = j;
 	log_info("job %s (id %llu) submitted from %s: library %s (%zu bytes, sha256 "
@@ -324,6 +325,43 @@ static int handle_list(struct engine *e, rpc_reply *rep)
 	return SL_OK;
 }
 
+/* sluice start: a STOPPED or FAILED job runs again from its checkpoint: the
+ * batch a failure halted (onFailure=stop) re-runs, Kafka continues from the
+ * checkpointed offsets; a stopped job's unallocated blocks are dropped (a
+ * stop discards buffered data, SPEC §8). The stop's idle time is not made
+ * up with empty batches: the next batch is the next interval from now. */
+static int job_start(job *j, rpc_reply *rep)
+{
+	char err[700];
+	if (j->state == JOB_RUNNING)
+		return SL_OK;
+	if (j->graph == NULL)
+		return rpc_reply_error(rep, SL_ESTATE, "job '%s' cannot run: %s", j->name,
+		                       j->error);
+	if (j->ckpt_dirty || j->ckpt_durable < j->ckpt_seq)
+		return rpc_reply_error(rep, SL_EBUSY,
+		                       "job '%s' is still writing its checkpoint; try "
+		                       "again in a moment",
+		                       j->name);
+	if (!j->live && job_resume(j, 0, err, sizeof(err)) != SL_OK)
+		return rpc_reply_error(rep, SL_ESTATE, "job '%s' cannot start: %s",
+		                       j->name, err);
+	if (j->state == JOB_STOPPED)
+		batches_drop_pending(j);
+	batches_rearm(j);
+	rtracker_rearm(j);
+	int64_t now = clock_wall_ms();
+	int64_t next = (now / j->interval_ms + 1) * j->interval_ms;
+	if (next > j->next_batch_ms)
+		j->next_batch_ms = next;
+	j->state = JOB_RUNNING;
+	j->error[0] = '\0';
+	job_checkpoint(j);
+	log_info("job %s started by %s; next batch at %lld", j->name, rep->peer,
+	         (long long)j->next_batch_ms);
+	return SL_OK;
+}
+
 static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
 {
 	Sluice__JobControl *c =
@@ -347,6 +385,8 @@ static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
 		} else if (j->state == JOB_RUNNING) {
 			job_stopped(j, "", rep->peer);
 		}
+	} else if (strcmp(c->action, "start") == 0) {
+		rv = job_start(j, rep);
 	} else {
 		rv =
 		    rpc_reply_error(rep, SL_EINVAL, "unknown job action '%s'", c->action);

@@ -13,6 +13,8 @@
  * passed while the master was down are generated one per interval (as
  * Spark's JobGenerator does on restart), and batch time never goes back.
  *
+ * job_resume also serves `sluice start` of a job loaded STOPPED or FAILED.
+ *
  * A job that cannot be rebuilt (its library missing or not matching its
  * hash, its graph or configuration unreadable) is listed FAILED with the
  * reason; the master itself still starts.
@@ -35,8 +37,8 @@ static job_state state_from(const char *s)
 	                                   : JOB_FAILED;
 }
 
-/* Resumes a RUNNING job from its checkpoint; SL_OK or an error in err. */
-static int job_resume(job *j, int64_t grace_ms, char *err, size_t errlen)
+/* Resumes a job from its checkpoint; SL_OK or an error in err. */
+int job_resume(job *j, int64_t grace_ms, char *err, size_t errlen)
 {
 	ckpt_job *c = NULL;
 	int rv = kafka_init(j, err, errlen);
@@ -48,6 +50,7 @@ static int job_resume(job *j, int64_t grace_ms, char *err, size_t errlen)
 	rtracker_restore(j, c, grace_ms);
 	batches_restore(j, c);
 	kafka_restore(j, j->koff, j->nkoff);
+	j->live = true;
 	log_info("job %s (id %llu) resumed from its checkpoint: %zu unfinished batches, "
 	         "%zu unallocated blocks, %zu Kafka partitions, next batch at %lld",
 	         j->name, (unsigned long long)j->id, j->nbatches, j->npending, j->nkoff,

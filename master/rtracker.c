@@ -178,6 +178,13 @@ void rtracker_snapshot(job *j, ckpt_job *c)
 	}
 }
 
+void rtracker_rearm(job *j)
+{
+	for (size_t i = 0; i < j->nrcv; i++)
+		if (j->rcv[i].state == RCV_INACTIVE)
+			j->rcv[i].retry_after_mono = 0;
+}
+
 void rtracker_tick(job *j)
 {
 	int64_t now = clock_mono_ms();

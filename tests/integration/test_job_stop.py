@@ -5,7 +5,10 @@
   naming the batch and the policy, and no batch after it runs. With
   onFailure=continue the same failing job records the failure and goes on.
   (generator_wordcount saving under a path whose parent is a regular file:
-  every save task fails.)
+  every save task fails.) The halted batch stays in the checkpoint: after
+  the master is killed and restarted, and the path repaired, `sluice start`
+  runs the job again and that very batch is saved, whole and exact, before
+  the job goes on.
 - sluice stop --graceful: the receivers stop (their last blocks reported),
   the job shows STOPPING while batches already received are processed, then
   STOPPED; every line fed before the stop is counted exactly once, although
@@ -18,7 +21,8 @@ import socket
 import threading
 import time
 
-from harness import BUILD, Cluster, check, jobs_table, log, run, wait_for
+from harness import (BUILD, Cluster, check, jobs_table, log, run, saved_batches, saved_totals,
+                     wait_for)
 
 INTERVAL = "500ms"
 
@@ -49,6 +53,26 @@ def failure_policy(c):
              "failgo to go on after failed batches")
     check(jobs_table(c)["failgo"]["state"] == "RUNNING", "failgo is still RUNNING")
     c.client("stop", "failgo")
+
+    # the halted batch survives a master restart and runs at `sluice start`
+    halted = int(re.search(r"batch (\d+) failed", row["error"]).group(1))
+    c.master.kill()
+    c.master.p.wait(5)
+    c.start_master()
+    check(jobs_table(c)["failstop"]["state"] == "FAILED", "failstop is FAILED after the restart")
+    os.unlink(blocker)
+    os.makedirs(blocker)
+    r = c.client("start", "failstop")
+    check("RUNNING" in r.stdout, f"sluice start runs it again: {r.stdout.strip()!r}")
+    prefix = os.path.join(blocker, "out", "failstop")
+    saved = wait_for(lambda: (lambda b: b if halted in b and len(b) >= 3 else None)(
+        saved_batches(prefix)), 60, "the halted batch and two more saved")
+    _, batches, problems = saved_totals(prefix)
+    words = sum(sum(p.values()) for p in batches[halted].values())
+    check(not problems and words == 8 * 100,
+          f"the halted batch {halted} was saved whole: {words} words (800) {problems[:3]}")
+    check(min(saved) == halted, f"no batch before it was saved: {sorted(saved)[:3]}")
+    c.client("stop", "failstop")
 
 
 class Source:
