@@ -5,8 +5,8 @@ sluice.worker.timeout (issue 8, "worker identity").
 generator_wordcount (deterministic generator input, so every batch's exact
 word total is known: 8 words per generated line) runs on two workers with a
 long worker timeout (20 s), so the master cannot notice the deaths by missed
-heartbeats. Five times in a row, while the master has tasks running on it,
-worker w0 is killed with SIGKILL and restarted within 0.5 s (same work
+heartbeats. Five times in a row, while it runs tasks (its /metrics shows a
+busy slot), worker w0 is killed with SIGKILL and restarted within 0.5 s (same work
 directory, so the same worker id, a new process).
 
 - the master logs each comeback as a new process and re-queues the tasks the
@@ -18,8 +18,9 @@ directory, so the same worker id, a new process).
 import os
 import re
 import time
+import urllib.request
 
-from harness import (BUILD, Cluster, check, jobs_table, log, run, saved_batches,
+from harness import (BUILD, Cluster, check, free_port, jobs_table, log, run, saved_batches,
                      saved_totals, wait_for, wait_more_batches)
 
 RATE = 150000          # generated lines per second
@@ -27,11 +28,28 @@ INTERVAL_MS = 1000
 KILLS = 5
 
 
+def start_w0(c):
+    """Starts w0 with its /metrics on a fresh port; returns the port."""
+    port = free_port()
+    c.start_worker("w0", slots=2, extra_conf={"sluice.worker.http.port": str(port)})
+    return port
+
+
+def busy(port):
+    """sluice_worker_slots_busy of the worker serving /metrics on port."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            m = re.search(r"^sluice_worker_slots_busy (\d+)$", r.read().decode(), re.M)
+            return int(m.group(1)) if m else 0
+    except OSError:
+        return 0
+
+
 def test():
     c = Cluster("wrestart", conf={"sluice.heartbeat.interval": "200ms",
                                   "sluice.worker.timeout": "20s"})
     c.start_master()
-    c.start_worker("w0", slots=2)
+    port = start_w0(c)
     c.start_worker("w1", slots=2)
     c.wait_workers(2)
     w0 = wait_for(lambda: c.worker_id("w0"), 5, "w0 id")
@@ -44,18 +62,17 @@ def test():
 
     requeued = 0
     for k in range(KILLS):
-        # kill while the master has a batch in flight: batches start at
-        # multiples of the interval (wall clock) and take ~200 ms here
+        # kill while w0 runs tasks: its /metrics shows a busy slot (a batch's
+        # tasks take tens of ms, so poll closely; bounded)
         last = max(saved_batches(prefix))
         wait_more_batches(prefix, last, 1, 60)
-        now_ms = time.time() * 1000
-        next_ms = (now_ms // INTERVAL_MS + 1) * INTERVAL_MS
-        time.sleep((next_ms - now_ms + 90) / 1000)
+        wait_for(lambda: busy(port) > 0, 30, f"restart {k + 1}: w0 running a task",
+                 interval=0.002)
         before = c.master.log_text().count(f"worker {w0} came back as a new process")
         c.workers["w0"].kill()
         c.workers["w0"].p.wait(5)
         time.sleep(0.1 + 0.3 * (k % 2))
-        c.start_worker("w0", slots=2)
+        port = start_w0(c)
         wait_for(lambda: c.master.log_text().count(
             f"worker {w0} came back as a new process") > before, 20,
             f"restart {k + 1}: master saw the new process")

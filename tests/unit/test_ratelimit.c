@@ -105,13 +105,14 @@ static void test_rate_change(void **state)
 
 typedef struct {
 	ratelimit *rl;
-	atomic_int done;
+	atomic_int started, done;
 	int64_t waited;
 } waiter;
 
 static void *waiter_main(void *arg)
 {
 	waiter *w = arg;
+	atomic_store(&w->started, 1);
 	w->waited = ratelimit_acquire(w->rl, 1);
 	atomic_store(&w->done, 1);
 	return NULL;
@@ -127,6 +128,10 @@ static void check_waiter_woken(void (*wake)(ratelimit *))
 	ratelimit_init(&rl, 0.1);
 	ratelimit_acquire(&rl, 1); /* empties the 1-token bucket */
 	assert_int_equal(pthread_create(&t, NULL, waiter_main, &w), 0);
+	/* on a loaded machine the thread may start late: give it 100 ms once
+	 * it is about to wait, so the wake below finds it waiting */
+	for (int i = 0; i < 1000 && !atomic_load(&w.started); i++)
+		clock_sleep_ms(10);
 	clock_sleep_ms(100);
 	assert_int_equal(atomic_load(&w.done), 0);
 	int64_t t0 = clock_mono_ns();
