@@ -136,8 +136,18 @@ int main(int argc, char **argv)
 		c.master_url = getenv("SLUICE_MASTER");
 	if (c.master_url == NULL)
 		c.master_url = conf_get_str(c.conf, "sluice.master.url");
-	if (cmd->needs_master && (rv = client_connect(&c)) != EXIT_OK)
-		goto out;
+	if (cmd->needs_master) {
+		char err[1024];
+		/* an impossible URL is a usage error, found before dialing */
+		if (proc_check_url(c.conf, "--master", c.master_url, err, sizeof(err)) !=
+		    SL_OK) {
+			fprintf(stderr, "sluice: %s\n", err);
+			rv = EXIT_USAGE;
+			goto out;
+		}
+		if ((rv = client_connect(&c)) != EXIT_OK)
+			goto out;
+	}
 	rv = cmd->run(&c, argc - ci, argv + ci);
 out:
 	rpc_client_close(c.master);

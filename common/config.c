@@ -12,6 +12,7 @@
  * stable. The declared keys themselves are in config_keys.c.
  */
 #include "config.h"
+#include "log.h"
 #include "alloc.h"
 #include "sluice/err.h"
 
@@ -88,7 +89,7 @@ static int conf_fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Copies s into buf for quoting in a message: whitespace-trimmed, control
- * bytes replaced by '?', long text cut with "...". */
+ * bytes escaped as \xNN (log_escape), long text cut with "...". */
 static const char *show(const char *s, char buf[SHOW_MAX + 4])
 {
 	while (isspace((unsigned char)*s))
@@ -96,10 +97,9 @@ static const char *show(const char *s, char buf[SHOW_MAX + 4])
 	size_t n = strlen(s);
 	while (n > 0 && isspace((unsigned char)s[n - 1]))
 		n--;
-	size_t m = n > SHOW_MAX ? SHOW_MAX : n;
-	for (size_t i = 0; i < m; i++)
-		buf[i] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
-	strcpy(buf + m, n > m ? "..." : "");
+	size_t used = log_escape(buf, SHOW_MAX + 1, s, n);
+	if (used < n)
+		strcat(buf, "...");
 	return buf;
 }
 

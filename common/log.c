@@ -1,9 +1,19 @@
-/* Logging: see log.h. */
+/* Logging: see log.h.
+ *
+ * Log injection: names, paths, keys and error messages from peers and users
+ * reach log lines through printf arguments. Rather than trust every call
+ * site to escape them, log_write escapes the whole formatted message in one
+ * place (log_escape): control characters, DEL, C1 controls and bytes that
+ * are not valid UTF-8 become \xNN and a backslash becomes \\, so a line
+ * is always exactly one line, cannot move the cursor or recolour a
+ * terminal, and cannot be mistaken for an escaped one. The message is cut
+ * at LOG_MSG_MAX bytes, with a mark saying how much was cut. */
 #include "log.h"
 #include "sluice/err.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +26,61 @@ static log_level log_min = LOG_INFO;
 static char log_component[32] = "sluice";
 
 static const char *const log_names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
+
+/* Length of a valid UTF-8 sequence at p (up to n bytes) that is not a C1
+ * control character, or 0. */
+static size_t utf8_printable(const unsigned char *p, size_t n)
+{
+	size_t len = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+	if (len == 0 || len > n || p[0] > 0xf4)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	uint32_t cp = len == 2   ? (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f)
+	              : len == 3 ? (uint32_t)(p[0] & 0x0f) << 12 |
+	                               (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f)
+	                         : (uint32_t)(p[0] & 0x07) << 18 |
+	                               (uint32_t)(p[1] & 0x3f) << 12 |
+	                               (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f)
+		return 0;
+	return len;
+}
+
+size_t log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0, i = 0;
+	if (dstlen == 0)
+		return 0;
+	while (i < srclen) {
+		size_t u = s[i] >= 0x80 ? utf8_printable(s + i, srclen - i) : 0;
+		size_t need = u                               ? u
+		              : (s[i] < 0x20 || s[i] >= 0x7f) ? 4
+		              : s[i] == '\\'                  ? 2
+		                                              : 1;
+		if (o + need >= dstlen)
+			break;
+		if (u) {
+			memcpy(dst + o, s + i, u);
+		} else if (need == 4) {
+			dst[o] = '\\';
+			dst[o + 1] = 'x';
+			dst[o + 2] = hex[s[i] >> 4];
+			dst[o + 3] = hex[s[i] & 15];
+		} else {
+			dst[o] = '\\'; /* overwritten when need == 1 */
+			dst[o + need - 1] = (char)s[i];
+		}
+		o += need;
+		i += u ? u : 1;
+	}
+	dst[o] = '\0';
+	return i;
+}
 
 int log_open(const char *component, log_level min, const char *path)
 {
@@ -51,7 +116,7 @@ void log_write(log_level lvl, const char *fmt, ...)
 {
 	if (lvl < log_min)
 		return;
-	char line[2048];
+	char line[LOG_LINE_MAX];
 	struct timeval tv;
 	struct tm tm;
 	gettimeofday(&tv, NULL);
@@ -60,13 +125,19 @@ void log_write(log_level lvl, const char *fmt, ...)
 	    snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%s] ",
 	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 	             tm.tm_sec, (long)(tv.tv_usec / 1000), log_names[lvl], log_component);
+	char msg[LOG_MSG_MAX + 1];
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	int m = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
+	size_t mlen = m < 0 ? 0 : (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1;
+	/* room for the escaped message and a cut mark */
+	size_t room = sizeof(line) - (size_t)n - 40;
+	size_t used = log_escape(line + n, room, msg, mlen);
+	size_t len = strlen(line);
+	if (used < (size_t)(m < 0 ? 0 : m))
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+		                        "...[%zu bytes cut]", (size_t)m - used);
 	line[len++] = '\n';
 	ssize_t w = write(log_fd, line, len);
 	(void)w;

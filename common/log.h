@@ -4,9 +4,20 @@
  * One line per call: "2026-11-21T12:00:00.123Z INFO  [component] message".
  * Thread-safe (one write(2) per line). log_open may be called once at start;
  * until then lines go to stderr at INFO.
+ *
+ * Arguments may come from outside (job and library names, paths,
+ * configuration values, errors from peers): the formatted message is
+ * escaped with log_escape before it is written, so one call is always one
+ * line, with no terminal control sequences, of at most LOG_LINE_MAX bytes.
  */
 #ifndef SLUICE_LOG_H
 #define SLUICE_LOG_H
+
+#include <stddef.h>
+
+/* The longest line written, and the longest message before escaping. */
+#define LOG_LINE_MAX 2048
+#define LOG_MSG_MAX  4096
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 
@@ -17,6 +28,13 @@ void log_close(void);
 
 /* Parses "debug", "info", "warn", "error"; returns -1 when unknown. */
 int log_level_parse(const char *s);
+
+/* Copies up to srclen bytes of src into dst (NUL-terminated, at most
+ * dstlen bytes with the NUL), escaping what could forge or garble a line:
+ * bytes below 0x20, DEL, C1 controls and invalid UTF-8 as \xNN, and '\'
+ * as "\\". Valid printable UTF-8 is kept. Returns how many bytes of src
+ * were consumed (less than srclen when dst was too small). */
+size_t log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
 
 void log_write(log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -34,6 +34,21 @@ int msg_sender_role(const char *sender)
 	if (strncmp(sender, "worker", 6) == 0)
 		return ROLE_WORKER;
 	if (strncmp(sender, "client", 6) == 0)
-		return ROLE_CLIENT;
+		return ROLE_LOOK;
 	return 0;
+}
+
+const char *msg_role_name(int role)
+{
+	switch (role) {
+	case ROLE_MASTER:
+		return "master";
+	case ROLE_WORKER:
+		return "worker";
+	case ROLE_CLIENT:
+		return "operator";
+	case ROLE_READER:
+		return "reader";
+	}
+	return "?";
 }

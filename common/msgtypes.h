@@ -14,12 +14,16 @@
 /* Version of the wire protocol; bumped on any incompatible schema change. */
 #define SLUICE_PROTOCOL_VERSION 1
 
-/* Roles a sender may have. A type lists the roles allowed to send it. */
+/* Roles a sender may have. A type lists the roles allowed to send it.
+ * ROLE_CLIENT is an operator (may change state), ROLE_READER a read-only
+ * client; which one a client is comes from its credential (envelope.h). */
 enum {
 	ROLE_MASTER = 1 << 0,
 	ROLE_WORKER = 1 << 1,
 	ROLE_CLIENT = 1 << 2,
-	ROLE_ANY = ROLE_MASTER | ROLE_WORKER | ROLE_CLIENT,
+	ROLE_READER = 1 << 3,
+	ROLE_LOOK = ROLE_CLIENT | ROLE_READER,
+	ROLE_ANY = ROLE_MASTER | ROLE_WORKER | ROLE_CLIENT | ROLE_READER,
 };
 
 /* X(enum name, number, roles allowed to send) */
@@ -31,15 +35,15 @@ enum {
 	X(MSG_REGISTER_WORKER_REPLY, 11, ROLE_MASTER)                                    \
 	X(MSG_HEARTBEAT, 12, ROLE_WORKER)                                                \
 	X(MSG_HEARTBEAT_REPLY, 13, ROLE_MASTER)                                          \
-	X(MSG_LIST_WORKERS, 20, ROLE_CLIENT)                                             \
+	X(MSG_LIST_WORKERS, 20, ROLE_LOOK)                                               \
 	X(MSG_LIST_WORKERS_REPLY, 21, ROLE_MASTER)                                       \
 	X(MSG_SUBMIT_JOB, 30, ROLE_CLIENT)                                               \
 	X(MSG_SUBMIT_JOB_REPLY, 31, ROLE_MASTER)                                         \
-	X(MSG_LIST_JOBS, 32, ROLE_CLIENT)                                                \
+	X(MSG_LIST_JOBS, 32, ROLE_LOOK)                                                  \
 	X(MSG_LIST_JOBS_REPLY, 33, ROLE_MASTER)                                          \
 	X(MSG_JOB_CONTROL, 34, ROLE_CLIENT)                                              \
 	X(MSG_JOB_CONTROL_REPLY, 35, ROLE_MASTER)                                        \
-	X(MSG_BATCH_STATS, 36, ROLE_CLIENT)                                              \
+	X(MSG_BATCH_STATS, 36, ROLE_LOOK)                                                \
 	X(MSG_BATCH_STATS_REPLY, 37, ROLE_MASTER)                                        \
 	X(MSG_FETCH_LIBRARY, 40, ROLE_WORKER)                                            \
 	X(MSG_FETCH_LIBRARY_REPLY, 41, ROLE_MASTER)                                      \
@@ -68,9 +72,12 @@ typedef enum {
 
 /* Name of a type ("MSG_HEARTBEAT"), or NULL when the number is unknown. */
 const char *msg_type_name(uint32_t type);
+/* Name of a single role bit ("worker", "reader"), "?" otherwise. */
+const char *msg_role_name(int role);
 /* Roles allowed to send the type; 0 when unknown. */
 int msg_type_roles(uint32_t type);
-/* Role of a sender identity: "master", "worker-N", "client[-...]"; 0 if none. */
+/* Role a sender name claims: "master", "worker-N", "client[-...]" (an
+ * operator or a reader: ROLE_LOOK); 0 if none. */
 int msg_sender_role(const char *sender);
 
 #endif

@@ -31,8 +31,8 @@ int proc_conf_arg(sl_conf *c, int argc, char **argv, int *i, char *err, size_t e
 	return rv == SL_OK ? 1 : SL_ECONFIG;
 }
 
-int proc_load_secret(const sl_conf *c, const char *default_file, bool create, auth_key *k,
-                     char *err, size_t errlen)
+static int proc_find_secret(const sl_conf *c, const char *default_file, bool create,
+                            auth_key *k, char *err, size_t errlen)
 {
 	const char *secret = conf_get_str(c, "spark.authenticate.secret");
 	if (secret != NULL) {
@@ -57,6 +57,34 @@ int proc_load_secret(const sl_conf *c, const char *default_file, bool create, au
 	if (create)
 		return auth_key_create(k, file, err, errlen);
 	return auth_key_load(k, file, err, errlen);
+}
+
+/* The master needs the root (it verifies every role) and hands out the
+ * role files next to its default secret file. */
+static int proc_master_creds(const auth_key *k, const char *default_file, char *err,
+                             size_t errlen)
+{
+	char dir[4096];
+	if (k->root_len == 0) {
+		snprintf(err, errlen,
+		         "the master needs the cluster secret itself, not a role file "
+		         "(worker.secret, operator.token, reader.token)");
+		return SL_EAUTH;
+	}
+	snprintf(dir, sizeof(dir), "%s", default_file);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (auth_key_write_roles(k, dir, err, errlen) != SL_OK)
+		return SL_EAUTH;
+	log_info("credentials in %s: worker.secret for workers, operator.token and "
+	         "reader.token for clients (docs/security.md)",
+	         dir);
+	return SL_OK;
 }
 
 void proc_rpc_opts(const sl_conf *c, const auth_key *k, const char *identity, rpc_opts *o)
@@ -154,4 +182,27 @@ int proc_mkdirs_parent(const char *path, char *err, size_t errlen)
 fail:
 	snprintf(err, errlen, "cannot create directory %s: %s", buf, strerror(errno));
 	return SL_EIO;
+}
+
+int proc_load_secret(const sl_conf *c, const char *default_file, bool create, auth_key *k,
+                     char *err, size_t errlen)
+{
+	int rv = proc_find_secret(c, default_file, create, k, err, errlen);
+	if (rv == SL_OK && create && default_file != NULL)
+		rv = proc_master_creds(k, default_file, err, errlen);
+	return rv;
+}
+
+int proc_check_url(const sl_conf *c, const char *what, const char *url, char *err,
+                   size_t errlen)
+{
+	rpc_opts o;
+	char why[512];
+	if (url == NULL || url[0] == '\0')
+		return SL_OK;
+	proc_rpc_opts(c, NULL, "client", &o);
+	int rv = rpc_check_url(url, &o, why, sizeof(why));
+	if (rv != SL_OK)
+		snprintf(err, errlen, "%s: %s", what, why);
+	return rv;
 }

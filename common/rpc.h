@@ -39,8 +39,11 @@ typedef struct {
 	const char *tls_ca;
 } rpc_opts;
 
-/* Checks a URL against the transport policy. SL_EINSECURE / SL_EINVAL with a
- * message in err when refused. */
+/* Checks a URL against the transport policy, and that it can be used at all
+ * (a known scheme; for tcp:// and tls+tcp:// a port from 0 to 65535).
+ * SL_EINSECURE / SL_EINVAL / SL_ECONFIG with a message in err when
+ * refused. Cheap and local: processes call it on their URLs at start, so an
+ * impossible URL is refused at once rather than found by a dial timing out. */
 int rpc_check_url(const char *url, const rpc_opts *o, char *err, size_t errlen);
 
 /* ---- server ---- */

@@ -259,9 +259,11 @@ int main(int argc, char **argv)
 	m.lock_fd = -1;
 	pthread_mutex_init(&m.lock, NULL);
 	m.conf = conf_new(CONF_STRICT);
-	if ((rv = parse_args(&m, argc, argv, err, sizeof(err))) != SL_OK) {
+	if ((rv = parse_args(&m, argc, argv, err, sizeof(err))) != SL_OK ||
+	    (rv = proc_check_url(m.conf, "--url", m.url, err, sizeof(err))) != SL_OK) {
 		fprintf(stderr, "sluice-master: %s\n", err);
 		usage(stderr);
+		conf_free(m.conf);
 		return 2;
 	}
 	proc_signals(&m.stopping);

@@ -283,9 +283,13 @@ int main(int argc, char **argv)
 	memset(&w, 0, sizeof(w));
 	pthread_mutex_init(&w.lock, NULL);
 	w.conf = conf_new(CONF_STRICT);
-	if (parse_args(&w, argc, argv, err, sizeof(err)) != SL_OK) {
+	if (parse_args(&w, argc, argv, err, sizeof(err)) != SL_OK ||
+	    proc_check_url(w.conf, "--url", w.url, err, sizeof(err)) != SL_OK ||
+	    proc_check_url(w.conf, "--master", conf_get_str(w.conf, "sluice.master.url"),
+	                   err, sizeof(err)) != SL_OK) {
 		fprintf(stderr, "sluice-worker: %s\n", err);
 		usage(stderr);
+		conf_free(w.conf);
 		return 2;
 	}
 	proc_signals(&w.stopping);

@@ -32,7 +32,8 @@
 	X(SL_ENOSPC, -20, "no space left")                                               \
 	X(SL_EBUSY, -21, "busy")                                                         \
 	X(SL_ECANCELED, -22, "canceled")                                                 \
-	X(SL_EKAFKA, -23, "kafka error")
+	X(SL_EKAFKA, -23, "kafka error")                                                 \
+	X(SL_ESTALE, -24, "message older than the receiver's replay memory")
 
 typedef enum {
 #define SL_ERR_ENUM(name, val, str) name = val,

@@ -55,8 +55,14 @@ def f_double(n, d):
     return varint(n << 3 | 1) + struct.pack("<d", d) if d else b""
 
 
+def cred_key(root, sender):
+    """The credential key a sender name signs with (common/auth.c)."""
+    label = b"operator" if sender.startswith("client") else b"worker"
+    return hmac.new(root, b"sluice-cred:" + label, hashlib.sha256).digest()
+
+
 def envelope(type_, rid, sender, payload, version=1, ts=TS, key=KEY):
-    mac = hmac.new(key, b"SLUICE-MAC1" + struct.pack("<IIQqI", version, type_, rid, ts,
+    mac = hmac.new(cred_key(key, sender), b"SLUICE-MAC1" + struct.pack("<IIQqI", version, type_, rid, ts,
                                                      len(sender)) + sender.encode() + payload,
                    hashlib.sha256).digest()
     return (f_varint(1, version) + f_varint(2, type_) + f_varint(3, rid) + f_bytes(4, sender) +
@@ -89,7 +95,9 @@ def error_reply(code, msg):
 
 
 def fields(type_, sender, payload):
-    return struct.pack("<I", type_) + bytes([SENDER[sender]]) + payload
+    # the selector's high nibble picks the credential: 0 worker, 1 operator
+    cred = 1 if sender.startswith("client") else 0
+    return struct.pack("<I", type_) + bytes([SENDER[sender] | cred << 4]) + payload
 
 
 SEEDS = {
@@ -121,6 +129,12 @@ SEEDS = {
     "fields-role-refused": fields(MSG["REGISTER_WORKER"], "client", register_worker()),
     "fields-nobody": fields(MSG["PING"], "nobody", b""),
 }
+
+
+# URLs, as a worker's REGISTER_WORKER carries them (fuzz_envelope part 4)
+for i, u in enumerate(["tcp://127.0.0.1:7077", "tls+tcp://[::1]:0", "ipc:///tmp/sluice.sock",
+                       "tcp://10.0.0.2:99999", "tcp://localhost"]):
+    SEEDS[f"url-{i}"] = u.encode()
 
 
 def main():

@@ -4,7 +4,8 @@
  * test_bad_input.py to check that every process refuses bad input with a
  * clear error and keeps running (SPEC §11).
  *
- *   sluice-wire-probe URL MODE [--secret-file F] [--max-msg BYTES] [--timeout MS]
+ *   sluice-wire-probe URL MODE [--secret-file F] [--sign-as ROLE] [--max-msg BYTES]
+ *                     [--timeout MS]
  *
  * Valid frames are made with the real envelope code (common/envelope.c) and
  * the cluster secret (--secret-file, else $SLUICE_SECRET_FILE). Modes, and
@@ -22,6 +23,14 @@
  *   bad-mac       signed with a wrong secret          -> MSG_ERROR SL_EAUTH
  *   raw-garbage   plain TCP, not nng: 4 KiB of random bytes, then close
  *                                                     -> no reply
+ *   as-register   MSG_REGISTER_WORKER as sender "worker"  \  signed with the
+ *   as-submit     MSG_SUBMIT_JOB as "client"               > credential of
+ *   as-stop       MSG_JOB_CONTROL (stop job 1) as "client" /  --sign-as
+ *                 (a credential of another role)      -> MSG_ERROR SL_EAUTH
+ *   replay-launch a valid MSG_LAUNCH_TASK signed as the master (for a job
+ *                 that does not exist), sent once (any reply), then the
+ *                 very same bytes again over a new connection
+ *                                                     -> MSG_ERROR SL_EAUTH
  *
  * Prints one line, "reply: <type name> <code name> <message>" or
  * "no reply: <reason>", and exits 0 when the outcome is the expected one,
@@ -36,6 +45,7 @@
 #include "sluice/err.h"
 #include "cluster.pb-c.h"
 #include "envelope.pb-c.h"
+#include "job.pb-c.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -74,13 +84,21 @@ static const mode modes[] = {
     {"bad-version", EXPECT_ERROR, {SL_EVERSION}, true},
     {"bad-mac", EXPECT_ERROR, {SL_EAUTH}, true},
     {"raw-garbage", EXPECT_NOTHING, {0}, false},
+    {"replay-launch", EXPECT_ERROR, {SL_EAUTH}, true},
+    {"as-register", EXPECT_ERROR, {SL_EAUTH}, true},
+    {"as-submit", EXPECT_ERROR, {SL_EAUTH}, true},
+    {"as-stop", EXPECT_ERROR, {SL_EAUTH}, true},
 };
+
+/* --sign-as: the credential the as-* modes sign with (-1: by sender). */
+static int sign_as = -1;
+/* The credential the request was signed with; replies are verified with it. */
+static auth_cred probe_cred;
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: sluice-wire-probe URL MODE [--secret-file F] [--max-msg BYTES] "
-	        "[--timeout MS]\nmodes:");
+	fprintf(f, "usage: sluice-wire-probe URL MODE [--secret-file F] [--sign-as ROLE] "
+	           "[--max-msg BYTES] [--timeout MS]\nmodes:");
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 		fprintf(f, " %s", modes[i].name);
 	fprintf(f, "\n");
@@ -116,6 +134,42 @@ static uint8_t *with_version(uint8_t *frame, size_t *len, uint32_t version)
 	sluice__envelope__pack(e, out);
 	sluice__envelope__free_unpacked(e, NULL);
 	return out;
+}
+
+/* The as-* frames: a message of one role, signed with --sign-as. */
+static int make_as_frame(const mode *m, const auth_key *key, const uint8_t *reg,
+                         size_t reg_len, uint8_t **out, size_t *out_len)
+{
+	uint8_t buf[256];
+	size_t n;
+	uint32_t type;
+	const char *sender = "client";
+	if (strcmp(m->name, "as-register") == 0) {
+		memcpy(buf, reg, reg_len);
+		n = reg_len;
+		type = MSG_REGISTER_WORKER;
+		sender = "worker";
+	} else if (strcmp(m->name, "as-submit") == 0) {
+		Sluice__SubmitJob sj = SLUICE__SUBMIT_JOB__INIT;
+		sj.name = "probe-job";
+		n = sluice__submit_job__pack(&sj, buf);
+		type = MSG_SUBMIT_JOB;
+	} else {
+		Sluice__JobControl jc = SLUICE__JOB_CONTROL__INIT;
+		jc.job = "1";
+		jc.action = "stop";
+		n = sluice__job_control__pack(&jc, buf);
+		type = MSG_JOB_CONTROL;
+	}
+	int cred = sign_as >= 0 ? sign_as : auth_cred_for_sender(key, sender);
+	if (cred < 0 || auth_key_cred(key, (auth_cred)cred) == NULL) {
+		fprintf(stderr,
+		        "sluice-wire-probe: the credential file does not hold the %s\n",
+		        auth_cred_name((auth_cred)cred));
+		return SL_EAUTH;
+	}
+	return envelope_pack_cred(key, (auth_cred)cred, type, 8, sender, buf, n, out,
+	                          out_len);
 }
 
 /* Builds the frame a mode sends. */
@@ -163,6 +217,21 @@ static int make_frame(const mode *m, const auth_key *key, size_t max_msg, uint8_
 			rv = SL_EPROTO;
 		return rv;
 	}
+	if (strcmp(m->name, "replay-launch") == 0) {
+		Sluice__TaskSpec t = SLUICE__TASK_SPEC__INIT;
+		Sluice__LaunchTask lt = SLUICE__LAUNCH_TASK__INIT;
+		uint8_t buf[256];
+		t.task_id = 424242;
+		t.job_id = 999999;
+		t.library_hash = "0000000000000000000000000000000000000000000000000000"
+		                 "000000000000";
+		lt.task = &t;
+		size_t n = sluice__launch_task__pack(&lt, buf);
+		return envelope_pack(key, MSG_LAUNCH_TASK, 7, "master", buf, n, out,
+		                     out_len);
+	}
+	if (strncmp(m->name, "as-", 3) == 0)
+		return make_as_frame(m, key, small, small_len, out, out_len);
 	if (strcmp(m->name, "bad-mac") == 0) {
 		auth_key wrong;
 		char secret[65];
@@ -214,8 +283,9 @@ static int judge_reply(const mode *m, const auth_key *key, bool have_key, size_t
 			sluice__envelope__free_unpacked(e, NULL);
 		return rv;
 	}
-	int rv = envelope_unpack(key, nng_msg_body(msg), nng_msg_len(msg),
-	                         max_msg + SLACK, &env, err, sizeof(err));
+	int rv =
+	    envelope_unpack_reply(key, probe_cred, nng_msg_body(msg), nng_msg_len(msg),
+	                          max_msg + SLACK, &env, err, sizeof(err));
 	if (rv != SL_OK) {
 		printf("reply: ? %s cannot verify the reply: %s\n", sl_errname(rv), err);
 		return 1;
@@ -264,23 +334,18 @@ static void watchdog_arm(bool expect_nothing, int timeout_ms)
 	alarm((unsigned)(timeout_ms / 1000 + 5));
 }
 
-/* Sends one frame over an nng REQ socket and waits for the reply. */
-static int probe_nng(const char *url, const mode *m, const auth_key *key, bool have_key,
-                     size_t max_msg, int timeout_ms)
+/* Sends one frame over a new nng REQ socket (a new connection) and waits
+ * for the reply. Returns 0 with *reply set, 1 when none came (a line saying
+ * why is printed), 2 on a set-up error. */
+static int exchange(const char *url, const uint8_t *frame, size_t len, size_t max_msg,
+                    int timeout_ms, nng_msg **reply)
 {
 	nng_socket s;
 	nng_msg *msg = NULL;
-	uint8_t *frame = NULL;
-	size_t len = 0;
 	int nrv, result = 1;
-	if (make_frame(m, key, max_msg, &frame, &len) != SL_OK) {
-		fprintf(stderr, "sluice-wire-probe: cannot build the %s frame\n",
-		        m->name);
-		return 2;
-	}
+	*reply = NULL;
 	if ((nrv = nng_req0_open(&s)) != 0) {
 		fprintf(stderr, "sluice-wire-probe: REQ socket: %s\n", nng_strerror(nrv));
-		sl_free(frame);
 		return 2;
 	}
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, max_msg + SLACK);
@@ -299,12 +364,9 @@ static int probe_nng(const char *url, const mode *m, const auth_key *key, bool h
 		result = 2;
 		goto done;
 	}
-	sl_free(frame);
-	frame = NULL;
 	if ((nrv = nng_sendmsg(s, msg, 0)) != 0) {
 		nng_msg_free(msg);
 		printf("no reply: send failed: %s\n", nng_strerror(nrv));
-		result = m->kind == EXPECT_NOTHING ? 0 : 1;
 		goto done;
 	}
 	if ((nrv = nng_recvmsg(s, &msg, 0)) != 0) {
@@ -316,15 +378,53 @@ static int probe_nng(const char *url, const mode *m, const auth_key *key, bool h
 			       nng_strerror(nrv));
 		else
 			printf("no reply: %s\n", nng_strerror(nrv));
-		result = m->kind == EXPECT_NOTHING ? 0 : 1;
 		goto done;
 	}
-	result = judge_reply(m, key, have_key, max_msg, msg);
-	nng_msg_free(msg);
+	*reply = msg;
+	result = 0;
 done:
-	sl_free(frame);
 	nng_close(s);
 	return result;
+}
+
+/* Sends the frame of a mode and judges the reply. A replay mode sends it
+ * twice, each time over a new connection, and judges the second reply. */
+static int probe_nng(const char *url, const mode *m, const auth_key *key, bool have_key,
+                     size_t max_msg, int timeout_ms)
+{
+	nng_msg *reply;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+	if (make_frame(m, key, max_msg, &frame, &len) != SL_OK) {
+		fprintf(stderr, "sluice-wire-probe: cannot build the %s frame\n",
+		        m->name);
+		return 2;
+	}
+	/* the server answers with the credential the request's sender name
+	 * calls for, and a frame without one with its own (the cluster's) */
+	int c = envelope_reply_cred(key, frame, len);
+	probe_cred = sign_as >= 0 ? (auth_cred)sign_as
+	                          : (c >= 0 ? (auth_cred)c : AUTH_CRED_CLUSTER);
+	int rv = 0;
+	if (strncmp(m->name, "replay-", 7) == 0) {
+		rv = exchange(url, frame, len, max_msg, timeout_ms, &reply);
+		if (rv == 0) {
+			printf("first: ");
+			mode any = {"first", EXPECT_REPLY, {0}, true};
+			judge_reply(&any, key, have_key, max_msg, reply);
+			nng_msg_free(reply);
+		}
+	}
+	if (rv == 0)
+		rv = exchange(url, frame, len, max_msg, timeout_ms, &reply);
+	sl_free(frame);
+	if (rv == 1)
+		return m->kind == EXPECT_NOTHING ? 0 : 1;
+	if (rv != 0)
+		return rv;
+	rv = judge_reply(m, key, have_key, max_msg, reply);
+	nng_msg_free(reply);
+	return rv;
 }
 
 /* Connects with plain TCP, writes 4 KiB of random bytes, and reports what
@@ -441,6 +541,20 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--secret-file") == 0 && i + 1 < argc) {
 			secret_file = argv[++i];
+		} else if (strcmp(argv[i], "--sign-as") == 0 && i + 1 < argc) {
+			const char *r = argv[++i];
+			sign_as = strcmp(r, "worker") == 0     ? AUTH_CRED_CLUSTER
+			          : strcmp(r, "operator") == 0 ? AUTH_CRED_OPERATOR
+			          : strcmp(r, "reader") == 0   ? AUTH_CRED_READER
+			                                       : -2;
+			if (sign_as == -2) {
+				fprintf(
+				    stderr,
+				    "sluice-wire-probe: --sign-as worker, operator or "
+				    "reader, not '%s'\n",
+				    r);
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--max-msg") == 0 && i + 1 < argc) {
 			max_msg = (size_t)strtoull(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {

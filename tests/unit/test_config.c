@@ -322,7 +322,7 @@ static void test_bad_values(void **state)
 	expect_error(
 	    c, "sluice.batch.interval", "1\033[2Js",
 	    "sluice.batch.interval: expected a duration such as 200ms or 1s, got "
-	    "\"1?[2Js\"");
+	    "\"1\\x1b[2Js\"");
 	/* A refused value leaves the key as it was. */
 	assert_false(conf_is_set(c, "spark.task.maxFailures"));
 	expect_ok(c, "spark.task.maxFailures", "8");

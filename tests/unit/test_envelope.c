@@ -115,7 +115,11 @@ static void canonical_mac(const auth_key *k, const spec *s, uint8_t out[32])
 	mbedtls_md_init(&md);
 	assert_int_equal(
 	    mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1), 0);
-	mbedtls_md_hmac_starts(&md, k->key, k->len);
+	/* the key of the credential the sender name calls for (envelope.h) */
+	int cred = auth_cred_for_sender(k, s->sender);
+	const uint8_t *key = auth_key_cred(k, cred < 0 ? AUTH_CRED_CLUSTER : cred);
+	assert_non_null(key);
+	mbedtls_md_hmac_starts(&md, key, AUTH_CRED_KEY_LEN);
 	mbedtls_md_hmac_update(&md, (const uint8_t *)"SLUICE-MAC1", 11);
 	put_le(&md, s->version, 4);
 	put_le(&md, s->type, 4);
@@ -574,8 +578,11 @@ static void test_roles(void **state)
 	assert_int_equal(
 	    envelope_pack(&f->key, MSG_REGISTER_WORKER, 1, "client", "", 0, &frame, &len),
 	    SL_OK);
-	expect_refused(&f->key, frame, len, CAP, SL_EAUTH,
-	               "sender 'client' may not send MSG_REGISTER_WORKER", NULL);
+	expect_refused(
+	    &f->key, frame, len, CAP, SL_EAUTH,
+	    "sender 'client' signed with the operator token (role operator) may not "
+	    "send MSG_REGISTER_WORKER",
+	    NULL);
 	sl_free(frame);
 
 	/* a worker may */
@@ -601,9 +608,13 @@ static void test_roles(void **state)
 	/* a sender with no role may send nothing, not even a ping */
 	const char *nobody[] = {"", "nobody", "masterful", "Master"};
 	for (size_t i = 0; i < sizeof(nobody) / sizeof(nobody[0]); i++) {
+		/* envelope_pack itself refuses a name with no role */
 		assert_int_equal(
 		    envelope_pack(&f->key, MSG_PING, 1, nobody[i], "", 0, &frame, &len),
-		    SL_OK);
+		    SL_EAUTH);
+		assert_int_equal(envelope_pack_cred(&f->key, AUTH_CRED_CLUSTER, MSG_PING,
+		                                    1, nobody[i], "", 0, &frame, &len),
+		                 SL_OK);
 		expect_refused(&f->key, frame, len, CAP, SL_EAUTH,
 		               "may not send MSG_PING", NULL);
 		sl_free(frame);
@@ -624,14 +635,15 @@ static void test_sender_shown_safely(void **state)
 
 	const char *forged =
 	    "evil\n2026-01-01T00:00:00.000Z WARN  [master] forged\r\x1b[2J";
-	assert_int_equal(
-	    envelope_pack(&other, MSG_PING, 1, forged, NULL, 0, &frame, &len), SL_OK);
+	assert_int_equal(envelope_pack_cred(&other, AUTH_CRED_CLUSTER, MSG_PING, 1,
+	                                    forged, NULL, 0, &frame, &len),
+	                 SL_OK);
 	assert_int_equal(
 	    envelope_unpack(&f->key, frame, len, CAP, &env, err, sizeof(err)), SL_EAUTH);
 	sl_free(frame);
 	assert_null(strpbrk(err, "\r\n\x1b"));
-	assert_non_null(
-	    strstr(err, "'evil?2026-01-01T00:00:00.000Z WARN  [master] forged?\?[2J'"));
+	assert_non_null(strstr(err, "'evil\\x0a2026-01-01T00:00:00.000Z WARN  [master] "
+	                            "forged\\x0d"));
 
 	/* a long sender is cut, with a mark */
 	snprintf(sender, sizeof(sender), "client-");
@@ -652,7 +664,10 @@ static void test_sender_shown_safely(void **state)
 	                               NULL, 0, &frame, &len),
 	                 SL_OK);
 	expect_refused(&f->key, frame, len, CAP, SL_EAUTH,
-	               "sender 'worker-?\?' may not send MSG_LAUNCH_TASK", NULL);
+	               "sender 'worker-\\xff\\xfe' signed with the worker secret (role "
+	               "master/worker) "
+	               "may not send MSG_LAUNCH_TASK",
+	               NULL);
 	sl_free(frame);
 
 	/* an ordinary sender is shown as it is */
@@ -715,13 +730,13 @@ static void test_auth_key_set(void **state)
 	memset(big, 'a', 256);
 	big[256] = '\0';
 	assert_int_equal(auth_key_set(&k, big), SL_OK);
-	assert_int_equal(k.len, 256);
+	assert_int_equal(k.root_len, 256);
 	big[256] = 'a';
 	big[257] = '\0';
 	assert_int_equal(auth_key_set(&k, big), SL_EINVAL);
 	assert_int_equal(auth_key_set(&k, "s3cret"), SL_OK);
-	assert_int_equal(k.len, 6);
-	assert_memory_equal(k.key, "s3cret", 6);
+	assert_int_equal(k.root_len, 6);
+	assert_memory_equal(k.root, "s3cret", 6);
 }
 
 static void test_auth_key_load_modes(void **state)
@@ -745,8 +760,8 @@ static void test_auth_key_load_modes(void **state)
 	write_text(path, "owner-only-secret\r\nsecond line ignored\n", 0600);
 	err[0] = '\0';
 	assert_int_equal(auth_key_load(&k, path, err, sizeof(err)), SL_OK);
-	assert_int_equal(k.len, strlen("owner-only-secret"));
-	assert_memory_equal(k.key, "owner-only-secret", k.len);
+	assert_int_equal(k.root_len, strlen("owner-only-secret"));
+	assert_memory_equal(k.root, "owner-only-secret", k.root_len);
 	/* 0400 is fine too */
 	assert_int_equal(chmod(path, 0400), 0);
 	assert_int_equal(auth_key_load(&k, path, err, sizeof(err)), SL_OK);
@@ -786,13 +801,13 @@ static void test_auth_key_create(void **state)
 	for (int i = 0; i < 64; i++)
 		assert_true(isxdigit((unsigned char)buf[i]) &&
 		            !isupper((unsigned char)buf[i]));
-	assert_int_equal(k.len, 64);
-	assert_memory_equal(k.key, buf, 64);
+	assert_int_equal(k.root_len, 64);
+	assert_memory_equal(k.root, buf, 64);
 
 	/* a second call loads the existing secret rather than replacing it */
 	assert_int_equal(auth_key_create(&k2, path, err, sizeof(err)), SL_OK);
-	assert_int_equal(k2.len, 64);
-	assert_memory_equal(k2.key, k.key, 64);
+	assert_int_equal(k2.root_len, 64);
+	assert_memory_equal(k2.root, k.root, 64);
 
 	/* an existing file with a bad mode is refused, not rewritten */
 	assert_int_equal(chmod(path, 0644), 0);
@@ -802,8 +817,8 @@ static void test_auth_key_create(void **state)
 	/* two fresh secrets differ */
 	unlink(path);
 	assert_int_equal(auth_key_create(&k2, path, err, sizeof(err)), SL_OK);
-	assert_int_equal(k2.len, 64);
-	assert_memory_not_equal(k2.key, k.key, 64);
+	assert_int_equal(k2.root_len, 64);
+	assert_memory_not_equal(k2.root, k.root, 64);
 }
 
 int main(void)
