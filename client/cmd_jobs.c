@@ -1,4 +1,5 @@
-/* sluice submit | jobs | stop | monitor: job commands. */
+/* sluice submit | publish | jobs | start | pause | resume | stop | monitor:
+ * job commands. */
 #include "alloc.h"
 #include "client.h"
 #include "clock.h"
@@ -21,9 +22,11 @@ static int usage_err(const client_cmd *cmd, const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-static int submit_run(client *c, int argc, char **argv)
+/* submit and publish: the same, but submit --start runs the job at once. */
+static int submit_run_as(client *c, int argc, char **argv, const client_cmd *cmd)
 {
 	const char *lib = NULL, *name = NULL;
+	bool start = false;
 	int64_t batch_ms = 1000;
 	char err[512];
 	sl_conf *jc = conf_new(CONF_APP_KEYS);
@@ -31,51 +34,71 @@ static int submit_run(client *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		int r = proc_conf_arg(jc, argc, argv, &i, err, sizeof(err));
 		if (r < 0) {
-			fprintf(stderr, "sluice submit: %s\n", err);
+			fprintf(stderr, "sluice %s: %s\n", cmd->name, err);
 			goto out;
 		}
 		if (r == 1)
 			continue;
 		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
 			name = argv[++i];
+		} else if (strcmp(argv[i], "--start") == 0 && cmd == &cmd_submit) {
+			start = true;
 		} else if (strcmp(argv[i], "--batch-interval") == 0 && i + 1 < argc) {
 			if (conf_parse_duration_ms(argv[++i], &batch_ms) != SL_OK ||
 			    batch_ms < 10) {
 				rv = usage_err(
-				    &cmd_submit,
-				    "bad --batch-interval '%s' (e.g. 500ms, 1s)",
+				    cmd, "bad --batch-interval '%s' (e.g. 500ms, 1s)",
 				    argv[i]);
 				goto out;
 			}
 		} else if (argv[i][0] != '-' && lib == NULL) {
 			lib = argv[i];
 		} else {
-			rv = usage_err(&cmd_submit, "unknown or incomplete option '%s'",
-			               argv[i]);
+			rv = usage_err(cmd, "unknown or incomplete option '%s'", argv[i]);
 			goto out;
 		}
 	}
 	if (lib == NULL || name == NULL) {
-		rv =
-		    usage_err(&cmd_submit, "%s", "a job library and --name are required");
+		rv = usage_err(cmd, "%s", "a job library and --name are required");
 		goto out;
 	}
-	rv = submit_job(c, lib, name, batch_ms, jc);
+	rv = submit_job(c, lib, name, batch_ms, jc, start);
 out:
 	conf_free(jc);
 	return rv;
 }
 
+static int submit_run(client *c, int argc, char **argv)
+{
+	return submit_run_as(c, argc, argv, &cmd_submit);
+}
+
+static int publish_run(client *c, int argc, char **argv)
+{
+	return submit_run_as(c, argc, argv, &cmd_publish);
+}
+
 const client_cmd cmd_submit = {
     .name = "submit",
     .summary = "submit a job library to the cluster",
-    .usage =
-        "usage: sluice submit JOB.so --name NAME [--batch-interval 1s] [--conf k=v]...\n"
-        "Loads JOB.so, runs its sluice_job_define, checks the graph, and sends the\n"
-        "graph, the library and the configuration to the master. The job starts at\n"
-        "once. --conf keys are the job's configuration: spark.* and sluice.* keys\n"
-        "(checked) and the job's own keys (e.g. source.host).\n",
+    .usage = "usage: sluice submit JOB.so --name NAME [--start] [--batch-interval 1s]\n"
+             "                    [--conf k=v]...\n"
+             "Loads JOB.so, runs its sluice_job_define, checks the graph, and sends the\n"
+             "graph, the library and the configuration to the master. The job is\n"
+             "PUBLISHED (`sluice start NAME` runs it); --start runs it at once. --conf\n"
+             "keys are the job's configuration: spark.* and sluice.* keys (checked) and\n"
+             "the job's own keys (e.g. source.host).\n",
     .run = submit_run,
+    .needs_master = 1,
+};
+
+const client_cmd cmd_publish = {
+    .name = "publish",
+    .summary = "publish a job library (PUBLISHED, not started)",
+    .usage = "usage: sluice publish JOB.so --name NAME [--batch-interval 1s]\n"
+             "                     [--conf k=v]...\n"
+             "As `sluice submit` without --start: the job waits for `sluice start`.\n",
+    .run = publish_run,
     .needs_master = 1,
 };
 
@@ -129,19 +152,29 @@ const client_cmd cmd_jobs = {
 
 static int control_run(client *c, int argc, char **argv, const client_cmd *cmd)
 {
-	bool graceful = argc == 3 && strcmp(argv[1], "--graceful") == 0 &&
-	                strcmp(cmd->name, "stop") == 0;
-	if (graceful) {
-		argv++;
-		argc--;
+	bool graceful = false, json = false;
+	const char *job = NULL, *reason = "";
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--graceful") == 0 && cmd == &cmd_stop)
+			graceful = true;
+		else if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
+			reason = argv[++i];
+		else if (argv[i][0] != '-' && job == NULL)
+			job = argv[i];
+		else
+			return usage_err(cmd, "unknown or incomplete option '%s'",
+			                 argv[i]);
 	}
-	if (argc != 2 || argv[1][0] == '-')
+	if (job == NULL)
 		return usage_err(cmd, "%s", "exactly one job name or id is required");
 	envelope rep;
 	Sluice__JobControl q = SLUICE__JOB_CONTROL__INIT;
-	q.job = argv[1];
+	q.job = (char *)job;
 	q.action = (char *)cmd->name;
 	q.graceful = graceful;
+	q.reason = (char *)reason;
 	if (client_call(c, MSG_JOB_CONTROL, &q, &rep) != EXIT_OK)
 		return EXIT_ERR;
 	Sluice__JobControlReply *r =
@@ -149,10 +182,56 @@ static int control_run(client *c, int argc, char **argv, const client_cmd *cmd)
 	envelope_release(&rep);
 	if (r == NULL)
 		return EXIT_ERR;
-	printf("job %s: %s\n", argv[1], r->state);
+	if (json)
+		printf("{\"job\": \"%s\", \"state\": \"%s\"}\n", job, r->state);
+	else
+		printf("job %s: %s\n", job, r->state);
 	sluice__job_control_reply__free_unpacked(r, NULL);
 	return EXIT_OK;
 }
+
+static int start_run(client *c, int argc, char **argv)
+{
+	return control_run(c, argc, argv, &cmd_start);
+}
+
+static int pause_run(client *c, int argc, char **argv)
+{
+	return control_run(c, argc, argv, &cmd_pause);
+}
+
+static int resume_run(client *c, int argc, char **argv)
+{
+	return control_run(c, argc, argv, &cmd_resume);
+}
+
+const client_cmd cmd_start = {
+    .name = "start",
+    .summary = "start a PUBLISHED or STOPPED job",
+    .usage = "usage: sluice start [--reason TEXT] [--json] JOB\n"
+             "Starts JOB (name or id). A STOPPED job continues from where its\n"
+             "processing stopped (the Kafka offsets its batches committed).\n",
+    .run = start_run,
+    .needs_master = 1,
+};
+
+const client_cmd cmd_pause = {
+    .name = "pause",
+    .summary = "pause a RUNNING job (keeps buffered data, state, offsets)",
+    .usage = "usage: sluice pause [--reason TEXT] [--json] JOB\n"
+             "Stops generating batches; receivers keep receiving and running batches\n"
+             "finish. A pause longer than sluice.pause.maxDuration becomes a stop.\n",
+    .run = pause_run,
+    .needs_master = 1,
+};
+
+const client_cmd cmd_resume = {
+    .name = "resume",
+    .summary = "resume a PAUSED job from exactly where it paused",
+    .usage = "usage: sluice resume [--reason TEXT] [--json] JOB\n",
+    .run = resume_run,
+    .needs_master = 1,
+};
 
 static int stop_run(client *c, int argc, char **argv)
 {
@@ -163,7 +242,7 @@ const client_cmd cmd_stop = {
     .name = "stop",
     .summary = "stop a job",
     .usage =
-        "usage: sluice stop [--graceful] JOB\n"
+        "usage: sluice stop [--graceful] [--reason TEXT] [--json] JOB\n"
         "Stops generating batches for JOB (name or id), lets running batches finish,\n"
         "stops its receivers and discards buffered blocks.\n"
         "  --graceful  first process everything the receivers received (the job is\n"

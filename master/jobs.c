@@ -14,6 +14,7 @@
 #include "engine_int.h"
 #include "jobdef.h"
 #include "kafka_src.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
@@ -22,38 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *job_state_name(job_state s)
-{
-	static const char *const names[] = {"RUNNING", "STOPPED", "FAILED"};
-	return names[s];
-}
-
-/* As shown to users: a job stopping gracefully is still RUNNING inside. */
-static const char *job_shown_state(const job *j)
-{
-	return j->draining && j->state == JOB_RUNNING ? "STOPPING"
-	                                              : job_state_name(j->state);
-}
-
-static void job_stopped(job *j, const char *how, const char *peer)
-{
-	j->state = JOB_STOPPED;
-	j->draining = false;
-	rtracker_stop(j);
-	job_checkpoint(j);
-	log_info("job %s stopped%s%s%s", j->name, how, peer ? " by " : "",
-	         peer ? peer : "");
-}
-
-/* A graceful stop ends once the receivers have stopped (their last blocks
- * reported), every received block is in a batch and every batch is done. */
-static void job_check_drained(job *j)
-{
-	if (j->draining && j->state == JOB_RUNNING && j->rcv_stopping == 0 &&
-	    j->npending == 0 && j->nbatches == 0)
-		job_stopped(j, " gracefully: everything received was processed", NULL);
-}
 
 job *jobs_find_id(struct engine *e, uint64_t id)
 {
@@ -87,9 +56,8 @@ void job_fail(job *j, const char *fmt, ...)
 	if (j->state == JOB_FAILED)
 		return;
 	log_error("job %s FAILED: %s", j->name, j->error);
-	j->state = JOB_FAILED;
 	rtracker_stop(j);
-	job_checkpoint(j);
+	job_transition_to(j, JOB_FAILED, "master", j->error);
 }
 
 /* Applies the submitted configuration; errors name the key. */
@@ -116,6 +84,7 @@ int job_conf_apply(job *j, char *err, size_t errlen)
 	j->graceful_stop =
 	    conf_get_bool(j->conf, "spark.streaming.stopGracefullyOnShutdown");
 	(void)mc;
+	j->pause_max_ms = conf_get_duration_ms(j->conf, "sluice.pause.maxDuration");
 	return SL_OK;
 }
 
@@ -211,6 +180,7 @@ void job_free(job *j)
 {
 	rtracker_stop(j);
 	kafka_free(j);
+	lifecycle_free(j);
 	for (size_t i = 0; i < j->nbatches; i++)
 		batch_free(j->batches[i]);
 	for (size_t i = 0; i < j->nretiring; i++)
@@ -266,6 +236,7 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 	j->next_batch_ms = (j->created_ms / j->interval_ms + 1) * j->interval_ms;
 	memcpy(j->lib_hash, j->def.lib_hash, sizeof(j->lib_hash));
 	const char *libname = s->library_name;
+	j->state = s->start ? JOB_RUNNING : JOB_PUBLISHED;
 	if ((rv = job_conf_apply(j, err, sizeof(err))) != SL_OK ||
 	    (rv = kafka_init(j, err, sizeof(err))) != SL_OK ||
 	    (rv = job_store(j, err, sizeof(err))) != SL_OK) {
@@ -278,6 +249,11 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 	rtracker_init(j);
 	e->jobs = sl_realloc(e->jobs, (e->njobs + 1) * sizeof(*e->jobs));
 	e->jobs[e->njobs++] = j;
+	char who[160];
+	snprintf(who, sizeof(who), "%s@%s", req->sender, rep->peer);
+	job_transition_to(j, JOB_PUBLISHED, who, "submitted");
+	if (s->start)
+		job_transition_to(j, JOB_RUNNING, who, "started at submission");
 	log_info("job %s (id %llu) submitted from %s: library %s (%zu bytes, sha256 "
 	         "%.16s), %zu "
 	         "graph nodes, batch interval %lld ms, first batch at %lld",
@@ -332,25 +308,13 @@ static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed JobControl");
 	int rv = SL_OK;
 	job *j = jobs_find(e, c->job);
-	if (j == NULL) {
+	char who[160], err[512];
+	snprintf(who, sizeof(who), "%s@%s", req->sender, rep->peer);
+	if (j == NULL)
 		rv = rpc_reply_error(rep, SL_ENOTFOUND, "no job named '%s'", c->job);
-	} else if (strcmp(c->action, "stop") == 0) {
-		if (j->state == JOB_RUNNING && (c->graceful || j->graceful_stop)) {
-			if (!j->draining)
-				log_info(
-				    "job %s stopping gracefully (asked by %s): receivers "
-				    "stop, what they received is processed",
-				    j->name, rep->peer);
-			j->draining = true;
-			rtracker_stop(j);
-			job_check_drained(j);
-		} else if (j->state == JOB_RUNNING) {
-			job_stopped(j, "", rep->peer);
-		}
-	} else {
-		rv =
-		    rpc_reply_error(rep, SL_EINVAL, "unknown job action '%s'", c->action);
-	}
+	else if ((rv = lifecycle_control(j, c->action, c->graceful, who, c->reason, err,
+	                                 sizeof(err))) != SL_OK)
+		rv = rpc_reply_error(rep, rv, "%s", err);
 	if (rv == SL_OK) {
 		Sluice__JobControlReply out = SLUICE__JOB_CONTROL_REPLY__INIT;
 		out.state = (char *)job_shown_state(j);
@@ -476,6 +440,7 @@ static ckpt_job *job_snapshot(job *j)
 	c->next_batch_ms = j->next_batch_ms;
 	c->last_batch_ms = j->last_batch_ms;
 	c->rate_state = sl_strdup(""); /* the rate controller's slot (later) */
+	lifecycle_snapshot(j, c);
 	batches_snapshot(j, c);
 	rtracker_snapshot(j, c);
 	return c;
@@ -588,11 +553,11 @@ void engine_tick(struct engine *e)
 	int64_t now = clock_wall_ms();
 	for (size_t i = 0; i < e->njobs; i++) {
 		job *j = e->jobs[i];
-		if (j->state == JOB_RUNNING) {
-			rtracker_tick(j);
+		if (j->state == JOB_RUNNING || j->state == JOB_PAUSED)
+			rtracker_tick(j); /* a paused job's receivers go on */
+		if (j->state == JOB_RUNNING)
 			batches_generate(j, now);
-			job_check_drained(j);
-		}
+		lifecycle_tick(j, now);
 	}
 	engine_kick(e);
 }
@@ -608,7 +573,8 @@ void engine_worker_event(struct engine *e, worker_entry *w, bool lost)
 {
 	if (!lost) {
 		for (size_t i = 0; i < e->njobs; i++)
-			if (e->jobs[i]->state == JOB_RUNNING)
+			if (e->jobs[i]->state == JOB_RUNNING ||
+			    e->jobs[i]->state == JOB_PAUSED)
 				rtracker_worker_back(e->jobs[i], w);
 		return;
 	}

@@ -61,6 +61,10 @@ static const char *const store_migrations[] = {
     "  PRIMARY KEY (job_id, block_id));"
     "CREATE TABLE receivers (job_id INTEGER NOT NULL, receiver_id INTEGER NOT NULL,"
     "  worker_id TEXT NOT NULL, PRIMARY KEY (job_id, receiver_id));",
+    /* 4 -> 5: job lifecycle transitions (who asked, why; lifecycle.c) */
+    "CREATE TABLE job_transitions (job_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  at_ms INTEGER NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,"
+    "  who TEXT NOT NULL, why TEXT NOT NULL, PRIMARY KEY (job_id, seq));",
 };
 
 #define STORE_LATEST ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
