@@ -11,6 +11,7 @@
 #include "master.h"
 #include "msgtypes.h"
 #include "proc.h"
+#include "rest.h"
 #include "sluice/err.h"
 #include "cluster.pb-c.h"
 
@@ -253,6 +254,7 @@ static void master_cron(master *m)
 int main(int argc, char **argv)
 {
 	master m;
+	rest *api = NULL;
 	char err[1024];
 	int rv;
 	memset(&m, 0, sizeof(m));
@@ -275,10 +277,15 @@ int main(int argc, char **argv)
 		rv = 1;
 		goto out;
 	}
+	/* The API is an addition to the cluster RPC: a master whose HTTP port
+	 * is taken still runs its jobs, and says why there is no API. */
+	if (rest_start(&m, &api, err, sizeof(err)) != SL_OK)
+		log_error("no REST API or /metrics: %s", err);
 	master_cron(&m);
 	log_info("master stopping");
 	rv = 0;
 out:
+	rest_stop(api);
 	rpc_server_close(m.server);
 	if (m.cl != NULL) {
 		pthread_mutex_lock(&m.lock);
