@@ -168,6 +168,19 @@ static const conf_key keys[] = {
         "SMTP password for sluice.alerts.smtp.user"),
     KEY("sluice.alerts.ca", CONF_STRING, NULL, 0, 0,
         "PEM CA bundle for STARTTLS and https:// webhooks (unset = the system bundle)"),
+    /* Alerts (job). */
+    KEY("sluice.alerts.states", CONF_STRING, "FAILED", 0, 0,
+        "job states that raise an alert, comma-separated (PUBLISHED, RUNNING, PAUSED, "
+        "STOPPED, FAILED)"),
+    KEY("sluice.alerts.email.to", CONF_STRING, NULL, 0, 0,
+        "email addresses (comma-separated) the job's alerts are mailed to"),
+    KEY("sluice.alerts.webhook.url", CONF_STRING, NULL, 0, 0,
+        "http:// or https:// URL the job's alerts are POSTed to as JSON"),
+    KEY("sluice.alerts.exec.command", CONF_STRING, NULL, 0, 0,
+        "absolute path of a command run per alert (JSON on stdin), e.g. an SMS gateway"),
+    KEY("sluice.alerts.exec.to", CONF_STRING, NULL, 0, 0,
+        "recipients (comma-separated) of sluice.alerts.exec.command, one run each as "
+        "argv[1]"),
     {.name = NULL},
 };
 

@@ -8,6 +8,7 @@
  * the master trusts nothing it receives; symbols are checked by the client
  * and again by each worker when it loads the library.
  */
+#include "alertrule.h"
 #include "alloc.h"
 #include "api.h"
 #include "clock.h"
@@ -85,6 +86,13 @@ int job_conf_apply(job *j, char *err, size_t errlen)
 	    conf_get_bool(j->conf, "spark.streaming.stopGracefullyOnShutdown");
 	(void)mc;
 	j->pause_max_ms = conf_get_duration_ms(j->conf, "sluice.pause.maxDuration");
+	uint32_t states;
+	char serr[128];
+	if (alertrule_parse_states(conf_get_str(j->conf, "sluice.alerts.states"), &states,
+	                           serr, sizeof(serr)) != 0) {
+		snprintf(err, errlen, "sluice.alerts.states: %s", serr);
+		return SL_ECONFIG;
+	}
 	return SL_OK;
 }
 

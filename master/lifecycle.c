@@ -7,6 +7,7 @@
  */
 #include "lifecycle.h"
 
+#include "alerts.h"
 #include "alloc.h"
 #include "clock.h"
 #include "log.h"
@@ -49,6 +50,9 @@ void job_transition_to(job *j, job_state to, const char *who, const char *why)
 	j->state = to;
 	j->state_since_ms = jt->t.at_ms;
 	job_checkpoint(j);
+	if (j->conf != NULL)
+		alerts_job_state(j->e->m->alerts, j->id, j->name, j->conf, jt->t.to,
+		                 jt->t.why);
 }
 
 /* The next batch falls on the next multiple of the interval from now, and

@@ -3,6 +3,7 @@
  * loads or creates the cluster secret, serves cluster RPC and runs the cron
  * loop until SIGINT/SIGTERM.
  */
+#include "alerts.h"
 #include "alloc.h"
 #include "clock.h"
 #include "engine.h"
@@ -175,6 +176,8 @@ static int master_open(master *m, char *err, size_t errlen)
 		return rv;
 	cluster_on_event(m->cl, master_worker_event, m);
 	cluster_on_heartbeat(m->cl, master_worker_heartbeat, m);
+	if ((rv = alerts_new(path, m->conf, &m->alerts, err, errlen)) != SL_OK)
+		return rv;
 	return engine_new(m, &m->engine, err, errlen);
 }
 
@@ -297,6 +300,7 @@ out:
 		clock_sleep_ms(20);
 	engine_stop(m.engine);
 	engine_free(m.engine);
+	alerts_free(m.alerts);
 	cluster_free(m.cl);
 	store_close(m.db);
 	conf_free(m.conf);

@@ -7,6 +7,7 @@
  */
 #include "rest.h"
 
+#include "alerts.h"
 #include "alloc.h"
 #include "engine_int.h"
 #include "httpd.h"
@@ -227,9 +228,10 @@ static bool is_action(const char *s)
 	       strcmp(s, "resume") == 0 || strcmp(s, "stop") == 0;
 }
 
-/* /api/v1/jobs/{job}[/{sub}] with the lock held. */
+/* /api/v1/jobs/{job}[/{sub}] with the lock held. For /alerts it only sets
+ * *alerts_of to the job's id: the history is read after the lock is let go. */
 static void route_job(master *m, const char *rest_path, const httpd_req *req, bool get,
-                      httpd_res *res)
+                      httpd_res *res, uint64_t *alerts_of)
 {
 	char name[128], sub[32] = "";
 	const char *slash = strchr(rest_path, '/');
@@ -244,7 +246,8 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 	if (slash)
 		snprintf(sub, sizeof(sub), "%s", slash + 1);
 	bool known = sub[0] == '\0' || strcmp(sub, "config") == 0 ||
-	             strcmp(sub, "transitions") == 0 || strcmp(sub, "batches") == 0;
+	             strcmp(sub, "transitions") == 0 || strcmp(sub, "batches") == 0 ||
+	             strcmp(sub, "alerts") == 0;
 	if (!known && !is_action(sub)) {
 		httpd_error(res, 404, "no such path: %.200s", req->path);
 		return;
@@ -268,6 +271,8 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 		get_transitions(j, res);
 	else if (strcmp(sub, "batches") == 0)
 		get_batches(j, limit, res);
+	else if (strcmp(sub, "alerts") == 0)
+		*alerts_of = j->id;
 	else
 		post_action(j, sub, req, res);
 }
@@ -322,19 +327,27 @@ static void on_http(void *arg, const httpd_req *req, httpd_res *res)
 	if (check_auth(m, req, get, res) != 0)
 		return;
 	const char *p = req->path + strlen(API);
+	uint64_t alerts_of = 0;
 	pthread_mutex_lock(&m->lock);
 	if (strcmp(p, "jobs") == 0 && get)
 		get_jobs(m->engine, res);
 	else if (strcmp(p, "workers") == 0 && get)
 		get_workers(m, res);
 	else if (strncmp(p, "jobs/", 5) == 0)
-		route_job(m, p + 5, req, get, res);
+		route_job(m, p + 5, req, get, res, &alerts_of);
 	else if (strcmp(p, "jobs") == 0 || strcmp(p, "workers") == 0)
 		httpd_error(res, 405, "method %.20s not allowed on %.200s (use GET)",
 		            req->method, req->path);
 	else
 		httpd_error(res, 404, "no such path: %.200s", req->path);
 	pthread_mutex_unlock(&m->lock);
+	if (alerts_of != 0) {
+		char *list = alerts_history_json(m->alerts, alerts_of);
+		char *body = sl_asprintf("{\"alerts\":%s}", list);
+		httpd_text(res, 200, "application/json", body, strlen(body));
+		sl_free(body);
+		sl_free(list);
+	}
 }
 
 int rest_start(master *m, rest **out, char *err, size_t errlen)
