@@ -9,6 +9,8 @@
 #include "submit.h"
 #include "job.pb-c.h"
 
+#include <cjson/cJSON.h>
+
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,13 +118,49 @@ static Sluice__ListJobsReply *fetch_jobs(client *c)
 	return r;
 }
 
+/* The jobs as JSON, with the REST API's field names (docs/openapi.yaml). */
+static void jobs_print_json(const Sluice__ListJobsReply *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *a = cJSON_AddArrayToObject(o, "jobs");
+	for (size_t i = 0; i < r->n_jobs; i++) {
+		const Sluice__JobInfo *j = r->jobs[i];
+		cJSON *x = cJSON_CreateObject();
+		cJSON_AddNumberToObject(x, "id", (double)j->id);
+		cJSON_AddStringToObject(x, "name", j->name);
+		cJSON_AddStringToObject(x, "state", j->state);
+		cJSON_AddNumberToObject(x, "batch_interval_ms",
+		                        (double)j->batch_interval_ms);
+		cJSON_AddNumberToObject(x, "created_ms", (double)j->created_ms);
+		cJSON_AddNumberToObject(x, "batches_done", (double)j->batches_done);
+		cJSON_AddNumberToObject(x, "batches_failed", (double)j->batches_failed);
+		cJSON_AddNumberToObject(x, "batches_running", (double)j->batches_running);
+		cJSON_AddNumberToObject(x, "records", (double)j->records);
+		cJSON_AddNumberToObject(x, "last_batch_ms", (double)j->last_batch_ms);
+		cJSON_AddNumberToObject(x, "receivers", (double)j->receivers);
+		cJSON_AddStringToObject(x, "library_hash", j->library_hash);
+		cJSON_AddStringToObject(x, "error", j->error);
+		cJSON_AddItemToArray(a, x);
+	}
+	char *txt = cJSON_PrintUnformatted(o);
+	printf("%s\n", txt);
+	cJSON_free(txt);
+	cJSON_Delete(o);
+}
+
 static int jobs_run(client *c, int argc, char **argv)
 {
-	if (argc > 1)
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	if (argc > 1 && !json)
 		return usage_err(&cmd_jobs, "unexpected argument '%s'", argv[1]);
 	Sluice__ListJobsReply *r = fetch_jobs(c);
 	if (r == NULL)
 		return EXIT_ERR;
+	if (json) {
+		jobs_print_json(r);
+		sluice__list_jobs_reply__free_unpacked(r, NULL);
+		return EXIT_OK;
+	}
 	printf("%-4s %-20s %-9s %8s %8s %7s %12s  %s\n", "ID", "NAME", "STATE",
 	       "INTERVAL", "BATCHES", "FAILED", "RECORDS", "ERROR");
 	for (size_t i = 0; i < r->n_jobs; i++) {
@@ -143,9 +181,10 @@ const client_cmd cmd_jobs = {
     .name = "jobs",
     .summary = "list jobs with state and batch counters",
     .usage =
-        "usage: sluice jobs\n"
+        "usage: sluice jobs [--json]\n"
         "Lists every job: id, name, state, batch interval, batches done and failed,\n"
-        "records processed, and the last error.\n",
+        "records processed, and the last error. --json: the fields of the REST\n"
+        "API's GET /api/v1/jobs.\n",
     .run = jobs_run,
     .needs_master = 1,
 };
@@ -161,7 +200,10 @@ static int control_run(client *c, int argc, char **argv, const client_cmd *cmd)
 			json = true;
 		else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
 			reason = argv[++i];
-		else if (argv[i][0] != '-' && job == NULL)
+		else if (argv[i][0] != '-' && job != NULL)
+			return usage_err(cmd, "%s",
+			                 "exactly one job name or id is required");
+		else if (argv[i][0] != '-')
 			job = argv[i];
 		else
 			return usage_err(cmd, "unknown or incomplete option '%s'",

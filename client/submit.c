@@ -128,9 +128,9 @@ static int send_job(client *c, const char *path, const char *name, int64_t batch
 		fprintf(stderr, "sluice: malformed reply from the master\n");
 		return EXIT_ERR;
 	}
-	printf("%s job '%s' (id %llu, library sha256 %.16s..., batch interval "
+	printf("submitted job '%s' (%s; id %llu, library sha256 %.16s..., batch interval "
 	       "%lld ms)\n",
-	       start ? "started" : "published", name, (unsigned long long)r->job_id,
+	       name, start ? "started" : "published", (unsigned long long)r->job_id,
 	       r->library_hash, (long long)batch_ms);
 	sluice__submit_job_reply__free_unpacked(r, NULL);
 	return EXIT_OK;

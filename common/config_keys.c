@@ -116,6 +116,12 @@ static const conf_key keys[] = {
            "for a re-run (stop, as Spark), or is recorded and skipped (continue)"),
     KEY("sluice.pause.maxDuration", CONF_DURATION, "24h", SEC, 365 * DAY,
         "a job paused longer than this is stopped"),
+    CHOICE("sluice.run.mode", "cluster", "standalone|cluster",
+           "run configuration: the job's CUs on one worker (standalone) or any "
+           "(cluster)"),
+    KEY("sluice.run.cus", CONF_INT, "0", 0, 1000000,
+        "run configuration: compute units the job needs, checked against free "
+        "capacity at start (0 = none reserved)"),
     /* Memory. */
     KEY("spark.memory.fraction", CONF_DOUBLE, "0.6", 0.01, 1,
         "share of the worker memory budget used for storage and execution"),

@@ -247,6 +247,9 @@ typedef struct job {
 	size_t ntrans;
 	int64_t state_since_ms;
 	int64_t pause_max_ms;
+	/* Run configuration (runconf.h). */
+	int64_t run_cus;
+	bool run_standalone;
 } job;
 
 typedef struct {

@@ -16,6 +16,7 @@
 #include "jobdef.h"
 #include "kafka_src.h"
 #include "lifecycle.h"
+#include "runconf.h"
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
@@ -86,6 +87,9 @@ int job_conf_apply(job *j, char *err, size_t errlen)
 	    conf_get_bool(j->conf, "spark.streaming.stopGracefullyOnShutdown");
 	(void)mc;
 	j->pause_max_ms = conf_get_duration_ms(j->conf, "sluice.pause.maxDuration");
+	j->run_cus = conf_get_int(j->conf, "sluice.run.cus");
+	j->run_standalone =
+	    strcmp(conf_get_str(j->conf, "sluice.run.mode"), "standalone") == 0;
 	uint32_t states;
 	char serr[128];
 	if (alertrule_parse_states(conf_get_str(j->conf, "sluice.alerts.states"), &states,
@@ -246,6 +250,7 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 	const char *libname = s->library_name;
 	j->state = s->start ? JOB_RUNNING : JOB_PUBLISHED;
 	if ((rv = job_conf_apply(j, err, sizeof(err))) != SL_OK ||
+	    (s->start && (rv = runconf_check_start(j, err, sizeof(err))) != SL_OK) ||
 	    (rv = kafka_init(j, err, sizeof(err))) != SL_OK ||
 	    (rv = job_store(j, err, sizeof(err))) != SL_OK) {
 		/* The reply names the job: format it before job_free frees s. */

@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "log.h"
+#include "runconf.h"
 #include "sluice/err.h"
 
 #include <stdio.h>
@@ -116,6 +117,9 @@ int lifecycle_control(job *j, const char *action, bool graceful, const char *who
 	if (strcmp(action, "start") == 0) {
 		if (j->state != JOB_PUBLISHED && j->state != JOB_STOPPED)
 			return refuse(j, action, err, errlen);
+		int rv = runconf_check_start(j, err, errlen);
+		if (rv != SL_OK)
+			return rv;
 		receivers_restart(j);
 		generator_realign(j);
 		job_transition_to(j, JOB_RUNNING, who, why);

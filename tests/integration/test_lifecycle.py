@@ -76,7 +76,7 @@ def test():
     # publish: nothing runs until start
     r = c.client("publish", LIB, "--name", "gen", "--batch-interval", "500ms",
                  "--conf", "gen.rate=200", "--conf", "print.num=1")
-    check("published job 'gen'" in r.stdout, f"publish says so: {r.stdout}")
+    check("submitted job 'gen' (published;" in r.stdout, f"publish says so: {r.stdout}")
     check(api.state("gen") == "PUBLISHED", "a published job is PUBLISHED")
     time.sleep(1.2)
     check(batches(c, "gen") == 0, "a PUBLISHED job runs no batch")
@@ -84,6 +84,9 @@ def test():
 
     # REST: start, pause, resume
     check(api.action("gen", "start", "go")["state"] == "RUNNING", "REST start -> RUNNING")
+    listed = json.loads(c.client("jobs", "--json").stdout)["jobs"]
+    check([(j["name"], j["state"]) for j in listed] == [("gen", "RUNNING")],
+          f"sluice jobs --json agrees: {listed}")
     wait_for(lambda: batches(c, "gen") >= 2, 20, "batches after the start")
     check(api.action("gen", "pause", "maintenance")["state"] == "PAUSED", "REST pause")
     time.sleep(0.6)  # a batch generated just before the pause may still end
