@@ -17,6 +17,7 @@
 #include "mmetrics.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
+#include "job.pb-c.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -300,6 +301,33 @@ static int check_auth(master *m, const httpd_req *req, bool get, httpd_res *res)
 	return -1;
 }
 
+/* An authorised /api/v1 request: routes it (no lock held on entry). */
+static void api_serve(master *m, const httpd_req *req, bool get, httpd_res *res)
+{
+	const char *p = req->path + strlen(API);
+	uint64_t alerts_of = 0;
+	pthread_mutex_lock(&m->lock);
+	if (strcmp(p, "jobs") == 0 && get)
+		get_jobs(m->engine, res);
+	else if (strcmp(p, "workers") == 0 && get)
+		get_workers(m, res);
+	else if (strncmp(p, "jobs/", 5) == 0)
+		route_job(m, p + 5, req, get, res, &alerts_of);
+	else if (strcmp(p, "jobs") == 0 || strcmp(p, "workers") == 0)
+		httpd_error(res, 405, "method %.20s not allowed on %.200s (use GET)",
+		            req->method, req->path);
+	else
+		httpd_error(res, 404, "no such path: %.200s", req->path);
+	pthread_mutex_unlock(&m->lock);
+	if (alerts_of != 0) {
+		char *list = alerts_history_json(m->alerts, alerts_of);
+		char *body = sl_asprintf("{\"alerts\":%s}", list);
+		httpd_text(res, 200, "application/json", body, strlen(body));
+		sl_free(body);
+		sl_free(list);
+	}
+}
+
 static void on_http(void *arg, const httpd_req *req, httpd_res *res)
 {
 	rest *r = arg;
@@ -326,28 +354,30 @@ static void on_http(void *arg, const httpd_req *req, httpd_res *res)
 	}
 	if (check_auth(m, req, get, res) != 0)
 		return;
-	const char *p = req->path + strlen(API);
-	uint64_t alerts_of = 0;
-	pthread_mutex_lock(&m->lock);
-	if (strcmp(p, "jobs") == 0 && get)
-		get_jobs(m->engine, res);
-	else if (strcmp(p, "workers") == 0 && get)
-		get_workers(m, res);
-	else if (strncmp(p, "jobs/", 5) == 0)
-		route_job(m, p + 5, req, get, res, &alerts_of);
-	else if (strcmp(p, "jobs") == 0 || strcmp(p, "workers") == 0)
-		httpd_error(res, 405, "method %.20s not allowed on %.200s (use GET)",
-		            req->method, req->path);
-	else
-		httpd_error(res, 404, "no such path: %.200s", req->path);
-	pthread_mutex_unlock(&m->lock);
-	if (alerts_of != 0) {
-		char *list = alerts_history_json(m->alerts, alerts_of);
-		char *body = sl_asprintf("{\"alerts\":%s}", list);
-		httpd_text(res, 200, "application/json", body, strlen(body));
-		sl_free(body);
-		sl_free(list);
-	}
+	api_serve(m, req, get, res);
+}
+
+int rest_query(master *m, const envelope *req, rpc_reply *rep)
+{
+	Sluice__JobQuery *q =
+	    sluice__job_query__unpack(NULL, req->payload_len, req->payload);
+	if (q == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed JobQuery");
+	char path[400], query[32] = "";
+	snprintf(path, sizeof(path), API "jobs/%.150s%s%.100s", q->job,
+	         q->what[0] ? "/" : "", q->what);
+	if (q->limit > 0)
+		snprintf(query, sizeof(query), "limit=%u", q->limit);
+	httpd_req hr = {.method = "GET", .path = path, .query = query};
+	httpd_res res = {.status = 200};
+	api_serve(m, &hr, true, &res);
+	Sluice__JobQueryReply out = SLUICE__JOB_QUERY_REPLY__INIT;
+	out.status = (uint32_t)res.status;
+	out.json = res.body ? res.body : "{}";
+	rpc_reply_set(rep, MSG_JOB_QUERY_REPLY, &out);
+	sl_free(res.body);
+	sluice__job_query__free_unpacked(q, NULL);
+	return SL_OK;
 }
 
 int rest_start(master *m, rest **out, char *err, size_t errlen)

@@ -17,12 +17,19 @@
 #define SLUICE_MASTER_REST_H
 
 #include "master.h"
+#include "rpc.h"
 
 typedef struct rest rest;
 
 /* Serves http://<sluice.master.host>:<sluice.http.port>; writes the bound
  * URL to STATE/master.http. SL_OK, or an error naming the address. */
 int rest_start(master *m, rest **out, char *err, size_t errlen);
+
+/* MSG_JOB_QUERY (the CLI's read views): answers with the status and JSON
+ * body the API gives for GET /api/v1/jobs/{job}/{what}. Called WITHOUT the
+ * master's lock (it takes it; the alert history is read without it); the
+ * RPC layer has already checked the sender may read. */
+int rest_query(master *m, const envelope *req, rpc_reply *rep);
 
 /* Stops serving (waits for running requests) and frees; NULL is ignored.
  * Call before the engine is freed. */
