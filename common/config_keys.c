@@ -184,6 +184,11 @@ static const conf_key keys[] = {
         "http:// or https:// URL the job's alerts are POSTed to as JSON"),
     KEY("sluice.alerts.exec.command", CONF_STRING, NULL, 0, 0,
         "absolute path of a command run per alert (JSON on stdin), e.g. an SMS gateway"),
+    KEY("sluice.alerts.lag.total", CONF_INT, "0", 0, NONE,
+        "alert when the job's Kafka lag summed over partitions exceeds this many "
+        "records (0 = off); resolved at 90% or below"),
+    KEY("sluice.alerts.lag.partition", CONF_INT, "0", 0, NONE,
+        "alert when one partition's Kafka lag exceeds this many records (0 = off)"),
     KEY("sluice.alerts.exec.to", CONF_STRING, NULL, 0, 0,
         "recipients (comma-separated) of sluice.alerts.exec.command, one run each as "
         "argv[1]"),

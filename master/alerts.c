@@ -228,32 +228,71 @@ static void send_one(alerts *a, const alert_ctx *x, notify_kind kind, const char
 	cJSON_free(json);
 }
 
-void alerts_job_state(alerts *a, uint64_t job_id, const char *job,
-                      const sl_conf *job_conf, const char *state, const char *why)
+/* The job's rule; false when it has no channel (nothing to evaluate). */
+static bool job_rule(const sl_conf *job_conf, alert_rule *rule)
+{
+	char err[128];
+	memset(rule, 0, sizeof(*rule));
+	if (conf_get_str(job_conf, "sluice.alerts.email.to") == NULL &&
+	    conf_get_str(job_conf, "sluice.alerts.webhook.url") == NULL &&
+	    conf_get_str(job_conf, "sluice.alerts.exec.command") == NULL)
+		return false;
+	rule->lag_total = conf_get_int(job_conf, "sluice.alerts.lag.total");
+	rule->lag_partition = conf_get_int(job_conf, "sluice.alerts.lag.partition");
+	/* the list was checked at submission (job_conf_apply) */
+	return alertrule_parse_states(conf_get_str(job_conf, "sluice.alerts.states"),
+	                              &rule->states, err, sizeof(err)) == 0;
+}
+
+/* Sends each event to every channel of the job (a->mu held). */
+static void send_events(alerts *a, const sl_conf *job_conf, alert_ctx *x,
+                        const alert_event *ev, size_t n)
 {
 	const char *email = conf_get_str(job_conf, "sluice.alerts.email.to");
 	const char *hook = conf_get_str(job_conf, "sluice.alerts.webhook.url");
 	const char *cmd = conf_get_str(job_conf, "sluice.alerts.exec.command");
-	if (a == NULL || (email == NULL && hook == NULL && cmd == NULL))
+	for (size_t i = 0; i < n; i++) {
+		x->ev = &ev[i];
+		if (email != NULL)
+			send_one(a, x, NOTIFY_EMAIL, "", email);
+		if (hook != NULL)
+			send_one(a, x, NOTIFY_WEBHOOK, hook, NULL);
+		if (cmd != NULL)
+			send_one(a, x, NOTIFY_EXEC, cmd,
+			         conf_get_str(job_conf, "sluice.alerts.exec.to"));
+	}
+}
+
+void alerts_job_state(alerts *a, uint64_t job_id, const char *job,
+                      const sl_conf *job_conf, const char *state, const char *why)
+{
+	alert_rule rule;
+	if (a == NULL || !job_rule(job_conf, &rule))
 		return;
-	alert_rule rule = {0};
-	char err[128];
-	if (alertrule_parse_states(conf_get_str(job_conf, "sluice.alerts.states"),
-	                           &rule.states, err, sizeof(err)) != 0)
-		return; /* checked at submission (job_conf_apply) */
 	alert_event ev[2];
 	pthread_mutex_lock(&a->mu);
 	size_t n = alertrule_on_state(&rule, incidents_of(a, job_id), job, state, ev);
-	for (size_t i = 0; i < n; i++) {
-		alert_ctx x = {job_id, job, state, why, &ev[i]};
-		if (email != NULL)
-			send_one(a, &x, NOTIFY_EMAIL, "", email);
-		if (hook != NULL)
-			send_one(a, &x, NOTIFY_WEBHOOK, hook, NULL);
-		if (cmd != NULL)
-			send_one(a, &x, NOTIFY_EXEC, cmd,
-			         conf_get_str(job_conf, "sluice.alerts.exec.to"));
-	}
+	alert_ctx x = {job_id, job, state, why, NULL};
+	send_events(a, job_conf, &x, ev, n);
+	pthread_mutex_unlock(&a->mu);
+}
+
+void alerts_job_lag(alerts *a, uint64_t job_id, const char *job, const sl_conf *job_conf,
+                    int64_t total, int64_t max_partition, const char *worst)
+{
+	alert_rule rule;
+	if (a == NULL || !job_rule(job_conf, &rule) ||
+	    (rule.lag_total <= 0 && rule.lag_partition <= 0))
+		return;
+	alert_event ev[2];
+	char why[128];
+	snprintf(why, sizeof(why), "Kafka lag %lld in total, %lld on %s",
+	         (long long)total, (long long)max_partition, worst);
+	pthread_mutex_lock(&a->mu);
+	size_t n = alertrule_on_lag(&rule, incidents_of(a, job_id), job, total,
+	                            max_partition, worst, ev);
+	alert_ctx x = {job_id, job, "RUNNING", why, NULL};
+	send_events(a, job_conf, &x, ev, n);
 	pthread_mutex_unlock(&a->mu);
 }
 

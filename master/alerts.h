@@ -33,6 +33,12 @@ void alerts_free(alerts *a);
 void alerts_job_state(alerts *a, uint64_t job_id, const char *job,
                       const sl_conf *job_conf, const char *state, const char *why);
 
+/* The job's Kafka lag now: summed over partitions, the largest one and its
+ * name ("topic-partition"), against sluice.alerts.lag.total / .partition.
+ * Under the master's lock; never blocks. */
+void alerts_job_lag(alerts *a, uint64_t job_id, const char *job, const sl_conf *job_conf,
+                    int64_t total, int64_t max_partition, const char *worst);
+
 /* The job's recorded alerts, oldest first, as a JSON array (sl_free it);
  * without the master's lock. */
 char *alerts_history_json(alerts *a, uint64_t job_id);

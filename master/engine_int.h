@@ -247,6 +247,7 @@ typedef struct job {
 	size_t ntrans;
 	int64_t state_since_ms;
 	int64_t pause_max_ms;
+	int64_t lag_eval_mono; /* next lag alert evaluation (joblag.c) */
 	/* Run configuration (runconf.h). */
 	int64_t run_cus;
 	bool run_standalone;

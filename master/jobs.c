@@ -15,6 +15,7 @@
 #include "engine_int.h"
 #include "jobdef.h"
 #include "kafka_src.h"
+#include "joblag.h"
 #include "lifecycle.h"
 #include "runconf.h"
 #include "log.h"
@@ -568,8 +569,10 @@ void engine_tick(struct engine *e)
 		job *j = e->jobs[i];
 		if (j->state == JOB_RUNNING || j->state == JOB_PAUSED)
 			rtracker_tick(j); /* a paused job's receivers go on */
-		if (j->state == JOB_RUNNING)
+		if (j->state == JOB_RUNNING) {
 			batches_generate(j, now);
+			joblag_tick(j, clock_mono_ms());
+		}
 		lifecycle_tick(j, now);
 	}
 	engine_kick(e);

@@ -6,6 +6,7 @@
 #include "mmetrics.h"
 
 #include "engine_int.h"
+#include "joblag.h"
 #include "lifecycle.h"
 #include "promtext.h"
 
@@ -127,6 +128,39 @@ static void render_jobs(struct engine *e, promtext *p)
 	}
 }
 
+/* End offsets (their rate: the producer rate) and lag per partition. */
+static void render_kafka(struct engine *e, promtext *p)
+{
+	static const char *const names[] = {"sluice_job_kafka_end_offset",
+	                                    "sluice_job_kafka_next_offset",
+	                                    "sluice_job_kafka_lag_records"};
+	static const char *const helps[] = {
+	    "producers' end offset (high watermark) per partition, as last planned",
+	    "next offset the job's batches take per partition",
+	    "records behind per partition (end - next)"};
+	for (size_t f = 0; f < 3; f++) {
+		promtext_family(p, names[f], "gauge", helps[f]);
+		for (size_t i = 0; i < e->njobs; i++) {
+			joblag_row rows[256];
+			size_t n = joblag_rows(e->jobs[i], rows, 256);
+			for (size_t r = 0; r < n && r < 256; r++) {
+				char part[16];
+				snprintf(part, sizeof(part), "%d", rows[r].partition);
+				double v[] = {(double)rows[r].end, (double)rows[r].next,
+				              (double)rows[r].lag};
+				if (f == 0 && rows[r].end < 0)
+					continue;
+				promtext_sample(
+				    p, names[f],
+				    (const char *const[]){"job", e->jobs[i]->name,
+				                          "topic", rows[r].topic,
+				                          "partition", part, NULL},
+				    v[f]);
+			}
+		}
+	}
+}
+
 void mmetrics_render(master *m, httpd_res *res)
 {
 	promtext p = {0};
@@ -134,6 +168,7 @@ void mmetrics_render(master *m, httpd_res *res)
 	render_cluster(m, &p);
 	render_states(m->engine, &p);
 	render_jobs(m->engine, &p);
+	render_kafka(m->engine, &p);
 	pthread_mutex_unlock(&m->lock);
 	res->status = 200;
 	res->content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -12,6 +12,7 @@
 #include "engine_int.h"
 #include "httpd.h"
 #include "jobdef.h"
+#include "joblag.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "mmetrics.h"
@@ -161,6 +162,27 @@ static void get_workers(master *m, httpd_res *res)
 	reply_json(res, 200, o);
 }
 
+static void get_lag(job *j, httpd_res *res)
+{
+	joblag_row rows[256];
+	size_t n = joblag_rows(j, rows, 256);
+	int64_t total = 0;
+	cJSON *o = cJSON_CreateObject();
+	cJSON *a = cJSON_AddArrayToObject(o, "partitions");
+	for (size_t i = 0; i < n && i < 256; i++) {
+		cJSON *x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "topic", rows[i].topic);
+		cJSON_AddNumberToObject(x, "partition", rows[i].partition);
+		cJSON_AddNumberToObject(x, "end_offset", (double)rows[i].end);
+		cJSON_AddNumberToObject(x, "next_offset", (double)rows[i].next);
+		cJSON_AddNumberToObject(x, "lag", (double)rows[i].lag);
+		cJSON_AddItemToArray(a, x);
+		total += rows[i].lag;
+	}
+	cJSON_AddNumberToObject(o, "total", (double)total);
+	reply_json(res, 200, o);
+}
+
 /* ?limit=N (1..512, default 100); -1 with res set on a bad value. */
 static long query_limit(const char *q, httpd_res *res)
 {
@@ -248,7 +270,7 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 		snprintf(sub, sizeof(sub), "%s", slash + 1);
 	bool known = sub[0] == '\0' || strcmp(sub, "config") == 0 ||
 	             strcmp(sub, "transitions") == 0 || strcmp(sub, "batches") == 0 ||
-	             strcmp(sub, "alerts") == 0;
+	             strcmp(sub, "alerts") == 0 || strcmp(sub, "lag") == 0;
 	if (!known && !is_action(sub)) {
 		httpd_error(res, 404, "no such path: %.200s", req->path);
 		return;
@@ -274,6 +296,8 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 		get_batches(j, limit, res);
 	else if (strcmp(sub, "alerts") == 0)
 		*alerts_of = j->id;
+	else if (strcmp(sub, "lag") == 0)
+		get_lag(j, res);
 	else
 		post_action(j, sub, req, res);
 }

@@ -117,6 +117,8 @@ def test():
     t = ok("GET", "/api/v1/jobs/{job}/transitions", "/api/v1/jobs/gen/transitions")
     check([x["to"] for x in t["transitions"]][-4:] == ["PAUSED", "RUNNING", "STOPPED", "RUNNING"],
           f"transitions: {t}")
+    lag = ok("GET", "/api/v1/jobs/{job}/lag", "/api/v1/jobs/gen/lag")
+    check(lag == {"partitions": [], "total": 0}, f"no Kafka source, no lag: {lag}")
     al = ok("GET", "/api/v1/jobs/{job}/alerts", "/api/v1/jobs/gen/alerts")
     check(al == {"alerts": []}, f"no alert configured, none recorded: {al}")
     m = ok("GET", "/metrics", "/metrics")
