@@ -311,6 +311,26 @@ static void print_batch(const Sluice__BatchInfo *b, int show_output)
 	fflush(stdout);
 }
 
+/* One batch as a JSON line with the REST API's Batch fields. */
+static void print_batch_json(const Sluice__BatchInfo *b)
+{
+	cJSON *x = cJSON_CreateObject();
+	cJSON_AddNumberToObject(x, "batch_ms", (double)b->batch_ms);
+	cJSON_AddStringToObject(x, "state", b->state);
+	cJSON_AddNumberToObject(x, "input_records", (double)b->input_records);
+	cJSON_AddNumberToObject(x, "scheduling_delay_ms", (double)b->scheduling_delay_ms);
+	cJSON_AddNumberToObject(x, "processing_ms", (double)b->processing_ms);
+	cJSON_AddNumberToObject(x, "total_delay_ms", (double)b->total_delay_ms);
+	cJSON_AddNumberToObject(x, "tasks", b->tasks);
+	cJSON_AddNumberToObject(x, "task_failures", b->task_failures);
+	cJSON_AddStringToObject(x, "error", b->error);
+	char *txt = cJSON_PrintUnformatted(x);
+	printf("%s\n", txt);
+	fflush(stdout);
+	cJSON_free(txt);
+	cJSON_Delete(x);
+}
+
 static volatile int monitor_stop;
 
 /* Polls batch statistics; prints each finished batch once. */
@@ -337,10 +357,15 @@ int monitor_job(client *c, const char *job, int64_t duration_ms, int show_output
 			if (strcmp(b->state, "DONE") != 0 &&
 			    strcmp(b->state, "FAILED") != 0)
 				break;
-			print_batch(b, show_output);
+			if (show_output & MONITOR_JSON)
+				print_batch_json(b);
+			else
+				print_batch(b, show_output);
 			after = b->batch_ms;
 		}
-		int ended = strcmp(r->job_state, "RUNNING") != 0 && r->n_batches == 0;
+		/* a paused job goes on later: keep watching it */
+		int ended = strcmp(r->job_state, "RUNNING") != 0 &&
+		            strcmp(r->job_state, "PAUSED") != 0 && r->n_batches == 0;
 		sluice__batch_stats_reply__free_unpacked(r, NULL);
 		if (ended)
 			break;
@@ -360,7 +385,9 @@ static int monitor_run(client *c, int argc, char **argv)
 				return usage_err(&cmd_monitor, "bad --duration '%s'",
 				                 argv[i]);
 		} else if (strcmp(argv[i], "--no-output") == 0) {
-			show = 0;
+			show &= ~1;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			show |= MONITOR_JSON;
 		} else if (argv[i][0] != '-' && job == NULL) {
 			job = argv[i];
 		} else {
@@ -375,12 +402,13 @@ static int monitor_run(client *c, int argc, char **argv)
 const client_cmd cmd_monitor = {
     .name = "monitor",
     .summary = "show a job's batches live",
-    .usage = "usage: sluice monitor JOB [--duration D] [--no-output]\n"
+    .usage = "usage: sluice monitor JOB [--duration D] [--no-output] [--json]\n"
              "Prints each completed batch of JOB: batch time, input records, scheduling\n"
              "delay, processing time, total delay, tasks, the time from the batch's\n"
              "start to its first task starting on a worker (first-task), and the lines\n"
              "its print() outputs produced. Runs until Ctrl-C, the job ends, or\n"
-             "--duration passes.\n",
+             "--duration passes. --json: one JSON object per batch, the REST API's\n"
+             "Batch fields.\n",
     .run = monitor_run,
     .needs_master = 1,
 };

@@ -2,7 +2,8 @@
 MSG_JOB_QUERY): `sluice transitions`, `sluice alerts` and `sluice config
 export` print tables (or pretty JSON for config) by default and, with
 --json, exactly the API's JSON for the same job; `sluice jobs --json` lists
-the API's job fields. The reader token may run them; an unknown job is
+the API's job fields, `sluice workers --json` the API's workers and
+`sluice monitor --json` one line per batch with the API's Batch fields. The reader token may run them; an unknown job is
 refused naming it (exit 1), a missing job argument is a usage error (exit 2).
 """
 import json
@@ -63,6 +64,17 @@ def test():
     api_jobs = rest(base, token, "/api/v1/jobs")["jobs"]
     for k in ("id", "name", "state", "batch_interval_ms", "library_hash"):
         check(jobs[0][k] == api_jobs[0][k], f"jobs --json {k} = the API's")
+
+    workers = json.loads(c.client("workers", "--json").stdout)["workers"]
+    api_workers = rest(base, token, "/api/v1/workers")["workers"]
+    check([{k: w[k] for k in ("id", "address", "slots", "memory", "state")} for w in workers]
+          == api_workers, f"workers --json = GET /api/v1/workers: {workers}")
+    lines = c.client("monitor", "gen", "--json", "--duration", "1s").stdout.splitlines()
+    batches = [json.loads(line) for line in lines]
+    api_batches = rest(base, token, "/api/v1/jobs/gen/batches?limit=512")["batches"]
+    done = {b["batch_ms"]: b for b in api_batches if b["state"] == "DONE"}
+    check(batches and all(done.get(b["batch_ms"]) == b for b in batches),
+          f"monitor --json lines = the API's batches ({len(batches)} batches)")
 
     c.env["SLUICE_SECRET_FILE"] = os.path.join(c.state, "reader.token")
     check(json.loads(c.client("transitions", "--json", "gen").stdout) ==
