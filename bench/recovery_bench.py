@@ -47,7 +47,7 @@ def main():
         c.start_worker(f"w{i}", slots=2)
     c.wait_workers(2)
     prefix = os.path.join(c.dir, "out", "gen")
-    c.client("submit", lib, "--name", "gen", "--batch-interval", "1s",
+    c.client("submit", "--start", lib, "--name", "gen", "--batch-interval", "1s",
              "--conf", "gen.rate=150000", "--conf", "print.num=1",
              "--conf", f"output.path={prefix}")
     wait_for(lambda: len(saved_batches(prefix)) >= 2, 60, "first batches")

@@ -43,13 +43,21 @@ extern const client_cmd cmd_workers;
 extern const client_cmd cmd_submit;
 extern const client_cmd cmd_jobs;
 extern const client_cmd cmd_stop;
+extern const client_cmd cmd_publish;
 extern const client_cmd cmd_start;
+extern const client_cmd cmd_pause;
+extern const client_cmd cmd_resume;
+extern const client_cmd cmd_alerts;
+extern const client_cmd cmd_transitions;
+extern const client_cmd cmd_config;
 extern const client_cmd cmd_monitor;
 extern const client_cmd cmd_standalone;
 extern const client_cmd cmd_new_job;
 
 /* Prints completed batches of job until Ctrl-C, the job ends or
- * duration_ms (0 = no limit) passes. */
+ * duration_ms (0 = no limit) passes. show_output: bit 0 print() lines,
+ * MONITOR_JSON one JSON object per batch instead of the text line. */
+#define MONITOR_JSON 2
 int monitor_job(client *c, const char *job, int64_t duration_ms, int show_output);
 
 #endif

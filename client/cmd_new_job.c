@@ -121,7 +121,7 @@ static const char readme[] =
     "\n"
     "    make                      # or: cmake -S . -B build && cmake --build build\n"
     "    sluice standalone ./@NAME@.so --duration 5s --conf gen.rate=600\n"
-    "    sluice submit ./@NAME@.so --name @NAME@   # on a running cluster\n"
+    "    sluice submit --start ./@NAME@.so --name @NAME@   # on a running cluster\n"
     "\n"
     "Every batch prints apple 200, banana 200, cherry 200, even 300.\n";
 

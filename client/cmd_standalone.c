@@ -248,7 +248,8 @@ static int run_cluster(client *c, standalone *s)
 		return rv;
 	printf("standalone: master %s, %d workers x %d slots, state in %s\n", url,
 	       s->workers, s->slots, s->dir);
-	if ((rv = submit_job(c, s->lib, s->name, s->batch_ms, s->job_conf)) != EXIT_OK)
+	if ((rv = submit_job(c, s->lib, s->name, s->batch_ms, s->job_conf, true)) !=
+	    EXIT_OK)
 		return rv;
 	fflush(stdout);
 	rv = monitor_job(c, s->name, s->duration_ms, 1);

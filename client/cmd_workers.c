@@ -1,7 +1,10 @@
-/* sluice workers: the cluster's workers as a table. */
+/* sluice workers: the cluster's workers as a table (or JSON). */
 #include "client.h"
 #include "msgtypes.h"
 #include "cluster.pb-c.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
 
 #include <string.h>
 #include <time.h>
@@ -18,10 +21,34 @@ static void fmt_time(int64_t ms, char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The workers with the REST API's field names, plus the last heartbeat. */
+static void print_json(const Sluice__ListWorkersReply *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *a = cJSON_AddArrayToObject(o, "workers");
+	for (size_t i = 0; i < r->n_workers; i++) {
+		const Sluice__WorkerInfo *w = r->workers[i];
+		cJSON *x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "id", w->worker_id);
+		cJSON_AddStringToObject(x, "address", w->rpc_url);
+		cJSON_AddNumberToObject(x, "slots", w->slots);
+		cJSON_AddNumberToObject(x, "memory", (double)w->memory_bytes);
+		cJSON_AddStringToObject(x, "state", w->state);
+		cJSON_AddNumberToObject(x, "last_heartbeat_ms",
+		                        (double)w->last_heartbeat_ms);
+		cJSON_AddItemToArray(a, x);
+	}
+	char *txt = cJSON_PrintUnformatted(o);
+	printf("%s\n", txt);
+	cJSON_free(txt);
+	cJSON_Delete(o);
+}
+
 static int workers_run(client *c, int argc, char **argv)
 {
 	envelope rep;
-	if (argc > 1) {
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	if (argc > 1 && !json) {
 		fprintf(stderr, "sluice workers: unexpected argument '%s'\n", argv[1]);
 		client_cmd_usage(&cmd_workers, stderr);
 		return EXIT_USAGE;
@@ -36,6 +63,11 @@ static int workers_run(client *c, int argc, char **argv)
 	if (r == NULL) {
 		fprintf(stderr, "sluice: malformed reply from the master\n");
 		return EXIT_ERR;
+	}
+	if (json) {
+		print_json(r);
+		sluice__list_workers_reply__free_unpacked(r, NULL);
+		return EXIT_OK;
 	}
 	printf("%-12s %-28s %5s %9s %-6s %s\n", "ID", "ADDRESS", "SLOTS", "MEMORY",
 	       "STATE", "LAST HEARTBEAT");
@@ -55,7 +87,7 @@ static int workers_run(client *c, int argc, char **argv)
 const client_cmd cmd_workers = {
     .name = "workers",
     .summary = "list the cluster's workers",
-    .usage = "usage: sluice workers\n"
+    .usage = "usage: sluice workers [--json]\n"
              "Lists every worker the master knows: id, address, slots, memory budget,\n"
              "state (ALIVE or LOST) and the time of its last heartbeat (UTC).\n",
     .run = workers_run,

@@ -91,7 +91,7 @@ static void conf_collect(void *arg, const char *key, const char *value)
 }
 
 static int send_job(client *c, const char *path, const char *name, int64_t batch_ms,
-                    sl_conf *job_conf, sl_ctx *ctx)
+                    sl_conf *job_conf, sl_ctx *ctx, bool start)
 {
 	size_t len = 0;
 	uint8_t *lib = read_file(path, &len);
@@ -113,6 +113,7 @@ static int send_job(client *c, const char *path, const char *name, int64_t batch
 	s.n_conf = ce.n;
 	s.conf = ce.ptrs;
 	s.batch_interval_ms = batch_ms;
+	s.start = start;
 	envelope rep;
 	int rv = client_call(c, MSG_SUBMIT_JOB, &s, &rep);
 	sl_free(lib);
@@ -127,21 +128,22 @@ static int send_job(client *c, const char *path, const char *name, int64_t batch
 		fprintf(stderr, "sluice: malformed reply from the master\n");
 		return EXIT_ERR;
 	}
-	printf("submitted job '%s' (id %llu, library sha256 %.16s..., batch interval "
+	printf("submitted job '%s' (%s; id %llu, library sha256 %.16s..., batch interval "
 	       "%lld ms)\n",
-	       name, (unsigned long long)r->job_id, r->library_hash, (long long)batch_ms);
+	       name, start ? "started" : "published", (unsigned long long)r->job_id,
+	       r->library_hash, (long long)batch_ms);
 	sluice__submit_job_reply__free_unpacked(r, NULL);
 	return EXIT_OK;
 }
 
 int submit_job(client *c, const char *lib_path, const char *name, int64_t batch_ms,
-               sl_conf *job_conf)
+               sl_conf *job_conf, bool start)
 {
 	void *handle = NULL;
 	sl_ctx *ctx = api_ctx_new(job_conf);
 	int rv = build_graph(lib_path, &handle, ctx);
 	if (rv == EXIT_OK)
-		rv = send_job(c, lib_path, name, batch_ms, job_conf, ctx);
+		rv = send_job(c, lib_path, name, batch_ms, job_conf, ctx, start);
 	api_ctx_free(ctx);
 	if (handle != NULL)
 		dlclose(handle);

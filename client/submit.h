@@ -9,12 +9,14 @@
 
 #include "client.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Builds and checks the job; on success sends it and prints the job id.
- * job_conf holds the job's --conf keys (CONF_APP_KEYS). Returns EXIT_OK,
+ * job_conf holds the job's --conf keys (CONF_APP_KEYS); start: the job runs
+ * at once, otherwise it is PUBLISHED until `sluice start`. Returns EXIT_OK,
  * or EXIT_ERR with a message on stderr naming what is wrong. */
 int submit_job(client *c, const char *lib_path, const char *name, int64_t batch_ms,
-               sl_conf *job_conf);
+               sl_conf *job_conf, bool start);
 
 #endif

@@ -116,6 +116,12 @@ static const conf_key keys[] = {
            "for a re-run (stop, as Spark), or is recorded and skipped (continue)"),
     KEY("sluice.pause.maxDuration", CONF_DURATION, "24h", SEC, 365 * DAY,
         "a job paused longer than this is stopped"),
+    CHOICE("sluice.run.mode", "cluster", "standalone|cluster",
+           "run configuration: the job's CUs on one worker (standalone) or any "
+           "(cluster)"),
+    KEY("sluice.run.cus", CONF_INT, "0", 0, 1000000,
+        "run configuration: compute units the job needs, checked against free "
+        "capacity at start (0 = none reserved)"),
     /* Memory. */
     KEY("spark.memory.fraction", CONF_DOUBLE, "0.6", 0.01, 1,
         "share of the worker memory budget used for storage and execution"),
@@ -168,6 +174,24 @@ static const conf_key keys[] = {
         "SMTP password for sluice.alerts.smtp.user"),
     KEY("sluice.alerts.ca", CONF_STRING, NULL, 0, 0,
         "PEM CA bundle for STARTTLS and https:// webhooks (unset = the system bundle)"),
+    /* Alerts (job). */
+    KEY("sluice.alerts.states", CONF_STRING, "FAILED", 0, 0,
+        "job states that raise an alert, comma-separated (PUBLISHED, RUNNING, PAUSED, "
+        "STOPPED, FAILED)"),
+    KEY("sluice.alerts.email.to", CONF_STRING, NULL, 0, 0,
+        "email addresses (comma-separated) the job's alerts are mailed to"),
+    KEY("sluice.alerts.webhook.url", CONF_STRING, NULL, 0, 0,
+        "http:// or https:// URL the job's alerts are POSTed to as JSON"),
+    KEY("sluice.alerts.exec.command", CONF_STRING, NULL, 0, 0,
+        "absolute path of a command run per alert (JSON on stdin), e.g. an SMS gateway"),
+    KEY("sluice.alerts.lag.total", CONF_INT, "0", 0, NONE,
+        "alert when the job's Kafka lag summed over partitions exceeds this many "
+        "records (0 = off); resolved at 90% or below"),
+    KEY("sluice.alerts.lag.partition", CONF_INT, "0", 0, NONE,
+        "alert when one partition's Kafka lag exceeds this many records (0 = off)"),
+    KEY("sluice.alerts.exec.to", CONF_STRING, NULL, 0, 0,
+        "recipients (comma-separated) of sluice.alerts.exec.command, one run each as "
+        "argv[1]"),
     {.name = NULL},
 };
 

@@ -1,7 +1,7 @@
 /*
  * The driver checkpoint: see checkpoint.h.
  *
- * Tables (store.c, schema version 4): jobs (generator clock, state, rate
+ * Tables (store.c, schema version 5): jobs (generator clock, state, rate
  * state), batches (progress and committed outputs), kafka_ranges (ranges of
  * the batches not yet retired), kafka_offsets (next offset per partition),
  * blocks (receiver blocks still needed), receivers (placement). A checkpoint
@@ -82,6 +82,11 @@ void ckpt_job_free(ckpt_job *c)
 	sl_free(c->batches);
 	sl_free(c->blocks);
 	sl_free(c->receivers);
+	for (size_t i = 0; i < c->ntransitions; i++) {
+		sl_free(c->transitions[i].who);
+		sl_free(c->transitions[i].why);
+	}
+	sl_free(c->transitions);
 	sl_free(c->error);
 	sl_free(c->rate_state);
 	sl_free(c);
@@ -167,6 +172,31 @@ static int write_job(ck_writer *w, const ckpt_job *c)
 	bind_text(st, 5, c->rate_state);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)c->job_id);
 	int rv = ck_step(w, st);
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static int write_transitions(ck_writer *w, const ckpt_job *c)
+{
+	if (c->ntransitions == 0)
+		return SL_OK;
+	sqlite3_stmt *st = ck_prepare(
+	    w, "INSERT OR IGNORE INTO job_transitions(job_id, seq, at_ms, from_state, "
+	       "to_state, who, why) VALUES (?,?,?,?,?,?,?)");
+	if (st == NULL)
+		return SL_EDB;
+	int rv = SL_OK;
+	for (size_t i = 0; i < c->ntransitions && rv == SL_OK; i++) {
+		const ckpt_transition *t = &c->transitions[i];
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)c->job_id);
+		sqlite3_bind_int64(st, 2, t->seq);
+		sqlite3_bind_int64(st, 3, t->at_ms);
+		bind_text(st, 4, t->from);
+		bind_text(st, 5, t->to);
+		bind_text(st, 6, t->who);
+		bind_text(st, 7, t->why);
+		rv = ck_step(w, st);
+	}
 	sqlite3_finalize(st);
 	return rv;
 }
@@ -305,6 +335,8 @@ int checkpoint_write(sqlite3 *db, const ckpt_job *c, char *err, size_t errlen)
 		rv = write_blocks(&w, c);
 	if (rv == SL_OK)
 		rv = write_receivers(&w, c);
+	if (rv == SL_OK)
+		rv = write_transitions(&w, c);
 	if (rv == SL_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "checkpoint commit: %s",
 		         msg ? msg : sqlite3_errmsg(db));

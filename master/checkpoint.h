@@ -74,6 +74,15 @@ typedef struct {
 	char worker[32];
 } ckpt_receiver;
 
+/* A lifecycle transition (lifecycle.h); written with INSERT OR IGNORE, so a
+ * snapshot may carry transitions an earlier one already wrote. */
+typedef struct {
+	uint32_t seq; /* 1, 2, ... per job */
+	int64_t at_ms;
+	char from[12], to[12];
+	char *who, *why;
+} ckpt_transition;
+
 typedef struct {
 	uint64_t job_id;
 	char state[12];
@@ -90,6 +99,8 @@ typedef struct {
 	size_t nblocks;
 	ckpt_receiver *receivers;
 	size_t nreceivers;
+	ckpt_transition *transitions; /* those not yet known durable */
+	size_t ntransitions;
 } ckpt_job;
 
 /* Appenders (the engine builds snapshots with them). */

@@ -170,7 +170,22 @@ typedef struct {
 	int64_t prefer_until_mono;
 } receiver;
 
-typedef enum { JOB_RUNNING, JOB_STOPPED, JOB_FAILED } job_state;
+/* SPEC §8: PUBLISHED -> RUNNING <-> PAUSED; RUNNING/PAUSED -> STOPPED; any ->
+ * FAILED; STOPPED -> RUNNING again (lifecycle.c). */
+typedef enum {
+	JOB_RUNNING,
+	JOB_STOPPED,
+	JOB_FAILED,
+	JOB_PUBLISHED,
+	JOB_PAUSED
+} job_state;
+
+/* A transition kept in memory (all of a job's, listed by the REST API);
+ * at_seq: the first checkpoint that carries it. */
+typedef struct {
+	ckpt_transition t;
+	uint64_t at_seq;
+} job_transition;
 
 /* A job's definition: what was submitted, owned by the job, independent of
  * the wire message it came in (and rebuilt from the state store after a
@@ -227,6 +242,16 @@ typedef struct job {
 	uint64_t ckpt_seq, ckpt_durable;
 	bool ckpt_dirty;
 	int64_t ckpt_retry_mono;
+	/* Lifecycle (lifecycle.c): every transition, when the current state
+	 * began (wall ms), the longest pause before it becomes a stop. */
+	job_transition *trans;
+	size_t ntrans;
+	int64_t state_since_ms;
+	int64_t pause_max_ms;
+	int64_t lag_eval_mono; /* next lag alert evaluation (joblag.c) */
+	/* Run configuration (runconf.h). */
+	int64_t run_cus;
+	bool run_standalone;
 } job;
 
 typedef struct {
@@ -261,6 +286,11 @@ int jobs_recover(struct engine *e, int64_t grace_ms, char *err, size_t errlen);
 /* recovery.c: makes a job loaded as STOPPED/FAILED runnable from its last
  * checkpoint (receivers, Kafka sources, unfinished and halted batches). */
 int job_resume(job *j, int64_t grace_ms, char *err, size_t errlen);
+
+/* lifecycle.c (lifecycle.h has the actions) */
+const char *job_state_name(job_state s);
+/* Sets the state and records the transition (checkpointed with the job). */
+void job_transition_to(job *j, job_state to, const char *who, const char *why);
 
 /* jobs.c: the job changed; a checkpoint of it is queued at the end of
  * the current tick or handler (engine_flush). */

@@ -8,12 +8,16 @@
  * the master trusts nothing it receives; symbols are checked by the client
  * and again by each worker when it loads the library.
  */
+#include "alertrule.h"
 #include "alloc.h"
 #include "api.h"
 #include "clock.h"
 #include "engine_int.h"
 #include "jobdef.h"
 #include "kafka_src.h"
+#include "joblag.h"
+#include "lifecycle.h"
+#include "runconf.h"
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
@@ -22,38 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *job_state_name(job_state s)
-{
-	static const char *const names[] = {"RUNNING", "STOPPED", "FAILED"};
-	return names[s];
-}
-
-/* As shown to users: a job stopping gracefully is still RUNNING inside. */
-static const char *job_shown_state(const job *j)
-{
-	return j->draining && j->state == JOB_RUNNING ? "STOPPING"
-	                                              : job_state_name(j->state);
-}
-
-static void job_stopped(job *j, const char *how, const char *peer)
-{
-	j->state = JOB_STOPPED;
-	j->draining = false;
-	rtracker_stop(j);
-	job_checkpoint(j);
-	log_info("job %s stopped%s%s%s", j->name, how, peer ? " by " : "",
-	         peer ? peer : "");
-}
-
-/* A graceful stop ends once the receivers have stopped (their last blocks
- * reported), every received block is in a batch and every batch is done. */
-static void job_check_drained(job *j)
-{
-	if (j->draining && j->state == JOB_RUNNING && j->rcv_stopping == 0 &&
-	    j->npending == 0 && j->nbatches == 0)
-		job_stopped(j, " gracefully: everything received was processed", NULL);
-}
 
 job *jobs_find_id(struct engine *e, uint64_t id)
 {
@@ -87,9 +59,8 @@ void job_fail(job *j, const char *fmt, ...)
 	if (j->state == JOB_FAILED)
 		return;
 	log_error("job %s FAILED: %s", j->name, j->error);
-	j->state = JOB_FAILED;
 	rtracker_stop(j);
-	job_checkpoint(j);
+	job_transition_to(j, JOB_FAILED, "master", j->error);
 }
 
 /* Applies the submitted configuration; errors name the key. */
@@ -116,6 +87,17 @@ int job_conf_apply(job *j, char *err, size_t errlen)
 	j->graceful_stop =
 	    conf_get_bool(j->conf, "spark.streaming.stopGracefullyOnShutdown");
 	(void)mc;
+	j->pause_max_ms = conf_get_duration_ms(j->conf, "sluice.pause.maxDuration");
+	j->run_cus = conf_get_int(j->conf, "sluice.run.cus");
+	j->run_standalone =
+	    strcmp(conf_get_str(j->conf, "sluice.run.mode"), "standalone") == 0;
+	uint32_t states;
+	char serr[128];
+	if (alertrule_parse_states(conf_get_str(j->conf, "sluice.alerts.states"), &states,
+	                           serr, sizeof(serr)) != 0) {
+		snprintf(err, errlen, "sluice.alerts.states: %s", serr);
+		return SL_ECONFIG;
+	}
 	return SL_OK;
 }
 
@@ -211,6 +193,7 @@ void job_free(job *j)
 {
 	rtracker_stop(j);
 	kafka_free(j);
+	lifecycle_free(j);
 	for (size_t i = 0; i < j->nbatches; i++)
 		batch_free(j->batches[i]);
 	for (size_t i = 0; i < j->nretiring; i++)
@@ -266,7 +249,9 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 	j->next_batch_ms = (j->created_ms / j->interval_ms + 1) * j->interval_ms;
 	memcpy(j->lib_hash, j->def.lib_hash, sizeof(j->lib_hash));
 	const char *libname = s->library_name;
+	j->state = s->start ? JOB_RUNNING : JOB_PUBLISHED;
 	if ((rv = job_conf_apply(j, err, sizeof(err))) != SL_OK ||
+	    (s->start && (rv = runconf_check_start(j, err, sizeof(err))) != SL_OK) ||
 	    (rv = kafka_init(j, err, sizeof(err))) != SL_OK ||
 	    (rv = job_store(j, err, sizeof(err))) != SL_OK) {
 		/* The reply names the job: format it before job_free frees s. */
@@ -279,6 +264,11 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 	j->live = true;
 	e->jobs = sl_realloc(e->jobs, (e->njobs + 1) * sizeof(*e->jobs));
 	e->jobs[e->njobs++] = j;
+	char who[160];
+	snprintf(who, sizeof(who), "%s@%s", req->sender, rep->peer);
+	job_transition_to(j, JOB_PUBLISHED, who, "submitted");
+	if (s->start)
+		job_transition_to(j, JOB_RUNNING, who, "started at submission");
 	log_info("job %s (id %llu) submitted from %s: library %s (%zu bytes, sha256 "
 	         "%.16s), %zu "
 	         "graph nodes, batch interval %lld ms, first batch at %lld",
@@ -325,43 +315,6 @@ static int handle_list(struct engine *e, rpc_reply *rep)
 	return SL_OK;
 }
 
-/* sluice start: a STOPPED or FAILED job runs again from its checkpoint: the
- * batch a failure halted (onFailure=stop) re-runs, Kafka continues from the
- * checkpointed offsets; a stopped job's unallocated blocks are dropped (a
- * stop discards buffered data, SPEC §8). The stop's idle time is not made
- * up with empty batches: the next batch is the next interval from now. */
-static int job_start(job *j, rpc_reply *rep)
-{
-	char err[700];
-	if (j->state == JOB_RUNNING)
-		return SL_OK;
-	if (j->graph == NULL)
-		return rpc_reply_error(rep, SL_ESTATE, "job '%s' cannot run: %s", j->name,
-		                       j->error);
-	if (j->ckpt_dirty || j->ckpt_durable < j->ckpt_seq)
-		return rpc_reply_error(rep, SL_EBUSY,
-		                       "job '%s' is still writing its checkpoint; try "
-		                       "again in a moment",
-		                       j->name);
-	if (!j->live && job_resume(j, 0, err, sizeof(err)) != SL_OK)
-		return rpc_reply_error(rep, SL_ESTATE, "job '%s' cannot start: %s",
-		                       j->name, err);
-	if (j->state == JOB_STOPPED)
-		batches_drop_pending(j);
-	batches_rearm(j);
-	rtracker_rearm(j);
-	int64_t now = clock_wall_ms();
-	int64_t next = (now / j->interval_ms + 1) * j->interval_ms;
-	if (next > j->next_batch_ms)
-		j->next_batch_ms = next;
-	j->state = JOB_RUNNING;
-	j->error[0] = '\0';
-	job_checkpoint(j);
-	log_info("job %s started by %s; next batch at %lld", j->name, rep->peer,
-	         (long long)j->next_batch_ms);
-	return SL_OK;
-}
-
 static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
 {
 	Sluice__JobControl *c =
@@ -370,27 +323,13 @@ static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed JobControl");
 	int rv = SL_OK;
 	job *j = jobs_find(e, c->job);
-	if (j == NULL) {
+	char who[160], err[512];
+	snprintf(who, sizeof(who), "%s@%s", req->sender, rep->peer);
+	if (j == NULL)
 		rv = rpc_reply_error(rep, SL_ENOTFOUND, "no job named '%s'", c->job);
-	} else if (strcmp(c->action, "stop") == 0) {
-		if (j->state == JOB_RUNNING && (c->graceful || j->graceful_stop)) {
-			if (!j->draining)
-				log_info(
-				    "job %s stopping gracefully (asked by %s): receivers "
-				    "stop, what they received is processed",
-				    j->name, rep->peer);
-			j->draining = true;
-			rtracker_stop(j);
-			job_check_drained(j);
-		} else if (j->state == JOB_RUNNING) {
-			job_stopped(j, "", rep->peer);
-		}
-	} else if (strcmp(c->action, "start") == 0) {
-		rv = job_start(j, rep);
-	} else {
-		rv =
-		    rpc_reply_error(rep, SL_EINVAL, "unknown job action '%s'", c->action);
-	}
+	else if ((rv = lifecycle_control(j, c->action, c->graceful, who, c->reason, err,
+	                                 sizeof(err))) != SL_OK)
+		rv = rpc_reply_error(rep, rv, "%s", err);
 	if (rv == SL_OK) {
 		Sluice__JobControlReply out = SLUICE__JOB_CONTROL_REPLY__INIT;
 		out.state = (char *)job_shown_state(j);
@@ -516,6 +455,7 @@ static ckpt_job *job_snapshot(job *j)
 	c->next_batch_ms = j->next_batch_ms;
 	c->last_batch_ms = j->last_batch_ms;
 	c->rate_state = sl_strdup(""); /* the rate controller's slot (later) */
+	lifecycle_snapshot(j, c);
 	batches_snapshot(j, c);
 	rtracker_snapshot(j, c);
 	return c;
@@ -628,11 +568,13 @@ void engine_tick(struct engine *e)
 	int64_t now = clock_wall_ms();
 	for (size_t i = 0; i < e->njobs; i++) {
 		job *j = e->jobs[i];
+		if (j->state == JOB_RUNNING || j->state == JOB_PAUSED)
+			rtracker_tick(j); /* a paused job's receivers go on */
 		if (j->state == JOB_RUNNING) {
-			rtracker_tick(j);
 			batches_generate(j, now);
-			job_check_drained(j);
+			joblag_tick(j, clock_mono_ms());
 		}
+		lifecycle_tick(j, now);
 	}
 	engine_kick(e);
 }
@@ -648,7 +590,8 @@ void engine_worker_event(struct engine *e, worker_entry *w, bool lost)
 {
 	if (!lost) {
 		for (size_t i = 0; i < e->njobs; i++)
-			if (e->jobs[i]->state == JOB_RUNNING)
+			if (e->jobs[i]->state == JOB_RUNNING ||
+			    e->jobs[i]->state == JOB_PAUSED)
 				rtracker_worker_back(e->jobs[i], w);
 		return;
 	}

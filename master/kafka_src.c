@@ -31,6 +31,7 @@ typedef struct {
 	char *topic;
 	int32_t partition;
 	int64_t next; /* next offset to read; -1 until resolved */
+	int64_t end;  /* high watermark at the last plan (under mu); -1 unknown */
 	char worker[32];
 } kpart;
 
@@ -200,6 +201,7 @@ static int discover(ksrc *k, char *err, size_t errlen)
 			kp->topic = sl_strdup(mt->topic);
 			kp->partition = mt->partitions[p].id;
 			kp->next = -1;
+			kp->end = -1;
 			if (k->started)
 				log_info("job %s: new Kafka partition %s-%d, reading "
 				         "from its start",
@@ -309,6 +311,9 @@ static void plan_offsets(ksrc *k, char *err, size_t errlen)
 			plan_clear(k);
 			return;
 		}
+		pthread_mutex_lock(&k->mu);
+		p->end = high; /* for the lag (kafka_end_offset) */
+		pthread_mutex_unlock(&k->mu);
 		if (p->next < 0)
 			resolve_start(k, p, low, high);
 		if (p->next < low) {
@@ -339,6 +344,7 @@ void kafka_restore(job *j, const ckpt_range *offsets, size_t n)
 			p->topic = sl_strdup(offsets[i].topic);
 			p->partition = offsets[i].partition;
 			p->next = offsets[i].until;
+			p->end = -1;
 		}
 		/* partitions the checkpoint does not know appeared since: read
 		 * them from their start */
@@ -432,6 +438,21 @@ void kafka_commit_pending(ksrc *k)
 		log_warn("job %s: committing offsets to group %s: %s", k->j->name,
 		         k->group, rd_kafka_err2str(e));
 	rd_kafka_topic_partition_list_destroy(l);
+}
+
+int64_t kafka_end_offset(job *j, uint32_t node, const char *topic, int32_t partition)
+{
+	int64_t end = -1;
+	for (size_t i = 0; i < j->nksrc; i++) {
+		if (j->ksrc[i]->node != node)
+			continue;
+		pthread_mutex_lock(&j->ksrc[i]->mu);
+		kpart *p = part_find(j->ksrc[i], topic, partition);
+		if (p != NULL)
+			end = p->end;
+		pthread_mutex_unlock(&j->ksrc[i]->mu);
+	}
+	return end;
 }
 
 bool kafka_worker_of(job *j, const char *topic, int32_t partition, char out[32])

@@ -48,6 +48,9 @@ bool kafka_ready(job *j, int64_t t);
 void kafka_take(job *j, batch *b);
 /* Under the lock: a batch finished; queue its offsets for commit. */
 void kafka_batch_done(job *j, const batch *b);
+/* Under the lock: a partition's high watermark as its last plan saw it
+ * (the producers' end offset), -1 when not known yet. */
+int64_t kafka_end_offset(job *j, uint32_t node, const char *topic, int32_t partition);
 /* Under the lock: the worker a partition's last task ran on (locality). */
 bool kafka_worker_of(job *j, const char *topic, int32_t partition, char out[32]);
 void kafka_note_worker(job *j, const char *topic, int32_t partition, const char *worker);

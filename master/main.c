@@ -3,6 +3,7 @@
  * loads or creates the cluster secret, serves cluster RPC and runs the cron
  * loop until SIGINT/SIGTERM.
  */
+#include "alerts.h"
 #include "alloc.h"
 #include "clock.h"
 #include "engine.h"
@@ -11,6 +12,7 @@
 #include "master.h"
 #include "msgtypes.h"
 #include "proc.h"
+#include "rest.h"
 #include "sluice/err.h"
 #include "cluster.pb-c.h"
 
@@ -39,6 +41,8 @@ static int master_handle(void *arg, const envelope *req, rpc_reply *rep)
 {
 	master *m = arg;
 	int rv;
+	if (req->type == MSG_JOB_QUERY)
+		return rest_query(m, req, rep); /* takes the lock itself */
 	pthread_mutex_lock(&m->lock);
 	switch (req->type) {
 	case MSG_PING: {
@@ -174,6 +178,8 @@ static int master_open(master *m, char *err, size_t errlen)
 		return rv;
 	cluster_on_event(m->cl, master_worker_event, m);
 	cluster_on_heartbeat(m->cl, master_worker_heartbeat, m);
+	if ((rv = alerts_new(path, m->conf, &m->alerts, err, errlen)) != SL_OK)
+		return rv;
 	return engine_new(m, &m->engine, err, errlen);
 }
 
@@ -253,6 +259,7 @@ static void master_cron(master *m)
 int main(int argc, char **argv)
 {
 	master m;
+	rest *api = NULL;
 	char err[1024];
 	int rv;
 	memset(&m, 0, sizeof(m));
@@ -275,10 +282,15 @@ int main(int argc, char **argv)
 		rv = 1;
 		goto out;
 	}
+	/* The API is an addition to the cluster RPC: a master whose HTTP port
+	 * is taken still runs its jobs, and says why there is no API. */
+	if (rest_start(&m, &api, err, sizeof(err)) != SL_OK)
+		log_error("no REST API or /metrics: %s", err);
 	master_cron(&m);
 	log_info("master stopping");
 	rv = 0;
 out:
+	rest_stop(api);
 	rpc_server_close(m.server);
 	if (m.cl != NULL) {
 		pthread_mutex_lock(&m.lock);
@@ -290,6 +302,7 @@ out:
 		clock_sleep_ms(20);
 	engine_stop(m.engine);
 	engine_free(m.engine);
+	alerts_free(m.alerts);
 	cluster_free(m.cl);
 	store_close(m.db);
 	conf_free(m.conf);

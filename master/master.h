@@ -34,6 +34,7 @@ typedef struct master {
 	char url[300];
 	int port;
 	struct engine *engine; /* jobs; NULL until the engine is started */
+	struct alerts *alerts; /* job alerts (alerts.h); NULL until started */
 } master;
 
 #endif

@@ -13,7 +13,11 @@
  * passed while the master was down are generated one per interval (as
  * Spark's JobGenerator does on restart), and batch time never goes back.
  *
- * job_resume also serves `sluice start` of a job loaded STOPPED or FAILED.
+ * PAUSED jobs are resumed the same way (their generator stays stopped);
+ * PUBLISHED and STOPPED ones get their sources and receivers ready for a
+ * start, Kafka reading from the committed offsets.
+ * A FAILED job is resumed from its checkpoint by `sluice start`
+ * (lifecycle.c), which re-runs the batch its failure halted.
  *
  * A job that cannot be rebuilt (its library missing or not matching its
  * hash, its graph or configuration unreadable) is listed FAILED with the
@@ -24,6 +28,7 @@
 #include "engine_int.h"
 #include "jobdef.h"
 #include "kafka_src.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "sluice/err.h"
 
@@ -32,9 +37,11 @@
 
 static job_state state_from(const char *s)
 {
-	return strcmp(s, "RUNNING") == 0   ? JOB_RUNNING
-	       : strcmp(s, "STOPPED") == 0 ? JOB_STOPPED
-	                                   : JOB_FAILED;
+	return strcmp(s, "RUNNING") == 0     ? JOB_RUNNING
+	       : strcmp(s, "PAUSED") == 0    ? JOB_PAUSED
+	       : strcmp(s, "PUBLISHED") == 0 ? JOB_PUBLISHED
+	       : strcmp(s, "STOPPED") == 0   ? JOB_STOPPED
+	                                     : JOB_FAILED;
 }
 
 /* Resumes a job from its checkpoint; SL_OK or an error in err. */
@@ -77,18 +84,25 @@ static job *job_from_row(struct engine *e, sqlite3_stmt *st, int64_t grace_ms)
 	                sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4),
 	                (const char *)sqlite3_column_text(st, 5), err, sizeof(err));
 	j->graph = j->def.graph;
+	bool live = j->state == JOB_RUNNING || j->state == JOB_PAUSED;
 	if (rv == SL_OK)
 		rv = job_conf_apply(j, err, sizeof(err));
-	if (rv == SL_OK && j->state == JOB_RUNNING)
+	if (rv == SL_OK)
+		rv = lifecycle_load(j, store_db(e->m->db), err, sizeof(err));
+	if (rv == SL_OK && live)
 		rv = job_resume(j, grace_ms, err, sizeof(err));
-	if (rv != SL_OK && j->state == JOB_RUNNING) {
+	else if (rv == SL_OK && (j->state == JOB_PUBLISHED || j->state == JOB_STOPPED)) {
+		/* startable: Kafka reading starts from the committed offsets */
+		rv = kafka_init(j, err, sizeof(err));
+		rtracker_init(j);
+	}
+	if (rv != SL_OK && j->state != JOB_FAILED) {
 		/* listed, never run: the reason names what is wrong */
 		kafka_free(j);
 		snprintf(j->error, sizeof(j->error), "cannot resume after a restart: %s",
 		         err);
 		log_error("job %s: %s", j->name, j->error);
-		j->state = JOB_FAILED;
-		j->ckpt_dirty = true;
+		job_transition_to(j, JOB_FAILED, "master", j->error);
 	}
 	return j;
 }

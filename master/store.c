@@ -61,6 +61,15 @@ static const char *const store_migrations[] = {
     "  PRIMARY KEY (job_id, block_id));"
     "CREATE TABLE receivers (job_id INTEGER NOT NULL, receiver_id INTEGER NOT NULL,"
     "  worker_id TEXT NOT NULL, PRIMARY KEY (job_id, receiver_id));",
+    /* 4 -> 5: job lifecycle transitions (who asked, why; lifecycle.c) and
+     * every alert sent or failed (alerts.c) */
+    "CREATE TABLE job_transitions (job_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  at_ms INTEGER NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,"
+    "  who TEXT NOT NULL, why TEXT NOT NULL, PRIMARY KEY (job_id, seq));"
+    "CREATE TABLE alert_history (id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL,"
+    "  job TEXT NOT NULL, at_ms INTEGER NOT NULL, channel TEXT NOT NULL,"
+    "  target TEXT NOT NULL, event TEXT NOT NULL, summary TEXT NOT NULL,"
+    "  outcome TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT NOT NULL);",
 };
 
 #define STORE_LATEST ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

@@ -152,7 +152,7 @@ step "the units' commands, as user sluice with the default configuration, run a 
 	for i in $(seq 100); do as_sluice workers 2>/dev/null | grep -q " ALIVE " && break; sleep 0.2; done
 	as_sluice workers
 	lib=$(dpkg -L sluice | grep "/examples/generator_wordcount.so$")
-	as_sluice submit "$lib" --name unitjob --batch-interval 1s --conf gen.rate=1000
+	as_sluice submit --start "$lib" --name unitjob --batch-interval 1s --conf gen.rate=1000
 	ok=0
 	for i in $(seq 60); do
 		row=$(as_sluice jobs | grep " unitjob ")

@@ -9,6 +9,7 @@ PKGS=(
   libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler
   librdkafka-dev liblz4-dev libsqlite3-dev libcjson-dev libcmocka-dev libcurl4-openssl-dev
   iproute2 openssl kcat netcat-openbsd procps openssh-server prometheus python3-aiosmtpd
+  python3-venv
   default-jre-headless maven
 )
 
@@ -22,12 +23,27 @@ if command -v java >/dev/null && command -v mvn >/dev/null; then
   missing=("${missing[@]/maven/}")
 fi
 read -r -a missing <<< "${missing[*]:-}"
-[ ${#missing[@]} -eq 0 ] && exit 0
+
+# schemathesis (PyPI, not in Debian) for tests/integration/test_rest.py, in a
+# venv of its own so it never touches the system Python.
+VENV=/opt/sluice-venv
+python_tools() {
+  [ -x "$VENV/bin/st" ] && return 0
+  echo "setup: installing schemathesis into $VENV"
+  $SUDO /usr/bin/python3 -m venv "$VENV"
+  $SUDO "$VENV/bin/pip" install -q schemathesis
+}
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if [ ${#missing[@]} -eq 0 ]; then
+  python_tools
+  exit 0
+fi
+
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+python_tools
 echo "setup: done"

@@ -116,8 +116,10 @@ class Cluster:
     def start_master(self, extra_conf=None):
         if self.port is None:
             self.port = free_port()
+        # sluice.http.port=0: tests run side by side, never on the default 8080
         argv = [os.path.join(BIN, "sluice-master"), "--state-dir", self.state,
-                "--port", str(self.port)] + self.conf_args(extra_conf)
+                "--port", str(self.port), "--conf", "sluice.http.port=0"] + \
+            self.conf_args(extra_conf)
         self.master = Proc("master", argv, os.path.join(self.dir, "master.log"), env=self.env)
         wait_for(lambda: self.client("workers", check=False).returncode == 0 or
                  (not self.master.alive() and fail("master exited: " + self.master.log_text())),
@@ -378,6 +380,13 @@ def counter_diff(got, want, limit=10):
         return ""
     return f"{len(bad)} words differ, e.g. " + ", ".join(
         f"{k!r}: got {g} want {w}" for k, g, w in bad[:limit])
+
+
+def http_base(c, timeout=15):
+    """The master's REST base URL (it writes STATE/master.http once serving)."""
+    path = os.path.join(c.state, "master.http")
+    return wait_for(lambda: os.path.exists(path) and open(path).read().strip() or None,
+                    timeout, "the master's HTTP port")
 
 
 def jobs_table(c):

@@ -39,7 +39,7 @@ def test():
     ]
     for what, path, needles in cases:
         check(os.path.exists(path), f"{what}: {path} exists")
-        r = c.client("submit", path, "--name", "bad", "--conf", "source.port=9", check=False)
+        r = c.client("submit", "--start", path, "--name", "bad", "--conf", "source.port=9", check=False)
         err = r.stderr.strip()
         log(f"{what}: exit {r.returncode}: {err}")
         check(r.returncode == 1, f"{what}: refused with exit code 1 (got {r.returncode})")
@@ -50,7 +50,7 @@ def test():
     check(jobs_table(c) == {}, "the master lists no job")
     check("submitted from" not in c.master.log_text(), "the master logged no submission")
 
-    r = c.client("submit", os.path.join(LIB, "socket_wordcount.so"), "--name", "good",
+    r = c.client("submit", "--start", os.path.join(LIB, "socket_wordcount.so"), "--name", "good",
                  "--conf", "source.port=9", check=False)
     check(r.returncode == 0 and "submitted job 'good'" in r.stdout,
           f"a good job is accepted by the same master: {r.stdout}{r.stderr}")

@@ -33,7 +33,7 @@ def failure_policy(c):
         f.write("not a directory\n")
     lib = os.path.join(BUILD, "lib", "generator_wordcount.so")
     for name, policy in (("failstop", None), ("failgo", "continue")):
-        args = ["submit", lib, "--name", name, "--batch-interval", INTERVAL,
+        args = ["submit", "--start", lib, "--name", name, "--batch-interval", INTERVAL,
                 "--conf", "gen.rate=200", "--conf", "print.num=1",
                 "--conf", f"output.path={blocker}/out/{name}"]
         if policy:
@@ -121,7 +121,7 @@ def graceful_stop(c):
     lib = os.path.join(BUILD, "tests", "jobs2", "slow_wordcount.so")
     src = Source()
     out = os.path.join(c.dir, "out", "graceful")
-    c.client("submit", lib, "--name", "graceful", "--batch-interval", INTERVAL,
+    c.client("submit", "--start", lib, "--name", "graceful", "--batch-interval", INTERVAL,
              "--conf", f"source.port={src.port}", "--conf", f"output.path={out}",
              "--conf", "slow.line_ms=25", "--conf", "reduce.partitions=1",
              "--conf", "spark.streaming.concurrentJobs=1")

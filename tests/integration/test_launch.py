@@ -309,7 +309,7 @@ def job_phase(h):
     want = collections.Counter(text.split())
     indir, prefix = h.path("in"), h.path("out", "wc")
     os.makedirs(indir)
-    r = client(h, "submit", os.path.join(LIB, "file_wordcount.so"), "--name", "wc",
+    r = client(h, "submit", "--start", os.path.join(LIB, "file_wordcount.so"), "--name", "wc",
                "--batch-interval", "1s", "--conf", f"input.dir={indir}",
                "--conf", f"output.path={prefix}", "--conf", "print.num=3")
     check(r.returncode == 0, f"job submitted: {r.stdout.strip()} {r.stderr.strip()}")

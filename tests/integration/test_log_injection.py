@@ -47,7 +47,7 @@ def test():
     # a library file name with a newline and escapes: accepted, logged escaped
     lib = os.path.join(c.dir, "lib" + FORGED + ".so")
     shutil.copy(os.path.join(LIB, "generator_wordcount.so"), lib)
-    c.client("submit", lib, "--name", "gen", "--batch-interval", "1s",
+    c.client("submit", "--start", lib, "--name", "gen", "--batch-interval", "1s",
              "--conf", "gen.rate=100")
     lines = wait_for(lambda: [l for l in c.master.log_text().splitlines()
                               if "job gen (id" in l and "submitted" in l] or None,
@@ -56,7 +56,7 @@ def test():
           f"library name logged escaped on the submission line: {lines}")
 
     # a job name with the same: refused, and the refusal logged escaped
-    r = c.client("submit", os.path.join(LIB, "generator_wordcount.so"), "--name",
+    r = c.client("submit", "--start", os.path.join(LIB, "generator_wordcount.so"), "--name",
                  "job" + FORGED, check=False)
     log(f"bad job name: exit {r.returncode}: {(r.stdout + r.stderr).strip()[:300]}")
     check(r.returncode != 0, "job name with control characters refused")
@@ -83,7 +83,7 @@ def test():
     check(len(err) == 1 and SHORT_ESCAPED in err[0] and "FORGED" not in text.replace(err[0], ""),
           "the worker's error is one line with the value escaped")
     check(raw_controls(text) == [], "no raw control character in the worker's output")
-    r = c.client("submit", os.path.join(LIB, "generator_wordcount.so"), "--name", "gen3",
+    r = c.client("submit", "--start", os.path.join(LIB, "generator_wordcount.so"), "--name", "gen3",
                  "--conf", "spark.streaming.receiver.maxRate=5" + SHORT, check=False)
     out = r.stdout + r.stderr
     log(f"job conf with a bad value: exit {r.returncode}: {out.strip()[:300]}")

@@ -63,7 +63,7 @@ def test():
     c.wait_workers(2)
     lib = os.path.join(BUILD, "lib", "generator_wordcount.so")
     prefix = os.path.join(c.dir, "out", "gen")
-    c.client("submit", lib, "--name", "gen", "--batch-interval", f"{INTERVAL_MS}ms",
+    c.client("submit", "--start", lib, "--name", "gen", "--batch-interval", f"{INTERVAL_MS}ms",
              "--conf", f"gen.rate={RATE}", "--conf", "print.num=1",
              "--conf", f"output.path={prefix}")
     wait_for(lambda: len(saved_batches(prefix)) >= 3, 60, "three saved batches")
@@ -94,7 +94,7 @@ def test():
               "the restarted master resumed job gen from its checkpoint")
         check(jobs_table(c)["gen"]["state"] == "RUNNING", "gen is RUNNING again")
     wait_more_batches(prefix, max(saved_batches(prefix)), 3, 60)
-    r = c.client("submit", lib, "--name", "gen", "--batch-interval", "500ms",
+    r = c.client("submit", "--start", lib, "--name", "gen", "--batch-interval", "500ms",
                  "--conf", "gen.rate=1000", check=False)
     out = r.stderr + r.stdout
     check(r.returncode != 0 and "gen" in out and "already exists" in out,

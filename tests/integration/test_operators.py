@@ -242,7 +242,7 @@ def test():
 
     prefixes = {n: os.path.join(out, n) for n in OUTPUTS}
     t0 = time.monotonic()
-    c.client("submit", os.path.join(JOBS3, "ops_job.so"), "--name", "ops", "--batch-interval",
+    c.client("submit", "--start", os.path.join(JOBS3, "ops_job.so"), "--name", "ops", "--batch-interval",
              f"{INTERVAL_MS}ms", "--conf", f"input.dir={inp}", "--conf", f"output.path={out}",
              "--conf", f"foreach.dir={fe}", "--conf", f"input2.dir={inp2}")
     first = wait_for(lambda: saved_batches(prefixes["total"]), 30, "a first (empty) batch")

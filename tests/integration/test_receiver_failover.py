@@ -145,7 +145,7 @@ def test():
 
     src = LineServer()
     out = os.path.join(c.dir, "out", "counts")
-    c.client("submit", lib, "--name", JOB, "--batch-interval", "1s",
+    c.client("submit", "--start", lib, "--name", JOB, "--batch-interval", "1s",
              "--conf", f"source.port={src.port}", "--conf", f"output.path={out}",
              "--conf", f"slow.line_ms={LINE_MS}", "--conf", "reduce.partitions=2",
              "--conf", "spark.streaming.concurrentJobs=1")

@@ -47,7 +47,7 @@ def test():
     w = c.start_worker("w0", extra_args=["--master", cap.url])
     c.wait_workers(1)
     c.port = cap.port
-    c.client("submit", os.path.join(LIB, "generator_wordcount.so"), "--name", "gen",
+    c.client("submit", "--start", os.path.join(LIB, "generator_wordcount.so"), "--name", "gen",
              "--batch-interval", "1s", "--conf", "gen.rate=100")
     wait_for(lambda: jobs_table(c).get("gen", {}).get("state") == "RUNNING", 30,
              "the job to run")

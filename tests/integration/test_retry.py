@@ -39,7 +39,7 @@ def test():
     marks = os.path.join(c.dir, "marks")
     os.makedirs(marks)
     t0 = time.monotonic()
-    c.client("submit", os.path.join(JOBS, "fail_once.so"), "--name", "failonce",
+    c.client("submit", "--start", os.path.join(JOBS, "fail_once.so"), "--name", "failonce",
              "--batch-interval", "1s", "--conf", f"source.port={server.port}",
              "--conf", f"output.path={prefix}", "--conf", f"fail.dir={marks}")
     wait_for(lambda: server.done.is_set(), 60, "the text to be sent")

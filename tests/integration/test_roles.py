@@ -70,7 +70,7 @@ def test():
     c.start_worker("w1")
     c.env["SLUICE_SECRET_FILE"] = os.path.join(c.state, "secret")
     c.wait_workers(1)
-    rc, out = client(c, creds["operator.token"], "submit",
+    rc, out = client(c, creds["operator.token"], "submit", "--start",
                      os.path.join(LIB, "generator_wordcount.so"), "--name", "gen",
                      "--batch-interval", "1s", "--conf", "gen.rate=100")
     check(rc == 0, "operator token submits a job")

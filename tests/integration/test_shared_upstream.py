@@ -26,7 +26,7 @@ def test():
     c.start_worker("w1", slots=2)
     c.wait_workers(2)
     prefix = os.path.join(c.dir, "out", "gen")
-    c.client("submit", os.path.join(BUILD, "lib", "generator_wordcount.so"), "--name", "gen",
+    c.client("submit", "--start", os.path.join(BUILD, "lib", "generator_wordcount.so"), "--name", "gen",
              "--batch-interval", f"{INTERVAL_MS}ms", "--conf", f"gen.rate={RATE}",
              "--conf", "gen.partitions=4", "--conf", f"output.path={prefix}",
              "--conf", "print.num=1")

@@ -37,7 +37,7 @@ def count_in_cluster(name, text, nlines, workers, slots, reducers):
     server = TextServer(text, chunk=16384, pause=0.02)
     prefix = os.path.join(c.dir, "out", "wc")
     t0 = time.monotonic()
-    c.client("submit", os.path.join(LIB, "socket_wordcount.so"), "--name", "wc",
+    c.client("submit", "--start", os.path.join(LIB, "socket_wordcount.so"), "--name", "wc",
              "--batch-interval", "1s", "--conf", f"source.port={server.port}",
              "--conf", f"output.path={prefix}", "--conf", f"reduce.partitions={reducers}")
     wait_for(lambda: server.done.is_set(), 60, f"{name}: the text to be sent")

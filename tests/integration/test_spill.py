@@ -132,7 +132,7 @@ def test():
     srv.listen(4)
     srv.settimeout(30)
     out = os.path.join(c.dir, "out", "wc")
-    c.client("submit", os.path.join(LIB, "socket_wordcount.so"), "--name", "spill",
+    c.client("submit", "--start", os.path.join(LIB, "socket_wordcount.so"), "--name", "spill",
              "--batch-interval", f"{INTERVAL_S}s", "--conf", f"source.port={srv.getsockname()[1]}",
              "--conf", f"output.path={out}", "--conf", "print.num=0")
     conn, _ = srv.accept()

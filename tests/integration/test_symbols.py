@@ -69,7 +69,7 @@ def test():
     w = c.start_worker("w0")
     c.wait_workers(1)
     prefix = os.path.join(c.dir, "out", "collide")
-    c.client("submit", os.path.join(BUILD, "tests", "jobs", "collide_names.so"),
+    c.client("submit", "--start", os.path.join(BUILD, "tests", "jobs", "collide_names.so"),
              "--name", "collide", "--batch-interval", "500ms", "--conf", "gen.rate=200",
              "--conf", f"output.path={prefix}")
     total = wait_for(lambda: (lambda t: t if sum(t[0].values()) > 0 else None)(

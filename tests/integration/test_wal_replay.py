@@ -154,7 +154,7 @@ def scenario(mode):
     names = {wait_for(lambda n=n: c.worker_id(n), 5, f"{n} id"): n for n in c.workers}
     src = LineServer()
     out = os.path.join(c.dir, "out", "counts")
-    c.client("submit", lib, "--name", JOB, "--batch-interval", "1s",
+    c.client("submit", "--start", lib, "--name", JOB, "--batch-interval", "1s",
              "--conf", f"source.port={src.port}", "--conf", f"output.path={out}",
              "--conf", f"slow.line_ms={LINE_MS}", "--conf", "reduce.partitions=1",
              "--conf", "spark.streaming.concurrentJobs=1",

@@ -36,7 +36,7 @@ def test():
     server = TextServer(text, chunk=32768, pause=0.03)
     prefix = os.path.join(c.dir, "out", "wc")
     t0 = time.monotonic()
-    r = c.client("submit", os.path.join(LIB, "socket_wordcount.so"), "--name", "wc",
+    r = c.client("submit", "--start", os.path.join(LIB, "socket_wordcount.so"), "--name", "wc",
                  "--batch-interval", "1s", "--conf", f"source.port={server.port}",
                  "--conf", f"output.path={prefix}", "--conf", "print.num=5")
     log(r.stdout.strip())

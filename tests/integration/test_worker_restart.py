@@ -54,7 +54,7 @@ def test():
     c.wait_workers(2)
     w0 = wait_for(lambda: c.worker_id("w0"), 5, "w0 id")
     prefix = os.path.join(c.dir, "out", "gen")
-    c.client("submit", os.path.join(BUILD, "lib", "generator_wordcount.so"), "--name", "gen",
+    c.client("submit", "--start", os.path.join(BUILD, "lib", "generator_wordcount.so"), "--name", "gen",
              "--batch-interval", f"{INTERVAL_MS}ms", "--conf", f"gen.rate={RATE}",
              "--conf", "gen.partitions=4", "--conf", f"output.path={prefix}",
              "--conf", "print.num=1")

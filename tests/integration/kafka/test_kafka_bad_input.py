@@ -34,7 +34,7 @@ JOB = os.path.join(LIB, "kafka_wordcount.so")
 
 
 def submit(c, job, *conf):
-    args = ["submit", JOB, "--name", job, "--batch-interval", "1s"]
+    args = ["submit", "--start", JOB, "--name", job, "--batch-interval", "1s"]
     for kv in conf:
         args += ["--conf", kv]
     return c.client(*args, check=False)

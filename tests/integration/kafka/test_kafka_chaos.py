@@ -99,7 +99,7 @@ def one_seed(seed):
     for i in range(WORKERS):
         c.start_worker(f"w{i}", slots=2)
     c.wait_workers(WORKERS)
-    c.client("submit", os.path.join(BUILD, "tests", "jobs", "kafka_map.so"), "--name", job,
+    c.client("submit", "--start", os.path.join(BUILD, "tests", "jobs", "kafka_map.so"), "--name", job,
              "--batch-interval", "1s",
              "--conf", f"spark.streaming.kafka.maxRatePerPartition={RATE}",
              "--conf", "spark.task.maxFailures=30",

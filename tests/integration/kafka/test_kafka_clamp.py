@@ -48,7 +48,7 @@ def test():
     for i in range(2):
         c.start_worker(f"w{i}", slots=2)
     c.wait_workers(2)
-    r = c.client("submit", os.path.join(LIB, "kafka_wordcount.so"), "--name", job,
+    r = c.client("submit", "--start", os.path.join(LIB, "kafka_wordcount.so"), "--name", job,
                  "--batch-interval", "1s",
                  "--conf", f"spark.streaming.kafka.maxRatePerPartition={RATE}",
                  "--conf", "spark.streaming.backpressure.enabled=false",

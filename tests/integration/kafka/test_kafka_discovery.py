@@ -44,7 +44,7 @@ def test():
     for i in range(2):
         c.start_worker(f"w{i}", slots=2)
     c.wait_workers(2)
-    c.client("submit", os.path.join(LIB, "kafka_wordcount.so"), "--name", job,
+    c.client("submit", "--start", os.path.join(LIB, "kafka_wordcount.so"), "--name", job,
              "--batch-interval", "1s",
              "--conf", f"wordcount.brokers={BOOTSTRAP}",
              "--conf", f"wordcount.topics={src}",

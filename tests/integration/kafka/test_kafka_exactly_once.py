@@ -45,7 +45,7 @@ def test():
     for i in range(3):
         c.start_worker(f"w{i}", slots=2)
     c.wait_workers(3)
-    c.client("submit", os.path.join(LIB, "kafka_wordcount.so"), "--name", job,
+    c.client("submit", "--start", os.path.join(LIB, "kafka_wordcount.so"), "--name", job,
              "--batch-interval", "1s",
              "--conf", "spark.streaming.kafka.maxRatePerPartition=4000",
              "--conf", f"wordcount.brokers={BOOTSTRAP}",

@@ -46,7 +46,7 @@ def test():
     for i in range(3):
         c.start_worker(f"w{i}", slots=2)
     c.wait_workers(3)
-    r = c.client("submit", os.path.join(LIB, "kafka_wordcount.so"), "--name", job,
+    r = c.client("submit", "--start", os.path.join(LIB, "kafka_wordcount.so"), "--name", job,
                  "--batch-interval", "1s",
                  "--conf", f"wordcount.brokers={BOOTSTRAP}",
                  "--conf", f"wordcount.topics={src}",

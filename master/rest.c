@@ -1,0 +1,438 @@
+/*
+ * The master's REST API (docs/openapi.yaml is the contract; rest.h says who
+ * may call what). One routing function maps method and path to a handler;
+ * handlers read the engine under the master's lock into cJSON objects and
+ * answer with them, or apply a lifecycle action (lifecycle.h) exactly as the
+ * JobControl message does, so the CLI and the API cannot disagree.
+ */
+#include "rest.h"
+
+#include "alerts.h"
+#include "alloc.h"
+#include "engine_int.h"
+#include "httpd.h"
+#include "jobdef.h"
+#include "joblag.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "mmetrics.h"
+#include "msgtypes.h"
+#include "sluice/err.h"
+#include "job.pb-c.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rest {
+	master *m;
+	httpd *http;
+};
+
+#define API "/api/v1/"
+
+static void reply_json(httpd_res *res, int status, cJSON *o)
+{
+	char *txt = cJSON_PrintUnformatted(o);
+	httpd_text(res, status, "application/json", txt, strlen(txt));
+	cJSON_free(txt);
+	cJSON_Delete(o);
+}
+
+static cJSON *job_json(const job *j)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "id", (double)j->id);
+	cJSON_AddStringToObject(o, "name", j->name);
+	cJSON_AddStringToObject(o, "state", job_shown_state(j));
+	cJSON_AddNumberToObject(o, "state_since_ms", (double)j->state_since_ms);
+	cJSON_AddNumberToObject(o, "batch_interval_ms", (double)j->interval_ms);
+	cJSON_AddNumberToObject(o, "created_ms", (double)j->created_ms);
+	cJSON_AddNumberToObject(o, "batches_done", (double)j->batches_done);
+	cJSON_AddNumberToObject(o, "batches_failed", (double)j->batches_failed);
+	cJSON_AddNumberToObject(o, "batches_running", (double)j->nbatches);
+	cJSON_AddNumberToObject(o, "records", (double)j->records);
+	cJSON_AddNumberToObject(o, "last_batch_ms", (double)j->last_batch_ms);
+	cJSON_AddNumberToObject(o, "receivers", (double)j->nrcv);
+	cJSON_AddStringToObject(o, "library_hash", j->lib_hash);
+	cJSON_AddStringToObject(o, "error", j->error);
+	return o;
+}
+
+static void get_jobs(struct engine *e, httpd_res *res)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *a = cJSON_AddArrayToObject(o, "jobs");
+	for (size_t i = 0; i < e->njobs; i++)
+		cJSON_AddItemToArray(a, job_json(e->jobs[i]));
+	reply_json(res, 200, o);
+}
+
+static void get_config(const job *j, httpd_res *res)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "name", j->name);
+	cJSON_AddStringToObject(o, "library_hash", j->lib_hash);
+	cJSON_AddNumberToObject(o, "batch_interval_ms", (double)j->interval_ms);
+	cJSON *c = cJSON_AddObjectToObject(o, "conf");
+	for (size_t i = 0; i < j->def.nconf; i++)
+		cJSON_AddStringToObject(c, j->def.conf_keys[i], j->def.conf_values[i]);
+	reply_json(res, 200, o);
+}
+
+static void get_transitions(const job *j, httpd_res *res)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *a = cJSON_AddArrayToObject(o, "transitions");
+	for (size_t i = 0; i < j->ntrans; i++) {
+		const ckpt_transition *t = &j->trans[i].t;
+		cJSON *x = cJSON_CreateObject();
+		cJSON_AddNumberToObject(x, "seq", t->seq);
+		cJSON_AddNumberToObject(x, "at_ms", (double)t->at_ms);
+		cJSON_AddStringToObject(x, "from", t->from);
+		cJSON_AddStringToObject(x, "to", t->to);
+		cJSON_AddStringToObject(x, "who", t->who);
+		cJSON_AddStringToObject(x, "why", t->why);
+		cJSON_AddItemToArray(a, x);
+	}
+	reply_json(res, 200, o);
+}
+
+static cJSON *batch_json(int64_t t, const char *state, uint64_t records, int64_t sched,
+                         int64_t proc, int64_t total, uint32_t tasks, uint32_t fails,
+                         const char *error)
+{
+	cJSON *x = cJSON_CreateObject();
+	cJSON_AddNumberToObject(x, "batch_ms", (double)t);
+	cJSON_AddStringToObject(x, "state", state);
+	cJSON_AddNumberToObject(x, "input_records", (double)records);
+	cJSON_AddNumberToObject(x, "scheduling_delay_ms", (double)sched);
+	cJSON_AddNumberToObject(x, "processing_ms", (double)proc);
+	cJSON_AddNumberToObject(x, "total_delay_ms", (double)total);
+	cJSON_AddNumberToObject(x, "tasks", tasks);
+	cJSON_AddNumberToObject(x, "task_failures", fails);
+	cJSON_AddStringToObject(x, "error", error ? error : "");
+	return x;
+}
+
+/* The latest `limit` batches: finished ones from the history, then the
+ * queued and running ones. */
+static void get_batches(job *j, long limit, httpd_res *res)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *a = cJSON_AddArrayToObject(o, "batches");
+	size_t live = j->nbatches, total = j->nhist + live;
+	size_t skip = total > (size_t)limit ? total - (size_t)limit : 0;
+	size_t start = j->nhist < BATCH_HISTORY ? 0 : j->hist_next;
+	for (size_t k = skip; k < j->nhist; k++) {
+		const batch_summary *h = &j->hist[(start + k) % BATCH_HISTORY];
+		cJSON_AddItemToArray(
+		    a, batch_json(h->time_ms, h->state == BATCH_DONE ? "DONE" : "FAILED",
+		                  h->input_records, h->sched_ms, h->proc_ms, h->total_ms,
+		                  h->tasks, h->task_failures, h->error));
+	}
+	for (size_t k = skip > j->nhist ? skip - j->nhist : 0; k < live; k++) {
+		Sluice__BatchInfo bi;
+		batch_summarise(j, j->batches[k], &bi);
+		cJSON_AddItemToArray(a,
+		                     batch_json(bi.batch_ms, bi.state, bi.input_records,
+		                                bi.scheduling_delay_ms, bi.processing_ms,
+		                                bi.total_delay_ms, bi.tasks,
+		                                bi.task_failures, bi.error));
+	}
+	reply_json(res, 200, o);
+}
+
+static void get_workers(master *m, httpd_res *res)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *a = cJSON_AddArrayToObject(o, "workers");
+	for (size_t i = 0; i < cluster_count(m->cl); i++) {
+		const worker_entry *w = cluster_at(m->cl, i);
+		cJSON *x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "id", w->id);
+		cJSON_AddStringToObject(x, "address", w->rpc_url);
+		cJSON_AddNumberToObject(x, "slots", w->slots);
+		cJSON_AddNumberToObject(x, "memory", (double)w->memory);
+		cJSON_AddStringToObject(x, "state",
+		                        w->state == WORKER_ALIVE ? "ALIVE" : "LOST");
+		cJSON_AddItemToArray(a, x);
+	}
+	reply_json(res, 200, o);
+}
+
+static void get_lag(job *j, httpd_res *res)
+{
+	joblag_row rows[256];
+	size_t n = joblag_rows(j, rows, 256);
+	int64_t total = 0;
+	cJSON *o = cJSON_CreateObject();
+	cJSON *a = cJSON_AddArrayToObject(o, "partitions");
+	for (size_t i = 0; i < n && i < 256; i++) {
+		cJSON *x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "topic", rows[i].topic);
+		cJSON_AddNumberToObject(x, "partition", rows[i].partition);
+		cJSON_AddNumberToObject(x, "end_offset", (double)rows[i].end);
+		cJSON_AddNumberToObject(x, "next_offset", (double)rows[i].next);
+		cJSON_AddNumberToObject(x, "lag", (double)rows[i].lag);
+		cJSON_AddItemToArray(a, x);
+		total += rows[i].lag;
+	}
+	cJSON_AddNumberToObject(o, "total", (double)total);
+	reply_json(res, 200, o);
+}
+
+/* ?limit=N (1..512, default 100); -1 with res set on a bad value. */
+static long query_limit(const char *q, httpd_res *res)
+{
+	const char *p = strstr(q, "limit=");
+	if (p == NULL || (p != q && p[-1] != '&'))
+		return 100;
+	char *end;
+	long v = strtol(p + 6, &end, 10);
+	if (end == p + 6 || (*end != '\0' && *end != '&') || v < 1 || v > BATCH_HISTORY) {
+		httpd_error(res, 400, "query parameter limit must be an integer 1..%d",
+		            BATCH_HISTORY);
+		return -1;
+	}
+	return v;
+}
+
+/* Reads {"reason": string, "graceful": bool} (all optional); false with
+ * res set on a malformed body. */
+static bool action_body(const httpd_req *req, char *reason, size_t rlen, bool *graceful,
+                        httpd_res *res)
+{
+	*graceful = false;
+	reason[0] = '\0';
+	if (req->body_len == 0)
+		return true;
+	cJSON *o = cJSON_ParseWithLength((const char *)req->body, req->body_len);
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "reason");
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "graceful");
+	const char *bad = !cJSON_IsObject(o)                ? "a JSON object"
+	                  : r != NULL && !cJSON_IsString(r) ? "reason as a string"
+	                  : g != NULL && !cJSON_IsBool(g)   ? "graceful as a boolean"
+	                  : r != NULL && strlen(r->valuestring) > 500
+	                      ? "a reason of at most 500 characters"
+	                      : NULL;
+	if (bad == NULL) {
+		snprintf(reason, rlen, "%s", r ? r->valuestring : "");
+		*graceful = cJSON_IsTrue(g);
+	} else {
+		httpd_error(res, 400, "request body: expected %s", bad);
+	}
+	cJSON_Delete(o);
+	return bad == NULL;
+}
+
+static void post_action(job *j, const char *action, const httpd_req *req, httpd_res *res)
+{
+	char reason[512], err[512];
+	bool graceful;
+	if (!action_body(req, reason, sizeof(reason), &graceful, res))
+		return;
+	int rv = lifecycle_control(j, action, graceful, "rest:operator", reason, err,
+	                           sizeof(err));
+	if (rv != SL_OK) {
+		httpd_error(res, rv == SL_ESTATE ? 409 : 400, "%s", err);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "job", j->name);
+	cJSON_AddStringToObject(o, "state", job_shown_state(j));
+	reply_json(res, 200, o);
+}
+
+static bool is_action(const char *s)
+{
+	return strcmp(s, "start") == 0 || strcmp(s, "pause") == 0 ||
+	       strcmp(s, "resume") == 0 || strcmp(s, "stop") == 0;
+}
+
+/* /api/v1/jobs/{job}[/{sub}] with the lock held. For /alerts it only sets
+ * *alerts_of to the job's id: the history is read after the lock is let go. */
+static void route_job(master *m, const char *rest_path, const httpd_req *req, bool get,
+                      httpd_res *res, uint64_t *alerts_of)
+{
+	char name[128], sub[32] = "";
+	const char *slash = strchr(rest_path, '/');
+	size_t n = slash ? (size_t)(slash - rest_path) : strlen(rest_path);
+	if (n == 0 || n >= sizeof(name) || (slash && strlen(slash + 1) >= sizeof(sub)) ||
+	    (slash && strchr(slash + 1, '/'))) {
+		httpd_error(res, 404, "no such path: %.200s", req->path);
+		return;
+	}
+	memcpy(name, rest_path, n);
+	name[n] = '\0';
+	if (slash)
+		snprintf(sub, sizeof(sub), "%s", slash + 1);
+	bool known = sub[0] == '\0' || strcmp(sub, "config") == 0 ||
+	             strcmp(sub, "transitions") == 0 || strcmp(sub, "batches") == 0 ||
+	             strcmp(sub, "alerts") == 0 || strcmp(sub, "lag") == 0;
+	if (!known && !is_action(sub)) {
+		httpd_error(res, 404, "no such path: %.200s", req->path);
+		return;
+	}
+	if (get != known) {
+		httpd_error(res, 405, "method %.20s not allowed on %.200s (use %s)",
+		            req->method, req->path, known ? "GET" : "POST");
+		return;
+	}
+	long limit = strcmp(sub, "batches") == 0 ? query_limit(req->query, res) : 0;
+	if (limit < 0)
+		return;
+	job *j = jobs_find(m->engine, name);
+	if (j == NULL)
+		httpd_error(res, 404, "no job named '%.100s'", name);
+	else if (sub[0] == '\0')
+		reply_json(res, 200, job_json(j));
+	else if (strcmp(sub, "config") == 0)
+		get_config(j, res);
+	else if (strcmp(sub, "transitions") == 0)
+		get_transitions(j, res);
+	else if (strcmp(sub, "batches") == 0)
+		get_batches(j, limit, res);
+	else if (strcmp(sub, "alerts") == 0)
+		*alerts_of = j->id;
+	else if (strcmp(sub, "lag") == 0)
+		get_lag(j, res);
+	else
+		post_action(j, sub, req, res);
+}
+
+/* 0 when the call may go on; else res is set (401/403) and it is logged. */
+static int check_auth(master *m, const httpd_req *req, bool get, httpd_res *res)
+{
+	int role = auth_token_role(&m->key, httpd_bearer(req));
+	if (role & ROLE_CLIENT || (get && (role & ROLE_READER)))
+		return 0;
+	if (role == 0) {
+		log_warn("REST: refused %.10s %.200s: no valid bearer token", req->method,
+		         req->path);
+		httpd_error(res, 401,
+		            "a valid bearer token (operator.token or "
+		            "reader.token) is required");
+	} else {
+		log_warn(
+		    "REST: refused %.10s %.200s: the reader token cannot change state",
+		    req->method, req->path);
+		httpd_error(res, 403,
+		            "the reader token cannot change state; use the "
+		            "operator token");
+	}
+	return -1;
+}
+
+/* An authorised /api/v1 request: routes it (no lock held on entry). */
+static void api_serve(master *m, const httpd_req *req, bool get, httpd_res *res)
+{
+	const char *p = req->path + strlen(API);
+	uint64_t alerts_of = 0;
+	pthread_mutex_lock(&m->lock);
+	if (strcmp(p, "jobs") == 0 && get)
+		get_jobs(m->engine, res);
+	else if (strcmp(p, "workers") == 0 && get)
+		get_workers(m, res);
+	else if (strncmp(p, "jobs/", 5) == 0)
+		route_job(m, p + 5, req, get, res, &alerts_of);
+	else if (strcmp(p, "jobs") == 0 || strcmp(p, "workers") == 0)
+		httpd_error(res, 405, "method %.20s not allowed on %.200s (use GET)",
+		            req->method, req->path);
+	else
+		httpd_error(res, 404, "no such path: %.200s", req->path);
+	pthread_mutex_unlock(&m->lock);
+	if (alerts_of != 0) {
+		char *list = alerts_history_json(m->alerts, alerts_of);
+		char *body = sl_asprintf("{\"alerts\":%s}", list);
+		httpd_text(res, 200, "application/json", body, strlen(body));
+		sl_free(body);
+		sl_free(list);
+	}
+}
+
+static void on_http(void *arg, const httpd_req *req, httpd_res *res)
+{
+	rest *r = arg;
+	master *m = r->m;
+	bool get = strcmp(req->method, "GET") == 0;
+	if (strcmp(req->path, "/metrics") == 0) {
+		if (get)
+			mmetrics_render(m, res);
+		else
+			httpd_error(res, 405,
+			            "method %.20s not allowed on /metrics (use GET)",
+			            req->method);
+		return;
+	}
+	if (strncmp(req->path, API, strlen(API)) != 0) {
+		httpd_error(res, 404, "no such path: %.200s (the API is under %s)",
+		            req->path, API);
+		return;
+	}
+	if (!get && strcmp(req->method, "POST") != 0) {
+		httpd_error(res, 405, "method %.20s not allowed (GET or POST)",
+		            req->method);
+		return;
+	}
+	if (check_auth(m, req, get, res) != 0)
+		return;
+	api_serve(m, req, get, res);
+}
+
+int rest_query(master *m, const envelope *req, rpc_reply *rep)
+{
+	Sluice__JobQuery *q =
+	    sluice__job_query__unpack(NULL, req->payload_len, req->payload);
+	if (q == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed JobQuery");
+	char path[400], query[32] = "";
+	snprintf(path, sizeof(path), API "jobs/%.150s%s%.100s", q->job,
+	         q->what[0] ? "/" : "", q->what);
+	if (q->limit > 0)
+		snprintf(query, sizeof(query), "limit=%u", q->limit);
+	httpd_req hr = {.method = "GET", .path = path, .query = query};
+	httpd_res res = {.status = 200};
+	api_serve(m, &hr, true, &res);
+	Sluice__JobQueryReply out = SLUICE__JOB_QUERY_REPLY__INIT;
+	out.status = (uint32_t)res.status;
+	out.json = res.body ? res.body : "{}";
+	rpc_reply_set(rep, MSG_JOB_QUERY_REPLY, &out);
+	sl_free(res.body);
+	sluice__job_query__free_unpacked(q, NULL);
+	return SL_OK;
+}
+
+int rest_start(master *m, rest **out, char *err, size_t errlen)
+{
+	rest *r = sl_calloc(1, sizeof(*r));
+	r->m = m;
+	const char *host = conf_get_str(m->conf, "sluice.master.host");
+	int port = (int)conf_get_int(m->conf, "sluice.http.port");
+	int rv = httpd_start(&r->http, host, port, on_http, r, err, errlen);
+	if (rv != SL_OK) {
+		sl_free(r);
+		return rv;
+	}
+	char path[1200], tmp[1300];
+	snprintf(path, sizeof(path), "%s/master.http", m->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (f != NULL) {
+		fprintf(f, "http://%s:%d\n", host, httpd_port(r->http));
+		fclose(f);
+		rename(tmp, path);
+	}
+	log_info("REST API and /metrics on http://%s:%d", host, httpd_port(r->http));
+	*out = r;
+	return SL_OK;
+}
+
+void rest_stop(rest *r)
+{
+	if (r == NULL)
+		return;
+	httpd_stop(r->http);
+	sl_free(r);
+}
