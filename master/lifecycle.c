@@ -121,17 +121,19 @@ static int do_start(job *j, const char *who, const char *why, char *err, size_t 
 		snprintf(err, errlen, "job '%s' cannot run: %s", j->name, j->error);
 		return SL_ESTATE;
 	}
-	if (j->ckpt_dirty || j->ckpt_durable < j->ckpt_seq) {
-		snprintf(
-		    err, errlen,
-		    "job '%s' is still writing its checkpoint; try again in a moment",
-		    j->name);
-		return SL_EBUSY;
-	}
 	int rv = runconf_check_start(j, err, errlen);
 	if (rv != SL_OK)
 		return rv;
 	if (!j->live && j->state == JOB_FAILED) {
+		/* resumed from the store: its last snapshot must be there */
+		if (j->ckpt_dirty || j->ckpt_durable < j->ckpt_seq) {
+			snprintf(
+			    err, errlen,
+			    "job '%s' is still writing its checkpoint; try again in a "
+			    "moment",
+			    j->name);
+			return SL_EBUSY;
+		}
 		char why_not[600];
 		if (job_resume(j, 0, why_not, sizeof(why_not)) != SL_OK) {
 			snprintf(err, errlen, "job '%s' cannot start: %s", j->name,
