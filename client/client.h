@@ -45,6 +45,7 @@ extern const client_cmd cmd_jobs;
 extern const client_cmd cmd_stop;
 extern const client_cmd cmd_monitor;
 extern const client_cmd cmd_standalone;
+extern const client_cmd cmd_new_job;
 
 /* Prints completed batches of job until Ctrl-C, the job ends or
  * duration_ms (0 = no limit) passes. */

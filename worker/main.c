@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "msgtypes.h"
 #include "proc.h"
 #include "sluice/err.h"
@@ -267,6 +268,7 @@ static void worker_loop(worker *w)
 int main(int argc, char **argv)
 {
 	worker w;
+	wmetrics *metrics = NULL;
 	char err[1024];
 	int rv;
 #ifdef __GLIBC__
@@ -288,7 +290,8 @@ int main(int argc, char **argv)
 	}
 	proc_signals(&w.stopping);
 	if ((rv = proc_log_setup(w.conf, "worker", err, sizeof(err))) != SL_OK ||
-	    (rv = worker_open(&w, err, sizeof(err))) != SL_OK) {
+	    (rv = worker_open(&w, err, sizeof(err))) != SL_OK ||
+	    (rv = wmetrics_start(&w, &metrics, err, sizeof(err))) != SL_OK) {
 		fprintf(stderr, "sluice-worker: %s\n", err);
 		log_error("%s", err);
 		rv = 1;
@@ -299,6 +302,7 @@ int main(int argc, char **argv)
 	log_info("worker %s stopping", w.id);
 	rv = 0;
 out:
+	wmetrics_stop(metrics);
 	rpc_server_close(w.server);
 	wengine_free(w.engine);
 	rpc_client_close(w.master);
