@@ -190,6 +190,18 @@ static void print_batch(const Sluice__BatchInfo *b, int show_output)
 	fflush(stdout);
 }
 
+/* Backpressure (SPEC §6): the job's current rate limit and how much of
+ * their time its receivers spend blocked, with the level. */
+static void print_backpressure(const Sluice__BatchStatsReply *r)
+{
+	char rate[32] = "none";
+	if (r->rate >= 0)
+		snprintf(rate, sizeof(rate), "%.0f records/s", r->rate);
+	printf("  backpressure: rate %s  blocked %.2f %s\n", rate, r->blocked_share,
+	       r->blocked_level);
+	fflush(stdout);
+}
+
 static volatile int monitor_stop;
 
 /* Polls batch statistics; prints each finished batch once. */
@@ -211,6 +223,7 @@ int monitor_job(client *c, const char *job, int64_t duration_ms, int show_output
 		envelope_release(&rep);
 		if (r == NULL)
 			return EXIT_ERR;
+		int printed = 0;
 		for (size_t i = 0; i < r->n_batches; i++) {
 			const Sluice__BatchInfo *b = r->batches[i];
 			if (strcmp(b->state, "DONE") != 0 &&
@@ -218,7 +231,10 @@ int monitor_job(client *c, const char *job, int64_t duration_ms, int show_output
 				break;
 			print_batch(b, show_output);
 			after = b->batch_ms;
+			printed = 1;
 		}
+		if (printed)
+			print_backpressure(r);
 		int ended = strcmp(r->job_state, "RUNNING") != 0 && r->n_batches == 0;
 		sluice__batch_stats_reply__free_unpacked(r, NULL);
 		if (ended)
@@ -258,8 +274,10 @@ const client_cmd cmd_monitor = {
              "Prints each completed batch of JOB: batch time, input records, scheduling\n"
              "delay, processing time, total delay, tasks, the time from the batch's\n"
              "start to its first task starting on a worker (first-task), and the lines\n"
-             "its print() outputs produced. Runs until Ctrl-C, the job ends, or\n"
-             "--duration passes.\n",
+             "its print() outputs produced; after them, the job's backpressure: its\n"
+             "current rate limit and the largest share of time a receiver spent\n"
+             "blocked on its rate limiter or a full buffer, OK (<= 0.10), LOW (<= 0.5)\n"
+             "or HIGH. Runs until Ctrl-C, the job ends, or --duration passes.\n",
     .run = monitor_run,
     .needs_master = 1,
 };

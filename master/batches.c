@@ -22,6 +22,7 @@
 #include "alloc.h"
 #include "api.h"
 #include "clock.h"
+#include "ratecontrol.h"
 #include "engine_int.h"
 #include "kafka_src.h"
 #include "log.h"
@@ -642,6 +643,7 @@ static void batch_finish(job *j, batch *b)
 	         (long long)(b->start_wall - b->time_ms),
 	         (long long)(b->end_wall - b->start_wall), b->tasks);
 	batch_record(j, b);
+	ratecontrol_batch_done(j, b);
 	if (failed && j->stop_on_failure)
 		job_fail(j,
 		         "batch %lld failed after all retries (%s); job stopped with the "

@@ -16,6 +16,7 @@
 #include "wal.h"
 #include "wengine.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -383,6 +384,22 @@ static int handle_receiver(wengine *we, const envelope *req, rpc_reply *rep, boo
 	return SL_OK;
 }
 
+static int handle_set_rate(wengine *we, const envelope *req, rpc_reply *rep)
+{
+	Sluice__SetRate *s = sluice__set_rate__unpack(NULL, req->payload_len, req->payload);
+	if (s == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed SetRate");
+	if (!isfinite(s->rate) || s->rate < 0) {
+		sluice__set_rate__free_unpacked(s, NULL);
+		return rpc_reply_error(rep, SL_EINVAL, "SetRate: rate must be >= 0");
+	}
+	Sluice__SetRateReply out = SLUICE__SET_RATE_REPLY__INIT;
+	out.found = receivers_set_rate(we->rcv, s->job_id, s->receiver_id, s->rate) == SL_OK;
+	sluice__set_rate__free_unpacked(s, NULL);
+	rpc_reply_set(rep, MSG_SET_RATE_REPLY, &out);
+	return SL_OK;
+}
+
 int wengine_handle(wengine *we, const envelope *req, rpc_reply *rep)
 {
 	switch (req->type) {
@@ -398,6 +415,8 @@ int wengine_handle(wengine *we, const envelope *req, rpc_reply *rep)
 		return handle_receiver(we, req, rep, true);
 	case MSG_STOP_RECEIVER:
 		return handle_receiver(we, req, rep, false);
+	case MSG_SET_RATE:
+		return handle_set_rate(we, req, rep);
 	default:
 		return SL_EUNKNOWN_TYPE;
 	}
