@@ -209,6 +209,7 @@ int monitor_job(client *c, const char *job, int64_t duration_ms, int show_output
 {
 	int64_t after = 0,
 	        end = duration_ms > 0 ? clock_mono_ms() + duration_ms : INT64_MAX;
+	int first = 1;
 	proc_signals(&monitor_stop);
 	while (!monitor_stop && clock_mono_ms() < end) {
 		envelope rep;
@@ -233,8 +234,9 @@ int monitor_job(client *c, const char *job, int64_t duration_ms, int show_output
 			after = b->batch_ms;
 			printed = 1;
 		}
-		if (printed)
+		if (printed || first)
 			print_backpressure(r);
+		first = 0;
 		int ended = strcmp(r->job_state, "RUNNING") != 0 && r->n_batches == 0;
 		sluice__batch_stats_reply__free_unpacked(r, NULL);
 		if (ended)
