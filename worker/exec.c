@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 typedef struct qtask {
 	Sluice__LaunchTask *lt;
@@ -177,6 +178,18 @@ static void *slot_main(void *arg)
 	return NULL;
 }
 
+/* sluice.worker.diskBudget, or half the free space of the work directory's
+ * file system when it is 0. */
+static uint64_t disk_budget(const worker *w)
+{
+	uint64_t b = (uint64_t)conf_get_bytes(w->conf, "sluice.worker.diskBudget");
+	struct statvfs vfs;
+	if (b == 0 && statvfs(w->dir, &vfs) == 0)
+		b = (uint64_t)vfs.f_bavail * vfs.f_frsize / 2;
+	log_info("disk budget for blocks: %llu MiB", (unsigned long long)(b >> 20));
+	return b;
+}
+
 int wengine_new(worker *w, wengine **out, char *err, size_t errlen)
 {
 	wengine *we = sl_calloc(1, sizeof(*we));
@@ -192,6 +205,7 @@ int wengine_new(worker *w, wengine **out, char *err, size_t errlen)
 		sl_free(we);
 		return rv;
 	}
+	blockmgr_set_disk_budget(we->bm, disk_budget(w));
 	we->peers = peers_new(&w->rpc);
 	we->kafka = kafka_io_new();
 	receiver_env env = {

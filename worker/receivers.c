@@ -560,11 +560,33 @@ fail:
 	return NULL;
 }
 
+/* Disk budget: while a block fits neither in free memory nor within this
+ * share of the disk budget, the generator holds it and the reader, finding
+ * its buffer full, stops reading (TCP backpressure on the source). The rest
+ * of the budget is left to shuffle output, so batches can still drain. */
+#define RCV_DISK_SHARE 0.75
+
+static void rcv_wait_disk(receiver *r, uint64_t len)
+{
+	bool logged = false;
+	while (!blockmgr_disk_room(r->env->bm, len, RCV_DISK_SHARE) &&
+	       !atomic_load(&r->stop_generator)) {
+		if (!logged)
+			log_warn("%s: disk budget full: not reading until blocks are removed",
+			         r->name);
+		logged = true;
+		clock_sleep_ms(RCV_ENOSPC_PAUSE_MS);
+	}
+	if (logged)
+		log_info("%s: disk budget has room again: reading", r->name);
+}
+
 /* Stores the block in the BlockManager (blk is emptied on success). */
 static bool rcv_store(receiver *r, const char *id, rbuf *blk)
 {
 	block_level level = r->level;
 	int rc = SL_OK;
+	rcv_wait_disk(r, blk->len);
 	for (int attempt = 0; attempt < RCV_STORE_ATTEMPTS; attempt++) {
 		rc = blockmgr_put(r->env->bm, id, blk, level);
 		if (rc == SL_OK)
