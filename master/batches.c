@@ -22,6 +22,7 @@
 #include "alloc.h"
 #include "api.h"
 #include "clock.h"
+#include "jobdrop.h"
 #include "ratecontrol.h"
 #include "engine_int.h"
 #include "kafka_src.h"
@@ -723,6 +724,7 @@ void batches_retire(job *j)
 			j->retiring[k++] = b;
 	}
 	j->nretiring = k;
+	jobdrop_maybe(j); /* a stopped job with nothing left: clean the workers */
 }
 
 static const char *batch_state_name(batch_state s)

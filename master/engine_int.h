@@ -220,6 +220,7 @@ typedef struct job {
 	struct ksrc **ksrc; /* Kafka direct streams (kafka_src.c) */
 	size_t nksrc;
 	ratecontrol *rc;  /* backpressure: rate per input stream (ratecontrol.h) */
+	bool dropped;     /* stopped: workers told to drop its data (jobdrop.h) */
 	ckpt_range *koff; /* next offset per Kafka partition, as batches took them */
 	size_t nkoff;
 	batch **retiring; /* ended, waiting for their end to be durable */

@@ -398,6 +398,28 @@ static int handle_receiver(wengine *we, const envelope *req, rpc_reply *rep, boo
 	return SL_OK;
 }
 
+/* A stopped job: nothing of it stays on this worker. */
+static int handle_drop_job(wengine *we, const envelope *req, rpc_reply *rep)
+{
+	Sluice__DropJob *d = sluice__drop_job__unpack(NULL, req->payload_len, req->payload);
+	if (d == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed DropJob");
+	char prefix[48];
+	receivers_stop_job(we->rcv, d->job_id);
+	snprintf(prefix, sizeof(prefix), "rcv-%llu-", (unsigned long long)d->job_id);
+	uint32_t n = blockmgr_remove_prefix(we->bm, prefix);
+	snprintf(prefix, sizeof(prefix), "shf-%llu-", (unsigned long long)d->job_id);
+	n += blockmgr_remove_prefix(we->bm, prefix);
+	uint32_t wal = wal_remove_job(we->w->dir, d->job_id);
+	log_info("job %llu dropped: %u blocks and buckets, %u WAL segments deleted",
+	         (unsigned long long)d->job_id, n, wal);
+	sluice__drop_job__free_unpacked(d, NULL);
+	Sluice__DropJobReply out = SLUICE__DROP_JOB_REPLY__INIT;
+	out.removed = n;
+	rpc_reply_set(rep, MSG_DROP_JOB_REPLY, &out);
+	return SL_OK;
+}
+
 static int handle_set_rate(wengine *we, const envelope *req, rpc_reply *rep)
 {
 	Sluice__SetRate *s = sluice__set_rate__unpack(NULL, req->payload_len, req->payload);
@@ -431,6 +453,8 @@ int wengine_handle(wengine *we, const envelope *req, rpc_reply *rep)
 		return handle_receiver(we, req, rep, false);
 	case MSG_SET_RATE:
 		return handle_set_rate(we, req, rep);
+	case MSG_DROP_JOB:
+		return handle_drop_job(we, req, rep);
 	default:
 		return SL_EUNKNOWN_TYPE;
 	}

@@ -1,5 +1,6 @@
 """Helpers of the backpressure tests: a paced line source, `sluice monitor`
 parsing, worker RSS. Not a test itself (no test_ prefix)."""
+import os
 import re
 import socket
 import threading
@@ -92,3 +93,63 @@ def rss_mib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024.0
     return 0.0
+
+
+class ChunkSource:
+    """A loopback TCP source sending the same block of text lines, `rate`
+    bytes/s, to its first connection for at most `seconds` (a fast source
+    for overload tests; sendall blocks while the receiver does not read)."""
+
+    def __init__(self, rate, seconds, chunk):
+        self.rate, self.seconds, self.chunk = rate, seconds, chunk
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.sent = 0
+        self.stopping = threading.Event()
+        self.conn = None
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while not self.stopping.is_set() and self.conn is None:
+            try:
+                self.conn, _ = self.sock.accept()
+            except OSError:
+                continue
+        t0 = time.monotonic()
+        try:
+            while not self.stopping.is_set() and time.monotonic() - t0 < self.seconds:
+                self.conn.sendall(self.chunk)
+                self.sent += len(self.chunk)
+                delay = t0 + self.sent / self.rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+        except OSError as e:
+            log(f"source: send failed after {self.sent} bytes: {e}")
+        log(f"source: sent {self.sent / 2**20:.0f} MiB in {time.monotonic() - t0:.1f} s")
+
+    def stop(self):
+        self.stopping.set()
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except OSError:
+                pass
+        self.sock.close()
+
+
+def dir_bytes(path, names=None):
+    """Apparent size of the files under path (those whose name passes
+    `names`, a predicate, when given); 0 if it does not exist."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            if names is None or names(f):
+                try:
+                    total += os.stat(os.path.join(root, f)).st_size
+                except FileNotFoundError:
+                    pass
+    return total
