@@ -32,5 +32,6 @@ void jobdrop_maybe(job *j)
 		if (rpc_call_async(w->client, MSG_DROP_JOB, &d, drop_done, NULL) == SL_OK)
 			n++;
 	}
-	log_info("job %s stopped and drained: its data dropped on %zu workers", j->name, n);
+	log_info("job %s stopped and drained: its data dropped on %zu workers", j->name,
+	         n);
 }

@@ -298,11 +298,11 @@ void kafka_plan(ksrc *k)
 static int part_range(ksrc *k, kpart *p, ratectl_part *rp, char *err, size_t errlen)
 {
 	int64_t low, high;
-	rd_kafka_resp_err_t e =
-	    rd_kafka_query_watermark_offsets(k->rk, p->topic, p->partition, &low, &high, 5000);
+	rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+	    k->rk, p->topic, p->partition, &low, &high, 5000);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(err, errlen, "kafka offsets of %s-%d: %s", p->topic, p->partition,
-		         rd_kafka_err2str(e));
+		snprintf(err, errlen, "kafka offsets of %s-%d: %s", p->topic,
+		         p->partition, rd_kafka_err2str(e));
 		return SL_EKAFKA;
 	}
 	if (p->next < 0)

@@ -56,7 +56,8 @@ int ratecontrol_init(job *j, char *err, size_t errlen)
 	ratecontrol_free(j);
 	ratecontrol *rc = sl_calloc(1, sizeof(*rc));
 	rc->enabled = conf_get_bool(j->conf, "spark.streaming.backpressure.enabled");
-	rc->initial_rate = conf_get_int(j->conf, "spark.streaming.backpressure.initialRate");
+	rc->initial_rate =
+	    conf_get_int(j->conf, "spark.streaming.backpressure.initialRate");
 	rc->receiver_max = conf_get_int(j->conf, "spark.streaming.receiver.maxRate");
 	rc->s = sl_calloc(j->graph->n_nodes + 1, sizeof(*rc->s));
 	for (size_t i = 0; i < j->graph->n_nodes; i++) {
@@ -212,10 +213,10 @@ char *ratecontrol_snapshot(const job *j)
 	char *out = sl_strdup("");
 	for (size_t i = 0; j->rc != NULL && i < j->rc->n; i++) {
 		const rstream *s = &j->rc->s[i];
-		char *next = sl_asprintf("%s%" PRIu32 " %d %" PRId64 " %.17g %.17g %.17g\n",
-		                         out, s->node, s->pid.s.first_run ? 1 : 0,
-		                         s->pid.s.latest_time, s->pid.s.latest_rate,
-		                         s->pid.s.latest_error, s->pid.s.published);
+		char *next = sl_asprintf(
+		    "%s%" PRIu32 " %d %" PRId64 " %.17g %.17g %.17g\n", out, s->node,
+		    s->pid.s.first_run ? 1 : 0, s->pid.s.latest_time,
+		    s->pid.s.latest_rate, s->pid.s.latest_error, s->pid.s.published);
 		sl_free(out);
 		out = next;
 	}
@@ -236,24 +237,35 @@ static bool parse_line(const char *line, uint32_t *node, pid_state *st)
 	return line[used] == '\n' || line[used] == '\0';
 }
 
-void ratecontrol_restore(job *j, const char *state)
+/* Applies (apply = true) or only checks every line of state. */
+static bool restore_lines(job *j, const char *state, bool apply)
 {
-	for (const char *p = state; j->rc != NULL && p != NULL && *p;) {
+	for (const char *p = state; p != NULL && *p;) {
 		uint32_t node;
 		pid_state st;
-		if (!parse_line(p, &node, &st)) {
-			log_warn("job %s: rate controller state unreadable; estimators start "
-			         "afresh",
-			         j->name);
-			return;
-		}
-		rstream *s = stream_of(j, node);
+		if (!parse_line(p, &node, &st))
+			return false;
+		rstream *s = apply ? stream_of(j, node) : NULL;
 		if (s != NULL) {
 			s->pid.s = st;
-			log_info("job %s: node %u resumes at rate %.1f records/s", j->name,
-			         node, st.published);
+			log_info("job %s: node %u resumes at rate %.1f records/s",
+			         j->name, node, st.published);
 		}
 		p = strchr(p, '\n');
 		p = p ? p + 1 : NULL;
 	}
+	return true;
+}
+
+void ratecontrol_restore(job *j, const char *state)
+{
+	if (j->rc == NULL || state == NULL)
+		return;
+	if (!restore_lines(j, state, false)) {
+		log_warn(
+		    "job %s: rate controller state unreadable; estimators start afresh",
+		    j->name);
+		return;
+	}
+	restore_lines(j, state, true);
 }

@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 /* Share levels of SPEC §6. */
-#define RATECONTROL_OK_MAX 0.10
+#define RATECONTROL_OK_MAX  0.10
 #define RATECONTROL_LOW_MAX 0.5
 
 /* Sets up the job's controller from its configuration (j->conf, interval):

@@ -401,7 +401,8 @@ static int handle_receiver(wengine *we, const envelope *req, rpc_reply *rep, boo
 /* A stopped job: nothing of it stays on this worker. */
 static int handle_drop_job(wengine *we, const envelope *req, rpc_reply *rep)
 {
-	Sluice__DropJob *d = sluice__drop_job__unpack(NULL, req->payload_len, req->payload);
+	Sluice__DropJob *d =
+	    sluice__drop_job__unpack(NULL, req->payload_len, req->payload);
 	if (d == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed DropJob");
 	char prefix[48];
@@ -422,7 +423,8 @@ static int handle_drop_job(wengine *we, const envelope *req, rpc_reply *rep)
 
 static int handle_set_rate(wengine *we, const envelope *req, rpc_reply *rep)
 {
-	Sluice__SetRate *s = sluice__set_rate__unpack(NULL, req->payload_len, req->payload);
+	Sluice__SetRate *s =
+	    sluice__set_rate__unpack(NULL, req->payload_len, req->payload);
 	if (s == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed SetRate");
 	if (!isfinite(s->rate) || s->rate < 0) {
@@ -430,7 +432,8 @@ static int handle_set_rate(wengine *we, const envelope *req, rpc_reply *rep)
 		return rpc_reply_error(rep, SL_EINVAL, "SetRate: rate must be >= 0");
 	}
 	Sluice__SetRateReply out = SLUICE__SET_RATE_REPLY__INIT;
-	out.found = receivers_set_rate(we->rcv, s->job_id, s->receiver_id, s->rate) == SL_OK;
+	out.found =
+	    receivers_set_rate(we->rcv, s->job_id, s->receiver_id, s->rate) == SL_OK;
 	sluice__set_rate__free_unpacked(s, NULL);
 	rpc_reply_set(rep, MSG_SET_RATE_REPLY, &out);
 	return SL_OK;

@@ -572,8 +572,9 @@ static void rcv_wait_disk(receiver *r, uint64_t len)
 	while (!blockmgr_disk_room(r->env->bm, len, RCV_DISK_SHARE) &&
 	       !atomic_load(&r->stop_generator)) {
 		if (!logged)
-			log_warn("%s: disk budget full: not reading until blocks are removed",
-			         r->name);
+			log_warn(
+			    "%s: disk budget full: not reading until blocks are removed",
+			    r->name);
 		logged = true;
 		clock_sleep_ms(RCV_ENOSPC_PAUSE_MS);
 	}

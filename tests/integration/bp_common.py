@@ -14,13 +14,12 @@ BP_RE = re.compile(r"^\s+backpressure: rate (none|[\d.]+) (?:records/s)?\s*block
                    r"([\d.]+) (OK|LOW|HIGH)")
 
 
-class PacedSource:
-    """A loopback TCP source sending numbered lines at `rate` lines/s to its
-    newest connection, for at most `seconds`, until stopped. sendall blocks
-    when the receiver stops reading (TCP backpressure)."""
+class _Source:
+    """A loopback TCP listener that runs self._feed(conn) on its first
+    connection (later ones are accepted and left idle)."""
 
-    def __init__(self, rate, seconds, width=24):
-        self.rate, self.seconds, self.width = rate, seconds, width
+    def __init__(self, rate, seconds):
+        self.rate, self.seconds = rate, seconds
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -42,6 +41,25 @@ class PacedSource:
             if len(self.conns) == 1:
                 threading.Thread(target=self._feed, args=(conn,), daemon=True).start()
 
+    def stop(self):
+        self.stopping.set()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+        self.sock.close()
+
+
+class PacedSource(_Source):
+    """A loopback TCP source sending numbered lines at `rate` lines/s to its
+    newest connection, for at most `seconds`, until stopped. sendall blocks
+    when the receiver stops reading (TCP backpressure)."""
+
+    def __init__(self, rate, seconds, width=24):
+        self.width = width
+        _Source.__init__(self, rate, seconds)
+
     def _feed(self, conn):
         t0 = time.monotonic()
         tick = 0.02
@@ -58,15 +76,6 @@ class PacedSource:
         except OSError as e:
             log(f"source: send failed after {self.sent} lines: {e}")
         log(f"source: sent {self.sent} lines in {time.monotonic() - t0:.1f} s")
-
-    def stop(self):
-        self.stopping.set()
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
-        self.sock.close()
 
 
 def monitor(c, job):
@@ -95,34 +104,20 @@ def rss_mib(pid):
     return 0.0
 
 
-class ChunkSource:
+class ChunkSource(_Source):
     """A loopback TCP source sending the same block of text lines, `rate`
     bytes/s, to its first connection for at most `seconds` (a fast source
     for overload tests; sendall blocks while the receiver does not read)."""
 
     def __init__(self, rate, seconds, chunk):
-        self.rate, self.seconds, self.chunk = rate, seconds, chunk
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.sent = 0
-        self.stopping = threading.Event()
-        self.conn = None
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.chunk = chunk
+        _Source.__init__(self, rate, seconds)
 
-    def _serve(self):
-        while not self.stopping.is_set() and self.conn is None:
-            try:
-                self.conn, _ = self.sock.accept()
-            except OSError:
-                continue
+    def _feed(self, conn):
         t0 = time.monotonic()
         try:
             while not self.stopping.is_set() and time.monotonic() - t0 < self.seconds:
-                self.conn.sendall(self.chunk)
+                conn.sendall(self.chunk)
                 self.sent += len(self.chunk)
                 delay = t0 + self.sent / self.rate - time.monotonic()
                 if delay > 0:
@@ -130,15 +125,6 @@ class ChunkSource:
         except OSError as e:
             log(f"source: send failed after {self.sent} bytes: {e}")
         log(f"source: sent {self.sent / 2**20:.0f} MiB in {time.monotonic() - t0:.1f} s")
-
-    def stop(self):
-        self.stopping.set()
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except OSError:
-                pass
-        self.sock.close()
 
 
 def dir_bytes(path, names=None):
