@@ -16,6 +16,7 @@ rate (bench/backpressure_plot.sh installs matplotlib and does both).
 
 Usage: bench/backpressure_bench.py [--build DIR] [--batches N] [--feed N]
        [--line-ms N] [--initial N] [--out CSV] [--plot PNG]
+       bench/backpressure_bench.py --from-csv CSV --plot PNG
 """
 import argparse
 import csv
@@ -88,7 +89,16 @@ def main():
     ap.add_argument("--initial", type=int, default=100)
     ap.add_argument("--out", default=os.path.join(HERE, "out", "backpressure.csv"))
     ap.add_argument("--plot")
+    ap.add_argument("--from-csv", help="plot an earlier run's CSV instead of running")
     a = ap.parse_args()
+    if a.from_csv:
+        with open(a.from_csv) as f:
+            rows = [{k: (float(v) if k == "rate" and v else
+                         v if k == "mode" or v == "" else int(v)) for k, v in r.items()}
+                    for r in csv.DictReader(f)]
+        plot(rows, a.plot)
+        print(f"plot: {a.plot}")
+        return
     os.environ["SLUICE_BUILD"] = os.path.abspath(a.build)
     import bp_common as bp
     import harness

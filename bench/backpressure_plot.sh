@@ -7,8 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true
-if ! python3 -c 'import matplotlib' 2>/dev/null; then
+# Debian's matplotlib is for the system interpreter, whatever python3 is first
+# on PATH.
+py=/usr/bin/python3
+if ! $py -c 'import matplotlib' 2>/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y python3-matplotlib
 fi
-python3 bench/backpressure_bench.py --build "$build" --out bench/out/backpressure.csv \
-	--plot docs/backpressure.png "$@"
+python3 bench/backpressure_bench.py --build "$build" --out bench/out/backpressure.csv "$@"
+$py bench/backpressure_bench.py --from-csv bench/out/backpressure.csv --plot docs/backpressure.png
