@@ -23,7 +23,8 @@ import re
 import time
 
 from kharness import (  # first: puts tests/integration on sys.path
-    BOOTSTRAP, check_contiguous, monitor, name, produce, require_broker, topic_create)
+    BOOTSTRAP, check_contiguous, consumed, monitor, name, produce, require_broker,
+    topic_create)
 from harness import LIB, Cluster, check, log, run, wait_for
 
 FILL = [600000, 300000, 100000]
@@ -67,8 +68,11 @@ def test():
              "--conf", f"wordcount.topics={src}",
              "--conf", f"wordcount.output={out}",
              "--conf", f"wordcount.group={job}")
+    # BATCHES batches with records, or fewer when the estimator's rates let
+    # the job take the whole backlog sooner
     batches = wait_for(lambda: (lambda b: b if len([x for x in b if x["records"]]) >= BATCHES
-                                else None)(monitor(c, job, "300ms")), 80, f"{BATCHES} batches")
+                                or consumed(b) == sum(FILL) else None)(
+        monitor(c, job, "300ms")), 80, f"{BATCHES} batches or the whole backlog")
     rates = published(c, job)
     c.client("stop", job)
     busy = [b for b in batches if b["records"] > 0]
@@ -91,7 +95,6 @@ def test():
     first_pub = rates[0][0] if rates else 0
     # A batch is planned at its time; rates published by then may bound it.
     allowed = [INITIAL] + [r for _, r in rates]
-    pos = {k: 0 for k in ends}
     followed = 0
     for b in busy:
         lags = {k: ends[k] - b["ranges"][k][0] for k in ends}
@@ -103,7 +106,7 @@ def test():
         check(match, f"batch {b['time']} takes what a published rate allows, split by "
               f"lag: {got} (lags {lags})")
         followed += match[0] != INITIAL
-        pos.update({k: u for k, (f, u) in b["ranges"].items()})
+    check(len(busy) >= 4, f"at least 4 batches took records ({len(busy)})")
     check(followed > 0, "later batches follow the estimator's rates, not initialRate")
     c.stop()
 
