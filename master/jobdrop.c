@@ -18,6 +18,8 @@ static void drop_done(void *arg, int rv, const envelope *reply, const char *err)
 
 void jobdrop_maybe(job *j)
 {
+	if (j->state == JOB_RUNNING)
+		j->dropped = false; /* started again: its next stop cleans up again */
 	if (j->state != JOB_STOPPED || j->dropped || j->nbatches > 0 || j->nretiring > 0)
 		return;
 	j->dropped = true;

@@ -16,7 +16,8 @@
 #include "engine_int.h"
 
 /* Sends MSG_DROP_JOB to every live worker once j is STOPPED with no batch
- * queued, running or retiring; does nothing otherwise or when sent before. */
+ * queued, running or retiring; does nothing otherwise or when sent since the
+ * job last ran (a job started again is cleaned again at its next stop). */
 void jobdrop_maybe(job *j);
 
 #endif
