@@ -70,8 +70,14 @@ def test():
     check(status == 404 and "/nope" in json.loads(body)["error"], "404 names the path")
     status, ctype, body = get(base + "/metrics", method="POST", data=b"x")
     check(status == 405 and "POST" in json.loads(body)["error"], "405 names the method")
-    status, _, _ = get(base + "/metrics", method="POST", data=b"x" * (2 * 2**20))
-    check(status in (400, 413), f"2 MiB body refused ({status})")
+    # nng answers 400 and closes; the client may see the close (broken pipe,
+    # reset) before it has sent the whole body: either way it is refused
+    try:
+        status, _, _ = get(base + "/metrics", method="POST", data=b"x" * (2 * 2**20))
+    except (urllib.error.URLError, ConnectionError) as e:
+        status = f"connection closed: {e}"
+    check(status in (400, 413) or str(status).startswith("connection closed"),
+          f"2 MiB body refused ({status})")
     for junk in [b"\x00\xff garbage\r\n\r\n", b"GET " + b"A" * 70000 + b" HTTP/1.1\r\n\r\n",
                  b"GET /metrics HTTP/9.9\r\nHost: x\r\n\r\n"]:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
