@@ -333,6 +333,18 @@ static void print_batch_json(const Sluice__BatchInfo *b)
 	cJSON_Delete(x);
 }
 
+/* Backpressure (SPEC §6): the job's current rate limit and how much of
+ * their time its receivers spend blocked, with the level. */
+static void print_backpressure(const Sluice__BatchStatsReply *r)
+{
+	char rate[32] = "none";
+	if (r->rate >= 0)
+		snprintf(rate, sizeof(rate), "%.0f records/s", r->rate);
+	printf("  backpressure: rate %s  blocked %.2f %s\n", rate, r->blocked_share,
+	       r->blocked_level);
+	fflush(stdout);
+}
+
 static volatile int monitor_stop;
 
 /* Polls batch statistics; prints each finished batch once. */
@@ -340,6 +352,7 @@ int monitor_job(client *c, const char *job, int64_t duration_ms, int show_output
 {
 	int64_t after = 0,
 	        end = duration_ms > 0 ? clock_mono_ms() + duration_ms : INT64_MAX;
+	int first = 1;
 	proc_signals(&monitor_stop);
 	while (!monitor_stop && clock_mono_ms() < end) {
 		envelope rep;
@@ -354,6 +367,7 @@ int monitor_job(client *c, const char *job, int64_t duration_ms, int show_output
 		envelope_release(&rep);
 		if (r == NULL)
 			return EXIT_ERR;
+		int printed = 0;
 		for (size_t i = 0; i < r->n_batches; i++) {
 			const Sluice__BatchInfo *b = r->batches[i];
 			if (strcmp(b->state, "DONE") != 0 &&
@@ -364,7 +378,11 @@ int monitor_job(client *c, const char *job, int64_t duration_ms, int show_output
 			else
 				print_batch(b, show_output);
 			after = b->batch_ms;
+			printed = 1;
 		}
+		if (!(show_output & MONITOR_JSON) && (printed || first))
+			print_backpressure(r);
+		first = 0;
 		/* a paused job goes on later: keep watching it */
 		int ended = strcmp(r->job_state, "RUNNING") != 0 &&
 		            strcmp(r->job_state, "PAUSED") != 0 && r->n_batches == 0;
@@ -408,9 +426,11 @@ const client_cmd cmd_monitor = {
              "Prints each completed batch of JOB: batch time, input records, scheduling\n"
              "delay, processing time, total delay, tasks, the time from the batch's\n"
              "start to its first task starting on a worker (first-task), and the lines\n"
-             "its print() outputs produced. Runs until Ctrl-C, the job ends, or\n"
-             "--duration passes. --json: one JSON object per batch, the REST API's\n"
-             "Batch fields.\n",
+             "its print() outputs produced; after them, the job's backpressure: its\n"
+             "current rate limit and the largest share of time a receiver spent\n"
+             "blocked on its rate limiter or a full buffer, OK (<= 0.10), LOW (<= 0.5)\n"
+             "or HIGH. Runs until Ctrl-C, the job ends, or --duration passes.\n"
+             "--json: one JSON object per batch, the REST API's Batch fields.\n",
     .run = monitor_run,
     .needs_master = 1,
 };

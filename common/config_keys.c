@@ -62,6 +62,9 @@ static const conf_key keys[] = {
     KEY("sluice.worker.slots", CONF_INT, "2", 1, 1024, "task slots the worker offers"),
     KEY("sluice.worker.memory", CONF_BYTES, "1g", 16 * MiB, TiB,
         "the worker's memory budget, split into storage and execution"),
+    KEY("sluice.worker.diskBudget", CONF_BYTES, "0", 0, NONE,
+        "most bytes of blocks a worker keeps on disk; past it receivers stop reading "
+        "(0 = half the free space of the work directory at start)"),
     KEY("sluice.worker.dir", CONF_STRING, "./sluice-worker", 0, 0,
         "worker work directory: blocks, spill files, WAL, job libraries"),
     KEY("sluice.heartbeat.interval", CONF_DURATION, "1s", 50, MIN,

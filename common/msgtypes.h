@@ -61,6 +61,10 @@ enum {
 	X(MSG_ADD_BLOCK_REPLY, 59, ROLE_MASTER)                                          \
 	X(MSG_REMOVE_BLOCKS, 60, ROLE_MASTER)                                            \
 	X(MSG_REMOVE_BLOCKS_REPLY, 61, ROLE_WORKER)                                      \
+	X(MSG_SET_RATE, 62, ROLE_MASTER)                                                 \
+	X(MSG_SET_RATE_REPLY, 63, ROLE_WORKER)                                           \
+	X(MSG_DROP_JOB, 64, ROLE_MASTER)                                                 \
+	X(MSG_DROP_JOB_REPLY, 65, ROLE_WORKER)                                           \
 	X(MSG_FETCH_BLOCK, 70, ROLE_WORKER | ROLE_MASTER)                                \
 	X(MSG_FETCH_BLOCK_REPLY, 71, ROLE_WORKER)                                        \
 	X(MSG_PUT_BLOCK, 72, ROLE_WORKER)                                                \

@@ -22,6 +22,8 @@
 #include "alloc.h"
 #include "api.h"
 #include "clock.h"
+#include "jobdrop.h"
+#include "ratecontrol.h"
 #include "engine_int.h"
 #include "kafka_src.h"
 #include "log.h"
@@ -642,6 +644,7 @@ static void batch_finish(job *j, batch *b)
 	         (long long)(b->start_wall - b->time_ms),
 	         (long long)(b->end_wall - b->start_wall), b->tasks);
 	batch_record(j, b);
+	ratecontrol_batch_done(j, b);
 	if (failed && j->stop_on_failure)
 		job_fail(j,
 		         "batch %lld failed after all retries (%s); job stopped with the "
@@ -721,6 +724,7 @@ void batches_retire(job *j)
 			j->retiring[k++] = b;
 	}
 	j->nretiring = k;
+	jobdrop_maybe(j); /* a stopped job with nothing left: clean the workers */
 }
 
 static const char *batch_state_name(batch_state s)

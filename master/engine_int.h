@@ -199,6 +199,8 @@ typedef struct {
 	size_t nconf;
 } jobdef;
 
+typedef struct ratecontrol ratecontrol; /* ratecontrol.c */
+
 typedef struct job {
 	struct engine *e;
 	uint64_t id;
@@ -233,6 +235,8 @@ typedef struct job {
 	size_t nseen;
 	struct ksrc **ksrc; /* Kafka direct streams (kafka_src.c) */
 	size_t nksrc;
+	ratecontrol *rc;  /* backpressure: rate per input stream (ratecontrol.h) */
+	bool dropped;     /* stopped: workers told to drop its data (jobdrop.h) */
 	ckpt_range *koff; /* next offset per Kafka partition, as batches took them */
 	size_t nkoff;
 	batch **retiring; /* ended, waiting for their end to be durable */

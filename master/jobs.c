@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "api.h"
 #include "clock.h"
+#include "ratecontrol.h"
 #include "engine_int.h"
 #include "jobdef.h"
 #include "kafka_src.h"
@@ -98,7 +99,7 @@ int job_conf_apply(job *j, char *err, size_t errlen)
 		snprintf(err, errlen, "sluice.alerts.states: %s", serr);
 		return SL_ECONFIG;
 	}
-	return SL_OK;
+	return ratecontrol_init(j, err, errlen);
 }
 
 static int submit_check(struct engine *e, const Sluice__SubmitJob *s, rpc_reply *rep)
@@ -194,6 +195,7 @@ void job_free(job *j)
 	rtracker_stop(j);
 	kafka_free(j);
 	lifecycle_free(j);
+	ratecontrol_free(j);
 	for (size_t i = 0; i < j->nbatches; i++)
 		batch_free(j->batches[i]);
 	for (size_t i = 0; i < j->nretiring; i++)
@@ -414,6 +416,8 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 	}
 	Sluice__BatchStatsReply out = SLUICE__BATCH_STATS_REPLY__INIT;
 	out.job_state = (char *)job_shown_state(j);
+	ratecontrol_status(j, &out.rate, &out.blocked_share);
+	out.blocked_level = (char *)ratecontrol_level(out.blocked_share);
 	out.n_batches = n;
 	out.batches = ptrs;
 	rpc_reply_set(rep, MSG_BATCH_STATS_REPLY, &out);
@@ -454,7 +458,7 @@ static ckpt_job *job_snapshot(job *j)
 	c->error = sl_strdup(j->error);
 	c->next_batch_ms = j->next_batch_ms;
 	c->last_batch_ms = j->last_batch_ms;
-	c->rate_state = sl_strdup(""); /* the rate controller's slot (later) */
+	c->rate_state = ratecontrol_snapshot(j);
 	lifecycle_snapshot(j, c);
 	batches_snapshot(j, c);
 	rtracker_snapshot(j, c);

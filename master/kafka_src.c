@@ -8,14 +8,18 @@
  * re-read every batch) start at their earliest offset, so nothing written to
  * them is skipped.
  *
- * Clamp per partition (SPEC §5): with spark.streaming.kafka.maxRatePerPartition
- * R > 0 a batch takes at most max(R, minRatePerPartition) x batch seconds
- * records from a partition; rate_limit (backpressure, later) will share its
- * budget by lag. until = min(from + cap, latest).
+ * Clamp per partition (SPEC §5, ratectl_clamp): with backpressure the
+ * stream's rate (the rate controller's last estimate, or initialRate before
+ * the first one, read under the lock when the plan is collected) is shared
+ * between partitions by lag, each share capped by maxRatePerPartition and
+ * floored by minRatePerPartition; without it, maxRatePerPartition alone
+ * caps each partition.
  */
 #include "kafka_src.h"
 #include "alloc.h"
 #include "clock.h"
+#include "ratecontrol.h"
+#include "ratectl.h"
 #include "api.h"
 #include "kafka.h"
 #include "log.h"
@@ -46,6 +50,7 @@ struct ksrc {
 	char group[160];
 	bool commit, started;
 	int64_t interval_ms, max_rate, min_rate;
+	double rate; /* stream rate for the plan being made, -1 = none */
 	kpart *parts;
 	size_t nparts;
 	/* plan for plan_ms, written by kafka_plan (cron thread only) */
@@ -72,6 +77,7 @@ int kafka_init(job *j, char *err, size_t errlen)
 		k->node = n->id;
 		k->n = n;
 		k->plan_ms = -1;
+		k->rate = -1;
 		pthread_mutex_init(&k->mu, NULL);
 		k->interval_ms = j->interval_ms;
 		k->max_rate =
@@ -144,6 +150,7 @@ size_t kafka_collect(struct engine *e, int64_t now_wall, ksrc **out, size_t cap)
 				k->plan_ms = j->next_batch_ms;
 				k->plan_ready = false;
 				k->plan_err[0] = '\0';
+				k->rate = ratecontrol_stream_rate(j, k->node);
 				out[n++] = k;
 			}
 		}
@@ -261,15 +268,6 @@ static void resolve_start(ksrc *k, kpart *p, int64_t low, int64_t high)
 	p->next = off;
 }
 
-static int64_t clamp_cap(const ksrc *k)
-{
-	if (k->max_rate <= 0)
-		return INT64_MAX;
-	int64_t rate = k->max_rate > k->min_rate ? k->max_rate : k->min_rate;
-	int64_t cap = rate * k->interval_ms / 1000;
-	return cap > 0 ? cap : 1;
-}
-
 static void plan_add(ksrc *k, kpart *p, int64_t until)
 {
 	k->plan = sl_realloc(k->plan, (k->nplan + 1) * sizeof(*k->plan));
@@ -297,35 +295,49 @@ void kafka_plan(ksrc *k)
 	pthread_mutex_unlock(&k->j->e->m->lock);
 }
 
+/* Reads a partition's watermarks and settles where it starts; its range in
+ * *rp before the clamp. */
+static int part_range(ksrc *k, kpart *p, ratectl_part *rp, char *err, size_t errlen)
+{
+	int64_t low, high;
+	rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+	    k->rk, p->topic, p->partition, &low, &high, 5000);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(err, errlen, "kafka offsets of %s-%d: %s", p->topic,
+		         p->partition, rd_kafka_err2str(e));
+		return SL_EKAFKA;
+	}
+	pthread_mutex_lock(&k->mu);
+	p->end = high; /* for the lag (kafka_end_offset) */
+	pthread_mutex_unlock(&k->mu);
+	if (p->next < 0)
+		resolve_start(k, p, low, high);
+	if (p->next < low) {
+		log_warn("job %s: %s-%d offsets %lld..%lld were deleted before "
+		         "being read",
+		         k->j->name, p->topic, p->partition, (long long)p->next,
+		         (long long)low);
+		p->next = low;
+	}
+	rp->from = p->next;
+	rp->latest = high;
+	return SL_OK;
+}
+
 static void plan_offsets(ksrc *k, char *err, size_t errlen)
 {
-	int64_t cap = clamp_cap(k);
+	ratectl_part *rp = sl_calloc(k->nparts + 1, sizeof(*rp));
 	for (size_t i = 0; i < k->nparts; i++) {
-		kpart *p = &k->parts[i];
-		int64_t low, high;
-		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-		    k->rk, p->topic, p->partition, &low, &high, 5000);
-		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			snprintf(err, errlen, "kafka offsets of %s-%d: %s", p->topic,
-			         p->partition, rd_kafka_err2str(e));
+		if (part_range(k, &k->parts[i], &rp[i], err, errlen) != SL_OK) {
 			plan_clear(k);
+			sl_free(rp);
 			return;
 		}
-		pthread_mutex_lock(&k->mu);
-		p->end = high; /* for the lag (kafka_end_offset) */
-		pthread_mutex_unlock(&k->mu);
-		if (p->next < 0)
-			resolve_start(k, p, low, high);
-		if (p->next < low) {
-			log_warn("job %s: %s-%d offsets %lld..%lld were deleted before "
-			         "being read",
-			         k->j->name, p->topic, p->partition, (long long)p->next,
-			         (long long)low);
-			p->next = low;
-		}
-		int64_t until = high - p->next > cap ? p->next + cap : high;
-		plan_add(k, p, until < p->next ? p->next : until);
 	}
+	ratectl_clamp(rp, k->nparts, k->rate, k->max_rate, k->min_rate, k->interval_ms);
+	for (size_t i = 0; i < k->nparts; i++)
+		plan_add(k, &k->parts[i], rp[i].until);
+	sl_free(rp);
 	k->started = true;
 }
 

@@ -25,6 +25,7 @@
  */
 #include "alloc.h"
 #include "clock.h"
+#include "ratecontrol.h"
 #include "engine_int.h"
 #include "jobdef.h"
 #include "kafka_src.h"
@@ -58,6 +59,7 @@ int job_resume(job *j, int64_t grace_ms, char *err, size_t errlen)
 	batches_restore(j, c);
 	kafka_restore(j, j->koff, j->nkoff);
 	j->live = true;
+	ratecontrol_restore(j, c->rate_state);
 	log_info("job %s (id %llu) resumed from its checkpoint: %zu unfinished batches, "
 	         "%zu unallocated blocks, %zu Kafka partitions, next batch at %lld",
 	         j->name, (unsigned long long)j->id, j->nbatches, j->npending, j->nkoff,

@@ -13,12 +13,14 @@
 #include "alloc.h"
 #include "api.h"
 #include "clock.h"
+#include "ratecontrol.h"
 #include "engine_int.h"
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
 void rblock_free(rblock *b)
@@ -130,7 +132,8 @@ static void receiver_start(job *j, receiver *r)
 	s.path = n->path;
 	s.storage_level = j->storage_level;
 	s.block_interval_ms = j->block_interval_ms;
-	s.max_rate = j->max_rate;
+	/* the receiver's share of the stream's rate, capped by maxRate */
+	s.max_rate = (int64_t)ceil(ratecontrol_receiver_rate(j, r->node));
 	s.wal = j->wal;
 	s.replica_url = rep ? rep->rpc_url : "";
 	s.replica_worker_id = rep ? rep->id : "";
@@ -302,6 +305,7 @@ int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *
 			    sl_realloc(j->pending, j->pending_cap * sizeof(*j->pending));
 		}
 		j->pending[j->npending++] = b;
+		ratecontrol_note_receiver(j, a->receiver_id, a->blocked_share, a->rate);
 		/* durable at the next tick (engine_flush); the window is in
 		 * docs/recovery.md */
 		job_checkpoint(j);

@@ -76,6 +76,7 @@ struct blockmgr {
 	uint64_t spilling_bytes; /* raw bytes of entries being spilled */
 	uint32_t spills_in_flight;
 	uint64_t tmp_seq;
+	uint64_t disk_reserved; /* bytes of disk writes in flight */
 	blockmgr_stats st;
 };
 
@@ -301,6 +302,35 @@ static void bm_drop(blockmgr *bm, bm_entry *e)
 	e->removed = true;
 }
 
+/* ---- disk budget ---- */
+
+/* The most a block of raw bytes can take on disk once encoded (LZ4 bound
+ * plus the block header), reserved before writing it. */
+static uint64_t bm_enc_bound(uint64_t raw)
+{
+	return raw + raw / 255 + 64;
+}
+
+/* Whether n more bytes fit on disk within share of the budget. Locked. */
+static bool bm_disk_fits(const blockmgr *bm, uint64_t n, double share)
+{
+	if (bm->st.disk_budget == 0)
+		return true;
+	double limit = (double)bm->st.disk_budget * share;
+	return (double)(bm->st.disk_bytes + bm->disk_reserved + n) <= limit;
+}
+
+/* Reserves n bytes of disk for a write, or counts a refusal. Locked. */
+static bool bm_disk_take(blockmgr *bm, uint64_t n)
+{
+	if (!bm_disk_fits(bm, n, 1.0)) {
+		bm->st.disk_refused++;
+		return false;
+	}
+	bm->disk_reserved += n;
+	return true;
+}
+
 /* ---- file I/O (no lock held) ---- */
 
 static int file_write(const char *path, const uint8_t *data, size_t len)
@@ -399,6 +429,7 @@ static int bm_commit_file(blockmgr *bm, const char *id, const char *tmp)
 static int bm_spill_finish(blockmgr *bm, bm_entry *v, int rc, char *tmp, size_t disk_len)
 {
 	bm->spills_in_flight--;
+	bm->disk_reserved -= bm_enc_bound(v->raw_len);
 	pthread_cond_broadcast(&bm->spill_done);
 	if (v->removed) {
 		if (tmp != NULL)
@@ -458,16 +489,22 @@ static int bm_put_file(blockmgr *bm, const char *id, const uint8_t *enc, size_t 
 {
 	pthread_mutex_lock(&bm->mu);
 	bool exists = ht_find(bm, id) != NULL;
+	bool fits = !exists && bm_disk_take(bm, len);
 	uint64_t seq = ++bm->tmp_seq;
 	pthread_mutex_unlock(&bm->mu);
 	if (exists)
 		return SL_EEXIST;
+	if (!fits)
+		return SL_ENOSPC;
 
 	char *tmp;
 	int rc = bm_write_tmp(bm, id, seq, enc, len, &tmp);
-	if (rc != SL_OK)
-		return rc;
 	pthread_mutex_lock(&bm->mu);
+	bm->disk_reserved -= len;
+	if (rc != SL_OK) {
+		pthread_mutex_unlock(&bm->mu);
+		return rc;
+	}
 	if (ht_find(bm, id) != NULL) {
 		unlink(tmp);
 		rc = SL_EEXIST;
@@ -510,6 +547,8 @@ static int bm_put_mem_locked(blockmgr *bm, const char *id, rbuf *data, block_lev
 		if (n > bm->st.budget - pinned)
 			return SL_ENOSPC;
 		if (bm->lru_tail != NULL) {
+			if (!bm_disk_take(bm, bm_enc_bound(bm->lru_tail->raw_len)))
+				return SL_ENOSPC; /* nowhere to spill to */
 			int rc = bm_spill_one(bm);
 			if (rc != SL_OK)
 				return rc;
@@ -771,6 +810,22 @@ uint32_t blockmgr_remove_prefix(blockmgr *bm, const char *prefix)
 	}
 	pthread_mutex_unlock(&bm->mu);
 	return n;
+}
+
+void blockmgr_set_disk_budget(blockmgr *bm, uint64_t bytes)
+{
+	pthread_mutex_lock(&bm->mu);
+	bm->st.disk_budget = bytes;
+	pthread_mutex_unlock(&bm->mu);
+}
+
+bool blockmgr_disk_room(blockmgr *bm, uint64_t raw_len, double share)
+{
+	pthread_mutex_lock(&bm->mu);
+	bool mem = raw_len <= bm->st.budget - bm->st.mem_bytes;
+	bool room = mem || bm_disk_fits(bm, bm_enc_bound(raw_len), share);
+	pthread_mutex_unlock(&bm->mu);
+	return room;
 }
 
 void blockmgr_get_stats(blockmgr *bm, blockmgr_stats *st)

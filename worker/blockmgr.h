@@ -43,6 +43,8 @@ typedef struct {
 	uint32_t mem_blocks, disk_blocks;
 	uint64_t spilled_blocks; /* total spills since start */
 	uint64_t refused;        /* puts refused for lack of memory */
+	uint64_t disk_budget;    /* most encoded bytes on disk; 0 = no limit */
+	uint64_t disk_refused;   /* disk writes refused for the disk budget */
 } blockmgr_stats;
 
 /* Creates a manager storing spill files under dir/blocks (created; stale
@@ -75,5 +77,16 @@ int blockmgr_remove(blockmgr *bm, const char *id);
 /* Removes every block whose id starts with prefix; returns how many. */
 uint32_t blockmgr_remove_prefix(blockmgr *bm, const char *prefix);
 void blockmgr_get_stats(blockmgr *bm, blockmgr_stats *st);
+
+/* Disk budget (sluice.worker.diskBudget): a write to disk (a spill, a
+ * DISK_ONLY or overflowing MEMORY_AND_DISK put) that would take the encoded
+ * bytes on disk, writes in flight included, past bytes is refused with
+ * SL_ENOSPC instead of written; 0 = no limit (the default). */
+void blockmgr_set_disk_budget(blockmgr *bm, uint64_t bytes);
+/* Whether a block of raw_len bytes would fit now in free memory, or on disk
+ * within share (0..1] of the disk budget. Receivers ask it before storing,
+ * and hold back (stop reading) while it is false, leaving the rest of the
+ * budget to shuffle output. */
+bool blockmgr_disk_room(blockmgr *bm, uint64_t raw_len, double share);
 
 #endif

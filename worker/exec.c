@@ -18,9 +18,11 @@
 #include "wal.h"
 #include "wengine.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 typedef struct qtask {
 	Sluice__LaunchTask *lt;
@@ -237,6 +239,18 @@ static void *slot_main(void *arg)
 	return NULL;
 }
 
+/* sluice.worker.diskBudget, or half the free space of the work directory's
+ * file system when it is 0. */
+static uint64_t disk_budget(const worker *w)
+{
+	uint64_t b = (uint64_t)conf_get_bytes(w->conf, "sluice.worker.diskBudget");
+	struct statvfs vfs;
+	if (b == 0 && statvfs(w->dir, &vfs) == 0)
+		b = (uint64_t)vfs.f_bavail * vfs.f_frsize / 2;
+	log_info("disk budget for blocks: %llu MiB", (unsigned long long)(b >> 20));
+	return b;
+}
+
 int wengine_new(worker *w, wengine **out, char *err, size_t errlen)
 {
 	wengine *we = sl_calloc(1, sizeof(*we));
@@ -254,6 +268,7 @@ int wengine_new(worker *w, wengine **out, char *err, size_t errlen)
 		sl_free(we);
 		return rv;
 	}
+	blockmgr_set_disk_budget(we->bm, disk_budget(w));
 	we->peers = peers_new(&w->rpc);
 	we->kafka = kafka_io_new();
 	receiver_env env = {
@@ -455,6 +470,47 @@ static int handle_receiver(wengine *we, const envelope *req, rpc_reply *rep, boo
 	return SL_OK;
 }
 
+/* A stopped job: nothing of it stays on this worker. */
+static int handle_drop_job(wengine *we, const envelope *req, rpc_reply *rep)
+{
+	Sluice__DropJob *d =
+	    sluice__drop_job__unpack(NULL, req->payload_len, req->payload);
+	if (d == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed DropJob");
+	char prefix[48];
+	receivers_stop_job(we->rcv, d->job_id);
+	snprintf(prefix, sizeof(prefix), "rcv-%llu-", (unsigned long long)d->job_id);
+	uint32_t n = blockmgr_remove_prefix(we->bm, prefix);
+	snprintf(prefix, sizeof(prefix), "shf-%llu-", (unsigned long long)d->job_id);
+	n += blockmgr_remove_prefix(we->bm, prefix);
+	uint32_t wal = wal_remove_job(we->w->dir, d->job_id);
+	log_info("job %llu dropped: %u blocks and buckets, %u WAL segments deleted",
+	         (unsigned long long)d->job_id, n, wal);
+	sluice__drop_job__free_unpacked(d, NULL);
+	Sluice__DropJobReply out = SLUICE__DROP_JOB_REPLY__INIT;
+	out.removed = n;
+	rpc_reply_set(rep, MSG_DROP_JOB_REPLY, &out);
+	return SL_OK;
+}
+
+static int handle_set_rate(wengine *we, const envelope *req, rpc_reply *rep)
+{
+	Sluice__SetRate *s =
+	    sluice__set_rate__unpack(NULL, req->payload_len, req->payload);
+	if (s == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed SetRate");
+	if (!isfinite(s->rate) || s->rate < 0) {
+		sluice__set_rate__free_unpacked(s, NULL);
+		return rpc_reply_error(rep, SL_EINVAL, "SetRate: rate must be >= 0");
+	}
+	Sluice__SetRateReply out = SLUICE__SET_RATE_REPLY__INIT;
+	out.found =
+	    receivers_set_rate(we->rcv, s->job_id, s->receiver_id, s->rate) == SL_OK;
+	sluice__set_rate__free_unpacked(s, NULL);
+	rpc_reply_set(rep, MSG_SET_RATE_REPLY, &out);
+	return SL_OK;
+}
+
 int wengine_handle(wengine *we, const envelope *req, rpc_reply *rep)
 {
 	switch (req->type) {
@@ -470,6 +526,10 @@ int wengine_handle(wengine *we, const envelope *req, rpc_reply *rep)
 		return handle_receiver(we, req, rep, true);
 	case MSG_STOP_RECEIVER:
 		return handle_receiver(we, req, rep, false);
+	case MSG_SET_RATE:
+		return handle_set_rate(we, req, rep);
+	case MSG_DROP_JOB:
+		return handle_drop_job(we, req, rep);
 	default:
 		return SL_EUNKNOWN_TYPE;
 	}

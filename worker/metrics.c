@@ -106,6 +106,12 @@ static void render(wmetrics *m, promtext *p)
 	        (double)bs.spilled_blocks);
 	counter(p, "sluice_worker_block_puts_refused_total",
 	        "block writes refused for lack of memory and disk", (double)bs.refused);
+	gauge(p, "sluice_worker_disk_budget_bytes",
+	      "most encoded bytes of blocks on disk (sluice.worker.diskBudget)",
+	      (double)bs.disk_budget);
+	counter(p, "sluice_worker_disk_writes_refused_total",
+	        "block writes to disk refused for the disk budget",
+	        (double)bs.disk_refused);
 	double cpu, rss;
 	proc_self(&cpu, &rss);
 	counter(p, "process_cpu_seconds_total", "user and system CPU time", cpu);

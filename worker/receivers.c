@@ -146,6 +146,8 @@ typedef struct receiver {
 	int64_t report_at_ms, report_backoff_ms;
 	int64_t replica_paused_until_ms;
 	fail_log report_log, replica_log;
+	int64_t share_since_ns; /* blocked share: since the last report */
+	uint64_t share_blocked_ns;
 
 	/* counters, logged when the receiver stops */
 	atomic_uint_fast64_t records, blocked_ns;
@@ -282,13 +284,19 @@ static void rcv_emit(receiver *r, const uint8_t *p, size_t len, int64_t ts)
 {
 	if (len > 0 && p[len - 1] == '\r')
 		len--;
-	atomic_fetch_add(&r->blocked_ns, (uint64_t)ratelimit_acquire(&r->rl, 1));
+	uint64_t blocked = (uint64_t)ratelimit_acquire(&r->rl, 1);
 	pthread_mutex_lock(&r->lock);
-	while (r->buf.len >= r->max_block && !atomic_load(&r->stop_reader)) {
-		r->cut_now = true;
-		pthread_cond_broadcast(&r->cond);
-		pthread_cond_wait(&r->cond, &r->lock);
+	if (r->buf.len >= r->max_block) {
+		/* a full downstream buffer blocks the reader too */
+		int64_t t0 = clock_mono_ns();
+		while (r->buf.len >= r->max_block && !atomic_load(&r->stop_reader)) {
+			r->cut_now = true;
+			pthread_cond_broadcast(&r->cond);
+			pthread_cond_wait(&r->cond, &r->lock);
+		}
+		blocked += (uint64_t)(clock_mono_ns() - t0);
 	}
+	atomic_fetch_add(&r->blocked_ns, blocked);
 	rbuf_append(&r->buf, NULL, 0, p, (uint32_t)len, ts);
 	if (r->buf.len >= r->max_block) {
 		r->cut_now = true;
@@ -552,11 +560,34 @@ fail:
 	return NULL;
 }
 
+/* Disk budget: while a block fits neither in free memory nor within this
+ * share of the disk budget, the generator holds it and the reader, finding
+ * its buffer full, stops reading (TCP backpressure on the source). The rest
+ * of the budget is left to shuffle output, so batches can still drain. */
+#define RCV_DISK_SHARE 0.75
+
+static void rcv_wait_disk(receiver *r, uint64_t len)
+{
+	bool logged = false;
+	while (!blockmgr_disk_room(r->env->bm, len, RCV_DISK_SHARE) &&
+	       !atomic_load(&r->stop_generator)) {
+		if (!logged)
+			log_warn(
+			    "%s: disk budget full: not reading until blocks are removed",
+			    r->name);
+		logged = true;
+		clock_sleep_ms(RCV_ENOSPC_PAUSE_MS);
+	}
+	if (logged)
+		log_info("%s: disk budget has room again: reading", r->name);
+}
+
 /* Stores the block in the BlockManager (blk is emptied on success). */
 static bool rcv_store(receiver *r, const char *id, rbuf *blk)
 {
 	block_level level = r->level;
 	int rc = SL_OK;
+	rcv_wait_disk(r, blk->len);
 	for (int attempt = 0; attempt < RCV_STORE_ATTEMPTS; attempt++) {
 		rc = blockmgr_put(r->env->bm, id, blk, level);
 		if (rc == SL_OK)
@@ -701,6 +732,14 @@ static int rcv_add_block(receiver *r, const pending_block *pb, char *err, size_t
 	m.urls = urls;
 	m.created_ms = pb->created_ms;
 	m.wal_path = pb->wal_path != NULL ? pb->wal_path : "";
+	int64_t now = clock_mono_ns();
+	uint64_t blocked = atomic_load(&r->blocked_ns);
+	if (now > r->share_since_ns)
+		m.blocked_share = (double)(blocked - r->share_blocked_ns) /
+		                  (double)(now - r->share_since_ns);
+	r->share_since_ns = now;
+	r->share_blocked_ns = blocked;
+	m.rate = ratelimit_rate(&r->rl);
 	int rc = rpc_call_pb(r->env->master, MSG_ADD_BLOCK, &m, &rep, err, errlen);
 	if (rc == SL_OK) {
 		if (rep.type != MSG_ADD_BLOCK_REPLY) {
@@ -827,6 +866,7 @@ static receiver *rcv_new(const receiver_env *env, const Sluice__StartReceiver *s
 	snprintf(r->name, sizeof(r->name), "receiver %llu/%u",
 	         (unsigned long long)r->job_id, r->id);
 	ratelimit_init(&r->rl, spec->max_rate > 0 ? (double)spec->max_rate : 0);
+	r->share_since_ns = clock_mono_ns();
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1032,6 +1072,16 @@ void receivers_stop_job(receivers *rs, uint64_t job_id)
 	}
 	pthread_mutex_unlock(&rs->lock);
 	rcv_stop_list(stopped);
+}
+
+int receivers_set_rate(receivers *rs, uint64_t job_id, uint32_t receiver_id, double rate)
+{
+	pthread_mutex_lock(&rs->lock);
+	receiver *r = *rcv_find_locked(rs, job_id, receiver_id);
+	if (r != NULL)
+		ratelimit_set_rate(&r->rl, rate);
+	pthread_mutex_unlock(&rs->lock);
+	return r != NULL ? SL_OK : SL_ENOTFOUND;
 }
 
 uint32_t receivers_count(receivers *rs)

@@ -58,6 +58,10 @@ int receivers_start(receivers *r, const Sluice__StartReceiver *spec, char *err,
 int receivers_stop(receivers *r, uint64_t job_id, uint32_t receiver_id);
 /* Stops every receiver of a job. */
 void receivers_stop_job(receivers *r, uint64_t job_id);
+/* Backpressure (MSG_SET_RATE): the receiver's token bucket runs at rate
+ * records/s (0 = unlimited) from now on, a reader waiting on it included.
+ * SL_ENOTFOUND if it does not run here. */
+int receivers_set_rate(receivers *r, uint64_t job_id, uint32_t receiver_id, double rate);
 uint32_t receivers_count(receivers *r);
 
 #endif

@@ -98,3 +98,27 @@ void wal_remove(const char *dir, const char *block_id)
 		log_warn("WAL: cannot delete %s: %s", path, strerror(errno));
 	sl_free(path);
 }
+
+uint32_t wal_remove_job(const char *dir, uint64_t job_id)
+{
+	char *jdir = sl_asprintf("%s/wal/%llu", dir, (unsigned long long)job_id);
+	uint32_t n = 0;
+	DIR *d = opendir(jdir);
+	struct dirent *de;
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char *path = sl_asprintf("%s/%s", jdir, de->d_name);
+		if (unlink(path) == 0)
+			n++;
+		else if (errno != ENOENT)
+			log_warn("WAL: cannot delete %s: %s", path, strerror(errno));
+		sl_free(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	if (rmdir(jdir) != 0 && errno != ENOENT)
+		log_warn("WAL: cannot remove %s: %s", jdir, strerror(errno));
+	sl_free(jdir);
+	return n;
+}

@@ -29,5 +29,8 @@ uint32_t wal_replay(blockmgr *bm, const char *dir);
 
 /* Deletes the segment of block_id ("rcv-<job>-..."), if there is one. */
 void wal_remove(const char *dir, const char *block_id);
+/* Deletes every segment of a job and its directory (the job was stopped);
+ * returns how many segments went. */
+uint32_t wal_remove_job(const char *dir, uint64_t job_id);
 
 #endif

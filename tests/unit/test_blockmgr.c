@@ -312,6 +312,55 @@ static void test_budget_spill(void **state)
 	blockmgr_free(bm);
 }
 
+/* sluice.worker.diskBudget: once memory is full, spills and disk writes
+ * that would pass the disk budget are refused (nothing written), every
+ * stored block stays readable, and removing blocks makes room again. */
+static void test_disk_budget(void **state)
+{
+	fixture *f = *state;
+	const uint64_t disk = 40 * KB;
+	blockmgr *bm = new_bm(f->dir, 16 * KB);
+	blockmgr_set_disk_budget(bm, disk);
+	assert_int_equal(stats(bm).disk_budget, disk);
+	char id[32];
+	int stored = 0;
+	while (stored < 200) {
+		snprintf(id, sizeof(id), "blk-%d", stored);
+		rbuf b;
+		make_block(&b, id, 8 * KB);
+		int rc = blockmgr_put(bm, id, &b, BLOCK_MEMORY_AND_DISK);
+		rbuf_free(&b);
+		assert_true(stats(bm).disk_bytes <= disk);
+		if (rc == SL_ENOSPC)
+			break;
+		assert_int_equal(rc, SL_OK);
+		stored++;
+	}
+	assert_true(stored > 2 && stored < 200); /* the budget stopped it */
+	blockmgr_stats st = stats(bm);
+	assert_true(st.disk_refused > 0);
+	assert_int_equal(count_files(f->blocks, ".blk"), (int)st.disk_blocks);
+	assert_false(blockmgr_disk_room(bm, 8 * KB, 1.0));
+	for (int i = 0; i < stored; i++) {
+		snprintf(id, sizeof(id), "blk-%d", i);
+		expect_block(bm, id, 8 * KB);
+	}
+	/* the oldest blocks were spilled: removing them frees disk */
+	for (int i = 0; i < stored / 2; i++) {
+		snprintf(id, sizeof(id), "blk-%d", i);
+		assert_int_equal(blockmgr_remove(bm, id), SL_OK);
+	}
+	assert_true(blockmgr_disk_room(bm, 8 * KB, 1.0));
+	put_block(bm, "blk-again", 8 * KB, BLOCK_MEMORY_AND_DISK, SL_OK);
+	assert_true(stats(bm).disk_bytes <= disk);
+	/* DISK_ONLY puts obey the budget too */
+	blockmgr_set_disk_budget(bm, stats(bm).disk_bytes + 16);
+	put_block(bm, "blk-disk", 8 * KB, BLOCK_DISK_ONLY, SL_ENOSPC);
+	blockmgr_set_disk_budget(bm, 0);
+	put_block(bm, "blk-disk", 8 * KB, BLOCK_DISK_ONLY, SL_OK);
+	blockmgr_free(bm);
+}
+
 static void test_lru_order(void **state)
 {
 	fixture *f = *state;
@@ -676,6 +725,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_eexist, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_budget_spill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lru_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_budget, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_only_enospc, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oversized_and_disk_only, setup,
 	                                    teardown),

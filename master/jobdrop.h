@@ -1,0 +1,23 @@
+/*
+ * Cleaning up after a stopped job: once a STOPPED job has no batch left to
+ * run or retire, every live worker is told to drop everything of it
+ * (MSG_DROP_JOB: its receivers, receiver blocks, shuffle buckets and WAL
+ * segments), so a stopped job leaves nothing on the workers' disks.
+ *
+ * Called under the master's lock from batches_retire, which runs after every
+ * durable checkpoint of the job (a stop itself checkpoints the job, so a
+ * job stopped with nothing running is cleaned at once). Fire and forget: a
+ * worker that misses it (down at the time) keeps the files until its work
+ * directory is cleaned.
+ */
+#ifndef SLUICE_MASTER_JOBDROP_H
+#define SLUICE_MASTER_JOBDROP_H
+
+#include "engine_int.h"
+
+/* Sends MSG_DROP_JOB to every live worker once j is STOPPED with no batch
+ * queued, running or retiring; does nothing otherwise or when sent since the
+ * job last ran (a job started again is cleaned again at its next stop). */
+void jobdrop_maybe(job *j);
+
+#endif

@@ -1,0 +1,271 @@
+/*
+ * Rate controller per input stream: see ratecontrol.h.
+ *
+ * The checkpoint string is one line per stream,
+ *   "<node> <first_run> <latest_time> <latest_rate> <latest_error> <published>"
+ * with doubles printed to 17 significant digits, so a restored estimator is
+ * bit-for-bit the one that was saved.
+ */
+#include "ratecontrol.h"
+#include "alloc.h"
+#include "cluster.h"
+#include "log.h"
+#include "master.h"
+#include "msgtypes.h"
+#include "pid.h"
+#include "ratectl.h"
+#include "sluice/err.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	uint32_t node;
+	pid_estimator pid;
+} rstream;
+
+typedef struct {
+	double blocked_share;
+	double rate;
+} rreport;
+
+struct ratecontrol {
+	bool enabled; /* spark.streaming.backpressure.enabled */
+	int64_t initial_rate, receiver_max;
+	rstream *s;
+	size_t n;
+	rreport *rcv; /* by receiver id */
+	size_t nrcv;
+};
+
+static bool controlled(const Sluice__Node *n)
+{
+	return n->kind == SLUICE__NODE_KIND__SRC_SOCKET ||
+	       n->kind == SLUICE__NODE_KIND__SRC_KAFKA;
+}
+
+int ratecontrol_init(job *j, char *err, size_t errlen)
+{
+	pid_params p;
+	int rv = pid_params_from_conf(&p, j->conf, j->interval_ms, err, errlen);
+	if (rv != SL_OK)
+		return rv;
+	ratecontrol_free(j);
+	ratecontrol *rc = sl_calloc(1, sizeof(*rc));
+	rc->enabled = conf_get_bool(j->conf, "spark.streaming.backpressure.enabled");
+	rc->initial_rate =
+	    conf_get_int(j->conf, "spark.streaming.backpressure.initialRate");
+	rc->receiver_max = conf_get_int(j->conf, "spark.streaming.receiver.maxRate");
+	rc->s = sl_calloc(j->graph->n_nodes + 1, sizeof(*rc->s));
+	for (size_t i = 0; i < j->graph->n_nodes; i++) {
+		if (!controlled(j->graph->nodes[i]))
+			continue;
+		rstream *s = &rc->s[rc->n++];
+		s->node = j->graph->nodes[i]->id;
+		pid_init(&s->pid, &p);
+	}
+	j->rc = rc;
+	return SL_OK;
+}
+
+void ratecontrol_free(job *j)
+{
+	if (j->rc == NULL)
+		return;
+	sl_free(j->rc->s);
+	sl_free(j->rc->rcv);
+	sl_free(j->rc);
+	j->rc = NULL;
+}
+
+static rstream *stream_of(const job *j, uint32_t node)
+{
+	for (size_t i = 0; j->rc != NULL && i < j->rc->n; i++)
+		if (j->rc->s[i].node == node)
+			return &j->rc->s[i];
+	return NULL;
+}
+
+double ratecontrol_stream_rate(const job *j, uint32_t node)
+{
+	rstream *s = stream_of(j, node);
+	if (s == NULL)
+		return -1;
+	return ratectl_stream_rate(j->rc->enabled, pid_latest_rate(&s->pid),
+	                           j->rc->initial_rate);
+}
+
+static size_t receivers_of(const job *j, uint32_t node)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < j->nrcv; i++)
+		n += j->rcv[i].node == node;
+	return n;
+}
+
+double ratecontrol_receiver_rate(const job *j, uint32_t node)
+{
+	int64_t max = j->rc ? j->rc->receiver_max : 0;
+	return ratectl_receiver_rate(ratecontrol_stream_rate(j, node), max,
+	                             receivers_of(j, node));
+}
+
+static void set_rate_done(void *arg, int rv, const envelope *reply, const char *err)
+{
+	(void)arg;
+	(void)reply;
+	if (rv != SL_OK)
+		log_warn("set-rate: %s", err);
+}
+
+/* Tells every started receiver of node its share of the stream's rate. A
+ * receiver started later gets it in its StartReceiver. */
+static void publish(job *j, uint32_t node)
+{
+	double rate = ratecontrol_receiver_rate(j, node);
+	for (size_t i = 0; i < j->nrcv; i++) {
+		const receiver *r = &j->rcv[i];
+		if (r->node != node || r->state == RCV_INACTIVE)
+			continue;
+		worker_entry *w = cluster_find(j->e->m->cl, r->worker);
+		if (w == NULL || w->state != WORKER_ALIVE || w->client == NULL)
+			continue;
+		Sluice__SetRate m = SLUICE__SET_RATE__INIT;
+		m.job_id = j->id;
+		m.receiver_id = r->id;
+		m.rate = rate;
+		rpc_call_async(w->client, MSG_SET_RATE, &m, set_rate_done, NULL);
+	}
+}
+
+static int64_t stream_records(const batch *b, uint32_t node)
+{
+	int64_t n = 0;
+	for (size_t i = 0; i < b->nblocks; i++)
+		if (b->blocks[i]->node == node)
+			n += (int64_t)b->blocks[i]->records;
+	for (size_t i = 0; i < b->nkr; i++)
+		if (b->kr[i].node == node)
+			n += b->kr[i].until - b->kr[i].from;
+	return n;
+}
+
+void ratecontrol_batch_done(job *j, const batch *b)
+{
+	if (j->rc == NULL || !j->rc->enabled || b->state != BATCH_DONE)
+		return;
+	int64_t proc = b->end_wall - b->start_wall;
+	int64_t sched = b->start_wall - b->time_ms;
+	for (size_t i = 0; i < j->rc->n; i++) {
+		rstream *s = &j->rc->s[i];
+		double rate;
+		if (!pid_compute(&s->pid, b->end_wall, stream_records(b, s->node), proc,
+		                 sched < 0 ? 0 : sched, &rate))
+			continue;
+		log_info("job %s: node %u rate %.1f records/s after batch %lld", j->name,
+		         s->node, rate, (long long)b->time_ms);
+		publish(j, s->node);
+	}
+}
+
+void ratecontrol_note_receiver(job *j, uint32_t receiver_id, double blocked_share,
+                               double rate)
+{
+	ratecontrol *rc = j->rc;
+	if (rc == NULL || receiver_id >= j->nrcv || !isfinite(blocked_share))
+		return;
+	if (rc->nrcv < j->nrcv) {
+		rc->rcv = sl_realloc(rc->rcv, j->nrcv * sizeof(*rc->rcv));
+		memset(rc->rcv + rc->nrcv, 0, (j->nrcv - rc->nrcv) * sizeof(*rc->rcv));
+		rc->nrcv = j->nrcv;
+	}
+	rc->rcv[receiver_id].blocked_share = fmin(fmax(blocked_share, 0), 1);
+	rc->rcv[receiver_id].rate = rate;
+}
+
+void ratecontrol_status(const job *j, double *rate, double *blocked_share)
+{
+	*rate = -1;
+	*blocked_share = 0;
+	if (j->rc == NULL)
+		return;
+	for (size_t i = 0; i < j->rc->n; i++) {
+		double r = ratecontrol_stream_rate(j, j->rc->s[i].node);
+		if (r >= 0)
+			*rate = (*rate < 0 ? 0 : *rate) + r;
+	}
+	for (size_t i = 0; i < j->rc->nrcv; i++)
+		*blocked_share = fmax(*blocked_share, j->rc->rcv[i].blocked_share);
+}
+
+const char *ratecontrol_level(double share)
+{
+	return share <= RATECONTROL_OK_MAX    ? "OK"
+	       : share <= RATECONTROL_LOW_MAX ? "LOW"
+	                                      : "HIGH";
+}
+
+char *ratecontrol_snapshot(const job *j)
+{
+	char *out = sl_strdup("");
+	for (size_t i = 0; j->rc != NULL && i < j->rc->n; i++) {
+		const rstream *s = &j->rc->s[i];
+		char *next = sl_asprintf(
+		    "%s%" PRIu32 " %d %" PRId64 " %.17g %.17g %.17g\n", out, s->node,
+		    s->pid.s.first_run ? 1 : 0, s->pid.s.latest_time,
+		    s->pid.s.latest_rate, s->pid.s.latest_error, s->pid.s.published);
+		sl_free(out);
+		out = next;
+	}
+	return out;
+}
+
+/* Parses one line into *st; false if malformed. */
+static bool parse_line(const char *line, uint32_t *node, pid_state *st)
+{
+	int first, used = 0;
+	if (sscanf(line, "%" SCNu32 " %d %" SCNd64 " %lf %lf %lf%n", node, &first,
+	           &st->latest_time, &st->latest_rate, &st->latest_error, &st->published,
+	           &used) != 6 ||
+	    (first != 0 && first != 1) || !isfinite(st->latest_rate) ||
+	    !isfinite(st->latest_error) || !isfinite(st->published))
+		return false;
+	st->first_run = first == 1;
+	return line[used] == '\n' || line[used] == '\0';
+}
+
+/* Applies (apply = true) or only checks every line of state. */
+static bool restore_lines(job *j, const char *state, bool apply)
+{
+	for (const char *p = state; p != NULL && *p;) {
+		uint32_t node;
+		pid_state st;
+		if (!parse_line(p, &node, &st))
+			return false;
+		rstream *s = apply ? stream_of(j, node) : NULL;
+		if (s != NULL) {
+			s->pid.s = st;
+			log_info("job %s: node %u resumes at rate %.1f records/s",
+			         j->name, node, st.published);
+		}
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	return true;
+}
+
+void ratecontrol_restore(job *j, const char *state)
+{
+	if (j->rc == NULL || state == NULL)
+		return;
+	if (!restore_lines(j, state, false)) {
+		log_warn(
+		    "job %s: rate controller state unreadable; estimators start afresh",
+		    j->name);
+		return;
+	}
+	restore_lines(j, state, true);
+}
