@@ -4,6 +4,7 @@
 #include "alertrule.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -59,11 +60,17 @@ void alertrule_incidents_init(alert_incidents *inc)
 	inc->lag_partition = false;
 }
 
-static alert_event *event(alert_event *e, alert_cond c, bool resolved)
+/* Fills an event; its summary is cut at sizeof(summary) (names from users
+ * can be long, the summary is a one-line headline). */
+__attribute__((format(printf, 4, 5))) static void
+event(alert_event *e, alert_cond c, bool resolved, const char *fmt, ...)
 {
 	e->cond = c;
 	e->resolved = resolved;
-	return e;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->summary, sizeof(e->summary), fmt, ap);
+	va_end(ap);
 }
 
 size_t alertrule_on_state(const alert_rule *r, alert_incidents *inc, const char *job,
@@ -73,15 +80,13 @@ size_t alertrule_on_state(const alert_rule *r, alert_incidents *inc, const char 
 	bool triggers = i >= 0 && (r->states & (1u << i));
 	size_t n = 0;
 	if (inc->state >= 0 && inc->state != i) {
-		snprintf(event(&out[n++], ALERT_STATE, true)->summary,
-		         sizeof(out[0].summary),
-		         "RESOLVED: job %s is no longer %s (now %s)", job,
-		         state_names[inc->state], state);
+		event(&out[n++], ALERT_STATE, true,
+		      "RESOLVED: job %s is no longer %s (now %s)", job,
+		      state_names[inc->state], state);
 		inc->state = -1;
 	}
 	if (triggers && inc->state != i) {
-		snprintf(event(&out[n++], ALERT_STATE, false)->summary,
-		         sizeof(out[0].summary), "FIRING: job %s is %s", job, state);
+		event(&out[n++], ALERT_STATE, false, "FIRING: job %s is %s", job, state);
 		inc->state = i;
 	}
 	return n;
@@ -97,16 +102,15 @@ static size_t lag_edge(bool *open, int64_t limit, int64_t lag, alert_cond c,
 	}
 	if (!*open && lag > limit) {
 		*open = true;
-		snprintf(event(out, c, false)->summary, sizeof(out->summary),
-		         "FIRING: job %s Kafka lag %s %lld > %lld", job, what,
-		         (long long)lag, (long long)limit);
+		event(out, c, false, "FIRING: job %s Kafka lag %s %lld > %lld", job, what,
+		      (long long)lag, (long long)limit);
 		return 1;
 	}
 	if (*open && (double)lag <= 0.9 * (double)limit) {
 		*open = false;
-		snprintf(event(out, c, true)->summary, sizeof(out->summary),
-		         "RESOLVED: job %s Kafka lag %s back to %lld (threshold %lld)",
-		         job, what, (long long)lag, (long long)limit);
+		event(out, c, true,
+		      "RESOLVED: job %s Kafka lag %s back to %lld (threshold %lld)", job,
+		      what, (long long)lag, (long long)limit);
 		return 1;
 	}
 	return 0;
