@@ -43,6 +43,7 @@ extern const client_cmd cmd_workers;
 extern const client_cmd cmd_submit;
 extern const client_cmd cmd_jobs;
 extern const client_cmd cmd_stop;
+extern const client_cmd cmd_start;
 extern const client_cmd cmd_monitor;
 extern const client_cmd cmd_standalone;
 extern const client_cmd cmd_new_job;

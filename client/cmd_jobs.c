@@ -129,12 +129,19 @@ const client_cmd cmd_jobs = {
 
 static int control_run(client *c, int argc, char **argv, const client_cmd *cmd)
 {
-	if (argc != 2)
+	bool graceful = argc == 3 && strcmp(argv[1], "--graceful") == 0 &&
+	                strcmp(cmd->name, "stop") == 0;
+	if (graceful) {
+		argv++;
+		argc--;
+	}
+	if (argc != 2 || argv[1][0] == '-')
 		return usage_err(cmd, "%s", "exactly one job name or id is required");
 	envelope rep;
 	Sluice__JobControl q = SLUICE__JOB_CONTROL__INIT;
 	q.job = argv[1];
 	q.action = (char *)cmd->name;
+	q.graceful = graceful;
 	if (client_call(c, MSG_JOB_CONTROL, &q, &rep) != EXIT_OK)
 		return EXIT_ERR;
 	Sluice__JobControlReply *r =
@@ -152,13 +159,33 @@ static int stop_run(client *c, int argc, char **argv)
 	return control_run(c, argc, argv, &cmd_stop);
 }
 
+static int start_run(client *c, int argc, char **argv)
+{
+	return control_run(c, argc, argv, &cmd_start);
+}
+
+const client_cmd cmd_start = {
+    .name = "start",
+    .summary = "start a stopped or failed job again",
+    .usage =
+        "usage: sluice start JOB\n"
+        "Runs a STOPPED or FAILED job again from its checkpoint: a batch that\n"
+        "failed (sluice.batch.onFailure=stop) runs again, Kafka sources continue\n"
+        "from the checkpointed offsets; a stopped job's buffered blocks are dropped.\n",
+    .run = start_run,
+    .needs_master = 1,
+};
+
 const client_cmd cmd_stop = {
     .name = "stop",
     .summary = "stop a job",
     .usage =
-        "usage: sluice stop JOB\n"
+        "usage: sluice stop [--graceful] JOB\n"
         "Stops generating batches for JOB (name or id), lets running batches finish,\n"
-        "stops its receivers and discards buffered blocks.\n",
+        "stops its receivers and discards buffered blocks.\n"
+        "  --graceful  first process everything the receivers received (the job is\n"
+        "              STOPPING until then); spark.streaming.stopGracefullyOnShutdown\n"
+        "              makes every stop of the job graceful\n",
     .run = stop_run,
     .needs_master = 1,
 };

@@ -14,8 +14,8 @@
 #include <string.h>
 
 static const client_cmd *const commands[] = {
-    &cmd_workers, &cmd_submit,     &cmd_jobs,    &cmd_stop,
-    &cmd_monitor, &cmd_standalone, &cmd_new_job,
+    &cmd_workers, &cmd_submit,  &cmd_jobs,       &cmd_stop,
+    &cmd_start,   &cmd_monitor, &cmd_standalone, &cmd_new_job,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

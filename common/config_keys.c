@@ -111,6 +111,9 @@ static const conf_key keys[] = {
         "write received blocks to the write-ahead log (fsync) before acknowledging them"),
     KEY("spark.streaming.stopGracefullyOnShutdown", CONF_BOOL, "false", 0, 0,
         "on stop, process the data already received before stopping"),
+    CHOICE("sluice.batch.onFailure", "stop", "stop|continue",
+           "a batch failing after all task retries stops the job, keeping its input "
+           "for a re-run (stop, as Spark), or is recorded and skipped (continue)"),
     KEY("sluice.pause.maxDuration", CONF_DURATION, "24h", SEC, 365 * DAY,
         "a job paused longer than this is stopped"),
     /* Memory. */

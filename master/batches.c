@@ -160,23 +160,47 @@ static void source_parts(ojob *oj, const Sluice__Node *n, parts *out)
 static void node_parts(ojob *oj, uint32_t id, parts *out);
 
 /* A shuffle node: its input becomes a map stage; it yields reduce partitions. */
-static void shuffle_parts(ojob *oj, const Sluice__Node *n, parts *out)
+static stage *batch_shuffle_find(const batch *b, uint32_t node)
 {
-	batch *b = oj->b;
-	stage *s = stage_new(oj, true);
-	parts in = {0};
-	node_parts(oj, n->inputs[0], &in);
-	stage_take_parts(s, &in);
-	s->shuffle_node = n->id;
-	s->num_reducers = n->partitions ? n->partitions : default_reducers(b->job);
-	snprintf(s->shuffle_id, sizeof(s->shuffle_id), "shf-%llu-%lld-%u-%u",
-	         (unsigned long long)b->job->id, (long long)b->time_ms, oj->index, s->id);
+	for (size_t i = 0; i < b->nshuffles; i++)
+		if (b->shuffles[i]->shuffle_node == node)
+			return b->shuffles[i];
+	return NULL;
+}
+
+static void reduce_parts(stage *s, parts *out)
+{
 	for (uint32_t r = 0; r < s->num_reducers; r++) {
 		part *p = parts_add(out);
 		p->in.kind = TIN_SHUFFLE;
 		p->in.parent = s;
 		p->in.reduce_partition = r;
 	}
+}
+
+static void shuffle_parts(ojob *oj, const Sluice__Node *n, parts *out)
+{
+	batch *b = oj->b;
+	stage *shared = batch_shuffle_find(b, n->id);
+	if (shared != NULL) {
+		reduce_parts(shared, out); /* planned by another output job */
+		return;
+	}
+	stage *s = stage_new(oj, true);
+	parts in = {0};
+	node_parts(oj, n->inputs[0], &in);
+	stage_take_parts(s, &in);
+	s->shuffle_node = n->id;
+	s->num_reducers = n->partitions ? n->partitions : default_reducers(b->job);
+	/* The master's epoch: a batch re-run after a master restart must not
+	 * read buckets an earlier run left behind (its reducer count may differ).
+	 * The prefix shf-JOB-TIME- still names every bucket of the batch. */
+	snprintf(s->shuffle_id, sizeof(s->shuffle_id), "shf-%llu-%lld-e%u-%u-%u",
+	         (unsigned long long)b->job->id, (long long)b->time_ms, b->job->e->epoch,
+	         oj->index, s->id);
+	b->shuffles = sl_realloc(b->shuffles, (b->nshuffles + 1) * sizeof(*b->shuffles));
+	b->shuffles[b->nshuffles++] = s;
+	reduce_parts(s, out);
 }
 
 static void node_parts(ojob *oj, uint32_t id, parts *out)
@@ -230,7 +254,10 @@ static void ojob_plan(ojob *oj)
 		    sfx ? sl_asprintf("%s-%lld.%s", out->path, (long long)oj->b->time_ms,
 		                      sfx)
 		        : sl_asprintf("%s-%lld", out->path, (long long)oj->b->time_ms);
-		oj->save_tmp = sl_asprintf("%s.tmp", oj->save_final);
+		/* per master epoch: tasks of a run cut short by a master restart
+		 * may still write into theirs, never into the re-run's */
+		oj->save_tmp =
+		    sl_asprintf("%s.tmp-e%u", oj->save_final, oj->b->job->e->epoch);
 	}
 }
 
@@ -262,19 +289,14 @@ static void list_new_files(job *j, const Sluice__Node *n, batch *b)
 	closedir(d);
 }
 
-static batch *batch_new(job *j, int64_t t)
+/* A batch's shell: its output jobs, no input yet. */
+static batch *batch_make(job *j, int64_t t)
 {
 	batch *b = sl_calloc(1, sizeof(*b));
 	b->job = j;
 	b->time_ms = t;
-	rtracker_allocate(j, b);
-	kafka_take(j, b);
 	for (size_t i = 0; i < j->graph->n_nodes; i++) {
 		const Sluice__Node *n = j->graph->nodes[i];
-		if (n->kind == SLUICE__NODE_KIND__SRC_GENERATOR)
-			b->input_records += (uint64_t)(n->rate * j->interval_ms / 1000);
-		else if (n->kind == SLUICE__NODE_KIND__SRC_FILES)
-			list_new_files(j, n, b);
 		if (!graph_is_output(n->kind))
 			continue;
 		ojob *oj = sl_calloc(1, sizeof(*oj));
@@ -284,40 +306,50 @@ static batch *batch_new(job *j, int64_t t)
 		b->ojobs = sl_realloc(b->ojobs, (b->nojobs + 1) * sizeof(*b->ojobs));
 		b->ojobs[b->nojobs++] = oj;
 	}
+	return b;
+}
+
+/* The job's next offset of one Kafka partition (for the checkpoint). */
+static void koff_note(job *j, const krange *r)
+{
+	for (size_t i = 0; i < j->nkoff; i++)
+		if (j->koff[i].node == r->node && j->koff[i].partition == r->partition &&
+		    strcmp(j->koff[i].topic, r->topic) == 0) {
+			if (r->until > j->koff[i].until)
+				j->koff[i].until = r->until;
+			return;
+		}
+	ckpt_range *k = ckpt_add_range(&j->koff, &j->nkoff);
+	k->node = r->node;
+	k->topic = sl_strdup(r->topic);
+	k->partition = r->partition;
+	k->from = k->until = r->until;
+}
+
+static batch *batch_new(job *j, int64_t t)
+{
+	batch *b = batch_make(j, t);
+	rtracker_allocate(j, b);
+	kafka_take(j, b);
+	for (size_t i = 0; i < b->nkr; i++)
+		koff_note(j, &b->kr[i]);
+	for (size_t i = 0; i < j->graph->n_nodes; i++) {
+		const Sluice__Node *n = j->graph->nodes[i];
+		if (n->kind == SLUICE__NODE_KIND__SRC_GENERATOR)
+			b->input_records += (uint64_t)(n->rate * j->interval_ms / 1000);
+		else if (n->kind == SLUICE__NODE_KIND__SRC_FILES)
+			list_new_files(j, n, b);
+	}
 	for (size_t i = 0; i < b->nblocks; i++)
 		b->input_records += b->blocks[i]->records;
 	return b;
 }
 
-static void batch_persist(job *j, const batch *b, const char *state)
-{
-	sqlite3_stmt *st;
-	sqlite3 *db = store_db(j->e->m->db);
-	if (sqlite3_prepare_v2(
-	        db,
-	        "INSERT INTO batches(job_id, batch_ms, state, input_records, "
-	        "submit_ms, start_ms, end_ms) VALUES (?,?,?,?,?,?,?) "
-	        "ON CONFLICT(job_id, batch_ms) DO UPDATE SET state=excluded.state, "
-	        "start_ms=excluded.start_ms, end_ms=excluded.end_ms",
-	        -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)j->id);
-	sqlite3_bind_int64(st, 2, b->time_ms);
-	sqlite3_bind_text(st, 3, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)b->input_records);
-	sqlite3_bind_int64(st, 5, b->time_ms);
-	sqlite3_bind_int64(st, 6, b->start_wall);
-	sqlite3_bind_int64(st, 7, b->end_wall);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		log_error("state store: batch %lld of %s: %s", (long long)b->time_ms,
-		          j->name, sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-}
-
 void batches_generate(job *j, int64_t now_wall)
 {
-	while (now_wall >= j->next_batch_ms && kafka_ready(j, j->next_batch_ms) &&
-	       j->state == JOB_RUNNING) {
+	/* stopping gracefully: only batches for what the receivers delivered */
+	while (now_wall >= j->next_batch_ms && j->state == JOB_RUNNING &&
+	       (!j->draining || j->npending > 0) && kafka_ready(j, j->next_batch_ms)) {
 		batch *b = batch_new(j, j->next_batch_ms);
 		j->next_batch_ms += j->interval_ms;
 		if (j->nbatches == j->batches_cap) {
@@ -326,11 +358,30 @@ void batches_generate(job *j, int64_t now_wall)
 			    sl_realloc(j->batches, j->batches_cap * sizeof(*j->batches));
 		}
 		j->batches[j->nbatches++] = b;
-		batch_persist(j, b, "QUEUED");
+		/* runs once the checkpoint that records it is durable */
+		b->gen_seq = j->ckpt_seq + 1;
+		job_checkpoint(j);
 		log_debug("job %s: batch %lld generated, %zu blocks, %llu records",
 		          j->name, (long long)b->time_ms, b->nblocks,
 		          (unsigned long long)b->input_records);
 	}
+}
+
+/* A save output published by an earlier run of this batch (a master that
+ * died before checkpointing the commit): committed, so not run again. */
+static bool save_published(ojob *oj)
+{
+	struct stat st;
+	if (oj->save_final == NULL || stat(oj->save_final, &st) != 0 ||
+	    !S_ISDIR(st.st_mode))
+		return false;
+	log_info("job %s batch %lld: output %u was already published as %s; not "
+	         "re-run",
+	         oj->b->job->name, (long long)oj->b->time_ms, oj->index, oj->save_final);
+	oj->state = OJ_DONE;
+	oj->b->ojobs_ended++;
+	job_checkpoint(oj->b->job);
+	return true;
 }
 
 void batches_start_ojobs(job *j)
@@ -341,6 +392,8 @@ void batches_start_ojobs(job *j)
 			running += j->batches[i]->ojobs[k]->state == OJ_RUNNING;
 	for (size_t i = 0; i < j->nbatches && running < j->concurrent_jobs; i++) {
 		batch *b = j->batches[i];
+		if (b->gen_seq > j->ckpt_durable)
+			break; /* not yet durably generated (nor any later one) */
 		for (size_t k = 0; k < b->nojobs && running < j->concurrent_jobs; k++) {
 			ojob *oj = b->ojobs[k];
 			if (oj->state != OJ_WAITING)
@@ -348,10 +401,12 @@ void batches_start_ojobs(job *j)
 			if (b->state == BATCH_QUEUED) {
 				b->state = BATCH_RUNNING;
 				b->start_wall = clock_wall_ms();
-				batch_persist(j, b, "RUNNING");
+				job_checkpoint(j);
 			}
 			ojob_plan(oj);
 			oj->state = OJ_RUNNING;
+			if (save_published(oj))
+				continue;
 			running++;
 		}
 	}
@@ -402,6 +457,7 @@ void batch_free(batch *b)
 	sl_free(b->files);
 	sl_free(b->blocks);
 	sl_free(b->ojobs);
+	sl_free(b->shuffles);
 	sl_free(b);
 }
 
@@ -419,6 +475,34 @@ void ojob_fail(ojob *oj, const char *fmt, ...)
 	b->ojobs_ended++;
 	log_error("job %s batch %lld: output %u failed: %s", b->job->name,
 	          (long long)b->time_ms, oj->index, b->error);
+}
+
+static bool ojob_uses(const ojob *oj, const stage *s)
+{
+	if (s->oj == oj)
+		return true;
+	for (size_t i = 0; i < oj->nstages; i++)
+		for (size_t k = 0; k < oj->stages[i]->nparents; k++)
+			if (oj->stages[i]->parents[k] == s)
+				return true;
+	return false;
+}
+
+bool stage_live(const stage *s)
+{
+	const batch *b = s->oj->b;
+	for (size_t i = 0; i < b->nojobs; i++)
+		if (b->ojobs[i]->state == OJ_RUNNING && ojob_uses(b->ojobs[i], s))
+			return true;
+	return false;
+}
+
+void stage_fail_users(stage *s, const char *why)
+{
+	batch *b = s->oj->b;
+	for (size_t i = 0; i < b->nojobs; i++)
+		if (b->ojobs[i]->state == OJ_RUNNING && ojob_uses(b->ojobs[i], s))
+			ojob_fail(b->ojobs[i], "%s", why);
 }
 
 static void print_output(ojob *oj)
@@ -471,6 +555,7 @@ static void ojob_complete(ojob *oj)
 	}
 	oj->state = OJ_DONE;
 	oj->b->ojobs_ended++;
+	job_checkpoint(oj->b->job); /* this output is committed: never re-run */
 }
 
 void ojob_task_done(ojob *oj, mtask *t, const Sluice__TaskStatus *st)
@@ -543,13 +628,10 @@ static void batch_finish(job *j, batch *b)
 	b->end_wall = clock_wall_ms();
 	if (b->start_wall == 0)
 		b->start_wall = b->end_wall;
-	batch_persist(j, b, failed ? "FAILED" : "DONE");
-	if (failed) {
+	if (failed)
 		j->batches_failed++;
-	} else {
+	else
 		j->batches_done++;
-		kafka_batch_done(j, b);
-	}
 	j->records += b->input_records;
 	j->last_batch_ms = b->time_ms;
 	log_info("job %s batch %lld %s: %llu records, scheduling delay %lld ms, "
@@ -559,11 +641,12 @@ static void batch_finish(job *j, batch *b)
 	         (unsigned long long)b->input_records,
 	         (long long)(b->start_wall - b->time_ms),
 	         (long long)(b->end_wall - b->start_wall), b->tasks);
-	char prefix[96];
-	snprintf(prefix, sizeof(prefix), "shf-%llu-%lld-", (unsigned long long)j->id,
-	         (long long)b->time_ms);
-	sched_broadcast_remove(j->e, prefix, b->blocks, b->nblocks);
 	batch_record(j, b);
+	if (failed && j->stop_on_failure)
+		job_fail(j,
+		         "batch %lld failed after all retries (%s); job stopped with the "
+		         "batch's input kept (sluice.batch.onFailure=stop)",
+		         (long long)b->time_ms, b->error);
 }
 
 void batches_check_done(job *j)
@@ -576,7 +659,18 @@ void batches_check_done(job *j)
 		if (ended) {
 			batch_finish(j, b);
 			sched_release_batch(j->e, b);
-			batch_free(b);
+			if (b->state == BATCH_FAILED && j->stop_on_failure) {
+				/* kept with its blocks and Kafka ranges in the
+				 * checkpoint, offsets not committed: a restart of
+				 * the job re-runs it */
+				j->batches[k++] = b;
+				continue;
+			}
+			b->end_seq = j->ckpt_seq + 1;
+			job_checkpoint(j);
+			j->retiring = sl_realloc(j->retiring, (j->nretiring + 1) *
+			                                          sizeof(*j->retiring));
+			j->retiring[j->nretiring++] = b;
 		} else {
 			j->batches[k++] = b;
 		}
@@ -601,4 +695,226 @@ void batch_summarise(job *j, const batch *b, Sluice__BatchInfo *bi)
 	bi->tasks = b->tasks;
 	bi->task_failures = b->task_failures;
 	bi->error = (char *)b->error;
+}
+
+/* Its end is durable: nothing will re-run it, so its blocks and shuffle
+ * buckets go and its Kafka offsets may be committed to the group. */
+static void batch_retire(job *j, batch *b)
+{
+	char prefix[96];
+	snprintf(prefix, sizeof(prefix), "shf-%llu-%lld-", (unsigned long long)j->id,
+	         (long long)b->time_ms);
+	sched_broadcast_remove(j->e, prefix, b->blocks, b->nblocks);
+	if (b->state == BATCH_DONE)
+		kafka_batch_done(j, b);
+	batch_free(b);
+}
+
+void batches_retire(job *j)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < j->nretiring; i++) {
+		batch *b = j->retiring[i];
+		if (b->end_seq <= j->ckpt_durable)
+			batch_retire(j, b);
+		else
+			j->retiring[k++] = b;
+	}
+	j->nretiring = k;
+}
+
+static const char *batch_state_name(batch_state s)
+{
+	static const char *const names[] = {"QUEUED", "RUNNING", "DONE", "FAILED"};
+	return names[s];
+}
+
+static void snapshot_block(ckpt_job *c, const rblock *rb, int64_t batch_ms)
+{
+	ckpt_block *cb = ckpt_add_block(c);
+	cb->id = sl_strdup(rb->id);
+	cb->node = rb->node;
+	cb->batch_ms = batch_ms;
+	cb->records = rb->records;
+	cb->bytes = rb->bytes;
+	cb->created_ms = rb->created_ms;
+	cb->nholders = rb->nholders;
+	for (int h = 0; h < rb->nholders && h < CKPT_HOLDERS; h++) {
+		cb->holder_id[h] = sl_strdup(rb->holder_id[h]);
+		cb->holder_url[h] = sl_strdup(rb->holder_url[h]);
+	}
+	cb->wal = sl_strdup(rb->wal ? rb->wal : "");
+}
+
+static void snapshot_batch(ckpt_job *c, const batch *b, bool live)
+{
+	ckpt_batch *cb = ckpt_add_batch(c);
+	cb->time_ms = b->time_ms;
+	/* a failed batch still among the job's batches is kept for a re-run */
+	snprintf(cb->state, sizeof(cb->state), "%s",
+	         live && b->state == BATCH_FAILED ? "HALTED"
+	                                          : batch_state_name(b->state));
+	for (size_t i = 0; i < b->nojobs && i < 64; i++)
+		if (b->ojobs[i]->state == OJ_DONE)
+			cb->outputs_done |= 1ull << i;
+	cb->input_records = b->input_records;
+	cb->start_ms = b->start_wall;
+	cb->end_ms = b->end_wall;
+	cb->error = sl_strdup(b->error);
+	if (!live)
+		return;
+	for (size_t i = 0; i < b->nkr; i++) {
+		ckpt_range *r = ckpt_add_range(&c->ranges, &c->nranges);
+		r->batch_ms = b->time_ms;
+		r->node = b->kr[i].node;
+		r->topic = sl_strdup(b->kr[i].topic);
+		r->partition = b->kr[i].partition;
+		r->from = b->kr[i].from;
+		r->until = b->kr[i].until;
+	}
+	for (size_t i = 0; i < b->nblocks; i++)
+		snapshot_block(c, b->blocks[i], b->time_ms);
+}
+
+void batches_snapshot(job *j, ckpt_job *c)
+{
+	for (size_t i = 0; i < j->nretiring; i++)
+		snapshot_batch(c, j->retiring[i], false);
+	for (size_t i = 0; i < j->nbatches; i++)
+		snapshot_batch(c, j->batches[i], true);
+	for (size_t i = 0; i < j->npending; i++)
+		snapshot_block(c, j->pending[i], 0);
+	for (size_t i = 0; i < j->nkoff; i++) {
+		ckpt_range *r = ckpt_add_range(&c->offsets, &c->noffsets);
+		*r = j->koff[i];
+		r->topic = sl_strdup(j->koff[i].topic);
+	}
+}
+
+static rblock *block_from(const ckpt_block *cb)
+{
+	rblock *b = sl_calloc(1, sizeof(*b));
+	b->id = sl_strdup(cb->id);
+	b->node = cb->node;
+	b->records = cb->records;
+	b->bytes = cb->bytes;
+	b->created_ms = cb->created_ms;
+	b->nholders = cb->nholders < HOLDERS_MAX ? cb->nholders : HOLDERS_MAX;
+	for (int h = 0; h < b->nholders; h++) {
+		snprintf(b->holder_id[h], sizeof(b->holder_id[h]), "%s",
+		         cb->holder_id[h]);
+		b->holder_url[h] = sl_strdup(cb->holder_url[h]);
+	}
+	b->wal = sl_strdup(cb->wal);
+	return b;
+}
+
+static void batch_restore(job *j, const ckpt_job *c, const ckpt_batch *cb)
+{
+	batch *b = batch_make(j, cb->time_ms);
+	b->input_records = cb->input_records;
+	for (size_t i = 0; i < b->nojobs && i < 64; i++)
+		if (cb->outputs_done & (1ull << i)) {
+			b->ojobs[i]->state = OJ_DONE; /* committed before the restart */
+			b->ojobs_ended++;
+		}
+	if (b->ojobs_ended > 0)
+		b->state = BATCH_RUNNING;
+	for (size_t i = 0; i < c->nranges; i++) {
+		const ckpt_range *r = &c->ranges[i];
+		if (r->batch_ms != cb->time_ms)
+			continue;
+		b->kr = sl_realloc(b->kr, (b->nkr + 1) * sizeof(*b->kr));
+		b->kr[b->nkr++] = (krange){.node = r->node,
+		                           .topic = sl_strdup(r->topic),
+		                           .partition = r->partition,
+		                           .from = r->from,
+		                           .until = r->until};
+	}
+	for (size_t i = 0; i < c->nblocks; i++) {
+		if (c->blocks[i].batch_ms != cb->time_ms)
+			continue;
+		b->blocks = sl_realloc(b->blocks, (b->nblocks + 1) * sizeof(*b->blocks));
+		b->blocks[b->nblocks++] = block_from(&c->blocks[i]);
+	}
+	if (j->nbatches == j->batches_cap) {
+		j->batches_cap = j->batches_cap ? j->batches_cap * 2 : 8;
+		j->batches = sl_realloc(j->batches, j->batches_cap * sizeof(*j->batches));
+	}
+	j->batches[j->nbatches++] = b;
+	log_info("job %s: batch %lld re-queued from the checkpoint (%zu blocks, %zu "
+	         "Kafka ranges, %zu of %zu outputs already committed)",
+	         j->name, (long long)b->time_ms, b->nblocks, b->nkr, b->ojobs_ended,
+	         b->nojobs);
+}
+
+void batches_restore(job *j, const ckpt_job *c)
+{
+	if (c->next_batch_ms > j->next_batch_ms)
+		j->next_batch_ms = c->next_batch_ms;
+	j->last_batch_ms = c->last_batch_ms;
+	for (size_t i = 0; i < c->nbatches; i++)
+		batch_restore(j, c, &c->batches[i]);
+	for (size_t i = 0; i < c->nblocks; i++) {
+		if (c->blocks[i].batch_ms != 0)
+			continue;
+		if (j->npending == j->pending_cap) {
+			j->pending_cap = j->pending_cap ? j->pending_cap * 2 : 64;
+			j->pending =
+			    sl_realloc(j->pending, j->pending_cap * sizeof(*j->pending));
+		}
+		j->pending[j->npending++] = block_from(&c->blocks[i]);
+	}
+	for (size_t i = 0; i < c->noffsets; i++) {
+		ckpt_range *r = ckpt_add_range(&j->koff, &j->nkoff);
+		*r = c->offsets[i];
+		r->topic = sl_strdup(c->offsets[i].topic);
+	}
+}
+
+static void ojob_reset(ojob *oj)
+{
+	for (size_t s = 0; s < oj->nstages; s++)
+		stage_free(oj->stages[s]);
+	sl_free(oj->stages);
+	sl_free(oj->save_tmp);
+	sl_free(oj->save_final);
+	oj->stages = NULL;
+	oj->nstages = 0;
+	oj->result = NULL;
+	oj->save_tmp = oj->save_final = NULL;
+	oj->fetch_failures = 0;
+	oj->state = OJ_WAITING;
+}
+
+void batches_rearm(job *j)
+{
+	for (size_t i = 0; i < j->nbatches; i++) {
+		batch *b = j->batches[i];
+		if (b->state != BATCH_FAILED)
+			continue;
+		b->nshuffles = 0; /* the failed output jobs' stages go */
+		b->ojobs_ended = 0;
+		for (size_t k = 0; k < b->nojobs; k++) {
+			if (b->ojobs[k]->state == OJ_DONE)
+				b->ojobs_ended++;
+			else
+				ojob_reset(b->ojobs[k]);
+		}
+		b->state = b->ojobs_ended > 0 ? BATCH_RUNNING : BATCH_QUEUED;
+		b->error[0] = '\0';
+		b->gen_seq = b->end_seq = 0;
+		log_info("job %s: batch %lld runs again (%zu of %zu outputs committed)",
+		         j->name, (long long)b->time_ms, b->ojobs_ended, b->nojobs);
+	}
+}
+
+void batches_drop_pending(job *j)
+{
+	if (j->npending == 0)
+		return;
+	sched_broadcast_remove(j->e, "", j->pending, j->npending);
+	for (size_t i = 0; i < j->npending; i++)
+		rblock_free(j->pending[i]);
+	j->npending = 0;
 }

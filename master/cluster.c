@@ -21,6 +21,8 @@ struct cluster {
 	size_t n, cap;
 	cluster_event_fn on_event;
 	void *event_arg;
+	cluster_hb_fn on_hb;
+	void *hb_arg;
 };
 
 static const char *state_name(worker_state s)
@@ -47,7 +49,8 @@ static int cluster_load(cluster *c, char *err, size_t errlen)
 	sqlite3 *db = store_db(c->db);
 	if (sqlite3_prepare_v2(db,
 	                       "SELECT id, host, rpc_url, slots, memory, registered_ms, "
-	                       "last_heartbeat_ms FROM workers ORDER BY registered_ms",
+	                       "last_heartbeat_ms, boot_id FROM workers ORDER BY "
+	                       "registered_ms",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "state store: %s", sqlite3_errmsg(db));
 		return SL_EDB;
@@ -62,6 +65,7 @@ static int cluster_load(cluster *c, char *err, size_t errlen)
 		w->memory = (uint64_t)sqlite3_column_int64(st, 4);
 		w->registered_ms = sqlite3_column_int64(st, 5);
 		w->last_hb_wall = sqlite3_column_int64(st, 6);
+		w->boot_id = (uint64_t)sqlite3_column_int64(st, 7);
 	}
 	sqlite3_finalize(st);
 	return SL_OK;
@@ -109,6 +113,12 @@ void cluster_on_event(cluster *c, cluster_event_fn fn, void *arg)
 	c->event_arg = arg;
 }
 
+void cluster_on_heartbeat(cluster *c, cluster_hb_fn fn, void *arg)
+{
+	c->on_hb = fn;
+	c->hb_arg = arg;
+}
+
 static void cluster_persist(cluster *c, const worker_entry *w)
 {
 	sqlite3_stmt *st;
@@ -116,11 +126,11 @@ static void cluster_persist(cluster *c, const worker_entry *w)
 	if (sqlite3_prepare_v2(
 	        db,
 	        "INSERT INTO workers(id, host, rpc_url, slots, memory, state, "
-	        "registered_ms, last_heartbeat_ms) VALUES (?,?,?,?,?,?,?,?) "
+	        "registered_ms, last_heartbeat_ms, boot_id) VALUES (?,?,?,?,?,?,?,?,?) "
 	        "ON CONFLICT(id) DO UPDATE SET host=excluded.host, "
 	        "rpc_url=excluded.rpc_url, slots=excluded.slots, "
 	        "memory=excluded.memory, state=excluded.state, "
-	        "last_heartbeat_ms=excluded.last_heartbeat_ms",
+	        "last_heartbeat_ms=excluded.last_heartbeat_ms, boot_id=excluded.boot_id",
 	        -1, &st, NULL) != SQLITE_OK) {
 		log_error("state store: %s", sqlite3_errmsg(db));
 		return;
@@ -133,6 +143,7 @@ static void cluster_persist(cluster *c, const worker_entry *w)
 	sqlite3_bind_text(st, 6, state_name(w->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, w->registered_ms);
 	sqlite3_bind_int64(st, 8, w->last_hb_wall);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)w->boot_id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_error("state store: saving %s: %s", w->id, sqlite3_errmsg(db));
 	sqlite3_finalize(st);
@@ -159,6 +170,18 @@ static void id_assign(cluster *c, char *id, size_t idlen)
 			break;
 	}
 	store_meta_set_int(c->db, "next_worker_seq", next);
+}
+
+/* The worker id registered again from a new process: whatever the old
+ * process held is gone, whether or not we had noticed it was dead. */
+static void cluster_process_gone(cluster *c, worker_entry *w, int64_t new_pid)
+{
+	log_warn("worker %s came back as a new process (pid %lld, was %lld): its "
+	         "tasks, receivers and blocks in memory are lost",
+	         w->id, (long long)new_pid, (long long)w->pid);
+	w->state = WORKER_LOST;
+	if (c->on_event)
+		c->on_event(c->event_arg, w, true);
 }
 
 static int register_check(const Sluice__RegisterWorker *r, rpc_reply *rep)
@@ -210,7 +233,11 @@ int cluster_handle_register(cluster *c, const envelope *req, rpc_reply *rep)
 	if (w == NULL) {
 		w = cluster_add(c, id);
 		w->registered_ms = clock_wall_ms();
+	} else if (w->boot_id != 0 && w->boot_id != r->boot_id) {
+		cluster_process_gone(c, w, r->pid);
 	}
+	w->boot_id = r->boot_id;
+	w->pid = r->pid;
 	snprintf(w->host, sizeof(w->host), "%s", r->host);
 	snprintf(w->rpc_url, sizeof(w->rpc_url), "%s", r->rpc_url);
 	w->slots = r->slots;
@@ -220,6 +247,7 @@ int cluster_handle_register(cluster *c, const envelope *req, rpc_reply *rep)
 	w->state = WORKER_ALIVE;
 	w->incarnation++;
 	w->last_hb_mono = clock_mono_ms();
+	w->prev_hb_mono = w->last_hb_mono;
 	w->last_hb_wall = clock_wall_ms();
 	cluster_persist(c, w);
 	log_info("worker %s %sregistered from %s: %s, %u slots, %llu MiB", w->id,
@@ -248,11 +276,14 @@ int cluster_handle_heartbeat(cluster *c, const envelope *req, rpc_reply *rep)
 	    strcmp(h->worker_id, req->sender) != 0) {
 		out.reregister = true;
 	} else {
+		w->prev_hb_mono = w->last_hb_mono;
 		w->last_hb_mono = clock_mono_ms();
 		w->last_hb_wall = clock_wall_ms();
 		w->slots_busy = h->slots_busy;
 		w->mem_used = h->memory_used_bytes;
 		w->cpu_load = h->cpu_load;
+		if (c->on_hb)
+			c->on_hb(c->hb_arg, w, h->tasks, h->n_tasks);
 	}
 	sluice__heartbeat__free_unpacked(h, NULL);
 	rpc_reply_set(rep, MSG_HEARTBEAT_REPLY, &out);
@@ -302,6 +333,11 @@ void cluster_check_liveness(cluster *c, int64_t now_mono)
 		if (c->on_event)
 			c->on_event(c->event_arg, w, true);
 	}
+}
+
+int64_t cluster_timeout_ms(const cluster *c)
+{
+	return c->timeout_ms;
 }
 
 size_t cluster_count(const cluster *c)

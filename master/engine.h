@@ -17,7 +17,12 @@
 
 #include "master.h"
 
+/* Starts the checkpointer and resumes the jobs of the state store (their
+ * RUNNING ones from their last checkpoint). */
 int engine_new(master *m, struct engine **out, char *err, size_t errlen);
+/* Writes the last checkpoints and stops the checkpointer; call WITHOUT the
+ * lock (its completions take it), before engine_free. */
+void engine_stop(struct engine *e);
 void engine_free(struct engine *e);
 
 /* Handles the engine's message types; SL_EUNKNOWN_TYPE for others. */
@@ -28,5 +33,12 @@ void engine_tick(struct engine *e);
 
 /* A worker was marked LOST (lost = true) or (re-)registered. */
 void engine_worker_event(struct engine *e, worker_entry *w, bool lost);
+
+/* A heartbeat listed the tasks w's process has in flight: tasks running
+ * there since before its previous heartbeat and not listed are gone (their
+ * end was never reported) and are re-queued. This is the task timeout: no
+ * task stays "running" longer than two heartbeats on a process without it. */
+void engine_worker_tasks(struct engine *e, worker_entry *w, const uint64_t *tasks,
+                         size_t ntasks);
 
 #endif

@@ -11,6 +11,7 @@
 #ifndef SLUICE_MASTER_ENGINE_INT_H
 #define SLUICE_MASTER_ENGINE_INT_H
 
+#include "checkpoint.h"
 #include "engine.h"
 #include "job.pb-c.h"
 
@@ -28,6 +29,7 @@ typedef struct {
 	char holder_id[HOLDERS_MAX][32];
 	char *holder_url[HOLDERS_MAX];
 	int64_t created_ms;
+	char *wal; /* "<worker id>:<path>" of its WAL segment, "" if not logged */
 } rblock;
 
 typedef enum { TIN_BLOCK, TIN_SHUFFLE, TIN_GENERATOR, TIN_FILE, TIN_KAFKA } tin_kind;
@@ -67,8 +69,10 @@ typedef struct mtask {
 	char worker[32]; /* running on / output held by */
 	char avoid[32];  /* worker it last failed on */
 	int64_t launch_wall;
-	char **lines; /* print output of this partition */
+	int64_t running_mono; /* when the worker accepted it (TASK_RUNNING) */
+	char **lines;         /* print output of this partition */
 	size_t nlines;
+	int64_t wait_since_mono; /* waiting for a block's WAL worker; 0 = not */
 } mtask;
 
 typedef struct stage {
@@ -121,6 +125,17 @@ typedef struct batch {
 	char error[512];
 	char **output; /* print lines, in order */
 	size_t noutput;
+	/* Checkpoint sequence numbers (job.ckpt_*): the batch's output jobs
+	 * start once the checkpoint that generated it is durable; an ended
+	 * batch is retired (blocks dropped, offsets committed) once the one
+	 * that records its end is. */
+	uint64_t gen_seq, end_seq;
+	/* The batch's map stages by shuffle node: the data of one shuffle of
+	 * one batch is computed once and read by every output job that needs
+	 * it (a stage is owned, planned and freed by the output job that
+	 * planned it first; the others only read it). */
+	struct stage **shuffles;
+	size_t nshuffles;
 } batch;
 
 /* A finished batch, kept for `sluice monitor` (the last BATCH_HISTORY). */
@@ -149,9 +164,25 @@ typedef struct {
 	char worker[32];
 	uint32_t generation; /* bumped on each start, to ignore stale replies */
 	int64_t retry_after_mono;
+	/* After a master restart: the worker it ran on, waited for until
+	 * prefer_until_mono (it is probably still running there). */
+	char prefer[32];
+	int64_t prefer_until_mono;
 } receiver;
 
 typedef enum { JOB_RUNNING, JOB_STOPPED, JOB_FAILED } job_state;
+
+/* A job's definition: what was submitted, owned by the job, independent of
+ * the wire message it came in (and rebuilt from the state store after a
+ * restart). */
+typedef struct {
+	char lib_hash[65];
+	uint8_t *library;
+	size_t library_len;
+	Sluice__JobGraph *graph; /* unpacked from its own bytes */
+	char **conf_keys, **conf_values;
+	size_t nconf;
+} jobdef;
 
 typedef struct job {
 	struct engine *e;
@@ -160,14 +191,19 @@ typedef struct job {
 	job_state state;
 	char error[512];
 	char lib_hash[65];
-	Sluice__SubmitJob *sub; /* owns library bytes, graph and conf entries */
-	const Sluice__JobGraph *graph;
+	jobdef def;
+	const Sluice__JobGraph *graph; /* def.graph */
 	sl_conf *conf;
 	int64_t interval_ms, next_batch_ms, created_ms;
 	uint32_t max_failures, concurrent_jobs, default_parts;
 	char storage_level[32];
 	int64_t block_interval_ms, max_rate;
 	bool wal;
+	bool stop_on_failure;  /* sluice.batch.onFailure=stop */
+	bool graceful_stop;    /* spark.streaming.stopGracefullyOnShutdown */
+	bool draining;         /* stopping gracefully: receivers told to stop */
+	bool live;             /* receivers, Kafka sources and checkpoint loaded */
+	uint32_t rcv_stopping; /* StopReceiver calls not answered yet */
 	receiver *rcv;
 	size_t nrcv;
 	rblock **pending; /* received, not yet allocated to a batch */
@@ -182,6 +218,15 @@ typedef struct job {
 	size_t nseen;
 	struct ksrc **ksrc; /* Kafka direct streams (kafka_src.c) */
 	size_t nksrc;
+	ckpt_range *koff; /* next offset per Kafka partition, as batches took them */
+	size_t nkoff;
+	batch **retiring; /* ended, waiting for their end to be durable */
+	size_t nretiring;
+	/* Checkpoints: seq of the last one queued, of the last one durable;
+	 * dirty when the job changed since the last one queued. */
+	uint64_t ckpt_seq, ckpt_durable;
+	bool ckpt_dirty;
+	int64_t ckpt_retry_mono;
 } job;
 
 typedef struct {
@@ -195,8 +240,11 @@ struct engine {
 	job **jobs;
 	size_t njobs;
 	uint64_t next_task_id;
+	uint32_t epoch; /* master starts on this state store (in shuffle ids) */
 	wload *load;
 	size_t nload;
+	checkpointer *ckpt;
+	bool stopping; /* engine_stop: no more checkpoints queued */
 };
 
 /* jobs.c */
@@ -204,8 +252,34 @@ job *jobs_find(struct engine *e, const char *name_or_id);
 job *jobs_find_id(struct engine *e, uint64_t id);
 void job_fail(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* jobs.c */
+/* Applies the definition's configuration to the job; errors name the key. */
+int job_conf_apply(job *j, char *err, size_t errlen);
+void job_free(job *j);
+/* recovery.c: rebuilds every stored job; resumes the RUNNING ones. */
+int jobs_recover(struct engine *e, int64_t grace_ms, char *err, size_t errlen);
+/* recovery.c: makes a job loaded as STOPPED/FAILED runnable from its last
+ * checkpoint (receivers, Kafka sources, unfinished and halted batches). */
+int job_resume(job *j, int64_t grace_ms, char *err, size_t errlen);
+
+/* jobs.c: the job changed; a checkpoint of it is queued at the end of
+ * the current tick or handler (engine_flush). */
+void job_checkpoint(job *j);
+
 /* batches.c */
 void batches_generate(job *j, int64_t now_wall);
+/* Recreates the unfinished batches, unallocated blocks and Kafka offsets of
+ * a checkpoint (after a master restart). */
+void batches_restore(job *j, const ckpt_job *c);
+/* Adds the job's batches, blocks and offsets to a snapshot. */
+void batches_snapshot(job *j, ckpt_job *c);
+/* Retires ended batches whose end is durable (job.ckpt_durable). */
+void batches_retire(job *j);
+/* sluice start: batches halted by a failure (onFailure=stop) run again,
+ * minus their committed outputs. */
+void batches_rearm(job *j);
+/* Drops the unallocated blocks (a stopped job starts afresh). */
+void batches_drop_pending(job *j);
 void batches_start_ojobs(job *j);
 void batch_free(batch *b);
 void ojob_task_done(ojob *oj, mtask *t, const Sluice__TaskStatus *st);
@@ -213,6 +287,11 @@ void ojob_task_done(ojob *oj, mtask *t, const Sluice__TaskStatus *st);
  * no tasks at all). */
 void ojob_maybe_complete(ojob *oj);
 void ojob_fail(ojob *oj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether an output job that uses stage s (its owner, or one reading its
+ * shuffle) is running: the stage's tasks are scheduled and heard while so. */
+bool stage_live(const stage *s);
+/* Fails every running output job that uses s. */
+void stage_fail_users(stage *s, const char *why);
 void batches_check_done(job *j);
 void batch_summarise(job *j, const batch *b, Sluice__BatchInfo *out);
 
@@ -224,6 +303,10 @@ void engine_kick(struct engine *e);
 void sched_run(struct engine *e);
 int sched_handle_status(struct engine *e, const envelope *req, rpc_reply *rep);
 void sched_worker_lost(struct engine *e, const char *worker_id);
+/* Re-queues tasks RUNNING on worker_id since before since_mono that the
+ * worker's heartbeat (ids) does not list; returns how many. */
+uint32_t sched_worker_tasks(struct engine *e, const char *worker_id, int64_t since_mono,
+                            const uint64_t *ids, size_t n);
 wload *sched_load(struct engine *e, const char *worker_id);
 /* A batch is retired while tasks of a failed output job may still run on
  * workers (their siblings failed for good); their late reports find no task,
@@ -234,10 +317,19 @@ void sched_broadcast_remove(struct engine *e, const char *prefix, rblock **block
 
 /* rtracker.c */
 void rtracker_init(job *j);
+/* After a restart: prefer each receiver's last worker for grace_ms. */
+void rtracker_restore(job *j, const ckpt_job *c, int64_t grace_ms);
+void rtracker_snapshot(job *j, ckpt_job *c);
+/* sluice start: receivers are placed again. */
+void rtracker_rearm(job *j);
 void rtracker_tick(job *j);
 int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *rep);
 void rtracker_allocate(job *j, batch *b);
 void rtracker_worker_lost(job *j, const char *worker_id);
+/* A worker (re-)registered: it serves again the blocks whose WAL it has. */
+void rtracker_worker_back(job *j, const worker_entry *w);
+/* The worker holding b's WAL segment, in out; false if b is not logged. */
+bool rblock_wal_worker(const rblock *b, char out[32]);
 void rtracker_stop(job *j);
 void rblock_free(rblock *b);
 

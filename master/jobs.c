@@ -12,12 +12,12 @@
 #include "api.h"
 #include "clock.h"
 #include "engine_int.h"
+#include "jobdef.h"
 #include "kafka_src.h"
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
 
-#include <mbedtls/sha256.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +27,32 @@ static const char *job_state_name(job_state s)
 {
 	static const char *const names[] = {"RUNNING", "STOPPED", "FAILED"};
 	return names[s];
+}
+
+/* As shown to users: a job stopping gracefully is still RUNNING inside. */
+static const char *job_shown_state(const job *j)
+{
+	return j->draining && j->state == JOB_RUNNING ? "STOPPING"
+	                                              : job_state_name(j->state);
+}
+
+static void job_stopped(job *j, const char *how, const char *peer)
+{
+	j->state = JOB_STOPPED;
+	j->draining = false;
+	rtracker_stop(j);
+	job_checkpoint(j);
+	log_info("job %s stopped%s%s%s", j->name, how, peer ? " by " : "",
+	         peer ? peer : "");
+}
+
+/* A graceful stop ends once the receivers have stopped (their last blocks
+ * reported), every received block is in a batch and every batch is done. */
+static void job_check_drained(job *j)
+{
+	if (j->draining && j->state == JOB_RUNNING && j->rcv_stopping == 0 &&
+	    j->npending == 0 && j->nbatches == 0)
+		job_stopped(j, " gracefully: everything received was processed", NULL);
 }
 
 job *jobs_find_id(struct engine *e, uint64_t id)
@@ -47,22 +73,9 @@ job *jobs_find(struct engine *e, const char *name_or_id)
 	return *end == '\0' && end != name_or_id ? jobs_find_id(e, id) : NULL;
 }
 
-static void job_persist_state(job *j)
+void job_checkpoint(job *j)
 {
-	sqlite3_stmt *st;
-	sqlite3 *db = store_db(j->e->m->db);
-	if (sqlite3_prepare_v2(db,
-	                       "UPDATE jobs SET state = ?, error = ?, last_batch_ms = ? "
-	                       "WHERE id = ?",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_text(st, 1, job_state_name(j->state), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, j->error, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, j->last_batch_ms);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)j->id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		log_error("state store: job %s: %s", j->name, sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	j->ckpt_dirty = true;
 }
 
 void job_fail(job *j, const char *fmt, ...)
@@ -76,23 +89,15 @@ void job_fail(job *j, const char *fmt, ...)
 	log_error("job %s FAILED: %s", j->name, j->error);
 	j->state = JOB_FAILED;
 	rtracker_stop(j);
-	job_persist_state(j);
-}
-
-static void sha256_hex(const uint8_t *data, size_t len, char out[65])
-{
-	uint8_t h[32];
-	mbedtls_sha256_ret(data, len, h, 0);
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", h[i]);
+	job_checkpoint(j);
 }
 
 /* Applies the submitted configuration; errors name the key. */
-static int job_conf_load(job *j, char *err, size_t errlen)
+int job_conf_apply(job *j, char *err, size_t errlen)
 {
 	j->conf = conf_new(CONF_APP_KEYS);
-	for (size_t i = 0; i < j->sub->n_conf; i++)
-		if (conf_set(j->conf, j->sub->conf[i]->key, j->sub->conf[i]->value, err,
+	for (size_t i = 0; i < j->def.nconf; i++)
+		if (conf_set(j->conf, j->def.conf_keys[i], j->def.conf_values[i], err,
 		             errlen) != SL_OK)
 			return SL_ECONFIG;
 	const sl_conf *mc = j->e->m->conf;
@@ -106,6 +111,10 @@ static int job_conf_load(job *j, char *err, size_t errlen)
 	j->wal = conf_get_bool(j->conf, "spark.streaming.receiver.writeAheadLog.enable");
 	snprintf(j->storage_level, sizeof(j->storage_level), "%s",
 	         conf_get_str(j->conf, "sluice.storage.level"));
+	j->stop_on_failure =
+	    strcmp(conf_get_str(j->conf, "sluice.batch.onFailure"), "stop") == 0;
+	j->graceful_stop =
+	    conf_get_bool(j->conf, "spark.streaming.stopGracefullyOnShutdown");
 	(void)mc;
 	return SL_OK;
 }
@@ -144,8 +153,9 @@ static int job_store(job *j, char *err, size_t errlen)
 	sqlite3_stmt *st = NULL;
 	int rv = SL_EDB;
 	size_t glen = sluice__job_graph__get_packed_size(j->graph);
-	uint8_t *g = sl_malloc(glen);
+	uint8_t *g = sl_malloc(glen ? glen : 1);
 	sluice__job_graph__pack(j->graph, g);
+	char *conf = jobdef_conf_json(&j->def);
 	store_begin(j->e->m->db);
 	if (sqlite3_prepare_v2(
 	        db,
@@ -154,29 +164,36 @@ static int job_store(job *j, char *err, size_t errlen)
 	        -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 1, j->lib_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)j->sub->library.len);
-	sqlite3_bind_blob(st, 3, j->sub->library.data, (int)j->sub->library.len,
-	                  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)j->def.library_len);
+	sqlite3_bind_blob(st, 3, j->def.library, (int)j->def.library_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, clock_wall_ms());
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(
-	        db,
-	        "INSERT INTO jobs(name, state, library_hash, graph, conf, "
-	        "batch_interval_ms, created_ms, start_ms) VALUES (?,?,?,?,?,?,?,?)",
-	        -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+	                       "INSERT INTO jobs(name, state, library_hash, graph, conf, "
+	                       "batch_interval_ms, created_ms, start_ms, next_batch_ms) "
+	                       "VALUES (?,?,?,?,?,?,?,?,?)",
+	                       -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, job_state_name(j->state), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, j->lib_hash, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 4, g, (int)glen, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, conf, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, j->interval_ms);
 	sqlite3_bind_int64(st, 7, j->created_ms);
 	sqlite3_bind_int64(st, 8, j->next_batch_ms);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		goto fail;
+	sqlite3_bind_int64(st, 9, j->next_batch_ms);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(db) != SQLITE_CONSTRAINT_UNIQUE)
+			goto fail;
+		snprintf(err, errlen,
+		         "a job of that name already exists in the state store");
+		rv = SL_EEXIST;
+		store_rollback(j->e->m->db);
+		goto out;
+	}
 	j->id = (uint64_t)sqlite3_last_insert_rowid(db);
 	rv = store_commit(j->e->m->db);
 	goto out;
@@ -186,15 +203,22 @@ fail:
 out:
 	sqlite3_finalize(st);
 	sl_free(g);
+	sl_free(conf);
 	return rv;
 }
 
-static void job_free(job *j)
+void job_free(job *j)
 {
 	rtracker_stop(j);
 	kafka_free(j);
 	for (size_t i = 0; i < j->nbatches; i++)
 		batch_free(j->batches[i]);
+	for (size_t i = 0; i < j->nretiring; i++)
+		batch_free(j->retiring[i]);
+	sl_free(j->retiring);
+	for (size_t i = 0; i < j->nkoff; i++)
+		sl_free(j->koff[i].topic);
+	sl_free(j->koff);
 	for (size_t i = 0; i < j->npending; i++)
 		rblock_free(j->pending[i]);
 	for (size_t i = 0; i < j->nhist; i++) {
@@ -213,8 +237,7 @@ static void job_free(job *j)
 	sl_free(j->batches);
 	sl_free(j->rcv);
 	conf_free(j->conf);
-	if (j->sub)
-		sluice__submit_job__free_unpacked(j->sub, NULL);
+	jobdef_free(&j->def);
 	sl_free(j->name);
 	sl_free(j);
 }
@@ -234,29 +257,35 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 	}
 	job *j = sl_calloc(1, sizeof(*j));
 	j->e = e;
-	j->sub = s;
-	j->graph = s->graph;
+	jobdef_from_submit(&j->def, s);
+	j->graph = j->def.graph;
 	j->name = sl_strdup(s->name);
 	j->interval_ms = s->batch_interval_ms;
 	j->created_ms = clock_wall_ms();
 	/* Batches fall on multiples of the interval (JobGenerator alignment). */
 	j->next_batch_ms = (j->created_ms / j->interval_ms + 1) * j->interval_ms;
-	sha256_hex(s->library.data, s->library.len, j->lib_hash);
-	if ((rv = job_conf_load(j, err, sizeof(err))) != SL_OK ||
+	memcpy(j->lib_hash, j->def.lib_hash, sizeof(j->lib_hash));
+	const char *libname = s->library_name;
+	if ((rv = job_conf_apply(j, err, sizeof(err))) != SL_OK ||
 	    (rv = kafka_init(j, err, sizeof(err))) != SL_OK ||
 	    (rv = job_store(j, err, sizeof(err))) != SL_OK) {
+		/* The reply names the job: format it before job_free frees s. */
+		rv = rpc_reply_error(rep, rv, "job '%s': %s", j->name, err);
 		job_free(j);
-		return rpc_reply_error(rep, rv, "job '%s': %s", s->name, err);
+		sluice__submit_job__free_unpacked(s, NULL);
+		return rv;
 	}
 	rtracker_init(j);
+	j->live = true;
 	e->jobs = sl_realloc(e->jobs, (e->njobs + 1) * sizeof(*e->jobs));
 	e->jobs[e->njobs++] = j;
 	log_info("job %s (id %llu) submitted from %s: library %s (%zu bytes, sha256 "
 	         "%.16s), %zu "
 	         "graph nodes, batch interval %lld ms, first batch at %lld",
-	         j->name, (unsigned long long)j->id, rep->peer, s->library_name,
-	         s->library.len, j->lib_hash, j->graph->n_nodes,
+	         j->name, (unsigned long long)j->id, rep->peer, libname,
+	         j->def.library_len, j->lib_hash, j->graph->n_nodes,
 	         (long long)j->interval_ms, (long long)j->next_batch_ms);
+	sluice__submit_job__free_unpacked(s, NULL);
 	Sluice__SubmitJobReply out = SLUICE__SUBMIT_JOB_REPLY__INIT;
 	out.job_id = j->id;
 	out.library_hash = j->lib_hash;
@@ -275,7 +304,7 @@ static int handle_list(struct engine *e, rpc_reply *rep)
 		sluice__job_info__init(ji);
 		ji->id = j->id;
 		ji->name = j->name;
-		ji->state = (char *)job_state_name(j->state);
+		ji->state = (char *)job_shown_state(j);
 		ji->batch_interval_ms = j->interval_ms;
 		ji->batches_done = j->batches_done;
 		ji->batches_failed = j->batches_failed;
@@ -296,6 +325,43 @@ static int handle_list(struct engine *e, rpc_reply *rep)
 	return SL_OK;
 }
 
+/* sluice start: a STOPPED or FAILED job runs again from its checkpoint: the
+ * batch a failure halted (onFailure=stop) re-runs, Kafka continues from the
+ * checkpointed offsets; a stopped job's unallocated blocks are dropped (a
+ * stop discards buffered data, SPEC §8). The stop's idle time is not made
+ * up with empty batches: the next batch is the next interval from now. */
+static int job_start(job *j, rpc_reply *rep)
+{
+	char err[700];
+	if (j->state == JOB_RUNNING)
+		return SL_OK;
+	if (j->graph == NULL)
+		return rpc_reply_error(rep, SL_ESTATE, "job '%s' cannot run: %s", j->name,
+		                       j->error);
+	if (j->ckpt_dirty || j->ckpt_durable < j->ckpt_seq)
+		return rpc_reply_error(rep, SL_EBUSY,
+		                       "job '%s' is still writing its checkpoint; try "
+		                       "again in a moment",
+		                       j->name);
+	if (!j->live && job_resume(j, 0, err, sizeof(err)) != SL_OK)
+		return rpc_reply_error(rep, SL_ESTATE, "job '%s' cannot start: %s",
+		                       j->name, err);
+	if (j->state == JOB_STOPPED)
+		batches_drop_pending(j);
+	batches_rearm(j);
+	rtracker_rearm(j);
+	int64_t now = clock_wall_ms();
+	int64_t next = (now / j->interval_ms + 1) * j->interval_ms;
+	if (next > j->next_batch_ms)
+		j->next_batch_ms = next;
+	j->state = JOB_RUNNING;
+	j->error[0] = '\0';
+	job_checkpoint(j);
+	log_info("job %s started by %s; next batch at %lld", j->name, rep->peer,
+	         (long long)j->next_batch_ms);
+	return SL_OK;
+}
+
 static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
 {
 	Sluice__JobControl *c =
@@ -307,19 +373,27 @@ static int handle_control(struct engine *e, const envelope *req, rpc_reply *rep)
 	if (j == NULL) {
 		rv = rpc_reply_error(rep, SL_ENOTFOUND, "no job named '%s'", c->job);
 	} else if (strcmp(c->action, "stop") == 0) {
-		if (j->state == JOB_RUNNING) {
-			j->state = JOB_STOPPED;
+		if (j->state == JOB_RUNNING && (c->graceful || j->graceful_stop)) {
+			if (!j->draining)
+				log_info(
+				    "job %s stopping gracefully (asked by %s): receivers "
+				    "stop, what they received is processed",
+				    j->name, rep->peer);
+			j->draining = true;
 			rtracker_stop(j);
-			job_persist_state(j);
-			log_info("job %s stopped by %s", j->name, rep->peer);
+			job_check_drained(j);
+		} else if (j->state == JOB_RUNNING) {
+			job_stopped(j, "", rep->peer);
 		}
+	} else if (strcmp(c->action, "start") == 0) {
+		rv = job_start(j, rep);
 	} else {
 		rv =
 		    rpc_reply_error(rep, SL_EINVAL, "unknown job action '%s'", c->action);
 	}
 	if (rv == SL_OK) {
 		Sluice__JobControlReply out = SLUICE__JOB_CONTROL_REPLY__INIT;
-		out.state = (char *)job_state_name(j->state);
+		out.state = (char *)job_shown_state(j);
 		rpc_reply_set(rep, MSG_JOB_CONTROL_REPLY, &out);
 	}
 	sluice__job_control__free_unpacked(c, NULL);
@@ -334,18 +408,20 @@ static int handle_fetch_library(struct engine *e, const envelope *req, rpc_reply
 		return rpc_reply_error(rep, SL_EPROTO, "malformed FetchLibrary");
 	job *j = jobs_find_id(e, f->job_id);
 	sluice__fetch_library__free_unpacked(f, NULL);
-	if (j == NULL)
+	if (j == NULL || j->graph == NULL)
 		return rpc_reply_error(rep, SL_ENOTFOUND, "no such job");
 	Sluice__FetchLibraryReply out = SLUICE__FETCH_LIBRARY_REPLY__INIT;
 	out.job_id = j->id;
 	out.name = j->name;
 	out.library_hash = j->lib_hash;
-	out.library = j->sub->library;
+	out.library.data = j->def.library;
+	out.library.len = j->def.library_len;
 	out.graph = (Sluice__JobGraph *)j->graph;
-	out.n_conf = j->sub->n_conf;
-	out.conf = (Sluice__FetchLibraryReply__ConfEntry **)j->sub->conf;
+	out.n_conf = j->def.nconf;
+	out.conf = jobdef_conf_entries(&j->def);
 	out.batch_interval_ms = j->interval_ms;
 	rpc_reply_set(rep, MSG_FETCH_LIBRARY_REPLY, &out);
+	jobdef_conf_entries_free(out.conf, out.n_conf);
 	return SL_OK;
 }
 
@@ -389,14 +465,16 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 		ptrs[n++] = bi;
 	}
 	for (size_t k = 0; k < j->nbatches && n < limit; k++) {
-		if (j->batches[k]->time_ms <= q->after_batch_ms)
+		/* an ended batch kept for a re-run is in the history already */
+		if (j->batches[k]->time_ms <= q->after_batch_ms ||
+		    j->batches[k]->state == BATCH_FAILED)
 			continue;
 		batch_summarise(j, j->batches[k], &infos[n]);
 		ptrs[n] = &infos[n];
 		n++;
 	}
 	Sluice__BatchStatsReply out = SLUICE__BATCH_STATS_REPLY__INIT;
-	out.job_state = (char *)job_state_name(j->state);
+	out.job_state = (char *)job_shown_state(j);
 	out.n_batches = n;
 	out.batches = ptrs;
 	rpc_reply_set(rep, MSG_BATCH_STATS_REPLY, &out);
@@ -406,15 +484,93 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 	return SL_OK;
 }
 
+/* The checkpointer's completion (its thread, no lock held). */
+static void engine_checkpoint_done(void *arg, uint64_t job_id, uint64_t seq, int rv,
+                                   const char *err)
+{
+	struct engine *e = arg;
+	pthread_mutex_lock(&e->m->lock);
+	job *j = jobs_find_id(e, job_id);
+	if (j != NULL && rv == SL_OK && seq > j->ckpt_durable) {
+		j->ckpt_durable = seq;
+		batches_retire(j);
+	} else if (j != NULL && rv != SL_OK) {
+		log_error(
+		    "job %s: checkpoint %llu not written (%s); batches wait for it, "
+		    "retrying in 1 s",
+		    j->name, (unsigned long long)seq, err);
+		j->ckpt_dirty = true;
+		j->ckpt_retry_mono = clock_mono_ms() + 1000;
+	}
+	if (!e->stopping)
+		engine_kick(e);
+	pthread_mutex_unlock(&e->m->lock);
+}
+
+static ckpt_job *job_snapshot(job *j)
+{
+	ckpt_job *c = sl_calloc(1, sizeof(*c));
+	c->job_id = j->id;
+	snprintf(c->state, sizeof(c->state), "%s", job_state_name(j->state));
+	c->error = sl_strdup(j->error);
+	c->next_batch_ms = j->next_batch_ms;
+	c->last_batch_ms = j->last_batch_ms;
+	c->rate_state = sl_strdup(""); /* the rate controller's slot (later) */
+	batches_snapshot(j, c);
+	rtracker_snapshot(j, c);
+	return c;
+}
+
+/* Queues one checkpoint per job that changed: at most one per job per tick
+ * or handler, built under the lock, written by the checkpointer thread. */
+static void engine_flush(struct engine *e)
+{
+	int64_t now = clock_mono_ms();
+	for (size_t i = 0; i < e->njobs && !e->stopping; i++) {
+		job *j = e->jobs[i];
+		if (!j->ckpt_dirty || now < j->ckpt_retry_mono)
+			continue;
+		j->ckpt_dirty = false;
+		checkpointer_submit(e->ckpt, job_snapshot(j), ++j->ckpt_seq);
+	}
+}
+
 int engine_new(master *m, struct engine **out, char *err, size_t errlen)
 {
-	(void)err;
-	(void)errlen;
 	struct engine *e = sl_calloc(1, sizeof(*e));
+	char path[1200];
+	long long epoch = 0;
 	e->m = m;
-	e->next_task_id = 1;
+	/* Workers may still report tasks of the master that ran before us:
+	 * task ids start past any it can have used (ms clock x 4096). */
+	e->next_task_id = (uint64_t)clock_wall_ms() << 12;
+	store_meta_get_int(m->db, "master_epoch", 0, &epoch);
+	e->epoch = (uint32_t)epoch + 1;
+	store_meta_set_int(m->db, "master_epoch", e->epoch);
+	snprintf(path, sizeof(path), "%s/master.db", m->state_dir);
+	int rv =
+	    checkpointer_start(path, engine_checkpoint_done, e, &e->ckpt, err, errlen);
+	if (rv == SL_OK)
+		rv = jobs_recover(e, cluster_timeout_ms(m->cl), err, errlen);
+	if (rv != SL_OK) {
+		engine_stop(e);
+		engine_free(e);
+		return rv;
+	}
 	*out = e;
 	return SL_OK;
+}
+
+void engine_stop(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	pthread_mutex_lock(&e->m->lock);
+	engine_flush(e); /* the last changes */
+	e->stopping = true;
+	pthread_mutex_unlock(&e->m->lock);
+	checkpointer_stop(e->ckpt);
+	e->ckpt = NULL;
 }
 
 void engine_free(struct engine *e)
@@ -435,15 +591,18 @@ int engine_handle(struct engine *e, const envelope *req, rpc_reply *rep)
 		return handle_submit(e, req, rep);
 	case MSG_LIST_JOBS:
 		return handle_list(e, rep);
-	case MSG_JOB_CONTROL:
-		return handle_control(e, req, rep);
+	case MSG_JOB_CONTROL: {
+		int rv = handle_control(e, req, rep);
+		engine_flush(e);
+		return rv;
+	}
 	case MSG_BATCH_STATS:
 		return handle_batch_stats(e, req, rep);
 	case MSG_FETCH_LIBRARY:
 		return handle_fetch_library(e, req, rep);
 	case MSG_TASK_STATUS:
 		return sched_handle_status(e, req, rep);
-	case MSG_ADD_BLOCK:
+	case MSG_ADD_BLOCK: /* checkpointed at the next tick, with its peers */
 		return rtracker_handle_add_block(e, req, rep);
 	default:
 		return SL_EUNKNOWN_TYPE;
@@ -461,6 +620,7 @@ void engine_kick(struct engine *e)
 	for (size_t i = 0; i < e->njobs; i++)
 		batches_start_ojobs(e->jobs[i]);
 	sched_run(e);
+	engine_flush(e);
 }
 
 void engine_tick(struct engine *e)
@@ -471,15 +631,27 @@ void engine_tick(struct engine *e)
 		if (j->state == JOB_RUNNING) {
 			rtracker_tick(j);
 			batches_generate(j, now);
+			job_check_drained(j);
 		}
 	}
 	engine_kick(e);
 }
 
+void engine_worker_tasks(struct engine *e, worker_entry *w, const uint64_t *tasks,
+                         size_t ntasks)
+{
+	if (sched_worker_tasks(e, w->id, w->prev_hb_mono, tasks, ntasks) > 0)
+		engine_kick(e);
+}
+
 void engine_worker_event(struct engine *e, worker_entry *w, bool lost)
 {
-	if (!lost)
+	if (!lost) {
+		for (size_t i = 0; i < e->njobs; i++)
+			if (e->jobs[i]->state == JOB_RUNNING)
+				rtracker_worker_back(e->jobs[i], w);
 		return;
+	}
 	sched_worker_lost(e, w->id);
 	for (size_t i = 0; i < e->njobs; i++)
 		rtracker_worker_lost(e->jobs[i], w->id);

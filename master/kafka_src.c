@@ -15,6 +15,7 @@
  */
 #include "kafka_src.h"
 #include "alloc.h"
+#include "clock.h"
 #include "api.h"
 #include "kafka.h"
 #include "log.h"
@@ -23,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define KAFKA_FAIL_MS 30000
 
 typedef struct {
 	char *topic;
@@ -51,6 +54,7 @@ struct ksrc {
 	bool plan_ready;
 	char plan_err[512];
 	int errors;
+	int64_t first_err_mono; /* start of the current run of planning errors */
 	/* offsets to commit: (topic, partition, offset) */
 	rd_kafka_topic_partition_list_t *to_commit;
 };
@@ -320,6 +324,28 @@ static void plan_offsets(ksrc *k, char *err, size_t errlen)
 	k->started = true;
 }
 
+void kafka_restore(job *j, const ckpt_range *offsets, size_t n)
+{
+	for (size_t s = 0; s < j->nksrc; s++) {
+		ksrc *k = j->ksrc[s];
+		for (size_t i = 0; i < n; i++) {
+			if (offsets[i].node != k->node ||
+			    part_find(k, offsets[i].topic, offsets[i].partition))
+				continue;
+			k->parts =
+			    sl_realloc(k->parts, (k->nparts + 1) * sizeof(*k->parts));
+			kpart *p = &k->parts[k->nparts++];
+			memset(p, 0, sizeof(*p));
+			p->topic = sl_strdup(offsets[i].topic);
+			p->partition = offsets[i].partition;
+			p->next = offsets[i].until;
+		}
+		/* partitions the checkpoint does not know appeared since: read
+		 * them from their start */
+		k->started = k->nparts > 0;
+	}
+}
+
 bool kafka_ready(job *j, int64_t t)
 {
 	for (size_t i = 0; i < j->nksrc; i++) {
@@ -327,7 +353,13 @@ bool kafka_ready(job *j, int64_t t)
 		if (k->plan_ms != t)
 			return false;
 		if (k->plan_err[0]) {
-			if (++k->errors >= 3 ||
+			/* A broker restart must not fail the job: only errors
+			 * that persist (3 attempts over KAFKA_FAIL_MS) do. */
+			int64_t now = clock_mono_ms();
+			if (k->errors++ == 0)
+				k->first_err_mono = now;
+			if ((k->errors >= 3 &&
+			     now - k->first_err_mono >= KAFKA_FAIL_MS) ||
 			    strstr(k->plan_err, "topics exist") != NULL)
 				job_fail(j, "%s", k->plan_err);
 			else

@@ -37,6 +37,10 @@ void kafka_plan(ksrc *k);
 /* Without the lock: commits offsets of finished batches, if asked for. */
 void kafka_commit_pending(ksrc *k);
 
+/* Before the engine runs (master restart): the next offset of each
+ * partition as the checkpoint recorded it. */
+void kafka_restore(job *j, const ckpt_range *offsets, size_t n);
+
 /* Under the lock: true when every Kafka source of the job has a plan for t
  * (or the job has none); fails the job on a planning error. */
 bool kafka_ready(job *j, int64_t t);

@@ -14,9 +14,13 @@
 #include "sluice/err.h"
 #include "cluster.pb-c.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -106,13 +110,54 @@ static void master_worker_event(void *arg, worker_entry *w, bool lost)
 		engine_worker_event(m->engine, w, lost);
 }
 
+/* One master per state directory: two would both write master.db and
+ * master.url and their job lists would diverge. An flock on STATE/master.lock
+ * is held for the life of the process (the kernel drops it when the process
+ * dies, even by kill -9); the file names the holder's pid for the message. */
+static void master_worker_heartbeat(void *arg, worker_entry *w, const uint64_t *tasks,
+                                    size_t ntasks)
+{
+	master *m = arg;
+	if (m->engine != NULL)
+		engine_worker_tasks(m->engine, w, tasks, ntasks);
+}
+
+static int master_lock_state(master *m, char *err, size_t errlen)
+{
+	char path[1200], pid[32] = "";
+	snprintf(path, sizeof(path), "%s/master.lock", m->state_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %.900s: %s", path, strerror(errno));
+		return SL_EIO;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\r\n")] = '\0';
+		snprintf(
+		    err, errlen,
+		    "state directory %.900s is in use by another sluice-master (pid %s); "
+		    "stop it or choose another --state-dir",
+		    m->state_dir, pid[0] ? pid : "unknown");
+		close(fd);
+		return SL_EEXIST;
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+		log_warn("cannot write our pid to %s: %s", path, strerror(errno));
+	m->lock_fd = fd;
+	return SL_OK;
+}
+
 static int master_open(master *m, char *err, size_t errlen)
 {
 	char path[1200];
 	int rv;
 	snprintf(m->state_dir, sizeof(m->state_dir), "%s",
 	         conf_get_str(m->conf, "sluice.state.dir"));
-	if ((rv = proc_mkdirs(m->state_dir, err, errlen)) != SL_OK)
+	if ((rv = proc_mkdirs(m->state_dir, err, errlen)) != SL_OK ||
+	    (rv = master_lock_state(m, err, errlen)) != SL_OK)
 		return rv;
 	snprintf(path, sizeof(path), "%s/secret", m->state_dir);
 	if ((rv = proc_load_secret(m->conf, path, true, &m->key, err, errlen)) != SL_OK)
@@ -128,6 +173,7 @@ static int master_open(master *m, char *err, size_t errlen)
 	if ((rv = cluster_new(&m->cl, m->db, &m->rpc, hb, timeout, err, errlen)) != SL_OK)
 		return rv;
 	cluster_on_event(m->cl, master_worker_event, m);
+	cluster_on_heartbeat(m->cl, master_worker_heartbeat, m);
 	return engine_new(m, &m->engine, err, errlen);
 }
 
@@ -210,6 +256,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	int rv;
 	memset(&m, 0, sizeof(m));
+	m.lock_fd = -1;
 	pthread_mutex_init(&m.lock, NULL);
 	m.conf = conf_new(CONF_STRICT);
 	if ((rv = parse_args(&m, argc, argv, err, sizeof(err))) != SL_OK ||
@@ -241,9 +288,12 @@ out:
 	/* Completions of calls to workers take the lock and touch the engine. */
 	for (int i = 0; i < 100 && rpc_async_inflight() > 0; i++)
 		clock_sleep_ms(20);
+	engine_stop(m.engine);
 	engine_free(m.engine);
 	cluster_free(m.cl);
 	store_close(m.db);
 	conf_free(m.conf);
+	if (m.lock_fd >= 0)
+		close(m.lock_fd); /* releases the state directory */
 	return rv;
 }

@@ -30,6 +30,7 @@ typedef struct master {
 	pthread_mutex_t lock;
 	volatile int stopping;
 	char state_dir[1024];
+	int lock_fd; /* holds the flock on STATE/master.lock */
 	char url[300];
 	int port;
 	struct engine *engine; /* jobs; NULL until the engine is started */

@@ -26,6 +26,7 @@ void rblock_free(rblock *b)
 	if (b == NULL)
 		return;
 	sl_free(b->id);
+	sl_free(b->wal);
 	for (int i = 0; i < HOLDERS_MAX; i++)
 		sl_free(b->holder_url[i]);
 	sl_free(b);
@@ -96,12 +97,26 @@ static worker_entry *place(struct engine *e, const char *exclude)
 	return best;
 }
 
+/* After a master restart a receiver probably still runs on its last worker:
+ * wait for that one to re-register (it answers StartReceiver with "already
+ * running") rather than start a second copy elsewhere. */
+static worker_entry *place_receiver(job *j, receiver *r)
+{
+	if (r->prefer[0] != '\0' && clock_mono_ms() < r->prefer_until_mono) {
+		worker_entry *w = cluster_find(j->e->m->cl, r->prefer);
+		return w && w->state == WORKER_ALIVE && w->client ? w : NULL;
+	}
+	r->prefer[0] = '\0';
+	return place(j->e, NULL);
+}
+
 static void receiver_start(job *j, receiver *r)
 {
 	struct engine *e = j->e;
-	worker_entry *w = place(e, NULL);
+	worker_entry *w = place_receiver(j, r);
 	if (w == NULL)
 		return;
+	r->prefer[0] = '\0';
 	const Sluice__Node *n = graph_node(j->graph, r->node);
 	bool replicate = strstr(j->storage_level, "_2") != NULL;
 	worker_entry *rep = replicate ? place(e, w->id) : NULL;
@@ -138,6 +153,38 @@ static void receiver_start(job *j, receiver *r)
 	}
 }
 
+void rtracker_restore(job *j, const ckpt_job *c, int64_t grace_ms)
+{
+	for (size_t i = 0; i < c->nreceivers; i++) {
+		uint32_t id = c->receivers[i].receiver_id;
+		if (id >= j->nrcv || c->receivers[i].worker[0] == '\0')
+			continue;
+		snprintf(j->rcv[id].prefer, sizeof(j->rcv[id].prefer), "%s",
+		         c->receivers[i].worker);
+		j->rcv[id].prefer_until_mono = clock_mono_ms() + grace_ms;
+	}
+}
+
+void rtracker_snapshot(job *j, ckpt_job *c)
+{
+	c->receivers = sl_calloc(j->nrcv + 1, sizeof(*c->receivers));
+	for (size_t i = 0; i < j->nrcv; i++) {
+		const receiver *r = &j->rcv[i];
+		if (r->state == RCV_INACTIVE)
+			continue;
+		ckpt_receiver *cr = &c->receivers[c->nreceivers++];
+		cr->receiver_id = r->id;
+		snprintf(cr->worker, sizeof(cr->worker), "%s", r->worker);
+	}
+}
+
+void rtracker_rearm(job *j)
+{
+	for (size_t i = 0; i < j->nrcv; i++)
+		if (j->rcv[i].state == RCV_INACTIVE)
+			j->rcv[i].retry_after_mono = 0;
+}
+
 void rtracker_tick(job *j)
 {
 	int64_t now = clock_mono_ms();
@@ -146,12 +193,25 @@ void rtracker_tick(job *j)
 			receiver_start(j, &j->rcv[i]);
 }
 
+typedef struct {
+	struct engine *e;
+	uint64_t job_id;
+} stop_ctx;
+
+/* The receiver has stopped, its last block reported (the worker answers
+ * only after that): a graceful stop may finish once all have. */
 static void stop_done(void *arg, int rv, const envelope *reply, const char *err)
 {
-	(void)arg;
+	stop_ctx *c = arg;
+	pthread_mutex_lock(&c->e->m->lock);
+	job *j = jobs_find_id(c->e, c->job_id);
+	if (j != NULL && j->rcv_stopping > 0)
+		j->rcv_stopping--;
+	pthread_mutex_unlock(&c->e->m->lock);
 	(void)rv;
 	(void)reply;
 	(void)err;
+	sl_free(c);
 }
 
 void rtracker_stop(job *j)
@@ -165,7 +225,13 @@ void rtracker_stop(job *j)
 			Sluice__StopReceiver s = SLUICE__STOP_RECEIVER__INIT;
 			s.job_id = j->id;
 			s.receiver_id = r->id;
-			rpc_call_async(w->client, MSG_STOP_RECEIVER, &s, stop_done, NULL);
+			stop_ctx *c = sl_malloc(sizeof(*c));
+			*c = (stop_ctx){.e = j->e, .job_id = j->id};
+			if (rpc_call_async(w->client, MSG_STOP_RECEIVER, &s, stop_done,
+			                   c) == SL_OK)
+				j->rcv_stopping++;
+			else
+				sl_free(c);
 		}
 		sched_load(j->e, r->worker)->receivers--;
 		r->state = RCV_INACTIVE;
@@ -196,6 +262,10 @@ static bool block_known(const job *j, const char *id)
 		for (size_t i = 0; i < j->batches[b]->nblocks; i++)
 			if (strcmp(j->batches[b]->blocks[i]->id, id) == 0)
 				return true;
+	for (size_t b = 0; b < j->nretiring; b++)
+		for (size_t i = 0; i < j->retiring[b]->nblocks; i++)
+			if (strcmp(j->retiring[b]->blocks[i]->id, id) == 0)
+				return true;
 	return false;
 }
 
@@ -216,6 +286,10 @@ int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *
 		b->records = a->records;
 		b->bytes = a->bytes;
 		b->created_ms = a->created_ms;
+		/* the receiver's own worker (first holder) wrote the WAL */
+		b->wal = a->wal_path && a->wal_path[0]
+		             ? sl_asprintf("%s:%s", a->worker_ids[0], a->wal_path)
+		             : sl_strdup("");
 		b->nholders = (int)a->n_worker_ids;
 		for (int h = 0; h < b->nholders; h++) {
 			snprintf(b->holder_id[h], sizeof(b->holder_id[h]), "%s",
@@ -228,6 +302,9 @@ int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *
 			    sl_realloc(j->pending, j->pending_cap * sizeof(*j->pending));
 		}
 		j->pending[j->npending++] = b;
+		/* durable at the next tick (engine_flush); the window is in
+		 * docs/recovery.md */
+		job_checkpoint(j);
 	}
 	sluice__add_block__free_unpacked(a, NULL);
 	if (rv != SL_OK)
@@ -258,11 +335,50 @@ static void strike_holder(rblock *b, const char *worker_id)
 		}
 		b->nholders--;
 		b->holder_url[b->nholders] = NULL;
-		if (b->nholders == 0)
+		char walw[32];
+		if (b->nholders == 0 && rblock_wal_worker(b, walw))
+			log_warn("block %s: no copy left in memory with worker %s gone; "
+			         "waiting for %s to serve it from its WAL",
+			         b->id, worker_id, walw);
+		else if (b->nholders == 0)
 			log_error("block %s lost with worker %s: it had no other copy",
 			          b->id, worker_id);
 		return;
 	}
+}
+
+bool rblock_wal_worker(const rblock *b, char out[32])
+{
+	const char *colon = b->wal ? strchr(b->wal, ':') : NULL;
+	if (colon == NULL || colon == b->wal || colon - b->wal >= 32)
+		return false;
+	memcpy(out, b->wal, (size_t)(colon - b->wal));
+	out[colon - b->wal] = '\0';
+	return true;
+}
+
+static void readd_holder(rblock *b, const worker_entry *w)
+{
+	char walw[32];
+	if (!rblock_wal_worker(b, walw) || strcmp(walw, w->id) != 0 ||
+	    b->nholders >= HOLDERS_MAX)
+		return;
+	for (int h = 0; h < b->nholders; h++)
+		if (strcmp(b->holder_id[h], w->id) == 0)
+			return;
+	snprintf(b->holder_id[b->nholders], sizeof(b->holder_id[0]), "%s", w->id);
+	b->holder_url[b->nholders++] = sl_strdup(w->rpc_url);
+	log_info("block %s served again by %s from its WAL", b->id, w->id);
+}
+
+void rtracker_worker_back(job *j, const worker_entry *w)
+{
+	for (size_t i = 0; i < j->npending; i++)
+		readd_holder(j->pending[i], w);
+	for (size_t i = 0; i < j->nbatches; i++)
+		for (size_t k = 0; k < j->batches[i]->nblocks; k++)
+			readd_holder(j->batches[i]->blocks[k], w);
+	job_checkpoint(j);
 }
 
 void rtracker_worker_lost(job *j, const char *worker_id)
@@ -272,6 +388,7 @@ void rtracker_worker_lost(job *j, const char *worker_id)
 	for (size_t i = 0; i < j->nbatches; i++)
 		for (size_t k = 0; k < j->batches[i]->nblocks; k++)
 			strike_holder(j->batches[i]->blocks[k], worker_id);
+	job_checkpoint(j); /* holders changed */
 	for (size_t i = 0; i < j->nrcv; i++) {
 		receiver *r = &j->rcv[i];
 		if (r->state == RCV_INACTIVE || strcmp(r->worker, worker_id) != 0)

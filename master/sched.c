@@ -179,9 +179,13 @@ static void task_failed(struct engine *e, mtask *t, const char *error)
 	    "job %s batch %lld: task %u of stage %u failed on %s (failure %u of %u): %s",
 	    j->name, (long long)oj->b->time_ms, t->index, t->stage->id, t->worker,
 	    t->failures, j->max_failures, error);
-	if (t->failures >= j->max_failures)
-		ojob_fail(oj, "task %u of stage %u failed %u times; last error: %s",
-		          t->index, t->stage->id, t->failures, error);
+	if (t->failures >= j->max_failures) {
+		char why[700];
+		snprintf(why, sizeof(why),
+		         "task %u of stage %u failed %u times; last error: %s", t->index,
+		         t->stage->id, t->failures, error);
+		stage_fail_users(t->stage, why);
+	}
 }
 
 typedef struct {
@@ -197,9 +201,10 @@ static void launch_done(void *arg, int rv, const envelope *reply, const char *er
 	pthread_mutex_lock(&m->lock);
 	mtask *t = task_find(c->e, c->task_id);
 	if (t != NULL && t->attempt == c->attempt && t->state == TASK_LAUNCHING) {
-		if (rv == SL_OK)
+		if (rv == SL_OK) {
 			t->state = TASK_RUNNING;
-		else
+			t->running_mono = clock_mono_ms();
+		} else
 			task_failed(c->e, t, err);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -345,12 +350,41 @@ static void task_launch(struct engine *e, mtask *t, worker_entry *w)
 	sl_free(sb.srcp);
 }
 
+#define WAL_WAIT_MS 60000
+
+/* A task whose receiver block has no copy left but a WAL segment on a
+ * worker that is gone waits for that worker to come back and replay it
+ * (rtracker_worker_back re-adds it as holder), never reads nothing: true
+ * while it waits. After WAL_WAIT_MS the output jobs using it fail, naming
+ * the block and the worker. */
+static bool block_wait(mtask *t)
+{
+	char walw[32];
+	if (t->in.kind != TIN_BLOCK || t->in.block->nholders > 0 ||
+	    !rblock_wal_worker(t->in.block, walw)) {
+		t->wait_since_mono = 0;
+		return false;
+	}
+	int64_t now = clock_mono_ms();
+	if (t->wait_since_mono == 0)
+		t->wait_since_mono = now;
+	if (now - t->wait_since_mono < WAL_WAIT_MS)
+		return true;
+	char why[400];
+	snprintf(why, sizeof(why),
+	         "block %s has no copy: %s, which has it in its WAL, did not come back "
+	         "within %d s",
+	         t->in.block->id, walw, WAL_WAIT_MS / 1000);
+	stage_fail_users(t->stage, why);
+	return true;
+}
+
 /* Launches what can run; returns false when no slot is free anywhere. */
 static bool schedule_stage(struct engine *e, stage *s)
 {
-	for (size_t i = 0; i < s->ntasks && s->oj->state == OJ_RUNNING; i++) {
+	for (size_t i = 0; i < s->ntasks && stage_live(s); i++) {
 		mtask *t = s->tasks[i];
-		if (t->state != TASK_PENDING)
+		if (t->state != TASK_PENDING || block_wait(t))
 			continue;
 		worker_entry *w = pick_worker(e, t);
 		if (w == NULL)
@@ -367,9 +401,17 @@ static bool schedule_ojob(struct engine *e, ojob *oj, void *arg)
 	if (oj->state != OJ_RUNNING)
 		return false;
 	ojob_maybe_complete(oj);
-	for (size_t s = 0; s < oj->nstages && oj->state == OJ_RUNNING; s++)
-		if (stage_ready(oj->stages[s]) && !schedule_stage(e, oj->stages[s]))
+	for (size_t s = 0; s < oj->nstages && oj->state == OJ_RUNNING; s++) {
+		stage *st = oj->stages[s];
+		/* a shared map stage another output job planned: ours to drive
+		 * too (its owner may be done, and its outputs lost since) */
+		for (size_t p = 0; p < st->nparents && oj->state == OJ_RUNNING; p++)
+			if (st->parents[p]->oj != oj && stage_ready(st->parents[p]) &&
+			    !schedule_stage(e, st->parents[p]))
+				return true;
+		if (stage_ready(st) && !schedule_stage(e, st))
 			return true;
+	}
 	return false;
 }
 
@@ -378,28 +420,27 @@ void sched_run(struct engine *e)
 	each_ojob(e, schedule_ojob, NULL);
 }
 
-/* Map outputs held by worker_id that a stage still needs are recomputed. */
-static void invalidate_outputs(struct engine *e, ojob *oj, const char *worker_id)
+/* Map outputs held by worker_id that an unfinished stage of oj still needs
+ * are recomputed (also in a shared stage another output job planned). */
+static void invalidate_outputs(ojob *oj, const char *worker_id)
 {
-	for (size_t s = 0; s < oj->nstages; s++) {
-		stage *p = oj->stages[s];
-		if (!p->is_map)
+	for (size_t c = 0; c < oj->nstages; c++) {
+		stage *st = oj->stages[c];
+		if (st->done >= st->ntasks)
 			continue;
-		bool needed = false;
-		for (size_t c = 0; c < oj->nstages; c++)
-			for (size_t k = 0; k < oj->stages[c]->nparents; k++)
-				needed |= oj->stages[c]->parents[k] == p &&
-				          oj->stages[c]->done < oj->stages[c]->ntasks;
-		for (size_t i = 0; needed && i < p->ntasks; i++) {
-			mtask *t = p->tasks[i];
-			if (t->state == TASK_DONE && strcmp(t->worker, worker_id) == 0) {
-				t->state = TASK_PENDING;
-				t->attempt++;
-				p->done--;
+		for (size_t k = 0; k < st->nparents; k++) {
+			stage *p = st->parents[k];
+			for (size_t i = 0; i < p->ntasks; i++) {
+				mtask *t = p->tasks[i];
+				if (t->state == TASK_DONE &&
+				    strcmp(t->worker, worker_id) == 0) {
+					t->state = TASK_PENDING;
+					t->attempt++;
+					p->done--;
+				}
 			}
 		}
 	}
-	(void)e;
 }
 
 static void status_apply(struct engine *e, mtask *t, const Sluice__TaskStatus *st)
@@ -426,7 +467,7 @@ static void status_apply(struct engine *e, mtask *t, const Sluice__TaskStatus *s
 		    oj->b->job->name, (long long)oj->b->time_ms, t->index, t->stage->id,
 		    st->missing_worker_id, st->error);
 		task_requeue(e, t);
-		invalidate_outputs(e, oj, st->missing_worker_id);
+		invalidate_outputs(oj, st->missing_worker_id);
 		if (++oj->fetch_failures > 16)
 			ojob_fail(oj, "too many shuffle fetch failures; last: %s",
 			          st->error);
@@ -446,12 +487,12 @@ int sched_handle_status(struct engine *e, const envelope *req, rpc_reply *rep)
 	if (t != NULL && t->attempt == st->attempt &&
 	    strcmp(t->worker, req->sender) == 0 &&
 	    (t->state == TASK_LAUNCHING || t->state == TASK_RUNNING) &&
-	    t->stage->oj->state == OJ_RUNNING)
+	    stage_live(t->stage))
 		status_apply(e, t, st);
 	else if (t != NULL && t->attempt == st->attempt &&
 	         strcmp(t->worker, req->sender) == 0 &&
 	         (t->state == TASK_LAUNCHING || t->state == TASK_RUNNING) &&
-	         t->stage->oj->state != OJ_RUNNING) {
+	         !stage_live(t->stage)) {
 		/* Its output job failed meanwhile: give the slot back, once. */
 		task_release(e, t);
 		t->state = TASK_PENDING;
@@ -475,27 +516,81 @@ void sched_release_batch(struct engine *e, batch *b)
 		}
 }
 
+typedef struct {
+	const char *worker_id;
+	uint32_t requeued;
+} lost_arg;
+
 static bool lost_in(struct engine *e, ojob *oj, void *arg)
 {
-	const char *worker_id = arg;
+	lost_arg *la = arg;
 	for (size_t s = 0; s < oj->nstages; s++) {
 		stage *st = oj->stages[s];
 		for (size_t i = 0; i < st->ntasks; i++) {
 			mtask *t = st->tasks[i];
 			if ((t->state == TASK_LAUNCHING || t->state == TASK_RUNNING) &&
-			    strcmp(t->worker, worker_id) == 0)
+			    strcmp(t->worker, la->worker_id) == 0) {
 				task_requeue(e, t);
+				la->requeued++;
+			}
 		}
 	}
 	if (oj->state == OJ_RUNNING)
-		invalidate_outputs(e, oj, worker_id);
+		invalidate_outputs(oj, la->worker_id);
 	return false;
+}
+
+typedef struct {
+	const char *worker_id;
+	int64_t since_mono;
+	const uint64_t *ids;
+	size_t n;
+	uint32_t requeued;
+} gone_arg;
+
+static bool gone_in(struct engine *e, ojob *oj, void *arg)
+{
+	gone_arg *g = arg;
+	for (size_t s = 0; s < oj->nstages; s++) {
+		stage *st = oj->stages[s];
+		for (size_t i = 0; i < st->ntasks; i++) {
+			mtask *t = st->tasks[i];
+			if (t->state != TASK_RUNNING ||
+			    t->running_mono >= g->since_mono ||
+			    strcmp(t->worker, g->worker_id) != 0)
+				continue;
+			bool listed = false;
+			for (size_t k = 0; k < g->n && !listed; k++)
+				listed = g->ids[k] == t->id;
+			if (listed)
+				continue;
+			log_warn(
+			    "job %s batch %lld: task %u of stage %u is no longer on %s "
+			    "(its end was never reported); re-queued",
+			    oj->b->job->name, (long long)oj->b->time_ms, t->index, st->id,
+			    g->worker_id);
+			task_requeue(e, t);
+			g->requeued++;
+		}
+	}
+	return false;
+}
+
+uint32_t sched_worker_tasks(struct engine *e, const char *worker_id, int64_t since_mono,
+                            const uint64_t *ids, size_t n)
+{
+	gone_arg g = {
+	    .worker_id = worker_id, .since_mono = since_mono, .ids = ids, .n = n};
+	each_ojob(e, gone_in, &g);
+	return g.requeued;
 }
 
 void sched_worker_lost(struct engine *e, const char *worker_id)
 {
-	each_ojob(e, lost_in, (void *)worker_id);
+	lost_arg la = {.worker_id = worker_id};
+	each_ojob(e, lost_in, &la);
 	sched_load(e, worker_id)->running = 0;
+	log_warn("worker %s lost: %u running tasks re-queued", worker_id, la.requeued);
 }
 
 static void remove_done(void *arg, int rv, const envelope *reply, const char *err)

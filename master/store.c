@@ -39,6 +39,28 @@ static const char *const store_migrations[] = {
     "  input_records INTEGER NOT NULL DEFAULT 0, submit_ms INTEGER NOT NULL DEFAULT 0,"
     "  start_ms INTEGER NOT NULL DEFAULT 0, end_ms INTEGER NOT NULL DEFAULT 0,"
     "  blocks BLOB, offsets BLOB, PRIMARY KEY (job_id, batch_ms));",
+    /* 2 -> 3: worker process identity (a restarted worker is a lost one) */
+    "ALTER TABLE workers ADD COLUMN boot_id INTEGER NOT NULL DEFAULT 0;",
+    /* 3 -> 4: the driver checkpoint (checkpoint.h) */
+    "ALTER TABLE jobs ADD COLUMN next_batch_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN rate_state TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE batches ADD COLUMN outputs_done INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE batches ADD COLUMN error TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE kafka_ranges (job_id INTEGER NOT NULL, batch_ms INTEGER NOT NULL,"
+    "  node INTEGER NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,"
+    "  from_offset INTEGER NOT NULL, until_offset INTEGER NOT NULL,"
+    "  PRIMARY KEY (job_id, batch_ms, node, topic, partition));"
+    "CREATE TABLE kafka_offsets (job_id INTEGER NOT NULL, node INTEGER NOT NULL,"
+    "  topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,"
+    "  PRIMARY KEY (job_id, node, topic, partition));"
+    "CREATE TABLE blocks (job_id INTEGER NOT NULL, block_id TEXT NOT NULL,"
+    "  node INTEGER NOT NULL, batch_ms INTEGER NOT NULL, records INTEGER NOT NULL,"
+    "  bytes INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+    "  holder1_id TEXT NOT NULL, holder1_url TEXT NOT NULL,"
+    "  holder2_id TEXT NOT NULL, holder2_url TEXT NOT NULL, wal TEXT NOT NULL,"
+    "  PRIMARY KEY (job_id, block_id));"
+    "CREATE TABLE receivers (job_id INTEGER NOT NULL, receiver_id INTEGER NOT NULL,"
+    "  worker_id TEXT NOT NULL, PRIMARY KEY (job_id, receiver_id));",
 };
 
 #define STORE_LATEST ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

@@ -11,6 +11,8 @@
 # Usage:
 #   scripts/kafka.sh start                      start (or reuse) the broker, wait until it answers
 #   scripts/kafka.sh stop                       stop it and delete its data (idempotent)
+#   scripts/kafka.sh restart                    SIGKILL the broker (a crash) and start it again
+#                                               on the same data (recovery tests)
 #   scripts/kafka.sh status                     exit 0 if running and answering, 1 otherwise
 #   scripts/kafka.sh topic-create NAME PARTS    create a topic (RF 1; no error if it already exists)
 #   scripts/kafka.sh topic-add-partitions NAME TOTAL
@@ -300,6 +302,7 @@ do_start() {
         need_tools
         cp="$(classpath)"
 
+        if [ "${KAFKA_REUSE_DATA:-0}" != 1 ]; then
         wipe_dir                       # every start is a fresh, empty cluster
         mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/metadata" "$LOG_DIR"
         : >"$MARKER"
@@ -312,6 +315,7 @@ do_start() {
                 >"$LOG_DIR/format.out" 2>&1; then
             cat "$LOG_DIR/format.out" >&2
             die "formatting the KRaft storage failed"
+        fi
         fi
 
         # setsid: the broker outlives the calling shell/test and ignores its ^C;
@@ -365,6 +369,18 @@ kill_broker() {  # SIGTERM our broker (if any), wait bounded, then SIGKILL
         if kill -0 "$pid" 2>/dev/null; then die "could not kill broker pid $pid"; fi
     fi
     rm -f "$PID_FILE"
+}
+
+do_restart() {  # a broker crash: SIGKILL, then start again on the same data
+    local pid deadline
+    pid="$(broker_pid)" || die "no broker of $KAFKA_DIR to restart"
+    log "killing broker pid $pid (SIGKILL)"
+    kill -KILL "$pid" 2>/dev/null || true
+    deadline=$(( $(date +%s) + 10 ))
+    while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && die "could not kill broker pid $pid"
+    rm -f "$PID_FILE"
+    KAFKA_REUSE_DATA=1 do_start
 }
 
 do_stop() {
@@ -448,6 +464,7 @@ cmd="${1:-}"
 case "$cmd" in
     start)                with_lock do_start ;;
     stop)                 with_lock do_stop ;;
+    restart)              with_lock do_restart ;;
     status)               do_status ;;
     topic-create)         do_topic_create "$@" ;;
     topic-add-partitions) do_topic_add_partitions "$@" ;;

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
+#include "wal.h"
 #include "wengine.h"
 
 #include <pthread.h>
@@ -47,6 +48,8 @@ struct wengine {
 	pthread_cond_t qcond;
 	qtask *head, *tail;
 	uint32_t busy;
+	uint64_t *inflight; /* ids of accepted tasks not yet reported (qlock) */
+	size_t ninflight, inflight_cap;
 	int stopping;
 	/* reporter thread: reports queued by slots, sent in order */
 	pthread_t reporter;
@@ -173,6 +176,39 @@ static void run_one(wengine *we, qtask *q)
 	ops_status_free(&st);
 }
 
+/* In-flight ids (under qlock): added when a launch is accepted, removed once
+ * its end was reported, so a heartbeat never omits a task the master may
+ * still think is running (wengine_tasks). */
+static void inflight_add(wengine *we, uint64_t id)
+{
+	if (we->ninflight == we->inflight_cap) {
+		we->inflight_cap = we->inflight_cap ? we->inflight_cap * 2 : 16;
+		we->inflight =
+		    sl_realloc(we->inflight, we->inflight_cap * sizeof(*we->inflight));
+	}
+	we->inflight[we->ninflight++] = id;
+}
+
+static void inflight_remove(wengine *we, uint64_t id)
+{
+	for (size_t i = 0; i < we->ninflight; i++)
+		if (we->inflight[i] == id) {
+			we->inflight[i] = we->inflight[--we->ninflight];
+			return;
+		}
+}
+
+size_t wengine_tasks(wengine *we, uint64_t **ids)
+{
+	pthread_mutex_lock(&we->qlock);
+	size_t n = we->ninflight;
+	*ids = sl_calloc(n + 1, sizeof(uint64_t));
+	if (n > 0) /* inflight is NULL before the first task */
+		memcpy(*ids, we->inflight, n * sizeof(uint64_t));
+	pthread_mutex_unlock(&we->qlock);
+	return n;
+}
+
 static void *slot_main(void *arg)
 {
 	wengine *we = arg;
@@ -189,6 +225,9 @@ static void *slot_main(void *arg)
 		we->busy++;
 		pthread_mutex_unlock(&we->qlock);
 		run_one(we, q);
+		pthread_mutex_lock(&we->qlock);
+		inflight_remove(we, q->lt->task->task_id);
+		pthread_mutex_unlock(&we->qlock);
 		sluice__launch_task__free_unpacked(q->lt, NULL);
 		sl_free(q);
 		pthread_mutex_lock(&we->qlock);
@@ -263,6 +302,7 @@ void wengine_free(wengine *we)
 		sl_free(q);
 	}
 	jobcache_free(we);
+	sl_free(we->inflight);
 	kafka_io_free(we->kafka);
 	peers_free(we->peers);
 	blockmgr_free(we->bm);
@@ -310,6 +350,7 @@ static int handle_launch(wengine *we, const envelope *req, rpc_reply *rep)
 	q->lt = lt;
 	q->queued_mono = clock_mono_ms();
 	pthread_mutex_lock(&we->qlock);
+	inflight_add(we, lt->task->task_id);
 	if (we->tail)
 		we->tail->next = q;
 	else
@@ -370,8 +411,10 @@ static int handle_remove(wengine *we, const envelope *req, rpc_reply *rep)
 	if (r == NULL)
 		return rpc_reply_error(rep, SL_EPROTO, "malformed RemoveBlocks");
 	uint32_t n = 0;
-	for (size_t i = 0; i < r->n_block_ids; i++)
+	for (size_t i = 0; i < r->n_block_ids; i++) {
 		n += blockmgr_remove(we->bm, r->block_ids[i]) == SL_OK;
+		wal_remove(we->w->dir, r->block_ids[i]); /* its batches are done */
+	}
 	if (r->prefix && r->prefix[0])
 		n += blockmgr_remove_prefix(we->bm, r->prefix);
 	sluice__remove_blocks__free_unpacked(r, NULL);

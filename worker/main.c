@@ -13,6 +13,7 @@
 #include "msgtypes.h"
 #include "proc.h"
 #include "sluice/err.h"
+#include "wal.h"
 #include "wengine.h"
 #include "worker.h"
 #include "cluster.pb-c.h"
@@ -23,6 +24,7 @@
 #include <malloc.h>
 #endif
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -149,6 +151,8 @@ static int worker_open(worker *w, char *err, size_t errlen)
 	    (rv = proc_load_secret(w->conf, NULL, false, &w->key, err, errlen)) != SL_OK)
 		return rv;
 	id_load(w);
+	if (getrandom(&w->boot_id, sizeof(w->boot_id), 0) != sizeof(w->boot_id))
+		w->boot_id = (uint64_t)clock_wall_ms() << 20 ^ (uint64_t)getpid();
 	snprintf(w->identity, sizeof(w->identity), "%s", w->id[0] ? w->id : "worker");
 	proc_rpc_opts(w->conf, &w->key, w->identity, &w->rpc);
 	if (w->url[0] == '\0')
@@ -164,7 +168,11 @@ static int worker_open(worker *w, char *err, size_t errlen)
 	if ((rv = rpc_client_open(&w->master, w->master_url, &w->rpc, err, errlen)) !=
 	    SL_OK)
 		return rv;
-	return wengine_new(w, &w->engine, err, errlen);
+	if ((rv = wengine_new(w, &w->engine, err, errlen)) != SL_OK)
+		return rv;
+	/* before registering: the master may re-add us as a holder at once */
+	wal_replay(wengine_blocks(w->engine), w->dir);
+	return SL_OK;
 }
 
 static int worker_register(worker *w)
@@ -178,6 +186,7 @@ static int worker_register(worker *w)
 	r.slots = w->slots;
 	r.memory_bytes = w->memory;
 	r.pid = getpid();
+	r.boot_id = w->boot_id;
 	int rv = rpc_call_pb(w->master, MSG_REGISTER_WORKER, &r, &rep, err, sizeof(err));
 	if (rv != SL_OK) {
 		log_warn("registration with %s failed: %s", w->master_url, err);
@@ -215,9 +224,14 @@ static int worker_heartbeat(worker *w)
 	h.worker_id = w->id;
 	if (getloadavg(load, 1) == 1)
 		h.cpu_load = load[0];
-	if (w->engine != NULL)
+	uint64_t *tasks = NULL;
+	if (w->engine != NULL) {
 		wengine_stats(w->engine, &h.slots_busy, &h.memory_used_bytes, &h.blocks);
+		h.n_tasks = wengine_tasks(w->engine, &tasks);
+		h.tasks = tasks;
+	}
 	int rv = rpc_call_pb(w->master, MSG_HEARTBEAT, &h, &rep, err, sizeof(err));
+	sl_free(tasks);
 	if (rv != SL_OK) {
 		log_warn("heartbeat to %s failed: %s", w->master_url, err);
 		return 0;

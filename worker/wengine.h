@@ -37,6 +37,9 @@ void wengine_free(wengine *we);
 int wengine_handle(wengine *we, const envelope *req, rpc_reply *rep);
 void wengine_stats(wengine *we, uint32_t *slots_busy, uint64_t *mem_used,
                    uint32_t *blocks);
+/* Ids of the tasks accepted and not yet reported (queued or running), in
+ * *ids (caller frees with sl_free); returns how many. Thread-safe. */
+size_t wengine_tasks(wengine *we, uint64_t **ids);
 
 /* jobcache.c: the loaded job for a task, fetching and loading it on first
  * use (thread-safe). */

@@ -35,6 +35,7 @@ typedef struct worker {
 	uint32_t slots;
 	uint64_t memory;
 	int64_t hb_ms;
+	uint64_t boot_id;       /* random per process: tells the master we are new */
 	struct wengine *engine; /* task slots, blocks, receivers */
 } worker;
 

@@ -103,7 +103,10 @@ def test():
     missing_out = name("no-such-output")
     job = name("noout")
     t0 = time.monotonic()
-    r = submit(c, job, *good[:2], f"wordcount.output={missing_out}")
+    # onFailure=continue: this part checks that scheduling goes on after failed
+    # batches (the default, stop, ends the job at the first one)
+    r = submit(c, job, *good[:2], f"wordcount.output={missing_out}",
+               "sluice.batch.onFailure=continue")
     check(r.returncode == 0, f"a job with a missing output topic is accepted: {r.stderr}")
     failed = wait_for(lambda: [b for b in monitor(c, job, "300ms") if b["state"] == "FAILED"],
                       30, "a FAILED batch", interval=0.5)[0]

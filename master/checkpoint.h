@@ -1,0 +1,135 @@
+/*
+ * The driver checkpoint (SPEC §7): what a restarted master needs to resume a
+ * job, written to the state store as ONE SQLite transaction per checkpoint,
+ * on a thread of its own.
+ *
+ * A checkpoint is a snapshot of one job (ckpt_job): its generator clock
+ * (next batch time, which never goes backwards), the batches not yet retired
+ * with their state and the outputs already committed, the Kafka offset
+ * ranges of those batches and the next offset of every partition, every
+ * receiver block still needed (unallocated ones, batch_ms = 0, and those of
+ * unfinished batches) with its holders and WAL location, where each receiver
+ * runs, and the rate controller's state (an opaque string; backpressure
+ * fills it later). The snapshot owns plain copies, never engine pointers, so
+ * the engine makes it under the master's lock and the checkpointer writes it
+ * without that lock.
+ *
+ * The engine snapshots a job at most once per tick and only when something
+ * changed: after generating batches ("before" the batches run: a batch is
+ * not started until the checkpoint that contains it is durable), after an
+ * output committed, and after a batch ended ("after": its blocks are removed
+ * from the workers and its Kafka offsets committed only once that is
+ * durable). Because every checkpoint is one transaction, a master killed at
+ * any moment recovers a state some checkpoint committed (the unit test
+ * test_checkpoint kills a writer between every two statements).
+ *
+ * Threading: checkpoint_write / checkpoint_load take a connection the caller
+ * owns; the checkpointer owns its own connection (SQLite's WAL mode lets it
+ * commit while the master's connection reads) and calls done callbacks on
+ * its thread with no lock held.
+ */
+#ifndef SLUICE_MASTER_CHECKPOINT_H
+#define SLUICE_MASTER_CHECKPOINT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CKPT_HOLDERS 2
+
+typedef struct {
+	char *id;
+	uint32_t node;
+	int64_t batch_ms; /* 0: not yet allocated to a batch */
+	uint64_t records, bytes;
+	int64_t created_ms;
+	int nholders;
+	char *holder_id[CKPT_HOLDERS];
+	char *holder_url[CKPT_HOLDERS];
+	char *wal; /* "worker-id:segment:offset" or "" */
+} ckpt_block;
+
+typedef struct {
+	int64_t batch_ms; /* 0 for a next offset (ckpt_job.offsets) */
+	uint32_t node;
+	char *topic;
+	int32_t partition;
+	int64_t from, until; /* next offset: until */
+} ckpt_range;
+
+typedef struct {
+	int64_t time_ms;
+	/* QUEUED, RUNNING, DONE, FAILED, or HALTED: failed, the job stopped
+	 * (sluice.batch.onFailure=stop), kept to run again at its start */
+	char state[12];
+	uint64_t outputs_done; /* bit i: output job i committed */
+	uint64_t input_records;
+	int64_t start_ms, end_ms;
+	char *error;
+} ckpt_batch;
+
+typedef struct {
+	uint32_t receiver_id;
+	char worker[32];
+} ckpt_receiver;
+
+typedef struct {
+	uint64_t job_id;
+	char state[12];
+	char *error;
+	int64_t next_batch_ms, last_batch_ms;
+	char *rate_state;
+	ckpt_batch *batches; /* not yet retired (QUEUED, RUNNING, or just ended) */
+	size_t nbatches;
+	ckpt_range *ranges; /* Kafka ranges of those batches */
+	size_t nranges;
+	ckpt_range *offsets; /* next offset per Kafka partition */
+	size_t noffsets;
+	ckpt_block *blocks; /* every receiver block still needed */
+	size_t nblocks;
+	ckpt_receiver *receivers;
+	size_t nreceivers;
+} ckpt_job;
+
+/* Appenders (the engine builds snapshots with them). */
+ckpt_batch *ckpt_add_batch(ckpt_job *c);
+ckpt_range *ckpt_add_range(ckpt_range **v, size_t *n);
+ckpt_block *ckpt_add_block(ckpt_job *c);
+void ckpt_job_free(ckpt_job *c); /* frees the contents and c itself */
+
+/* Writes c in one transaction on db; on any error rolls back (the stored
+ * state is the previous checkpoint) and returns SL_EDB with err set. */
+int checkpoint_write(sqlite3 *db, const ckpt_job *c, char *err, size_t errlen);
+
+/* Reads job_id's last committed checkpoint into a new *out: batches that are
+ * QUEUED, RUNNING or HALTED, their ranges, the next offsets, the needed blocks,
+ * receivers. SL_ENOTFOUND if there is no such job. */
+int checkpoint_load(sqlite3 *db, uint64_t job_id, ckpt_job **out, char *err,
+                    size_t errlen);
+
+/* Fault injection for tests: fn is called before every statement of a
+ * checkpoint_write with its index (0, 1, ...); a nonzero return fails that
+ * statement as an I/O error would (a test may also _exit there, as kill -9
+ * would). NULL turns it off. Not thread-safe: set it before writing. */
+void checkpoint_set_fault(int (*fn)(void *arg, int stmt), void *arg);
+
+/* The checkpointer: a thread committing snapshots in the order given. */
+typedef struct checkpointer checkpointer;
+/* Called on the checkpointer thread, no lock held, after the transaction
+ * committed (rv = SL_OK) or failed and rolled back. */
+typedef void (*checkpoint_done_fn)(void *arg, uint64_t job_id, uint64_t seq, int rv,
+                                   const char *err);
+
+/* Opens its own connection to the database at path and starts the thread. */
+int checkpointer_start(const char *path, checkpoint_done_fn done, void *arg,
+                       checkpointer **out, char *err, size_t errlen);
+/* Queues a snapshot (taking ownership); never blocks on I/O. A snapshot
+ * superseded by a later one of the same job before it is written is dropped
+ * (no done call for its seq; the later seq's covers it), so the queue stays
+ * short however slow the disk. */
+void checkpointer_submit(checkpointer *cp, ckpt_job *c, uint64_t seq);
+/* Writes what is queued, joins the thread, closes the connection. */
+void checkpointer_stop(checkpointer *cp);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * Driver recovery: at start, the master rebuilds every job of its state
+ * store and resumes the ones that were RUNNING from their last checkpoint
+ * (SPEC §7, docs/recovery.md).
+ *
+ * Per job: the definition (library checked against its SHA-256, graph,
+ * configuration) from the jobs and libraries tables; for a RUNNING job also
+ * its Kafka sources, receivers (each waits for the worker it ran on for one
+ * worker timeout, as it is probably still running there), the batches that
+ * had not finished (re-run, minus the outputs they had already committed),
+ * the unallocated blocks and the next Kafka offsets. The generator clock
+ * resumes at the checkpointed next batch time, so the batches whose time
+ * passed while the master was down are generated one per interval (as
+ * Spark's JobGenerator does on restart), and batch time never goes back.
+ *
+ * job_resume also serves `sluice start` of a job loaded STOPPED or FAILED.
+ *
+ * A job that cannot be rebuilt (its library missing or not matching its
+ * hash, its graph or configuration unreadable) is listed FAILED with the
+ * reason; the master itself still starts.
+ */
+#include "alloc.h"
+#include "clock.h"
+#include "engine_int.h"
+#include "jobdef.h"
+#include "kafka_src.h"
+#include "log.h"
+#include "sluice/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static job_state state_from(const char *s)
+{
+	return strcmp(s, "RUNNING") == 0   ? JOB_RUNNING
+	       : strcmp(s, "STOPPED") == 0 ? JOB_STOPPED
+	                                   : JOB_FAILED;
+}
+
+/* Resumes a job from its checkpoint; SL_OK or an error in err. */
+int job_resume(job *j, int64_t grace_ms, char *err, size_t errlen)
+{
+	ckpt_job *c = NULL;
+	int rv = kafka_init(j, err, errlen);
+	if (rv == SL_OK)
+		rv = checkpoint_load(store_db(j->e->m->db), j->id, &c, err, errlen);
+	if (rv != SL_OK)
+		return rv;
+	rtracker_init(j);
+	rtracker_restore(j, c, grace_ms);
+	batches_restore(j, c);
+	kafka_restore(j, j->koff, j->nkoff);
+	j->live = true;
+	log_info("job %s (id %llu) resumed from its checkpoint: %zu unfinished batches, "
+	         "%zu unallocated blocks, %zu Kafka partitions, next batch at %lld",
+	         j->name, (unsigned long long)j->id, j->nbatches, j->npending, j->nkoff,
+	         (long long)j->next_batch_ms);
+	ckpt_job_free(c);
+	return SL_OK;
+}
+
+static job *job_from_row(struct engine *e, sqlite3_stmt *st, int64_t grace_ms)
+{
+	char err[700] = "";
+	job *j = sl_calloc(1, sizeof(*j));
+	j->e = e;
+	j->id = (uint64_t)sqlite3_column_int64(st, 0);
+	j->name = sl_strdup((const char *)sqlite3_column_text(st, 1));
+	j->state = state_from((const char *)sqlite3_column_text(st, 2));
+	snprintf(j->lib_hash, sizeof(j->lib_hash), "%s", sqlite3_column_text(st, 3));
+	j->interval_ms = sqlite3_column_int64(st, 6);
+	j->created_ms = sqlite3_column_int64(st, 7);
+	j->next_batch_ms = sqlite3_column_int64(st, 8);
+	snprintf(j->error, sizeof(j->error), "%s", sqlite3_column_text(st, 9));
+	int rv =
+	    jobdef_load(&j->def, store_db(e->m->db), j->lib_hash,
+	                sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4),
+	                (const char *)sqlite3_column_text(st, 5), err, sizeof(err));
+	j->graph = j->def.graph;
+	if (rv == SL_OK)
+		rv = job_conf_apply(j, err, sizeof(err));
+	if (rv == SL_OK && j->state == JOB_RUNNING)
+		rv = job_resume(j, grace_ms, err, sizeof(err));
+	if (rv != SL_OK && j->state == JOB_RUNNING) {
+		/* listed, never run: the reason names what is wrong */
+		kafka_free(j);
+		snprintf(j->error, sizeof(j->error), "cannot resume after a restart: %s",
+		         err);
+		log_error("job %s: %s", j->name, j->error);
+		j->state = JOB_FAILED;
+		j->ckpt_dirty = true;
+	}
+	return j;
+}
+
+int jobs_recover(struct engine *e, int64_t grace_ms, char *err, size_t errlen)
+{
+	sqlite3 *db = store_db(e->m->db);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT id, name, state, library_hash, graph, conf, "
+	                       "batch_interval_ms, created_ms, next_batch_ms, error "
+	                       "FROM jobs ORDER BY id",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "state store: %s", sqlite3_errmsg(db));
+		return SL_EDB;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		job *j = job_from_row(e, st, grace_ms);
+		e->jobs = sl_realloc(e->jobs, (e->njobs + 1) * sizeof(*e->jobs));
+		e->jobs[e->njobs++] = j;
+	}
+	sqlite3_finalize(st);
+	return SL_OK;
+}
