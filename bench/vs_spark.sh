@@ -212,10 +212,10 @@ rss = lambda r: float(r[4])
 cpu = lambda r: float(r[5]) / float(r[2]) * 1e6
 s = med("sluice", rate)
 print()
-print(f"median records/s: Sluice {s:.0f}; peak RSS {med('sluice', rss):.0f} MB;"
-      f" CPU per record {med('sluice', cpu):.2f} us")
-print(f"Sluice / bare consumer = {s / float(sys.argv[2]):.2f}")
 if not any(r[0] == "spark" for r in rows):
+    print(f"median records/s: Sluice {s:.0f}; peak RSS {med('sluice', rss):.0f} MB;"
+          f" CPU per record {med('sluice', cpu):.2f} us")
+    print(f"Sluice / bare consumer = {s / float(sys.argv[2]):.2f}")
     sys.exit(0)
 k = med("spark", rate)
 print(f"median records/s: Sluice {s:.0f}, Spark {k:.0f}; Sluice/Spark = {s / k:.2f}x")
@@ -223,5 +223,6 @@ print(f"median peak RSS: Sluice {med('sluice', rss):.0f} MB, Spark {med('spark',
       f" Sluice/Spark = {med('sluice', rss) / med('spark', rss):.2f}")
 print(f"median CPU per record: Sluice {med('sluice', cpu):.2f} us, Spark {med('spark', cpu):.2f} us;"
       f" Spark/Sluice = {med('spark', cpu) / med('sluice', cpu):.1f}x")
+print(f"Sluice / bare consumer = {s / float(sys.argv[2]):.2f}")
 PYEOF
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
