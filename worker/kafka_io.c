@@ -17,6 +17,8 @@
 /* A consumer left assigned after its range is parked when no task has used
  * it for this long. */
 #define KAFKA_KEEP_MS 10000
+/* librdkafka's default queued.min.messages (its prefetch queue). */
+#define KAFKA_QUEUED_MIN 100000
 /* Records produced between two rd_kafka_poll calls of the sink. */
 #define KAFKA_POLL_EVERY 1024
 
@@ -288,17 +290,22 @@ static int read_assigned(kclient *c, range_read *r, int64_t timeout)
 /* After a range read: the consumer stays assigned, fetching the next range
  * while this batch is processed, when the partition holds at least another
  * range's worth of records past it (a backlog: the next batch's range
- * starts here and is as large). Otherwise (a live stream keeping up, or the
- * partition's end) it is parked, as before, so a job that keeps up does not
- * keep a fetch long-poll per partition going between its batches. */
-static void range_end(kclient *c, const Sluice__TaskInput *in, int rv)
+ * starts here and is as large) and such a range fits in the consumer's
+ * prefetch queue (queued.min.messages): librdkafka 2.0.2 stops fetching
+ * when that queue is full and looks again only up to a second later, so a
+ * larger next range would wait for it (slower than a fresh assign; see
+ * docs/performance.md). Otherwise (a live stream keeping up, the
+ * partition's end, large ranges) it is parked, as before, so a job that
+ * keeps up does not keep a fetch long-poll per partition going. */
+static void range_end(kclient *c, const Sluice__Node *src, const Sluice__TaskInput *in,
+                      int rv)
 {
-	int64_t lo = -1, hi = -1;
-	if (rv == SL_OK && !c->held_lost &&
+	const char *qm = kafka_param(src, "queued.min.messages");
+	int64_t lo = -1, hi = -1, len = in->kafka_until - in->kafka_from;
+	if (rv == SL_OK && !c->held_lost && len <= (qm ? atoll(qm) : KAFKA_QUEUED_MIN) &&
 	    rd_kafka_get_watermark_offsets(c->rk, in->kafka_topic, in->kafka_partition,
 	                                   &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-	    hi - in->kafka_until >= in->kafka_until - in->kafka_from &&
-	    hi > in->kafka_until) {
+	    hi - in->kafka_until >= len && hi > in->kafka_until) {
 		c->cont = in->kafka_until;
 		return;
 	}
@@ -368,7 +375,7 @@ out:
 	if (rv != SL_OK && rv != SL_EUSER)
 		client_reset(c); /* start clean next time */
 	else
-		range_end(c, in, rv);
+		range_end(c, src, in, rv);
 	pthread_mutex_unlock(&c->busy);
 	return rv;
 }

@@ -8,8 +8,9 @@
  * A range [from, until) is read by assign+seek to `from`, then polling until
  * the consumer's position reaches `until` (position, not the last message's
  * offset, so transaction markers inside the range do not stall it).
- * During a backlog (at least another range's worth of records past `until`)
- * the consumer stays assigned after the range, so it fetches the next batch's
+ * During a backlog (at least another range's worth of records past `until`),
+ * for ranges that fit in its prefetch queue (queued.min.messages, default
+ * 100,000), the consumer stays assigned after the range, so it fetches the next batch's
  * range, which starts at `until`, while this batch is processed; the
  * messages it had already taken past `until` are kept for that range. Any
  * other range (a re-read by a second output job, a retry, a partition that
