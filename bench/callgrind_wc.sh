@@ -22,7 +22,8 @@
 # Environment: RATE (gen lines/s, default 20000), DURATION (gen seconds, 12),
 # PRINT (kafka: wordcount.print, default 5 = the example's two outputs; 0 =
 # the sink alone, as bench/vs_spark.sh runs it),
-# LINES (kafka, default 200000), KTOOL (the sluice-kafka-tool that fills the
+# LINES (kafka, default 200000), MAX_RATE (kafka maxRatePerPartition,
+# default 100000: LINES in one batch; smaller spreads them over several batches), KTOOL (the sluice-kafka-tool that fills the
 # topic; default BUILD_DIR's, which a build without tests lacks), KAFKA_PORT (default 23192; the broker is
 # started with scripts/kafka.sh if none answers, and left running).
 set -euo pipefail
@@ -33,6 +34,7 @@ BUILD="$(cd "${2:-$ROOT/build-cg}" && pwd)"
 RATE="${RATE:-20000}"
 DURATION="${DURATION:-12}"
 LINES="${LINES:-200000}"
+MAX_RATE="${MAX_RATE:-100000}"
 export KAFKA_PORT="${KAFKA_PORT:-23192}"
 OUT="$ROOT/bench/out/cg-$MODE-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT/bin"
@@ -60,7 +62,7 @@ kafka)
     bench_lines "$LINES" | "${KTOOL:-$BUILD/bin/sluice-kafka-tool}" produce "$BOOT" "$IN" - >&2
     "$OUT/bin/sluice" standalone "$BUILD/lib/kafka_wordcount.so" --workers 1 --slots 2 \
         --batch-interval 2s --name "cg$$" \
-        --conf spark.streaming.kafka.maxRatePerPartition=100000 \
+        --conf "spark.streaming.kafka.maxRatePerPartition=$MAX_RATE" \
         --conf "wordcount.brokers=$BOOT" --conf "wordcount.topics=$IN" \
         --conf "wordcount.output=$OUTT" --conf "wordcount.group=cg$$" \
         --conf "wordcount.print=${PRINT:-5}" \

@@ -4,6 +4,8 @@
 #
 #   bench/vs_spark.sh                       # 5M lines of ~100 bytes, 2 rounds A B A B
 #   LINES=1000000 ROUNDS=1 bench/vs_spark.sh   # quick look
+#   SYSTEMS=sluice LINES=2000000 bench/vs_spark.sh   # Sluice only (no ratios)
+# CMAKE_ARGS adds words to the cmake configure command of step 1.
 #
 # Steps (every run bounded by RUN_TIMEOUT seconds; everything started is
 # stopped and the topics deleted at exit):
@@ -40,6 +42,7 @@ SLOTS="${SLOTS:-2}"
 INTERVAL_MS="${INTERVAL_MS:-1000}"
 MAX_RATE="${MAX_RATE:-250000}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-900}"
+SYSTEMS="${SYSTEMS:-spark sluice}"
 export KAFKA_PORT="${KAFKA_PORT:-23192}"
 BOOT="127.0.0.1:$KAFKA_PORT"
 OUT="$ROOT/bench/out/vs-spark-$(date +%Y%m%d-%H%M%S)"
@@ -67,16 +70,20 @@ cleanup() {
 trap cleanup EXIT
 
 log "building Sluice (Release) into $BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$OUT/cmake.log" 2>&1
+# shellcheck disable=SC2086 # CMAKE_ARGS: extra words for cmake
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >"$OUT/cmake.log" 2>&1
 cmake --build "$BUILD" -j2 --target sluice sluice-master sluice-worker sluice-kafka-tool \
     kafka_wordcount >>"$OUT/cmake.log" 2>&1
 
+case " $SYSTEMS " in *" spark "*) WITH_SPARK=1 ;; *) WITH_SPARK=0 ;; esac
+[ "$WITH_SPARK" = 0 ] || {
 log "resolving Spark with Maven (bench/spark/pom.xml) and compiling the Spark job"
 (cd "$ROOT/bench/spark" && timeout 1200 mvn -q -B dependency:build-classpath \
     -Dmdep.outputFile="$OUT/spark.cp") >"$OUT/mvn.log" 2>&1 || { cat "$OUT/mvn.log" >&2; exit 1; }
 SPARK_VERSION=$(sed -n 's:.*<spark.version>\(.*\)</spark.version>.*:\1:p' "$ROOT/bench/spark/pom.xml")
 javac -nowarn -cp "$(cat "$OUT/spark.cp")" -d "$OUT/classes" \
     "$ROOT/bench/spark/src/main/java/sluicebench/DirectKafkaWordCount.java" 2>"$OUT/javac.log"
+}
 # What spark-submit would add on Java 17 (Spark's JavaModuleOptions), and
 # spark.driver.memory's default heap.
 JAVA_OPTS=(-Xmx1g -XX:+IgnoreUnrecognizedVMOptions -Djdk.reflect.useDirectMethodHandle=false
@@ -176,15 +183,17 @@ run_sluice() {
 
 : >"$OUT/results.txt"
 for r in $(seq "$ROUNDS"); do
-    log "round $r: A = Spark $SPARK_VERSION local[2]"
-    echo "spark $r $(run_spark "$r")" | tee -a "$OUT/results.txt" >&2
+    if [ "$WITH_SPARK" = 1 ]; then
+        log "round $r: A = Spark $SPARK_VERSION local[2]"
+        echo "spark $r $(run_spark "$r")" | tee -a "$OUT/results.txt" >&2
+    fi
     log "round $r: B = Sluice $WORKERS worker(s) x $SLOTS slots"
     echo "sluice $r $(run_sluice "$r")" | tee -a "$OUT/results.txt" >&2
 done
 
 echo
 echo "bench/vs_spark.sh: $LINES lines (~$((BYTES / 1000)) bytes each), 4 partitions, batch ${INTERVAL_MS} ms,"
-echo "maxRatePerPartition $MAX_RATE; Spark $SPARK_VERSION local[2]; Sluice $(git -C "$ROOT" rev-parse --short HEAD)," \
+echo "maxRatePerPartition $MAX_RATE; Spark ${SPARK_VERSION:-not run} local[2]; Sluice $(git -C "$ROOT" rev-parse --short HEAD)," \
     "$WORKERS worker(s) x $SLOTS slots; broker 127.0.0.1:$KAFKA_PORT"
 echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1); load before: $LOAD_BEFORE"
 echo "bare librdkafka consumer: $BARE records/s"
@@ -201,8 +210,14 @@ def med(name, f):
 rate = lambda r: float(r[2])
 rss = lambda r: float(r[4])
 cpu = lambda r: float(r[5]) / float(r[2]) * 1e6
-s, k = med("sluice", rate), med("spark", rate)
+s = med("sluice", rate)
 print()
+if not any(r[0] == "spark" for r in rows):
+    print(f"median records/s: Sluice {s:.0f}; peak RSS {med('sluice', rss):.0f} MB;"
+          f" CPU per record {med('sluice', cpu):.2f} us")
+    print(f"Sluice / bare consumer = {s / float(sys.argv[2]):.2f}")
+    sys.exit(0)
+k = med("spark", rate)
 print(f"median records/s: Sluice {s:.0f}, Spark {k:.0f}; Sluice/Spark = {s / k:.2f}x")
 print(f"median peak RSS: Sluice {med('sluice', rss):.0f} MB, Spark {med('spark', rss):.0f} MB;"
       f" Sluice/Spark = {med('sluice', rss) / med('spark', rss):.2f}")

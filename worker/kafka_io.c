@@ -14,6 +14,11 @@
 #define KAFKA_OP_TIMEOUT_MS 30000
 /* Messages taken from the consumer queue at a time. */
 #define KAFKA_READ_BATCH 1024
+/* A consumer left assigned after its range is parked when no task has used
+ * it for this long. */
+#define KAFKA_KEEP_MS 10000
+/* librdkafka's default queued.min.messages (its prefetch queue). */
+#define KAFKA_QUEUED_MIN 100000
 /* Records produced between two rd_kafka_poll calls of the sink. */
 #define KAFKA_POLL_EVERY 1024
 
@@ -24,6 +29,14 @@ typedef struct kclient {
 	rd_kafka_t *rk;       /* consumer, or producer */
 	rd_kafka_t *marker;   /* sink: consumer of the marker group */
 	bool txn;
+	/* Source: offset at which the still-assigned consumer continues (-1:
+	 * not assigned), when it was last used, and the messages it had fetched
+	 * past the end of its last range (the next range's first records). */
+	int64_t cont;
+	int64_t used_ms;
+	size_t nheld;
+	bool held_lost;
+	rd_kafka_message_t *held[KAFKA_READ_BATCH];
 	struct kclient *next;
 } kclient;
 
@@ -50,8 +63,17 @@ kafka_io *kafka_io_new(void)
 	return k;
 }
 
+static void held_drop(kclient *c)
+{
+	for (size_t i = 0; i < c->nheld; i++)
+		rd_kafka_message_destroy(c->held[i]);
+	c->nheld = 0;
+}
+
 static void client_reset(kclient *c)
 {
+	held_drop(c);
+	c->cont = -1;
 	if (c->rk)
 		rd_kafka_destroy(c->rk);
 	if (c->marker)
@@ -85,6 +107,7 @@ static kclient *client_take(kafka_io *k, const char *key)
 	if (c == NULL) {
 		c = sl_calloc(1, sizeof(*c));
 		snprintf(c->key, sizeof(c->key), "%s", key);
+		c->cont = -1;
 		pthread_mutex_init(&c->busy, NULL);
 		c->next = k->clients;
 		k->clients = c;
@@ -138,71 +161,180 @@ static int assign_at(rd_kafka_t *rk, const Sluice__TaskInput *in, char *err,
 	return SL_OK;
 }
 
-/* Handles one polled message; 1 = the range is complete. */
-static int take_message(const Sluice__TaskInput *in, rd_kafka_message_t *m, int64_t *next,
-                        kafka_emit_fn emit, void *arg, int *rv, char *err, size_t errlen)
+/* Stops a consumer's fetching and forgets what it had fetched ahead. */
+static void consumer_park(kclient *c)
 {
-	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-		return 0;
-	if (m->err) {
-		snprintf(err, errlen, "reading %s-%d at %lld: %s", in->kafka_topic,
-		         in->kafka_partition, (long long)*next,
-		         rd_kafka_message_errstr(m));
-		*rv = SL_EKAFKA;
-		return 1;
-	}
-	if (m->partition != in->kafka_partition || m->offset < *next)
-		return 0;
-	if (m->offset >= in->kafka_until)
-		return 1;
-	sl_record r = {.key = m->key,
-	               .key_len = (uint32_t)m->key_len,
-	               .value = m->payload,
-	               .value_len = (uint32_t)m->len,
-	               .event_time_ms = rd_kafka_message_timestamp(m, NULL)};
-	*next = m->offset + 1;
-	if ((*rv = emit(arg, &r)) != 0)
-		return 1;
-	return *next >= in->kafka_until;
+	held_drop(c);
+	rd_kafka_assign(c->rk, NULL);
+	c->cont = -1;
 }
 
-/* Reads the assigned range [from, until) in batches from the consumer queue
+/* Parks the consumers left assigned that no task has used for
+ * KAFKA_KEEP_MS (their partition moved to another worker, or the job
+ * stopped), so their prefetch does not stay in memory. Skips busy ones. */
+static void idle_park(kafka_io *k, int64_t now)
+{
+	pthread_mutex_lock(&k->lock);
+	for (kclient *c = k->clients; c; c = c->next) {
+		if (pthread_mutex_trylock(&c->busy) != 0)
+			continue;
+		if (c->cont >= 0 && now - c->used_ms >= KAFKA_KEEP_MS)
+			consumer_park(c);
+		pthread_mutex_unlock(&c->busy);
+	}
+	pthread_mutex_unlock(&k->lock);
+}
+
+/* One range being read. */
+typedef struct range_read {
+	const Sluice__TaskInput *in;
+	int64_t next; /* the next offset the range wants */
+	kafka_emit_fn emit;
+	void *arg;
+	int rv;
+	bool done;
+	char *err;
+	size_t errlen;
+} range_read;
+
+/* Handles one message of the range's partition; false = it lies past the
+ * range (the next range's), which completes this one. */
+static bool take_message(range_read *r, rd_kafka_message_t *m)
+{
+	const Sluice__TaskInput *in = r->in;
+	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		return true;
+	if (m->err) {
+		snprintf(r->err, r->errlen, "reading %s-%d at %lld: %s", in->kafka_topic,
+		         in->kafka_partition, (long long)r->next,
+		         rd_kafka_message_errstr(m));
+		r->rv = SL_EKAFKA;
+		r->done = true;
+		return true;
+	}
+	if (m->partition != in->kafka_partition || m->offset < r->next)
+		return true;
+	if (m->offset >= in->kafka_until) {
+		r->done = true;
+		return false;
+	}
+	sl_record rec = {.key = m->key,
+	                 .key_len = (uint32_t)m->key_len,
+	                 .value = m->payload,
+	                 .value_len = (uint32_t)m->len,
+	                 .event_time_ms = rd_kafka_message_timestamp(m, NULL)};
+	r->next = m->offset + 1;
+	r->rv = r->emit(r->arg, &rec);
+	r->done = r->rv != SL_OK || r->next >= in->kafka_until;
+	return true;
+}
+
+/* Feeds n messages to the range. Records past its end are kept in c->held
+ * in order, the first records of the next range of a consumer that stays
+ * assigned; every other message is destroyed. */
+static void feed(kclient *c, range_read *r, rd_kafka_message_t **m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool past = r->done ? m[i]->err == 0 && m[i]->offset >= r->in->kafka_until
+		                    : !take_message(r, m[i]);
+		if (past && c->nheld < KAFKA_READ_BATCH) {
+			c->held[c->nheld++] = m[i];
+			continue;
+		}
+		if (past)
+			c->held_lost = true; /* cannot happen: held empties first */
+		rd_kafka_message_destroy(m[i]);
+	}
+}
+
+/* Reads the range from the assigned consumer: first the records it had
+ * fetched past the previous range, then in batches from its queue
  * (rd_kafka_consume_batch_queue: one queue lock and wake-up per batch, not
  * per message), handing each payload to emit where librdkafka holds it (no
  * copy). */
-static int read_assigned(rd_kafka_t *rk, const Sluice__TaskInput *in, int64_t timeout,
-                         kafka_emit_fn emit, void *arg, char *err, size_t errlen)
+static int read_assigned(kclient *c, range_read *r, int64_t timeout)
 {
-	rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+	const Sluice__TaskInput *in = r->in;
+	rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(c->rk);
 	rd_kafka_message_t *batch[KAFKA_READ_BATCH];
-	int64_t next = in->kafka_from, deadline = clock_mono_ms() + timeout;
-	int rv = SL_OK, done = 0;
-	while (!done && next < in->kafka_until) {
+	int64_t deadline = clock_mono_ms() + timeout;
+	size_t n = c->nheld;
+	memcpy(batch, c->held, n * sizeof(batch[0]));
+	c->nheld = 0;
+	feed(c, r, batch, n);
+	while (!r->done && r->next < in->kafka_until) {
 		ssize_t got =
 		    rd_kafka_consume_batch_queue(q, 100, batch, KAFKA_READ_BATCH);
-		for (ssize_t i = 0; i < got; i++) {
-			if (!done)
-				done = take_message(in, batch[i], &next, emit, arg, &rv,
-				                    err, errlen);
-			rd_kafka_message_destroy(batch[i]);
-		}
-		if (done || got > 0)
+		if (got > 0) {
+			feed(c, r, batch, (size_t)got);
 			continue;
-		if (position(rk, in->kafka_topic, in->kafka_partition) >= in->kafka_until)
+		}
+		if (position(c->rk, in->kafka_topic, in->kafka_partition) >=
+		    in->kafka_until)
 			break; /* the rest of the range is transaction markers */
 		if (clock_mono_ms() > deadline) {
-			snprintf(err, errlen,
+			snprintf(r->err, r->errlen,
 			         "reading %s-%d: only reached offset %lld of [%lld, "
 			         "%lld) in %lld ms",
-			         in->kafka_topic, in->kafka_partition, (long long)next,
+			         in->kafka_topic, in->kafka_partition, (long long)r->next,
 			         (long long)in->kafka_from, (long long)in->kafka_until,
 			         (long long)timeout);
-			rv = SL_ETIMEDOUT;
+			r->rv = SL_ETIMEDOUT;
+			r->done = true;
 		}
-		done = rv != SL_OK;
 	}
 	rd_kafka_queue_destroy(q);
-	return rv;
+	return r->rv;
+}
+
+/* After a range read: the consumer stays assigned, fetching the next range
+ * while this batch is processed, when the partition holds at least another
+ * range's worth of records past it (a backlog: the next batch's range
+ * starts here and is as large) and such a range fits in the consumer's
+ * prefetch queue (queued.min.messages): librdkafka 2.0.2 stops fetching
+ * when that queue is full and looks again only up to a second later, so a
+ * larger next range would wait for it (slower than a fresh assign; see
+ * docs/performance.md). Otherwise (a live stream keeping up, the
+ * partition's end, large ranges) it is parked, as before, so a job that
+ * keeps up does not keep a fetch long-poll per partition going. */
+static void range_end(kclient *c, const Sluice__Node *src, const Sluice__TaskInput *in,
+                      int rv)
+{
+	const char *qm = kafka_param(src, "queued.min.messages");
+	int64_t lo = -1, hi = -1, len = in->kafka_until - in->kafka_from;
+	if (rv == SL_OK && !c->held_lost && len <= (qm ? atoll(qm) : KAFKA_QUEUED_MIN) &&
+	    rd_kafka_get_watermark_offsets(c->rk, in->kafka_topic, in->kafka_partition,
+	                                   &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    hi - in->kafka_until >= len && hi > in->kafka_until) {
+		c->cont = in->kafka_until;
+		return;
+	}
+	c->held_lost = false;
+	consumer_park(c);
+}
+
+static rd_kafka_t *consumer_new(const Sluice__Node *src, char *err, size_t errlen)
+{
+	const char *gid = kafka_param(src, "group.id");
+	/* A range's records exist when the task starts (until <= the high
+	 * watermark), so a fetch only long-polls past them; a short wait
+	 * keeps a re-assign right after a read (the next output job of the
+	 * batch) from waiting 500 ms for that poll to return. */
+	const char *fw = kafka_param(src, "fetch.wait.max.ms");
+	const char *extra[] = {"group.id",
+	                       gid ? gid : "sluice-reader",
+	                       "enable.auto.commit",
+	                       "false",
+	                       "enable.auto.offset.store",
+	                       "false",
+	                       "enable.partition.eof",
+	                       "true",
+	                       "auto.offset.reset",
+	                       "error",
+	                       "fetch.wait.max.ms",
+	                       fw ? fw : "10",
+	                       NULL};
+	return client_new(src, RD_KAFKA_CONSUMER, extra, err, errlen);
 }
 
 int kafka_read_range(kafka_io *k, uint64_t job_id, const Sluice__Node *src,
@@ -212,49 +344,38 @@ int kafka_read_range(kafka_io *k, uint64_t job_id, const Sluice__Node *src,
 	char key[512];
 	snprintf(key, sizeof(key), "src-%llu-%u-%s-%d", (unsigned long long)job_id,
 	         src->id, in->kafka_topic, in->kafka_partition);
+	int64_t now = clock_mono_ms();
+	idle_park(k, now);
 	kclient *c = client_take(k, key);
+	c->used_ms = now;
 	const char *pt = kafka_param(src, "poll.timeout.ms");
-	int64_t timeout = pt ? atoll(pt) : 60000;
+	range_read r = {.in = in,
+	                .next = in->kafka_from,
+	                .emit = emit,
+	                .arg = arg,
+	                .rv = SL_OK,
+	                .err = err,
+	                .errlen = errlen};
 	int rv = SL_OK;
-	if (c->rk == NULL) {
-		const char *gid = kafka_param(src, "group.id");
-		/* A range's records exist when the task starts (until <= the high
-		 * watermark), so a fetch only long-polls past them; a short wait
-		 * keeps a re-assign right after a read (the next output job of
-		 * the batch) from waiting 500 ms for that poll to return. */
-		const char *fw = kafka_param(src, "fetch.wait.max.ms");
-		const char *extra[] = {"group.id",
-		                       gid ? gid : "sluice-reader",
-		                       "enable.auto.commit",
-		                       "false",
-		                       "enable.auto.offset.store",
-		                       "false",
-		                       "enable.partition.eof",
-		                       "true",
-		                       "auto.offset.reset",
-		                       "error",
-		                       "fetch.wait.max.ms",
-		                       fw ? fw : "10",
-		                       NULL};
-		if ((c->rk = client_new(src, RD_KAFKA_CONSUMER, extra, err, errlen)) ==
-		    NULL) {
-			rv = SL_EKAFKA;
-			goto out;
-		}
-	}
-	if ((rv = assign_at(c->rk, in, err, errlen)) != SL_OK)
+	if (c->rk == NULL && (c->rk = consumer_new(src, err, errlen)) == NULL) {
+		rv = SL_EKAFKA;
 		goto out;
-	rv = read_assigned(c->rk, in, timeout, emit, arg, err, errlen);
+	}
+	/* Warm: the consumer continues from the previous range's end. Else
+	 * (a first range, a re-read by another output job, a retry): from. */
+	if (c->cont < 0 || c->cont != in->kafka_from) {
+		if (c->cont >= 0)
+			consumer_park(c);
+		if ((rv = assign_at(c->rk, in, err, errlen)) != SL_OK)
+			goto out;
+		c->cont = in->kafka_from;
+	}
+	rv = read_assigned(c, &r, pt ? atoll(pt) : 60000);
 out:
 	if (rv != SL_OK && rv != SL_EUSER)
 		client_reset(c); /* start clean next time */
-	else if (c->rk != NULL)
-		/* Stop fetching until the next range. Left assigned, the consumer
-		 * would sit in a fetch long-poll at the partition's end, and the
-		 * next assign (next batch, or the next output job of this batch
-		 * re-reading the range) would wait for it: fetch.wait.max.ms, 500
-		 * ms, per range. It would also prefetch records no task asked for. */
-		rd_kafka_assign(c->rk, NULL);
+	else
+		range_end(c, src, in, rv);
 	pthread_mutex_unlock(&c->busy);
 	return rv;
 }

@@ -8,6 +8,14 @@
  * A range [from, until) is read by assign+seek to `from`, then polling until
  * the consumer's position reaches `until` (position, not the last message's
  * offset, so transaction markers inside the range do not stall it).
+ * During a backlog (at least another range's worth of records past `until`),
+ * for ranges that fit in its prefetch queue (queued.min.messages, default
+ * 100,000), the consumer stays assigned after the range, so it fetches the next batch's
+ * range, which starts at `until`, while this batch is processed; the
+ * messages it had already taken past `until` are kept for that range. Any
+ * other range (a re-read by a second output job, a retry, a partition that
+ * moved) re-assigns at `from`. A consumer no task used for 10 s is parked.
+ * Not thread-safe per consumer: one task at a time holds it.
  *
  * Writing, exactly_once=true: one transaction per (batch, output partition)
  * with transactional.id "sluice-<job>-<node>-p<partition>", the same for
