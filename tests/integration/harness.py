@@ -56,6 +56,30 @@ def wait_for(pred, timeout, what, interval=0.1):
     fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def smtp_server(tmp):
+    """A real SMTP server on loopback (Debian's python3-aiosmtpd, run by
+    /usr/bin/python3 since the PATH python may not see Debian's modules),
+    storing mail in a maildir. Returns (process, port, maildir path)."""
+    port = free_port()
+    mbox = os.path.join(tmp, "mbox")
+    if not os.path.exists("/usr/bin/python3"):
+        fail("/usr/bin/python3 missing (aiosmtpd comes from Debian's python3-aiosmtpd)")
+    p = subprocess.Popen(["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                          "-c", "aiosmtpd.handlers.Mailbox", mbox],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def up():
+        if p.poll() is not None:
+            fail("aiosmtpd exited: " + p.stdout.read().decode())
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    wait_for(up, 20, "aiosmtpd to listen")
+    return p, port, mbox
+
+
 class Proc:
     def __init__(self, name, argv, logpath, env=None, cwd=None):
         self.name, self.argv, self.logpath = name, argv, logpath

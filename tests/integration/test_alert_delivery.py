@@ -12,14 +12,13 @@ import json
 import mailbox
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 
 import harness
-from harness import check, fail, free_port, wait_for
+from harness import check, fail, free_port, smtp_server, wait_for
 
 PROBE = os.path.join(harness.BIN, "sluice-notify-probe")
 ALERT = {"job": "wc", "status": "firing", "state": "FAILED", "message": "job wc is FAILED"}
@@ -54,26 +53,6 @@ class Hook(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
-
-def smtp_server(tmp):
-    port = free_port()
-    mbox = os.path.join(tmp, "mbox")
-    if not os.path.exists("/usr/bin/python3"):
-        fail("/usr/bin/python3 missing")
-    p = subprocess.Popen(["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-                          "-c", "aiosmtpd.handlers.Mailbox", mbox],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-    def up():
-        if p.poll() is not None:
-            fail("aiosmtpd exited: " + p.stdout.read().decode())
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-    wait_for(up, 20, "aiosmtpd to listen")
-    return p, port, mbox
 
 
 def test():

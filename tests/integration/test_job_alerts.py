@@ -17,13 +17,12 @@ import json
 import mailbox
 import os
 import socket
-import subprocess
 import threading
 import time
 import urllib.request
 
 import harness
-from harness import check, fail, free_port, http_base, jobs_table, wait_for
+from harness import check, fail, free_port, http_base, jobs_table, smtp_server, wait_for
 
 LIB = os.path.join(harness.BUILD, "lib", "generator_wordcount.so")
 INTERVAL_S = 3  # sluice.alerts.interval
@@ -41,24 +40,6 @@ class Hook(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
-
-def smtp_server(tmp):
-    port = free_port()
-    mbox = os.path.join(tmp, "mbox")
-    p = subprocess.Popen(["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-                          "-c", "aiosmtpd.handlers.Mailbox", mbox],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-    def up():
-        if p.poll() is not None:
-            fail("aiosmtpd exited: " + p.stdout.read().decode())
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-    wait_for(up, 20, "aiosmtpd to listen")
-    return p, port, mbox
 
 
 def mails(mbox):
