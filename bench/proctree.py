@@ -50,11 +50,11 @@ def sample(pid, out, every):
     with open(out, "a") as f:
         while os.path.exists(f"/proc/{pid}"):
             t = proc_table()
-            tree, todo = set(), [pid]
-            while todo:
-                p = todo.pop()
+            tree, pending = set(), [pid]
+            while pending:
+                p = pending.pop()
                 tree.add(p)
-                todo.extend(c for c, v in t.items() if v[0] == p and c not in tree)
+                pending.extend(c for c, v in t.items() if v[0] == p and c not in tree)
             rss = 0
             for p in tree:
                 if p in t:
