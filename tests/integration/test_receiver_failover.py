@@ -31,6 +31,7 @@ import threading
 import time
 
 from harness import BUILD, Cluster, check, fail, log, run, wait_for
+from receiver_common import LineServer, batches, published, receiver_placements, saved_counts
 
 HB = "200ms"
 JOB = "failover"
@@ -40,97 +41,6 @@ PHASE2_LINES = 40       # fed after the receiver restarted
 LINE_MS = 100           # slow_wordcount: sleep per line in the splitter
 
 
-class LineServer:
-    """A loopback TCP source: accepts the receiver's connections and sends
-    lines to the newest one when asked."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
-        self.lock = threading.Lock()
-        self.stopping = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with self.lock:
-                self.conns.append(conn)
-            log(f"source: connection {len(self.conns)} accepted")
-
-    def connections(self):
-        with self.lock:
-            return len(self.conns)
-
-    def send_paced(self, lines, seconds):
-        """Sends lines to the newest connection, spread evenly over seconds."""
-        with self.lock:
-            conn = self.conns[-1]
-        t0 = time.monotonic()
-        for i, line in enumerate(lines):
-            conn.sendall((line + "\n").encode())
-            delay = t0 + seconds * (i + 1) / len(lines) - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-
-    def stop(self):
-        self.stopping = True
-        for c in self.conns + [self.sock]:
-            try:
-                c.close()
-            except OSError:
-                pass
-
-
-def saved_counts(prefix):
-    """Sums "word<TAB>count" lines over every published batch PREFIX-<ms>."""
-    total = collections.Counter()
-    parent, base = os.path.split(prefix)
-    if not os.path.isdir(parent):
-        return total
-    for d in os.listdir(parent):
-        if not re.fullmatch(re.escape(base) + r"-\d+", d):
-            continue
-        for name in os.listdir(os.path.join(parent, d)):
-            if not name.startswith("part-"):
-                continue
-            with open(os.path.join(parent, d, name)) as f:
-                for line in f:
-                    word, n = line.rstrip("\n").split("\t")
-                    total[word] += int(n)
-    return total
-
-
-def published(prefix):
-    parent, base = os.path.split(prefix)
-    if not os.path.isdir(parent):
-        return set()
-    return {int(d.rsplit("-", 1)[1]) for d in os.listdir(parent)
-            if re.fullmatch(re.escape(base) + r"-\d+", d)}
-
-
-def batches(c):
-    """The master's batch checkpoint rows: {batch ms: (state, input records)}."""
-    db = sqlite3.connect(f"file:{os.path.join(c.state, 'master.db')}?mode=ro", uri=True,
-                         timeout=5)
-    try:
-        rows = db.execute("SELECT b.batch_ms, b.state, b.input_records FROM batches b "
-                          "JOIN jobs j ON j.id = b.job_id WHERE j.name = ?", (JOB,)).fetchall()
-    finally:
-        db.close()
-    return {t: (s, n) for t, s, n in rows}
-
-
-def receiver_placements(c):
-    return re.findall(r"job " + JOB + r": receiver 0 running on (\S+)", c.master.log_text())
 
 
 def test():
@@ -149,7 +59,7 @@ def test():
              "--conf", f"source.port={src.port}", "--conf", f"output.path={out}",
              "--conf", f"slow.line_ms={LINE_MS}", "--conf", "reduce.partitions=2",
              "--conf", "spark.streaming.concurrentJobs=1")
-    first = wait_for(lambda: receiver_placements(c), 20, "receiver started")[0]
+    first = wait_for(lambda: receiver_placements(c, JOB), 20, "receiver started")[0]
     check(first in names, f"receiver 0 runs on {first} ({names.get(first)})")
     wait_for(lambda: src.connections() >= 1, 20, "receiver connected to the source")
 
@@ -159,9 +69,9 @@ def test():
     src.send_paced(phase1, PHASE1_SECONDS)
     log(f"fed {len(phase1)} lines in {time.monotonic() - t0:.1f}s")
     # Every fed line must be in a block allocated to a batch before the kill.
-    wait_for(lambda: sum(n for _, n in batches(c).values()) == len(phase1), 20,
+    wait_for(lambda: sum(n for _, n in batches(c, JOB).values()) == len(phase1), 20,
              "blocks holding every fed line allocated to batches")
-    snap = batches(c)
+    snap = batches(c, JOB)
     done = published(out)
     unstarted = sorted(t for t, (s, n) in snap.items() if n > 0 and s == "QUEUED")
     pending = sorted(t for t, (s, n) in snap.items() if n > 0 and t not in done)
@@ -175,7 +85,7 @@ def test():
     log(f"killed {victim} ({first}), which ran the receiver")
 
     # The receiver comes back on another worker and reconnects.
-    again = wait_for(lambda: receiver_placements(c)[1:], 20, "receiver restarted")[0]
+    again = wait_for(lambda: receiver_placements(c, JOB)[1:], 20, "receiver restarted")[0]
     check(again != first and again in names, f"receiver 0 restarted on {again}, not {first}")
     check(re.search(r"receiver 0 lost with " + re.escape(first), c.master.log_text()),
           "master logged the receiver lost with its worker")
@@ -187,12 +97,12 @@ def test():
     want = collections.Counter()
     for line in phase1 + phase2:
         want.update(line.split())
-    wait_for(lambda: sum(n for _, n in batches(c).values()) == len(phase1) + len(phase2), 20,
+    wait_for(lambda: sum(n for _, n in batches(c, JOB).values()) == len(phase1) + len(phase2), 20,
              "blocks holding the lines fed after the restart allocated")
     # Every batch with data ends; then the saved output is complete.
-    wait_for(lambda: all(s in ("DONE", "FAILED") for s, n in batches(c).values() if n > 0),
+    wait_for(lambda: all(s in ("DONE", "FAILED") for s, n in batches(c, JOB).values() if n > 0),
              120, "every batch with data finished", interval=0.5)
-    final = batches(c)
+    final = batches(c, JOB)
     failed = sorted(t for t, (s, _) in final.items() if s == "FAILED")
     check(not failed, f"no batch FAILED ({failed})")
     got = saved_counts(out)

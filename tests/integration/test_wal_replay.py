@@ -37,6 +37,7 @@ import threading
 import time
 
 from harness import BUILD, Cluster, check, fail, log, run, wait_for
+from receiver_common import LineServer, batches, published, receiver_placements, saved_counts
 
 HB = "200ms"
 JOB = "walreplay"
@@ -46,97 +47,6 @@ PHASE2_LINES = 30
 LINE_MS = 60
 
 
-class LineServer:
-    """A loopback TCP source: accepts the receiver's connections and sends
-    lines to the newest one when asked."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
-        self.lock = threading.Lock()
-        self.stopping = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with self.lock:
-                self.conns.append(conn)
-            log(f"source: connection {len(self.conns)} accepted")
-
-    def connections(self):
-        with self.lock:
-            return len(self.conns)
-
-    def send_paced(self, lines, seconds):
-        """Sends lines to the newest connection, spread evenly over seconds."""
-        with self.lock:
-            conn = self.conns[-1]
-        t0 = time.monotonic()
-        for i, line in enumerate(lines):
-            conn.sendall((line + "\n").encode())
-            delay = t0 + seconds * (i + 1) / len(lines) - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-
-    def stop(self):
-        self.stopping = True
-        for c in self.conns + [self.sock]:
-            try:
-                c.close()
-            except OSError:
-                pass
-
-
-def saved_counts(prefix):
-    """Sums "word<TAB>count" lines over every published batch PREFIX-<ms>."""
-    total = collections.Counter()
-    parent, base = os.path.split(prefix)
-    if not os.path.isdir(parent):
-        return total
-    for d in os.listdir(parent):
-        if not re.fullmatch(re.escape(base) + r"-\d+", d):
-            continue
-        for name in os.listdir(os.path.join(parent, d)):
-            if not name.startswith("part-"):
-                continue
-            with open(os.path.join(parent, d, name)) as f:
-                for line in f:
-                    word, n = line.rstrip("\n").split("\t")
-                    total[word] += int(n)
-    return total
-
-
-def published(prefix):
-    parent, base = os.path.split(prefix)
-    if not os.path.isdir(parent):
-        return set()
-    return {int(d.rsplit("-", 1)[1]) for d in os.listdir(parent)
-            if re.fullmatch(re.escape(base) + r"-\d+", d)}
-
-
-def batches(c):
-    """The master's batch checkpoint rows: {batch ms: (state, input records)}."""
-    db = sqlite3.connect(f"file:{os.path.join(c.state, 'master.db')}?mode=ro", uri=True,
-                         timeout=5)
-    try:
-        rows = db.execute("SELECT b.batch_ms, b.state, b.input_records FROM batches b "
-                          "JOIN jobs j ON j.id = b.job_id WHERE j.name = ?", (JOB,)).fetchall()
-    finally:
-        db.close()
-    return {t: (s, n) for t, s, n in rows}
-
-
-def receiver_placements(c):
-    return re.findall(r"job " + JOB + r": receiver 0 running on (\S+)", c.master.log_text())
 
 
 def wal_segments(c):
@@ -160,14 +70,14 @@ def scenario(mode):
              "--conf", "spark.streaming.concurrentJobs=1",
              "--conf", "sluice.storage.level=MEMORY_AND_DISK_SER",
              "--conf", "spark.streaming.receiver.writeAheadLog.enable=true")
-    first = wait_for(lambda: receiver_placements(c), 20, "receiver started")[0]
+    first = wait_for(lambda: receiver_placements(c, JOB), 20, "receiver started")[0]
     wait_for(lambda: src.connections() >= 1, 20, "receiver connected to the source")
 
     phase1 = [f"a{i} x{i % 7} common" for i in range(PHASE1_LINES)]
     src.send_paced(phase1, PHASE1_SECONDS)
-    wait_for(lambda: sum(n for _, n in batches(c).values()) == len(phase1), 20,
+    wait_for(lambda: sum(n for _, n in batches(c, JOB).values()) == len(phase1), 20,
              "blocks holding every fed line allocated to batches")
-    snap = batches(c)
+    snap = batches(c, JOB)
     unstarted = sorted(t for t, (s, n) in snap.items() if n > 0 and s == "QUEUED")
     check(len(unstarted) >= 2, f"at least two allocated batches with data have not "
           f"started ({len(unstarted)})")
@@ -199,11 +109,11 @@ def scenario(mode):
     want = collections.Counter()
     for line in phase1 + phase2:
         want.update(line.split())
-    wait_for(lambda: sum(n for _, n in batches(c).values()) >= len(phase1) + len(phase2), 30,
+    wait_for(lambda: sum(n for _, n in batches(c, JOB).values()) >= len(phase1) + len(phase2), 30,
              "blocks holding the lines fed after the failure allocated")
-    wait_for(lambda: all(s in ("DONE", "FAILED") for s, n in batches(c).values() if n > 0),
+    wait_for(lambda: all(s in ("DONE", "FAILED") for s, n in batches(c, JOB).values() if n > 0),
              150, "every batch with data finished", interval=0.5)
-    failed = sorted(t for t, (s, _) in batches(c).items() if s == "FAILED")
+    failed = sorted(t for t, (s, _) in batches(c, JOB).items() if s == "FAILED")
     check(not failed, f"no batch FAILED ({failed})")
     got = saved_counts(out)
     diff = {w: (got.get(w, 0), n) for w, n in want.items() if got.get(w, 0) != n}
