@@ -26,8 +26,35 @@
  * Graph-building calls never fail outright: an error (bad argument, NULL
  * input) is remembered in the context, later calls become no-ops, and
  * submission reports the first error. Graph-building runs in the client only;
- * the runtime calls (sl_emit*, sl_iter_next, sl_task_*) only inside user
- * functions on workers.
+ * the runtime calls (sl_emit*, sl_iter_next, sl_task_*, sl_state_*) only
+ * inside user functions on workers.
+ *
+ * WHAT A USER FUNCTION MAY RELY ON (docs/job-api.md, "The contract")
+ *
+ * Threads. A worker loads the library once and runs tasks on several slot
+ * threads at the same time: the same function runs concurrently for
+ * different partitions, batches and jobs of that library, in one process.
+ * Within one task calls are sequential. Global or static mutable data must
+ * therefore be synchronised (or thread-local); nothing kept in memory
+ * survives a worker's death, and a task may run again (retry, recovery), so
+ * side effects must be idempotent (sl_task_attempt() tells retries apart).
+ *
+ * Ownership. Everything passed in (`in` records, key/value/state bytes, the
+ * iterators, a reduce function's a and b) belongs to Sluice and is valid
+ * only during the call (an iterator's record until the next sl_iter_next):
+ * copy what you keep. sl_emit copies (or fully consumes) key and value
+ * before it returns, so a function may emit from a stack or reused buffer
+ * and free it right after. A function never frees what it was given.
+ *
+ * Return values. Every function returning int returns 0 on success; ANY
+ * other value fails the task (negative by convention, e.g. an sl_err; a
+ * positive value is not success either, so a stray `return 1` cannot pass
+ * silently): the batch's task is retried, up to spark.task.maxFailures
+ * attempts in all, preferably on another worker, and the error names the
+ * function, its node and the value. The one exception is filter, whose
+ * result is a decision: > 0 keeps the record, 0 drops it, < 0 fails.
+ * sl_emit returns 0, or a negative sl_err when the record could not be
+ * taken (downstream function failed, record over 2 GiB): return it.
  */
 #ifndef SLUICE_SLUICE_H
 #define SLUICE_SLUICE_H
@@ -55,13 +82,15 @@ typedef struct sl_emitter sl_emitter; /* where a function writes its output */
 typedef struct sl_iter sl_iter;       /* a partition's records, read once */
 typedef struct sl_value sl_value;     /* a reduce function's result */
 
-/* map, flat_map, map_to_pair: read `in`, emit 0..n records. Return 0, or a
- * negative value to fail the task (it is retried, up to spark.task.maxFailures). */
+/* map, flat_map, map_to_pair: read `in`, emit 0..n records (map: exactly
+ * one). The output's event time is what the function passes to sl_emit:
+ * pass in->event_time_ms to keep the input's. 0 = success, else failure. */
 typedef int (*sl_map_fn)(const sl_record *in, sl_emitter *out);
-/* filter: 1 keeps the record, 0 drops it, negative fails the task. */
+/* filter: > 0 keeps the record, 0 drops it, < 0 fails the task. */
 typedef int (*sl_filter_fn)(const sl_record *in);
-/* reduce: combine two values of one key into out. Must be associative and
- * commutative (it runs map-side and reduce-side). */
+/* reduce: combine two values of one key into out (sl_value_set; out starts
+ * empty and never aliases a or b). Must be associative and commutative (it
+ * runs map-side and reduce-side, in no fixed order). */
 typedef int (*sl_reduce_fn)(const uint8_t *a, uint32_t alen, const uint8_t *b,
                             uint32_t blen, sl_value *out);
 /* foreach_partition: every record of one output partition of one batch.
@@ -98,9 +127,13 @@ typedef int (*sl_event_time_fn)(const sl_record *in, int64_t *event_time_ms);
 
 /* ---- runtime calls, inside user functions ---- */
 
+/* Emits one record; key and value are copied before it returns (NULL with a
+ * length of 0 is an empty key or value). event_time_ms becomes the record's
+ * event time (sl_assign_event_time, event-time windows and the Kafka sink's
+ * timestamp read it). 0, or a negative sl_err to return from the function. */
 int sl_emit(sl_emitter *out, const void *key, size_t key_len, const void *value,
             size_t value_len, int64_t event_time_ms);
-/* Emits a value-only record with the input's event time semantics left to the caller. */
+/* sl_emit(out, NULL, 0, value, value_len, 0): no key, event time 0. */
 int sl_emit_value(sl_emitter *out, const void *value, size_t value_len);
 /* Returns 1 and fills *rec while records remain, 0 at the end. The record's
  * bytes stay valid until the next call. */
@@ -124,7 +157,8 @@ int sl_state_update(sl_state *st, const void *data, size_t len);
 void sl_state_remove(sl_state *st);
 int sl_state_is_timing_out(const sl_state *st);
 
-/* Value lists (group_by_key, cogroup, join values; docs/job-api.md):
+/* Value lists: group_by_key's value (a key's values, in no fixed order),
+ * and the values of joins and cogroup (docs/job-api.md):
  * elements back to back, each a u32 little-endian length then its bytes; a
  * length of SL_LIST_NULL (no bytes follow) is an absent value, as an
  * outer join's missing side. Walk one with
@@ -175,6 +209,8 @@ sl_stream *sl_union(sl_stream *a, sl_stream *b);
 
 /* Shuffles; partitions 0 = sluice.shuffle.partitions (default: total slots) */
 sl_stream *sl_reduce_by_key(sl_stream *s, const char *reduce_fn, int partitions);
+/* group_by_key: one record per key; its value is the value list of the
+ * key's values (see sl_list_next), shown as "[a,b,...]" by print and save. */
 sl_stream *sl_group_by_key(sl_stream *s, int partitions);
 sl_stream *sl_count_by_key(sl_stream *s, int partitions);
 sl_stream *sl_repartition(sl_stream *s, int partitions);
