@@ -96,6 +96,9 @@ static const conf_key keys[] = {
     /* Jobs and scheduling. */
     KEY("sluice.batch.interval", CONF_DURATION, "1s", 10, HOUR,
         "the job's batch interval"),
+    KEY("spark.streaming.checkpoint.interval", CONF_DURATION, NULL, 10, DAY,
+        "how often each state partition (update_state_by_key, map_with_state) is "
+        "checkpointed to disk, LZ4-compressed (unset = 10 x the batch interval)"),
     KEY("spark.streaming.blockInterval", CONF_DURATION, "200ms", 1, HOUR,
         "receivers cut received records into a block this often (and sooner once "
         "a block reaches the storage budget / 8, at most 8 MiB)"),
