@@ -349,6 +349,15 @@ void kvmap_append_list(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t 
 	kv_set(m, e, list, len, 1);
 }
 
+const uint8_t *kvmap_get(const kvmap *m, const uint8_t *k, uint32_t klen, uint32_t *vlen)
+{
+	const kv_entry *e = kv_find(m, slot_hash(kvmap_hash(k, klen)), k, klen);
+	if (e->hash == 0)
+		return NULL;
+	*vlen = e->vlen;
+	return e->kv + e->klen;
+}
+
 int kvmap_next(const kvmap *m, size_t *pos, sl_record *out)
 {
 	while (*pos < m->cap) {

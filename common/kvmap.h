@@ -66,6 +66,9 @@ void kvmap_append(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t *v,
 void kvmap_append_list(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t *list,
                        uint32_t len);
 
+/* The key's value (*vlen bytes), NULL when absent; valid until the map
+ * changes. */
+const uint8_t *kvmap_get(const kvmap *m, const uint8_t *k, uint32_t klen, uint32_t *vlen);
 /* Iteration in table order: call with *pos = 0 until it returns 0. */
 int kvmap_next(const kvmap *m, size_t *pos, sl_record *out);
 
