@@ -201,6 +201,15 @@ static int node_check_times(const Sluice__Node *n, size_t i, int64_t batch_ms, c
 		         (long long)n->length_ms);
 		return SL_EJOB;
 	}
+	if (n->kind == SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW &&
+	    n->length_ms / n->slide_ms > 1000) {
+		snprintf(err, errlen,
+		         "%s: length %lld ms / slide %lld ms puts each record in more than 1000 "
+		         "windows",
+		         node_label(n, i, lb, sizeof(lb)), (long long)n->length_ms,
+		         (long long)n->slide_ms);
+		return SL_EJOB;
+	}
 	if (n->lateness_ms < 0 || n->timeout_ms < 0) {
 		snprintf(
 		    err, errlen, "%s: %s must be >= 0 ms, got %lld",

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #define HEAP_NONE      SIZE_MAX
+#define NO_DEADLINE    INT64_MAX
 #define CKPT_MAGIC     "SLSTATE1"
 #define CKPT_MAGIC_LEN 8
 #define CKPT_MAX_RAW   ((size_t)16 << 30)
@@ -34,6 +35,7 @@ typedef struct st_entry {
 	uint8_t *val;
 	uint32_t vlen, klen;
 	int64_t touched;   /* batch time of the last change or record */
+	int64_t deadline;  /* heap order; NO_DEADLINE = not in the heap */
 	int64_t logged_ms; /* batch whose undo log holds this entry */
 	int64_t seen_ms;   /* update_state_by_key: called for in this batch */
 	size_t heap_pos;
@@ -46,13 +48,13 @@ typedef struct {
 	bool inserted; /* new in the batch: rollback frees it */
 	uint8_t *old_val;
 	uint32_t old_len;
-	int64_t old_touched;
+	int64_t old_touched, old_deadline;
 } undo_rec;
 
 struct state_part {
 	st_entry **buckets;
 	size_t nbuckets, count, bytes;
-	st_entry **heap; /* min-heap on touched + timeout */
+	st_entry **heap; /* min-heap on deadline */
 	size_t nheap, heapcap;
 	int64_t timeout_ms;
 	int64_t version, prev_version, open_ms, ckpt_version;
@@ -134,7 +136,8 @@ int64_t state_part_version(const state_part *sp)
 
 static int64_t deadline(const state_part *sp, const st_entry *e)
 {
-	return e->touched + sp->timeout_ms;
+	(void)sp;
+	return e->deadline;
 }
 
 static void heap_set(state_part *sp, size_t i, st_entry *e)
@@ -173,7 +176,7 @@ static void heap_down(state_part *sp, size_t i)
 
 static void heap_push(state_part *sp, st_entry *e)
 {
-	if (sp->timeout_ms == 0)
+	if (e->deadline == NO_DEADLINE)
 		return;
 	if (sp->nheap == sp->heapcap) {
 		sp->heapcap = sp->heapcap ? sp->heapcap * 2 : 64;
@@ -197,13 +200,29 @@ static void heap_remove(state_part *sp, st_entry *e)
 	heap_down(sp, moved->heap_pos);
 }
 
-/* After e->touched changed. */
-static void heap_fix(state_part *sp, st_entry *e)
+/* Sets an entry's deadline, moving it in, out or within the heap when it
+ * is attached. */
+static void set_deadline(state_part *sp, st_entry *e, int64_t d)
 {
-	if (e->heap_pos == HEAP_NONE)
+	e->deadline = d;
+	if (!e->attached)
 		return;
-	heap_up(sp, e->heap_pos);
-	heap_down(sp, e->heap_pos);
+	if (e->heap_pos == HEAP_NONE) {
+		heap_push(sp, e);
+	} else if (d == NO_DEADLINE) {
+		heap_remove(sp, e);
+	} else {
+		heap_up(sp, e->heap_pos);
+		heap_down(sp, e->heap_pos);
+	}
+}
+
+/* map_with_state's idle deadline for an entry touched now. */
+static void touch(state_part *sp, st_entry *e)
+{
+	e->touched = sp->open_ms;
+	if (sp->timeout_ms > 0)
+		set_deadline(sp, e, sp->open_ms + sp->timeout_ms);
 }
 
 /* ---- the table ---- */
@@ -274,6 +293,7 @@ static st_entry *entry_new(const void *key, uint32_t klen, uint64_t h)
 	e->klen = klen;
 	e->hash = h;
 	e->heap_pos = HEAP_NONE;
+	e->deadline = NO_DEADLINE;
 	e->logged_ms = e->seen_ms = STATE_NO_VERSION;
 	return e;
 }
@@ -293,6 +313,7 @@ static void undo_log(state_part *sp, st_entry *e, bool inserted)
 	u->inserted = inserted;
 	u->old_len = e->vlen;
 	u->old_touched = e->touched;
+	u->old_deadline = e->deadline;
 	u->old_val = NULL;
 	if (!inserted && e->vlen > 0) {
 		u->old_val = sl_malloc(e->vlen);
@@ -323,8 +344,7 @@ static st_entry *put(state_part *sp, st_entry *e, const void *key, uint32_t klen
 		undo_log(sp, e, false);
 	}
 	set_value(sp, e, v, len);
-	e->touched = sp->open_ms;
-	heap_fix(sp, e);
+	touch(sp, e);
 	return e;
 }
 
@@ -355,8 +375,9 @@ static void rollback(state_part *sp)
 		e->logged_ms = STATE_NO_VERSION;
 		if (e->attached) {
 			sp->bytes += e->vlen;
-			heap_fix(sp, e);
+			set_deadline(sp, e, u->old_deadline);
 		} else {
+			e->deadline = u->old_deadline;
 			attach(sp, e);
 		}
 	}
@@ -536,8 +557,7 @@ static int map_one(state_part *sp, st_entry *e, const uint8_t *key, uint32_t kle
 		st->removed++;
 	} else if (e != NULL) { /* data arrived: not idle, whether changed or not */
 		undo_log(sp, e, false);
-		e->touched = sp->open_ms;
-		heap_fix(sp, e);
+		touch(sp, e);
 	}
 	return SL_OK;
 }
@@ -578,6 +598,45 @@ int state_part_map_with_state(state_part *sp, sl_iter *records, sl_map_state_fn 
 	return rv;
 }
 
+/* ---- keys with explicit deadlines (event-time windows) ---- */
+
+int state_part_reduce(state_part *sp, const void *key, uint32_t klen, const uint8_t *v,
+                      uint32_t vlen, int64_t deadline_ms, sl_reduce_fn fn, char *err,
+                      size_t errlen)
+{
+	uint64_t h = key_hash(key, klen);
+	st_entry *e = find(sp, key, klen, h);
+	if (e == NULL) {
+		e = entry_new(key, klen, h);
+		undo_log(sp, e, true);
+		attach(sp, e);
+		set_value(sp, e, v, vlen);
+	} else {
+		sl_value *out = &sp->scratch.value;
+		out->len = 0;
+		int rv = fn(e->val, e->vlen, v, vlen, out);
+		if (rv != 0)
+			return fn_failed(err, errlen, "reduce function", key, klen, rv);
+		undo_log(sp, e, false);
+		set_value(sp, e, out->data, out->len);
+	}
+	e->touched = sp->open_ms;
+	set_deadline(sp, e, deadline_ms);
+	return SL_OK;
+}
+
+int state_part_expire(state_part *sp, int64_t limit, state_fire_fn fire, void *arg)
+{
+	while (sp->nheap > 0 && sp->heap[0]->deadline <= limit) {
+		st_entry *e = sp->heap[0];
+		int rv = fire(arg, e->key, e->klen, e->val, e->vlen, e->deadline);
+		if (rv != 0)
+			return rv;
+		drop(sp, e);
+	}
+	return SL_OK;
+}
+
 /* ---- initial state ---- */
 
 typedef struct {
@@ -596,6 +655,8 @@ static int seed_emit(sl_emitter *self, const sl_record *r)
 	if (e == NULL) {
 		e = entry_new(r->key, r->key_len, h);
 		e->touched = se->sp->open_ms;
+		if (se->sp->timeout_ms > 0)
+			e->deadline = e->touched + se->sp->timeout_ms;
 		attach(se->sp, e);
 	}
 	set_value(se->sp, e, r->value, r->value_len);
@@ -651,16 +712,27 @@ int64_t state_checkpoint_interval(const sl_conf *conf, int64_t batch_interval_ms
 }
 
 /* The committed state as records: a meta record (empty key; value = version
- * and timeout as two i64) and then one record per key. */
+ * and timeout as two i64) and then one record per key: value = its deadline
+ * (i64) then its state, event time = batch last touched. */
 static void ckpt_records(const state_part *sp, rbuf *b)
 {
-	uint8_t meta[16];
+	uint8_t meta[16], *v = NULL;
+	size_t cap = 0;
 	sl_i64_encode(sp->version, meta);
 	sl_i64_encode(sp->timeout_ms, meta + 8);
 	rbuf_append(b, NULL, 0, meta, sizeof(meta), 0);
 	for (size_t i = 0; i < sp->nbuckets; i++)
-		for (const st_entry *e = sp->buckets[i]; e != NULL; e = e->next)
-			rbuf_append(b, e->key, e->klen, e->val, e->vlen, e->touched);
+		for (const st_entry *e = sp->buckets[i]; e != NULL; e = e->next) {
+			if (8 + (size_t)e->vlen > cap) {
+				cap = 2 * (8 + (size_t)e->vlen);
+				v = sl_realloc(v, cap);
+			}
+			sl_i64_encode(e->deadline, v);
+			if (e->vlen > 0)
+				memcpy(v + 8, e->val, e->vlen);
+			rbuf_append(b, e->key, e->klen, v, 8 + e->vlen, e->touched);
+		}
+	sl_free(v);
 }
 
 static int write_all(int fd, const void *p, size_t n)
@@ -761,10 +833,17 @@ static int ckpt_fill(state_part *sp, const rbuf *b, const char *path, char *err,
 			         (const char *)r.key);
 			return SL_EPROTO;
 		}
+		if (r.value_len < 8) {
+			snprintf(err, errlen,
+			         "state checkpoint %s: damaged: a record of %u bytes",
+			         path, r.value_len);
+			return SL_EPROTO;
+		}
 		st_entry *e = entry_new(r.key, r.key_len, h);
 		e->touched = r.event_time_ms;
-		set_value(sp, e, r.value, r.value_len);
-		sp->bytes -= r.value_len; /* attach counts it */
+		e->deadline = sl_i64_decode(r.value, 8);
+		set_value(sp, e, r.value + 8, r.value_len - 8);
+		sp->bytes -= r.value_len - 8; /* attach counts it */
 		attach(sp, e);
 	}
 	return SL_OK;
@@ -801,91 +880,4 @@ int state_part_load(const char *path, state_part **out, char *err, size_t errlen
 	}
 	sl_free(data);
 	return rv;
-}
-
-/* ---- the registry ---- */
-
-typedef struct st_slot {
-	uint64_t job;
-	uint32_t node, part;
-	state_part *sp;
-	bool busy;
-	struct st_slot *next;
-} st_slot;
-
-struct state_store {
-	pthread_mutex_t lock;
-	pthread_cond_t freed;
-	st_slot *slots;
-};
-
-state_store *state_store_new(void)
-{
-	state_store *ss = sl_calloc(1, sizeof(*ss));
-	pthread_mutex_init(&ss->lock, NULL);
-	pthread_cond_init(&ss->freed, NULL);
-	return ss;
-}
-
-void state_store_free(state_store *ss)
-{
-	if (ss == NULL)
-		return;
-	for (st_slot *s = ss->slots, *next; s != NULL; s = next) {
-		next = s->next;
-		state_part_free(s->sp);
-		sl_free(s);
-	}
-	pthread_cond_destroy(&ss->freed);
-	pthread_mutex_destroy(&ss->lock);
-	sl_free(ss);
-}
-
-state_part *state_store_acquire(state_store *ss, uint64_t job, uint32_t node,
-                                uint32_t part, int64_t timeout_ms)
-{
-	pthread_mutex_lock(&ss->lock);
-	st_slot *s = ss->slots;
-	while (s != NULL && !(s->job == job && s->node == node && s->part == part))
-		s = s->next;
-	if (s == NULL) {
-		s = sl_calloc(1, sizeof(*s));
-		*s = (st_slot){.job = job, .node = node, .part = part, .next = ss->slots};
-		s->sp = state_part_new(timeout_ms);
-		ss->slots = s;
-	}
-	while (s->busy)
-		pthread_cond_wait(&ss->freed, &ss->lock);
-	s->busy = true;
-	pthread_mutex_unlock(&ss->lock);
-	return s->sp;
-}
-
-void state_store_release(state_store *ss, state_part *sp)
-{
-	pthread_mutex_lock(&ss->lock);
-	for (st_slot *s = ss->slots; s != NULL; s = s->next)
-		if (s->sp == sp)
-			s->busy = false;
-	pthread_cond_broadcast(&ss->freed);
-	pthread_mutex_unlock(&ss->lock);
-}
-
-size_t state_store_drop_job(state_store *ss, uint64_t job)
-{
-	size_t n = 0;
-	pthread_mutex_lock(&ss->lock);
-	for (st_slot **p = &ss->slots; *p != NULL;) {
-		st_slot *s = *p;
-		if (s->job != job || s->busy) {
-			p = &s->next;
-			continue;
-		}
-		*p = s->next;
-		state_part_free(s->sp);
-		sl_free(s);
-		n++;
-	}
-	pthread_mutex_unlock(&ss->lock);
-	return n;
 }

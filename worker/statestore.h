@@ -18,7 +18,8 @@
  * Checkpoints: state_part_checkpoint writes the committed state to one file,
  * "SLSTATE1" followed by an encoded block (common/record.h: LZ4, CRC-32)
  * whose first record carries the version and timeout and each further
- * record one key (value = state, event time = batch time last touched); it
+ * record one key (value = i64 deadline then the state, event time = batch
+ * time last touched); it
  * is written to a temporary file, fsync'd and renamed, so a reader sees a
  * whole checkpoint or none. state_part_load refuses anything damaged with a
  * message naming the file and the problem. Rebuilding = load the last
@@ -88,6 +89,19 @@ int state_part_update_by_key(state_part *sp, sl_iter *records, sl_update_state_f
 int state_part_map_with_state(state_part *sp, sl_iter *records, sl_map_state_fn fn,
                               sl_emitter *out, state_stats *stats, char *err,
                               size_t errlen);
+/* Keys with explicit deadlines, for event-time windows (worker/evwindow.c),
+ * in the open batch: state_part_reduce folds v into key's state with fn (v
+ * becomes the state of a new key) and sets the key's deadline;
+ * state_part_expire removes every key whose deadline <= limit, earliest
+ * first, after calling fire for it (a non-zero return stops and is
+ * returned; that key stays). Do not mix with a timeout (timeout_ms 0). */
+int state_part_reduce(state_part *sp, const void *key, uint32_t klen, const uint8_t *v,
+                      uint32_t vlen, int64_t deadline_ms, sl_reduce_fn fn, char *err,
+                      size_t errlen);
+typedef int (*state_fire_fn)(void *arg, const uint8_t *key, uint32_t klen,
+                             const uint8_t *value, uint32_t vlen, int64_t deadline_ms);
+int state_part_expire(state_part *sp, int64_t limit, state_fire_fn fire, void *arg);
+
 /* Seeds an empty partition from an initial-state function: keeps the
  * (key, state) records it emits whose kvmap_hash(key) % nparts == part,
  * touched at batch_ms. SL_ESTATE when the partition is not empty. */
