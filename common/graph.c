@@ -204,7 +204,8 @@ static int node_check_times(const Sluice__Node *n, size_t i, int64_t batch_ms, c
 	if (n->kind == SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW &&
 	    n->length_ms / n->slide_ms > 1000) {
 		snprintf(err, errlen,
-		         "%s: length %lld ms / slide %lld ms puts each record in more than 1000 "
+		         "%s: length %lld ms / slide %lld ms puts each record in more "
+		         "than 1000 "
 		         "windows",
 		         node_label(n, i, lb, sizeof(lb)), (long long)n->length_ms,
 		         (long long)n->slide_ms);

@@ -284,8 +284,9 @@ static void test_wire_refusals(void **state)
 	expect_wire(&h, 1000, "event_time_window is not supported by this master yet");
 	n->length_ms = 3600000;
 	n->slide_ms = 1000;
-	expect_wire(&h, 1000, "node 1 (event_time_window): length 3600000 ms / slide 1000 ms "
-	                      "puts each record in more than 1000 windows");
+	expect_wire(&h, 1000,
+	            "node 1 (event_time_window): length 3600000 ms / slide 1000 ms "
+	            "puts each record in more than 1000 windows");
 
 	n = hgraph_make(&h, SLUICE__NODE_KIND__OP_MAP_WITH_STATE);
 	n->timeout_ms = -1;
