@@ -603,7 +603,9 @@ static sl_stream *two_sided(sl_stream *a, sl_stream *b, Sluice__NodeKind k, int 
 	Sluice__Node *n = node_add(c, k, in, 2);
 	if (n != NULL) {
 		n->partitions = (uint32_t)parts;
-		n->value_format = SLUICE__VALUE_FORMAT__FORMAT_LIST_TEXT;
+		n->value_format = k == SLUICE__NODE_KIND__OP_COGROUP
+		                      ? SLUICE__VALUE_FORMAT__FORMAT_LIST_LISTS
+		                      : SLUICE__VALUE_FORMAT__FORMAT_LIST_TEXT;
 	}
 	return node_stream(c, n);
 }

@@ -201,27 +201,42 @@ static void fmt_put(task_run *tr, size_t *len, const void *p, size_t n)
 	*len += n;
 }
 
+/* A value list as "[a,b]", an absent element as "null"; with nested set,
+ * each element is itself a list (cogroup). A malformed list ends at the
+ * damage, marked "...". */
+static void fmt_list(task_run *tr, size_t *len, const uint8_t *v, uint32_t vlen,
+                     bool nested)
+{
+	uint32_t off = 0, elen;
+	const uint8_t *e;
+	int rv;
+	fmt_put(tr, len, "[", 1);
+	for (bool first = true; (rv = sl_list_next(v, vlen, &off, &e, &elen)) > 0;
+	     first = false) {
+		if (!first)
+			fmt_put(tr, len, ",", 1);
+		if (e == NULL)
+			fmt_put(tr, len, "null", 4);
+		else if (nested)
+			fmt_list(tr, len, e, elen, false);
+		else
+			fmt_put(tr, len, e, elen);
+	}
+	if (rv < 0)
+		fmt_put(tr, len, "...", 3);
+	fmt_put(tr, len, "]", 1);
+}
+
 static void fmt_value(task_run *tr, size_t *len, const uint8_t *v, uint32_t vlen)
 {
 	char num[32];
 	if (tr->val_fmt == SLUICE__VALUE_FORMAT__FORMAT_I64 && vlen == 8) {
 		int n = snprintf(num, sizeof(num), "%" PRId64, sl_i64_decode(v, 8));
 		fmt_put(tr, len, num, (size_t)n);
-	} else if (tr->val_fmt == SLUICE__VALUE_FORMAT__FORMAT_LIST_TEXT) {
-		fmt_put(tr, len, "[", 1);
-		for (uint32_t off = 0; off + 4 <= vlen;) {
-			uint32_t n = (uint32_t)v[off] | (uint32_t)v[off + 1] << 8 |
-			             (uint32_t)v[off + 2] << 16 |
-			             (uint32_t)v[off + 3] << 24;
-			off += 4;
-			if (n > vlen - off)
-				break;
-			if (off > 4)
-				fmt_put(tr, len, ",", 1);
-			fmt_put(tr, len, v + off, n);
-			off += n;
-		}
-		fmt_put(tr, len, "]", 1);
+	} else if (tr->val_fmt == SLUICE__VALUE_FORMAT__FORMAT_LIST_TEXT ||
+	           tr->val_fmt == SLUICE__VALUE_FORMAT__FORMAT_LIST_LISTS) {
+		fmt_list(tr, len, v, vlen,
+		         tr->val_fmt == SLUICE__VALUE_FORMAT__FORMAT_LIST_LISTS);
 	} else {
 		fmt_put(tr, len, v, vlen);
 	}

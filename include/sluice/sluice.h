@@ -298,7 +298,14 @@ void sl_kafka_sink(sl_stream *s, const char *topic, const char *params);
 
 /* How outputs show values: text (default) or i64. Built-ins that produce
  * i64 values set this themselves. */
-typedef enum { SL_FORMAT_TEXT = 0, SL_FORMAT_I64 = 1, SL_FORMAT_LIST = 2 } sl_format;
+/* SL_FORMAT_LIST: a value list, "[a,b]" (an absent element as "null");
+ * SL_FORMAT_LISTS: a list of value lists (cogroup), "[[a,b],[c]]". */
+typedef enum {
+	SL_FORMAT_TEXT = 0,
+	SL_FORMAT_I64 = 1,
+	SL_FORMAT_LIST = 2,
+	SL_FORMAT_LISTS = 3
+} sl_format;
 sl_stream *sl_with_value_format(sl_stream *s, sl_format f);
 /* A name for logs and the console. */
 sl_stream *sl_named(sl_stream *s, const char *name);

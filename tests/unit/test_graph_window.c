@@ -107,6 +107,11 @@ static void test_builder_fields(void **state)
 	assert_int_equal(n->inputs[0], 1);
 	assert_int_equal(n->inputs[1], 9);
 	assert_int_equal(n->partitions, 6);
+	assert_int_equal(n->value_format, SLUICE__VALUE_FORMAT__FORMAT_LIST_TEXT);
+	sl_cogroup(p, p, 0); /* 15 */
+	assert_int_equal(node(ctx, 15)->value_format,
+	                 SLUICE__VALUE_FORMAT__FORMAT_LIST_LISTS);
+	assert_int_equal(node(ctx, 15)->kind, SLUICE__NODE_KIND__OP_COGROUP);
 	assert_int_equal(node(ctx, 11)->kind, SLUICE__NODE_KIND__OP_ASSIGN_EVENT_TIME);
 	n = node(ctx, 12);
 	assert_int_equal(n->kind, SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW);
