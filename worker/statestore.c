@@ -849,35 +849,44 @@ static int ckpt_fill(state_part *sp, const rbuf *b, const char *path, char *err,
 	return SL_OK;
 }
 
+int state_part_decode(const uint8_t *data, size_t len, const char *name, size_t max_raw,
+                      state_part **out, char *err, size_t errlen)
+{
+	char berr[256] = "";
+	rbuf b;
+	*out = NULL;
+	if (len < CKPT_MAGIC_LEN || memcmp(data, CKPT_MAGIC, CKPT_MAGIC_LEN) != 0) {
+		snprintf(err, errlen,
+		         "state checkpoint %s: not a state checkpoint (bad magic)", name);
+		return SL_EPROTO;
+	}
+	if (block_decode(data + CKPT_MAGIC_LEN, len - CKPT_MAGIC_LEN, max_raw, &b, berr,
+	                 sizeof(berr)) != SL_OK) {
+		snprintf(err, errlen, "state checkpoint %s: damaged: %s", name, berr);
+		return SL_EPROTO;
+	}
+	state_part *sp = state_part_new(0);
+	int rv = ckpt_fill(sp, &b, name, err, errlen);
+	rbuf_free(&b);
+	if (rv != SL_OK) {
+		state_part_free(sp);
+		return rv;
+	}
+	sp->ckpt_version = sp->version;
+	*out = sp;
+	return SL_OK;
+}
+
 int state_part_load(const char *path, state_part **out, char *err, size_t errlen)
 {
 	size_t len = 0;
-	char berr[256] = "";
 	*out = NULL;
 	uint8_t *data = read_whole(path, &len);
 	if (data == NULL) {
 		snprintf(err, errlen, "state checkpoint %s: %s", path, strerror(errno));
 		return SL_EIO;
 	}
-	rbuf b;
-	int rv = SL_EPROTO;
-	if (len < CKPT_MAGIC_LEN || memcmp(data, CKPT_MAGIC, CKPT_MAGIC_LEN) != 0) {
-		snprintf(err, errlen,
-		         "state checkpoint %s: not a state checkpoint (bad magic)", path);
-	} else if (block_decode(data + CKPT_MAGIC_LEN, len - CKPT_MAGIC_LEN, CKPT_MAX_RAW,
-	                        &b, berr, sizeof(berr)) != SL_OK) {
-		snprintf(err, errlen, "state checkpoint %s: damaged: %s", path, berr);
-	} else {
-		state_part *sp = state_part_new(0);
-		rv = ckpt_fill(sp, &b, path, err, errlen);
-		rbuf_free(&b);
-		if (rv == SL_OK) {
-			sp->ckpt_version = sp->version;
-			*out = sp;
-		} else {
-			state_part_free(sp);
-		}
-	}
+	int rv = state_part_decode(data, len, path, CKPT_MAX_RAW, out, err, errlen);
 	sl_free(data);
 	return rv;
 }

@@ -123,6 +123,10 @@ int state_part_checkpoint(state_part *sp, const char *path, char *err, size_t er
 /* Loads a checkpoint into a new partition (*out). SL_EIO when unreadable,
  * SL_EPROTO when damaged, with err naming path and the problem. */
 int state_part_load(const char *path, state_part **out, char *err, size_t errlen);
+/* The same from a checkpoint's bytes (name for messages; max_raw bounds the
+ * decompressed size): SL_EPROTO when damaged. */
+int state_part_decode(const uint8_t *data, size_t len, const char *name, size_t max_raw,
+                      state_part **out, char *err, size_t errlen);
 
 /* ---- the registry: state partitions of this worker ---- */
 

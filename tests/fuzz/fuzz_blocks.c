@@ -11,14 +11,17 @@
  * value ...) that are encoded with block_encode, and the last three bytes
  * name one byte of the encoded block to flip (u16 position, u8 xor mask),
  * which reaches the checks behind the CRC and the LZ4 decoder that random
- * bytes rarely pass. Every decoded record is iterated; everything is freed
- * and the allocation counter must return to its start.
+ * bytes rarely pass. Each block is also read as the body of a state
+ * checkpoint (worker/statestore.c: version record, keys with deadlines). Every decoded
+ * record is iterated; everything is freed and the allocation counter must return to its
+ * start.
  */
 #include "alloc.h"
 #include "blockmgr.h"
 #include "log.h"
 #include "record.h"
 #include "sluice/err.h"
+#include "statestore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +63,20 @@ static int build(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len)
 	return rv;
 }
 
+/* The same block as the body of a state checkpoint (worker/statestore.c). */
+static void decode_state(const uint8_t *enc, size_t len)
+{
+	char err[256];
+	state_part *sp;
+	uint8_t *ckpt = sl_malloc(len + 8);
+	memcpy(ckpt, "SLSTATE1", 8);
+	memcpy(ckpt + 8, enc, len);
+	if (state_part_decode(ckpt, len + 8, "fuzz", 1 << 20, &sp, err, sizeof(err)) ==
+	    SL_OK)
+		state_part_free(sp);
+	sl_free(ckpt);
+}
+
 static void decode(const uint8_t *enc, size_t len)
 {
 	char err[256];
@@ -70,6 +87,7 @@ static void decode(const uint8_t *enc, size_t len)
 		iterate(out.data, out.len);
 		rbuf_free(&out);
 	}
+	decode_state(enc, len);
 }
 
 /* Stores the block at a level, reads it back (from disk for DISK_ONLY)
