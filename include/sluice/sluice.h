@@ -129,8 +129,8 @@ typedef int (*sl_event_time_fn)(const sl_record *in, int64_t *event_time_ms);
 
 /* Emits one record; key and value are copied before it returns (NULL with a
  * length of 0 is an empty key or value). event_time_ms becomes the record's
- * event time (sl_assign_event_time, event-time windows and the Kafka sink's
- * timestamp read it). 0, or a negative sl_err to return from the function. */
+ * event time (what event-time windows read; pass in->event_time_ms to keep
+ * the input's). 0, or a negative sl_err to return from the function. */
 int sl_emit(sl_emitter *out, const void *key, size_t key_len, const void *value,
             size_t value_len, int64_t event_time_ms);
 /* sl_emit(out, NULL, 0, value, value_len, 0): no key, event time 0. */
