@@ -750,28 +750,43 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-int state_part_checkpoint(state_part *sp, const char *path, char *err, size_t errlen)
+int state_part_encode(const state_part *sp, uint8_t **out, size_t *len)
 {
 	rbuf b;
 	uint8_t *enc = NULL;
 	size_t enclen = 0;
-	char tmp[4096];
 	rbuf_init(&b);
 	ckpt_records(sp, &b);
 	int rv = block_encode(&b, &enc, &enclen);
 	rbuf_free(&b);
+	if (rv != SL_OK)
+		return rv;
+	*out = sl_malloc(CKPT_MAGIC_LEN + enclen);
+	memcpy(*out, CKPT_MAGIC, CKPT_MAGIC_LEN);
+	memcpy(*out + CKPT_MAGIC_LEN, enc, enclen);
+	*len = CKPT_MAGIC_LEN + enclen;
+	sl_free(enc);
+	return SL_OK;
+}
+
+int state_part_checkpoint(state_part *sp, const char *path, char *err, size_t errlen)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int rv = state_part_encode(sp, &data, &len);
 	int fd =
 	    rv == SL_OK ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
-	bool ok = fd >= 0 && write_all(fd, CKPT_MAGIC, CKPT_MAGIC_LEN) == 0 &&
-	          write_all(fd, enc, enclen) == 0 && fsync(fd) == 0;
+	bool ok = fd >= 0 && write_all(fd, data, len) == 0 && fsync(fd) == 0;
 	if (fd >= 0 && close(fd) != 0)
 		ok = false;
 	if (ok && rename(tmp, path) != 0)
 		ok = false;
-	sl_free(enc);
+	sl_free(data);
 	if (!ok) {
-		snprintf(err, errlen, "state checkpoint %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "state checkpoint %s: %s", path,
+		         rv != SL_OK ? sl_strerror(rv) : strerror(errno));
 		unlink(tmp);
 		return SL_EIO;
 	}

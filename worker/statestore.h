@@ -117,6 +117,9 @@ bool state_part_checkpoint_due(const state_part *sp, int64_t batch_ms,
  * set, else 10 x the batch interval (Spark's rule of thumb). */
 struct sl_conf;
 int64_t state_checkpoint_interval(const struct sl_conf *conf, int64_t batch_interval_ms);
+/* The committed state as a checkpoint's bytes (*out, sl_free), e.g. to keep
+ * it as a replicated block rather than a local file. */
+int state_part_encode(const state_part *sp, uint8_t **out, size_t *len);
 /* Writes the committed state to path (via path.tmp, fsync, rename). Call
  * between batches. SL_EIO with err on failure. */
 int state_part_checkpoint(state_part *sp, const char *path, char *err, size_t errlen);

@@ -389,7 +389,23 @@ static void test_checkpoint_round_trip(void **state)
 	conf_free(conf);
 	assert_true(state_part_checkpoint_due(sp, 10000, 10000));
 
+	/* the same bytes in memory as on disk */
+	uint8_t *mem = NULL, file[4096];
+	size_t mlen = 0;
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	size_t flen = fread(file, 1, sizeof(file), f);
+	fclose(f);
+	assert_int_equal(state_part_encode(sp, &mem, &mlen), SL_OK);
+	assert_int_equal(mlen, flen);
+	assert_memory_equal(mem, file, flen);
 	state_part *re = NULL;
+	assert_int_equal(
+	    state_part_decode(mem, mlen, "mem", 1 << 20, &re, err, sizeof(err)), SL_OK);
+	assert_int_equal(state_part_keys(re), 3);
+	state_part_free(re);
+	sl_free(mem);
+	re = NULL;
 	assert_int_equal(state_part_load(path, &re, err, sizeof(err)), SL_OK);
 	assert_int_equal(state_part_version(re), 2000);
 	assert_int_equal(state_part_keys(re), 3);
