@@ -28,14 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-job *jobs_find_id(struct engine *e, uint64_t id)
-{
-	for (size_t i = 0; i < e->njobs; i++)
-		if (e->jobs[i]->id == id)
-			return e->jobs[i];
-	return NULL;
-}
-
 job *jobs_find(struct engine *e, const char *name_or_id)
 {
 	for (size_t i = 0; i < e->njobs; i++)
@@ -44,11 +36,6 @@ job *jobs_find(struct engine *e, const char *name_or_id)
 	char *end;
 	unsigned long long id = strtoull(name_or_id, &end, 10);
 	return *end == '\0' && end != name_or_id ? jobs_find_id(e, id) : NULL;
-}
-
-void job_checkpoint(job *j)
-{
-	j->ckpt_dirty = true;
 }
 
 void job_fail(job *j, const char *fmt, ...)
@@ -427,6 +414,38 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 	return SL_OK;
 }
 
+static int handle_add_block(struct engine *e, const envelope *req, rpc_reply *rep)
+{
+	Sluice__AddBlock *a =
+	    sluice__add_block__unpack(NULL, req->payload_len, req->payload);
+	if (a == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed AddBlock");
+	int rv = rtracker_check_add_block(a, rep);
+	job *j = rv == SL_OK ? jobs_find_id(e, a->job_id) : NULL;
+	if (j != NULL && j->state == JOB_RUNNING && rtracker_add_block(j, a))
+		ratecontrol_note_receiver(j, a->receiver_id, a->blocked_share, a->rate);
+	sluice__add_block__free_unpacked(a, NULL);
+	if (rv != SL_OK)
+		return rv;
+	Sluice__AddBlockReply out = SLUICE__ADD_BLOCK_REPLY__INIT;
+	rpc_reply_set(rep, MSG_ADD_BLOCK_REPLY, &out);
+	return SL_OK;
+}
+
+static int handle_task_status(struct engine *e, const envelope *req, rpc_reply *rep)
+{
+	int rv = sched_handle_status(e->sched, req, rep);
+	/* Schedule what this completion unblocked now, not at the next tick. */
+	engine_kick(e);
+	return rv;
+}
+
+void sched_broadcast_remove(struct engine *e, const char *prefix, rblock **blocks,
+                            size_t n)
+{
+	sched_remove_data(e->sched, prefix, blocks, n);
+}
+
 /* The checkpointer's completion (its thread, no lock held). */
 static void engine_checkpoint_done(void *arg, uint64_t job_id, uint64_t seq, int rv,
                                    const char *err)
@@ -487,7 +506,8 @@ int engine_new(master *m, struct engine **out, char *err, size_t errlen)
 	e->m = m;
 	/* Workers may still report tasks of the master that ran before us:
 	 * task ids start past any it can have used (ms clock x 4096). */
-	e->next_task_id = (uint64_t)clock_wall_ms() << 12;
+	e->sched =
+	    sched_new(m->cl, &m->lock, &plan_sched_ops, (uint64_t)clock_wall_ms() << 12);
 	store_meta_get_int(m->db, "master_epoch", 0, &epoch);
 	e->epoch = (uint32_t)epoch + 1;
 	store_meta_set_int(m->db, "master_epoch", e->epoch);
@@ -524,7 +544,7 @@ void engine_free(struct engine *e)
 	for (size_t i = 0; i < e->njobs; i++)
 		job_free(e->jobs[i]);
 	sl_free(e->jobs);
-	sl_free(e->load);
+	sched_free(e->sched);
 	sl_free(e);
 }
 
@@ -545,11 +565,24 @@ int engine_handle(struct engine *e, const envelope *req, rpc_reply *rep)
 	case MSG_FETCH_LIBRARY:
 		return handle_fetch_library(e, req, rep);
 	case MSG_TASK_STATUS:
-		return sched_handle_status(e, req, rep);
+		return handle_task_status(e, req, rep);
 	case MSG_ADD_BLOCK: /* checkpointed at the next tick, with its peers */
-		return rtracker_handle_add_block(e, req, rep);
+		return handle_add_block(e, req, rep);
 	default:
 		return SL_EUNKNOWN_TYPE;
+	}
+}
+
+/* What the layers below reported in job.halt (a batch failed for good, a
+ * Kafka source cannot be planned) fails the job here, at the top. */
+static void jobs_apply_halts(struct engine *e)
+{
+	for (size_t i = 0; i < e->njobs; i++) {
+		job *j = e->jobs[i];
+		if (j->halt[0] == '\0')
+			continue;
+		job_fail(j, "%s", j->halt);
+		j->halt[0] = '\0';
 	}
 }
 
@@ -557,13 +590,14 @@ void engine_kick(struct engine *e)
 {
 	for (size_t i = 0; i < e->njobs; i++)
 		batches_start_ojobs(e->jobs[i]);
-	sched_run(e);
+	sched_run(e->sched);
 	for (size_t i = 0; i < e->njobs; i++)
 		batches_check_done(e->jobs[i]);
+	jobs_apply_halts(e);
 	/* Retiring a batch frees slots for the next output job. */
 	for (size_t i = 0; i < e->njobs; i++)
 		batches_start_ojobs(e->jobs[i]);
-	sched_run(e);
+	sched_run(e->sched);
 	engine_flush(e);
 }
 
@@ -576,6 +610,10 @@ void engine_tick(struct engine *e)
 			rtracker_tick(j); /* a paused job's receivers go on */
 		if (j->state == JOB_RUNNING) {
 			batches_generate(j, now);
+			if (j->halt[0] != '\0') {
+				job_fail(j, "%s", j->halt);
+				j->halt[0] = '\0';
+			}
 			joblag_tick(j, clock_mono_ms());
 		}
 		lifecycle_tick(j, now);
@@ -586,7 +624,7 @@ void engine_tick(struct engine *e)
 void engine_worker_tasks(struct engine *e, worker_entry *w, const uint64_t *tasks,
                          size_t ntasks)
 {
-	if (sched_worker_tasks(e, w->id, w->prev_hb_mono, tasks, ntasks) > 0)
+	if (sched_worker_tasks(e->sched, w->id, w->prev_hb_mono, tasks, ntasks) > 0)
 		engine_kick(e);
 }
 
@@ -599,7 +637,7 @@ void engine_worker_event(struct engine *e, worker_entry *w, bool lost)
 				rtracker_worker_back(e->jobs[i], w);
 		return;
 	}
-	sched_worker_lost(e, w->id);
+	sched_worker_lost(e->sched, w->id);
 	for (size_t i = 0; i < e->njobs; i++)
 		rtracker_worker_lost(e->jobs[i], w->id);
 }

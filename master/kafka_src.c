@@ -379,7 +379,7 @@ bool kafka_ready(job *j, int64_t t)
 			if ((k->errors >= 3 &&
 			     now - k->first_err_mono >= KAFKA_FAIL_MS) ||
 			    strstr(k->plan_err, "topics exist") != NULL)
-				job_fail(j, "%s", k->plan_err);
+				snprintf(j->halt, sizeof(j->halt), "%s", k->plan_err);
 			else
 				log_warn("job %s: %s (will retry)", j->name, k->plan_err);
 			k->plan_ms = -1;

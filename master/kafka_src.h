@@ -20,7 +20,7 @@
 #ifndef SLUICE_MASTER_KAFKA_SRC_H
 #define SLUICE_MASTER_KAFKA_SRC_H
 
-#include "engine_int.h"
+#include "model.h"
 
 typedef struct ksrc ksrc;
 
@@ -42,7 +42,8 @@ void kafka_commit_pending(ksrc *k);
 void kafka_restore(job *j, const ckpt_range *offsets, size_t n);
 
 /* Under the lock: true when every Kafka source of the job has a plan for t
- * (or the job has none); fails the job on a planning error. */
+ * (or the job has none); a planning error that persists is set in j->halt
+ * (the registry fails the job). */
 bool kafka_ready(job *j, int64_t t);
 /* Under the lock: moves the plans for b->time_ms into the batch. */
 void kafka_take(job *j, batch *b);

@@ -23,7 +23,7 @@
 #ifndef SLUICE_MASTER_RATECONTROL_H
 #define SLUICE_MASTER_RATECONTROL_H
 
-#include "engine_int.h"
+#include "model.h"
 
 #include <stddef.h>
 #include <stdint.h>

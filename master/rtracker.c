@@ -1,20 +1,11 @@
 /*
- * ReceiverTracker: one receiver per receiver-based input stream of a running
- * job, placed on the worker with the fewest receivers, with a replica worker
- * chosen for the _2 storage levels. A receiver whose worker is LOST is
- * started again elsewhere. Blocks the receivers report (MSG_ADD_BLOCK) wait
- * in the job's unallocated queue until the next batch takes them all
- * (ReceivedBlockTracker.allocateBlocksToBatch).
- *
- * When a worker is lost its copies are struck from every block; a block left
- * with no holder cannot be read and is reported (its batch will fail unless
- * the WAL has it).
+ * The receiver tracker (contract in rtracker.h).
  */
+#include "rtracker.h"
 #include "alloc.h"
 #include "api.h"
 #include "clock.h"
 #include "ratecontrol.h"
-#include "engine_int.h"
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
@@ -70,7 +61,7 @@ static void start_done(void *arg, int rv, const envelope *reply, const char *err
 		} else {
 			log_warn("job %s: receiver %u could not start on %s: %s", j->name,
 			         r->id, r->worker, err);
-			sched_load(c->e, r->worker)->receivers--;
+			sched_load(c->e->sched, r->worker)->receivers--;
 			r->state = RCV_INACTIVE;
 			r->retry_after_mono = clock_mono_ms() + 1000;
 		}
@@ -90,7 +81,7 @@ static worker_entry *place(struct engine *e, const char *exclude)
 		if (w->state != WORKER_ALIVE || w->client == NULL ||
 		    (exclude && strcmp(w->id, exclude) == 0))
 			continue;
-		uint32_t n = sched_load(e, w->id)->receivers;
+		uint32_t n = sched_load(e->sched, w->id)->receivers;
 		if (n < best_n) {
 			best_n = n;
 			best = w;
@@ -140,7 +131,7 @@ static void receiver_start(job *j, receiver *r)
 	r->generation++;
 	r->state = RCV_STARTING;
 	snprintf(r->worker, sizeof(r->worker), "%s", w->id);
-	sched_load(e, w->id)->receivers++;
+	sched_load(e->sched, w->id)->receivers++;
 	start_ctx *c = sl_malloc(sizeof(*c));
 	*c = (start_ctx){
 	    .e = e, .job_id = j->id, .rid = r->id, .generation = r->generation};
@@ -152,7 +143,7 @@ static void receiver_start(job *j, receiver *r)
 	if (rpc_call_async(w->client, MSG_START_RECEIVER, &s, start_done, c) != SL_OK) {
 		sl_free(c);
 		r->state = RCV_INACTIVE;
-		sched_load(e, w->id)->receivers--;
+		sched_load(e->sched, w->id)->receivers--;
 	}
 }
 
@@ -236,14 +227,14 @@ void rtracker_stop(job *j)
 			else
 				sl_free(c);
 		}
-		sched_load(j->e, r->worker)->receivers--;
+		sched_load(j->e->sched, r->worker)->receivers--;
 		r->state = RCV_INACTIVE;
 		r->generation++;
 		r->retry_after_mono = INT64_MAX;
 	}
 }
 
-static int block_check(const Sluice__AddBlock *a, rpc_reply *rep)
+int rtracker_check_add_block(const Sluice__AddBlock *a, rpc_reply *rep)
 {
 	if (a->block_id == NULL || a->block_id[0] == '\0' || strlen(a->block_id) > 200)
 		return rpc_reply_error(rep, SL_EINVAL, "AddBlock: bad block id");
@@ -272,56 +263,41 @@ static bool block_known(const job *j, const char *id)
 	return false;
 }
 
-int rtracker_handle_add_block(struct engine *e, const envelope *req, rpc_reply *rep)
+bool rtracker_add_block(job *j, const Sluice__AddBlock *a)
 {
-	Sluice__AddBlock *a =
-	    sluice__add_block__unpack(NULL, req->payload_len, req->payload);
-	if (a == NULL)
-		return rpc_reply_error(rep, SL_EPROTO, "malformed AddBlock");
-	int rv = block_check(a, rep);
-	job *j = rv == SL_OK ? jobs_find_id(e, a->job_id) : NULL;
-	if (rv == SL_OK && j != NULL && block_known(j, a->block_id))
-		j = NULL; /* a retried report of a block we have: already counted */
-	if (rv == SL_OK && j != NULL && j->state == JOB_RUNNING) {
-		rblock *b = sl_calloc(1, sizeof(*b));
-		b->id = sl_strdup(a->block_id);
-		b->node = a->node;
-		b->records = a->records;
-		b->bytes = a->bytes;
-		b->created_ms = a->created_ms;
-		/* the receiver's own worker (first holder) wrote the WAL */
-		b->wal = a->wal_path && a->wal_path[0]
-		             ? sl_asprintf("%s:%s", a->worker_ids[0], a->wal_path)
-		             : sl_strdup("");
-		b->nholders = (int)a->n_worker_ids;
-		for (int h = 0; h < b->nholders; h++) {
-			snprintf(b->holder_id[h], sizeof(b->holder_id[h]), "%s",
-			         a->worker_ids[h]);
-			b->holder_url[h] = sl_strdup(a->urls[h]);
-		}
-		if (j->npending == j->pending_cap) {
-			j->pending_cap = j->pending_cap ? j->pending_cap * 2 : 64;
-			j->pending =
-			    sl_realloc(j->pending, j->pending_cap * sizeof(*j->pending));
-		}
-		j->pending[j->npending++] = b;
-		ratecontrol_note_receiver(j, a->receiver_id, a->blocked_share, a->rate);
-		/* durable at the next tick (engine_flush); the window is in
-		 * docs/recovery.md */
-		job_checkpoint(j);
+	if (block_known(j, a->block_id))
+		return false; /* a retried report of a block we have: counted */
+	rblock *b = sl_calloc(1, sizeof(*b));
+	b->id = sl_strdup(a->block_id);
+	b->node = a->node;
+	b->records = a->records;
+	b->bytes = a->bytes;
+	b->created_ms = a->created_ms;
+	/* the receiver's own worker (first holder) wrote the WAL */
+	b->wal = a->wal_path && a->wal_path[0]
+	             ? sl_asprintf("%s:%s", a->worker_ids[0], a->wal_path)
+	             : sl_strdup("");
+	b->nholders = (int)a->n_worker_ids;
+	for (int h = 0; h < b->nholders; h++) {
+		snprintf(b->holder_id[h], sizeof(b->holder_id[h]), "%s",
+		         a->worker_ids[h]);
+		b->holder_url[h] = sl_strdup(a->urls[h]);
 	}
-	sluice__add_block__free_unpacked(a, NULL);
-	if (rv != SL_OK)
-		return rv;
-	Sluice__AddBlockReply out = SLUICE__ADD_BLOCK_REPLY__INIT;
-	rpc_reply_set(rep, MSG_ADD_BLOCK_REPLY, &out);
-	return SL_OK;
+	if (j->npending == j->pending_cap) {
+		j->pending_cap = j->pending_cap ? j->pending_cap * 2 : 64;
+		j->pending = sl_realloc(j->pending, j->pending_cap * sizeof(*j->pending));
+	}
+	j->pending[j->npending++] = b;
+	/* durable at the next tick (engine_flush); the window is in
+	 * docs/recovery.md */
+	job_checkpoint(j);
+	return true;
 }
 
-void rtracker_allocate(job *j, batch *b)
+void rtracker_allocate(job *j, rblock ***blocks, size_t *n)
 {
-	b->blocks = j->pending;
-	b->nblocks = j->npending;
+	*blocks = j->pending;
+	*n = j->npending;
 	j->pending = NULL;
 	j->npending = j->pending_cap = 0;
 }
@@ -349,16 +325,6 @@ static void strike_holder(rblock *b, const char *worker_id)
 			          b->id, worker_id);
 		return;
 	}
-}
-
-bool rblock_wal_worker(const rblock *b, char out[32])
-{
-	const char *colon = b->wal ? strchr(b->wal, ':') : NULL;
-	if (colon == NULL || colon == b->wal || colon - b->wal >= 32)
-		return false;
-	memcpy(out, b->wal, (size_t)(colon - b->wal));
-	out[colon - b->wal] = '\0';
-	return true;
 }
 
 static void readd_holder(rblock *b, const worker_entry *w)
@@ -403,5 +369,5 @@ void rtracker_worker_lost(job *j, const char *worker_id)
 		r->generation++;
 		r->retry_after_mono = 0;
 	}
-	sched_load(j->e, worker_id)->receivers = 0;
+	sched_load(j->e->sched, worker_id)->receivers = 0;
 }
