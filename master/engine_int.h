@@ -21,6 +21,8 @@
 #include "rtracker.h"
 
 /* jobs.c */
+/* Creates the job's Kafka sources from its graph and configuration. */
+int job_kafka_init(job *j, char *err, size_t errlen);
 job *jobs_find(struct engine *e, const char *name_or_id);
 void job_fail(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Applies the definition's configuration to the job; errors name the key. */

@@ -90,7 +90,7 @@ static batch *batch_new(job *j, int64_t t)
 {
 	batch *b = batch_make(j, t);
 	rtracker_allocate(j, &b->blocks, &b->nblocks);
-	kafka_take(j, b);
+	kafka_take(&j->kafka, &b->kr, &b->nkr, &b->input_records);
 	for (size_t i = 0; i < b->nkr; i++)
 		koff_note(j, &b->kr[i]);
 	for (size_t i = 0; i < j->graph->n_nodes; i++) {
@@ -109,7 +109,8 @@ void batches_generate(job *j, int64_t now_wall)
 {
 	/* stopping gracefully: only batches for what the receivers delivered */
 	while (now_wall >= j->next_batch_ms && j->state == JOB_RUNNING &&
-	       (!j->draining || j->npending > 0) && kafka_ready(j, j->next_batch_ms)) {
+	       (!j->draining || j->npending > 0) &&
+	       kafka_ready(&j->kafka, j->next_batch_ms, j->halt, sizeof(j->halt))) {
 		batch *b = batch_new(j, j->next_batch_ms);
 		j->next_batch_ms += j->interval_ms;
 		if (j->nbatches == j->batches_cap) {
@@ -302,7 +303,7 @@ static void batch_retire(job *j, batch *b)
 	         (long long)b->time_ms);
 	sched_remove_data(j->e->sched, prefix, b->blocks, b->nblocks);
 	if (b->state == BATCH_DONE)
-		kafka_batch_done(j, b);
+		kafka_batch_done(&j->kafka, b->kr, b->nkr);
 	batch_free(b);
 }
 

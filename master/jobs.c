@@ -51,6 +51,33 @@ void job_fail(job *j, const char *fmt, ...)
 	job_transition_to(j, JOB_FAILED, "master", j->error);
 }
 
+static double job_stream_rate(void *arg, uint32_t node)
+{
+	return ratecontrol_stream_rate(arg, node);
+}
+
+int job_kafka_init(job *j, char *err, size_t errlen)
+{
+	return kafka_init(&j->kafka, j->graph, j->conf, j->name, j->interval_ms,
+	                  &j->e->m->lock, err, errlen);
+}
+
+size_t engine_kafka_due(struct engine *e, int64_t now_wall, ksrc **due, size_t ndue,
+                        ksrc **all, size_t nall_cap, size_t *nall)
+{
+	size_t n = 0;
+	*nall = 0;
+	for (size_t i = 0; i < e->njobs; i++) {
+		job *j = e->jobs[i];
+		for (size_t k = 0; k < j->kafka.n && *nall < nall_cap; k++)
+			all[(*nall)++] = j->kafka.v[k];
+		if (j->state == JOB_RUNNING && now_wall >= j->next_batch_ms)
+			n += kafka_collect(&j->kafka, j->next_batch_ms, job_stream_rate,
+			                   j, due + n, ndue - n);
+	}
+	return n;
+}
+
 /* Applies the submitted configuration; errors name the key. */
 int job_conf_apply(job *j, char *err, size_t errlen)
 {
@@ -180,7 +207,7 @@ out:
 void job_free(job *j)
 {
 	rtracker_stop(j);
-	kafka_free(j);
+	kafka_free(&j->kafka);
 	lifecycle_free(j);
 	ratecontrol_free(j);
 	for (size_t i = 0; i < j->nbatches; i++)
@@ -241,7 +268,7 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 	j->state = s->start ? JOB_RUNNING : JOB_PUBLISHED;
 	if ((rv = job_conf_apply(j, err, sizeof(err))) != SL_OK ||
 	    (s->start && (rv = runconf_check_start(j, err, sizeof(err))) != SL_OK) ||
-	    (rv = kafka_init(j, err, sizeof(err))) != SL_OK ||
+	    (rv = job_kafka_init(j, err, sizeof(err))) != SL_OK ||
 	    (rv = job_store(j, err, sizeof(err))) != SL_OK) {
 		/* The reply names the job: format it before job_free frees s. */
 		rv = rpc_reply_error(rep, rv, "job '%s': %s", j->name, err);

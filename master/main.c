@@ -217,11 +217,7 @@ static void master_kafka_io(master *m)
 	ksrc *due[64], *all[256];
 	size_t nall = 0;
 	pthread_mutex_lock(&m->lock);
-	size_t n = kafka_collect(m->engine, clock_wall_ms(), due, 64);
-	struct engine *e = m->engine;
-	for (size_t i = 0; i < e->njobs; i++)
-		for (size_t k = 0; k < e->jobs[i]->nksrc && nall < 256; k++)
-			all[nall++] = e->jobs[i]->ksrc[k];
+	size_t n = engine_kafka_due(m->engine, clock_wall_ms(), due, 64, all, 256, &nall);
 	pthread_mutex_unlock(&m->lock);
 	for (size_t i = 0; i < n; i++)
 		kafka_plan(due[i]);

@@ -13,6 +13,7 @@
 #include "checkpoint.h"
 #include "engine.h"
 #include "job.pb-c.h"
+#include "kafka_src.h"
 #include "tasksched.h"
 
 #include <stdbool.h>
@@ -165,8 +166,7 @@ typedef struct job {
 	int64_t last_batch_ms;
 	char **seen_files; /* text_file_stream: files already taken */
 	size_t nseen;
-	struct ksrc **ksrc; /* Kafka direct streams (kafka_src.c) */
-	size_t nksrc;
+	kset kafka;       /* Kafka direct streams (kafka_src.h) */
 	ratecontrol *rc;  /* backpressure: rate per input stream (ratecontrol.h) */
 	bool dropped;     /* stopped: workers told to drop its data (jobdrop.h) */
 	ckpt_range *koff; /* next offset per Kafka partition, as batches took them */

@@ -128,7 +128,8 @@ static void kafka_parts(const batch *b, const Sluice__Node *n, parts *out)
 		p->in.kr = &b->kr[i];
 		/* keep a partition on the worker that read it last (its consumer
 		 * is warm there) */
-		kafka_worker_of(b->job, b->kr[i].topic, b->kr[i].partition, p->in.prefer);
+		kafka_worker_of(&b->job->kafka, b->kr[i].topic, b->kr[i].partition,
+		                p->in.prefer);
 	}
 }
 
@@ -501,7 +502,7 @@ static void plan_task_done(stage *s, mtask *t, const Sluice__TaskStatus *st)
 static void plan_task_launched(stage *s, mtask *t, const char *worker)
 {
 	if (t->in.kind == TIN_KAFKA)
-		kafka_note_worker(((ojob *)s->owner)->b->job, t->in.kr->topic,
+		kafka_note_worker(&((ojob *)s->owner)->b->job->kafka, t->in.kr->topic,
 		                  t->in.kr->partition, worker);
 }
 
