@@ -21,6 +21,8 @@
 #include "rtracker.h"
 
 /* jobs.c */
+/* Sets up the job's receiver tracker from its graph and configuration. */
+void job_rtracker_init(job *j);
 /* Creates the job's Kafka sources from its graph and configuration. */
 int job_kafka_init(job *j, char *err, size_t errlen);
 job *jobs_find(struct engine *e, const char *name_or_id);

@@ -89,7 +89,7 @@ static void koff_note(job *j, const krange *r)
 static batch *batch_new(job *j, int64_t t)
 {
 	batch *b = batch_make(j, t);
-	rtracker_allocate(j, &b->blocks, &b->nblocks);
+	rtracker_allocate(&j->rt, &b->blocks, &b->nblocks);
 	kafka_take(&j->kafka, &b->kr, &b->nkr, &b->input_records);
 	for (size_t i = 0; i < b->nkr; i++)
 		koff_note(j, &b->kr[i]);
@@ -109,7 +109,7 @@ void batches_generate(job *j, int64_t now_wall)
 {
 	/* stopping gracefully: only batches for what the receivers delivered */
 	while (now_wall >= j->next_batch_ms && j->state == JOB_RUNNING &&
-	       (!j->draining || j->npending > 0) &&
+	       (!j->draining || j->rt.npending > 0) &&
 	       kafka_ready(&j->kafka, j->next_batch_ms, j->halt, sizeof(j->halt))) {
 		batch *b = batch_new(j, j->next_batch_ms);
 		j->next_batch_ms += j->interval_ms;
@@ -157,8 +157,6 @@ void batch_free(batch *b)
 {
 	for (size_t i = 0; i < b->nojobs; i++)
 		ojob_free(b->ojobs[i]);
-	for (size_t i = 0; i < b->nblocks; i++)
-		rblock_free(b->blocks[i]);
 	for (size_t i = 0; i < b->nfiles; i++)
 		sl_free(b->files[i]);
 	for (size_t i = 0; i < b->nkr; i++)
@@ -301,7 +299,8 @@ static void batch_retire(job *j, batch *b)
 	char prefix[96];
 	snprintf(prefix, sizeof(prefix), "shf-%llu-%lld-", (unsigned long long)j->id,
 	         (long long)b->time_ms);
-	sched_remove_data(j->e->sched, prefix, b->blocks, b->nblocks);
+	sched_remove_data(j->e->sched, prefix, NULL, 0);
+	rtracker_release(&j->rt, b->blocks, b->nblocks);
 	if (b->state == BATCH_DONE)
 		kafka_batch_done(&j->kafka, b->kr, b->nkr);
 	batch_free(b);
@@ -325,23 +324,6 @@ static const char *batch_state_name(batch_state s)
 {
 	static const char *const names[] = {"QUEUED", "RUNNING", "DONE", "FAILED"};
 	return names[s];
-}
-
-static void snapshot_block(ckpt_job *c, const rblock *rb, int64_t batch_ms)
-{
-	ckpt_block *cb = ckpt_add_block(c);
-	cb->id = sl_strdup(rb->id);
-	cb->node = rb->node;
-	cb->batch_ms = batch_ms;
-	cb->records = rb->records;
-	cb->bytes = rb->bytes;
-	cb->created_ms = rb->created_ms;
-	cb->nholders = rb->nholders;
-	for (int h = 0; h < rb->nholders && h < CKPT_HOLDERS; h++) {
-		cb->holder_id[h] = sl_strdup(rb->holder_id[h]);
-		cb->holder_url[h] = sl_strdup(rb->holder_url[h]);
-	}
-	cb->wal = sl_strdup(rb->wal ? rb->wal : "");
 }
 
 static void snapshot_batch(ckpt_job *c, const batch *b, bool live)
@@ -371,7 +353,7 @@ static void snapshot_batch(ckpt_job *c, const batch *b, bool live)
 		r->until = b->kr[i].until;
 	}
 	for (size_t i = 0; i < b->nblocks; i++)
-		snapshot_block(c, b->blocks[i], b->time_ms);
+		rtracker_snapshot_block(c, b->blocks[i], b->time_ms);
 }
 
 void batches_snapshot(job *j, ckpt_job *c)
@@ -380,31 +362,11 @@ void batches_snapshot(job *j, ckpt_job *c)
 		snapshot_batch(c, j->retiring[i], false);
 	for (size_t i = 0; i < j->nbatches; i++)
 		snapshot_batch(c, j->batches[i], true);
-	for (size_t i = 0; i < j->npending; i++)
-		snapshot_block(c, j->pending[i], 0);
 	for (size_t i = 0; i < j->nkoff; i++) {
 		ckpt_range *r = ckpt_add_range(&c->offsets, &c->noffsets);
 		*r = j->koff[i];
 		r->topic = sl_strdup(j->koff[i].topic);
 	}
-}
-
-static rblock *block_from(const ckpt_block *cb)
-{
-	rblock *b = sl_calloc(1, sizeof(*b));
-	b->id = sl_strdup(cb->id);
-	b->node = cb->node;
-	b->records = cb->records;
-	b->bytes = cb->bytes;
-	b->created_ms = cb->created_ms;
-	b->nholders = cb->nholders < HOLDERS_MAX ? cb->nholders : HOLDERS_MAX;
-	for (int h = 0; h < b->nholders; h++) {
-		snprintf(b->holder_id[h], sizeof(b->holder_id[h]), "%s",
-		         cb->holder_id[h]);
-		b->holder_url[h] = sl_strdup(cb->holder_url[h]);
-	}
-	b->wal = sl_strdup(cb->wal);
-	return b;
 }
 
 static void batch_restore(job *j, const ckpt_job *c, const ckpt_batch *cb)
@@ -433,7 +395,7 @@ static void batch_restore(job *j, const ckpt_job *c, const ckpt_batch *cb)
 		if (c->blocks[i].batch_ms != cb->time_ms)
 			continue;
 		b->blocks = sl_realloc(b->blocks, (b->nblocks + 1) * sizeof(*b->blocks));
-		b->blocks[b->nblocks++] = block_from(&c->blocks[i]);
+		b->blocks[b->nblocks++] = rtracker_adopt(&j->rt, &c->blocks[i]);
 	}
 	if (j->nbatches == j->batches_cap) {
 		j->batches_cap = j->batches_cap ? j->batches_cap * 2 : 8;
@@ -454,14 +416,8 @@ void batches_restore(job *j, const ckpt_job *c)
 	for (size_t i = 0; i < c->nbatches; i++)
 		batch_restore(j, c, &c->batches[i]);
 	for (size_t i = 0; i < c->nblocks; i++) {
-		if (c->blocks[i].batch_ms != 0)
-			continue;
-		if (j->npending == j->pending_cap) {
-			j->pending_cap = j->pending_cap ? j->pending_cap * 2 : 64;
-			j->pending =
-			    sl_realloc(j->pending, j->pending_cap * sizeof(*j->pending));
-		}
-		j->pending[j->npending++] = block_from(&c->blocks[i]);
+		if (c->blocks[i].batch_ms == 0)
+			rtracker_adopt(&j->rt, &c->blocks[i]);
 	}
 	for (size_t i = 0; i < c->noffsets; i++) {
 		ckpt_range *r = ckpt_add_range(&j->koff, &j->nkoff);
@@ -494,10 +450,5 @@ void batches_rearm(job *j)
 
 void batches_drop_pending(job *j)
 {
-	if (j->npending == 0)
-		return;
-	sched_remove_data(j->e->sched, "", j->pending, j->npending);
-	for (size_t i = 0; i < j->npending; i++)
-		rblock_free(j->pending[i]);
-	j->npending = 0;
+	rtracker_drop_pending(&j->rt);
 }

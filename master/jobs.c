@@ -47,13 +47,30 @@ void job_fail(job *j, const char *fmt, ...)
 	if (j->state == JOB_FAILED)
 		return;
 	log_error("job %s FAILED: %s", j->name, j->error);
-	rtracker_stop(j);
+	rtracker_stop(&j->rt);
 	job_transition_to(j, JOB_FAILED, "master", j->error);
 }
 
 static double job_stream_rate(void *arg, uint32_t node)
 {
 	return ratecontrol_stream_rate(arg, node);
+}
+
+static double job_receiver_rate(void *owner, uint32_t node)
+{
+	return ratecontrol_receiver_rate(owner, node);
+}
+
+static rtracker *job_rtracker_find(void *arg, uint64_t job_id)
+{
+	job *j = jobs_find_id(arg, job_id);
+	return j != NULL ? &j->rt : NULL;
+}
+
+void job_rtracker_init(job *j)
+{
+	rtracker_init(&j->rt, &j->e->rtenv, j, j->id, j->name, j->graph, j->storage_level,
+	              j->block_interval_ms, j->wal);
 }
 
 int job_kafka_init(job *j, char *err, size_t errlen)
@@ -206,7 +223,7 @@ out:
 
 void job_free(job *j)
 {
-	rtracker_stop(j);
+	rtracker_stop(&j->rt);
 	kafka_free(&j->kafka);
 	lifecycle_free(j);
 	ratecontrol_free(j);
@@ -218,8 +235,6 @@ void job_free(job *j)
 	for (size_t i = 0; i < j->nkoff; i++)
 		sl_free(j->koff[i].topic);
 	sl_free(j->koff);
-	for (size_t i = 0; i < j->npending; i++)
-		rblock_free(j->pending[i]);
 	for (size_t i = 0; i < j->nhist; i++) {
 		sl_free(j->hist[i].error);
 		for (size_t k = 0; k < j->hist[i].noutput; k++)
@@ -232,9 +247,8 @@ void job_free(job *j)
 	for (size_t i = 0; i < j->nseen; i++)
 		sl_free(j->seen_files[i]);
 	sl_free(j->seen_files);
-	sl_free(j->pending);
 	sl_free(j->batches);
-	sl_free(j->rcv);
+	rtracker_fini(&j->rt); /* after the batches: it owns their blocks */
 	conf_free(j->conf);
 	jobdef_free(&j->def);
 	sl_free(j->name);
@@ -276,7 +290,7 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 		sluice__submit_job__free_unpacked(s, NULL);
 		return rv;
 	}
-	rtracker_init(j);
+	job_rtracker_init(j);
 	j->live = true;
 	e->jobs = sl_realloc(e->jobs, (e->njobs + 1) * sizeof(*e->jobs));
 	e->jobs[e->njobs++] = j;
@@ -318,7 +332,7 @@ static int handle_list(struct engine *e, rpc_reply *rep)
 		ji->last_batch_ms = j->last_batch_ms;
 		ji->error = j->error;
 		ji->created_ms = j->created_ms;
-		ji->receivers = (uint32_t)j->nrcv;
+		ji->receivers = (uint32_t)j->rt.nrcv;
 		ji->batches_running = (uint32_t)j->nbatches;
 		ji->library_hash = j->lib_hash;
 		ptrs[i] = ji;
@@ -449,8 +463,12 @@ static int handle_add_block(struct engine *e, const envelope *req, rpc_reply *re
 		return rpc_reply_error(rep, SL_EPROTO, "malformed AddBlock");
 	int rv = rtracker_check_add_block(a, rep);
 	job *j = rv == SL_OK ? jobs_find_id(e, a->job_id) : NULL;
-	if (j != NULL && j->state == JOB_RUNNING && rtracker_add_block(j, a))
+	if (j != NULL && j->state == JOB_RUNNING && rtracker_add_block(&j->rt, a)) {
 		ratecontrol_note_receiver(j, a->receiver_id, a->blocked_share, a->rate);
+		/* durable at the next tick (engine_flush); the window is in
+		 * docs/recovery.md */
+		job_checkpoint(j);
+	}
 	sluice__add_block__free_unpacked(a, NULL);
 	if (rv != SL_OK)
 		return rv;
@@ -507,7 +525,7 @@ static ckpt_job *job_snapshot(job *j)
 	c->rate_state = ratecontrol_snapshot(j);
 	lifecycle_snapshot(j, c);
 	batches_snapshot(j, c);
-	rtracker_snapshot(j, c);
+	rtracker_snapshot(&j->rt, c);
 	return c;
 }
 
@@ -535,6 +553,12 @@ int engine_new(master *m, struct engine **out, char *err, size_t errlen)
 	 * task ids start past any it can have used (ms clock x 4096). */
 	e->sched =
 	    sched_new(m->cl, &m->lock, &plan_sched_ops, (uint64_t)clock_wall_ms() << 12);
+	e->rtenv = (rtracker_env){.cl = m->cl,
+	                          .lock = &m->lock,
+	                          .sched = e->sched,
+	                          .find = job_rtracker_find,
+	                          .arg = e,
+	                          .receiver_rate = job_receiver_rate};
 	store_meta_get_int(m->db, "master_epoch", 0, &epoch);
 	e->epoch = (uint32_t)epoch + 1;
 	store_meta_set_int(m->db, "master_epoch", e->epoch);
@@ -634,7 +658,7 @@ void engine_tick(struct engine *e)
 	for (size_t i = 0; i < e->njobs; i++) {
 		job *j = e->jobs[i];
 		if (j->state == JOB_RUNNING || j->state == JOB_PAUSED)
-			rtracker_tick(j); /* a paused job's receivers go on */
+			rtracker_tick(&j->rt); /* a paused job's receivers go on */
 		if (j->state == JOB_RUNNING) {
 			batches_generate(j, now);
 			if (j->halt[0] != '\0') {
@@ -661,10 +685,12 @@ void engine_worker_event(struct engine *e, worker_entry *w, bool lost)
 		for (size_t i = 0; i < e->njobs; i++)
 			if (e->jobs[i]->state == JOB_RUNNING ||
 			    e->jobs[i]->state == JOB_PAUSED)
-				rtracker_worker_back(e->jobs[i], w);
+				if (rtracker_worker_back(&e->jobs[i]->rt, w))
+					job_checkpoint(e->jobs[i]);
 		return;
 	}
 	sched_worker_lost(e->sched, w->id);
 	for (size_t i = 0; i < e->njobs; i++)
-		rtracker_worker_lost(e->jobs[i], w->id);
+		if (rtracker_worker_lost(&e->jobs[i]->rt, w->id))
+			job_checkpoint(e->jobs[i]);
 }

@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "job.pb-c.h"
 #include "kafka_src.h"
+#include "rtracker.h"
 #include "tasksched.h"
 
 #include <stdbool.h>
@@ -85,21 +86,6 @@ typedef struct {
 
 #define BATCH_HISTORY 512
 
-typedef enum { RCV_INACTIVE, RCV_STARTING, RCV_ACTIVE } rcv_state;
-
-typedef struct {
-	uint32_t id;
-	uint32_t node;
-	rcv_state state;
-	char worker[32];
-	uint32_t generation; /* bumped on each start, to ignore stale replies */
-	int64_t retry_after_mono;
-	/* After a master restart: the worker it ran on, waited for until
-	 * prefer_until_mono (it is probably still running there). */
-	char prefer[32];
-	int64_t prefer_until_mono;
-} receiver;
-
 /* SPEC §8: PUBLISHED -> RUNNING <-> PAUSED; RUNNING/PAUSED -> STOPPED; any ->
  * FAILED; STOPPED -> RUNNING again (lifecycle.c). */
 typedef enum {
@@ -146,16 +132,12 @@ typedef struct job {
 	char storage_level[32];
 	int64_t block_interval_ms, max_rate;
 	bool wal;
-	bool stop_on_failure;  /* sluice.batch.onFailure=stop */
-	bool graceful_stop;    /* spark.streaming.stopGracefullyOnShutdown */
-	bool draining;         /* stopping gracefully: receivers told to stop */
-	bool live;             /* receivers, Kafka sources and checkpoint loaded */
-	uint32_t rcv_stopping; /* StopReceiver calls not answered yet */
-	receiver *rcv;
-	size_t nrcv;
-	rblock **pending; /* received, not yet allocated to a batch */
-	size_t npending, pending_cap;
-	batch **batches; /* queued and running, oldest first */
+	bool stop_on_failure; /* sluice.batch.onFailure=stop */
+	bool graceful_stop;   /* spark.streaming.stopGracefullyOnShutdown */
+	bool draining;        /* stopping gracefully: receivers told to stop */
+	bool live;            /* receivers, Kafka sources and checkpoint loaded */
+	rtracker rt;          /* receivers and their blocks (rtracker.h) */
+	batch **batches;      /* queued and running, oldest first */
 	size_t nbatches, batches_cap;
 	batch_summary hist[BATCH_HISTORY];
 	size_t nhist, hist_next;
@@ -194,8 +176,9 @@ struct engine {
 	master *m;
 	job **jobs;
 	size_t njobs;
-	uint32_t epoch; /* master starts on this state store (in shuffle ids) */
-	sched *sched;   /* the task scheduler (tasksched.h) */
+	uint32_t epoch;     /* master starts on this state store (in shuffle ids) */
+	sched *sched;       /* the task scheduler (tasksched.h) */
+	rtracker_env rtenv; /* what the jobs' receiver trackers share */
 	checkpointer *ckpt;
 	bool stopping; /* engine_stop: no more checkpoints queued */
 };

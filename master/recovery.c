@@ -54,16 +54,16 @@ int job_resume(job *j, int64_t grace_ms, char *err, size_t errlen)
 		rv = checkpoint_load(store_db(j->e->m->db), j->id, &c, err, errlen);
 	if (rv != SL_OK)
 		return rv;
-	rtracker_init(j);
-	rtracker_restore(j, c, grace_ms);
+	job_rtracker_init(j);
+	rtracker_restore(&j->rt, c, grace_ms);
 	batches_restore(j, c);
 	kafka_restore(&j->kafka, j->koff, j->nkoff);
 	j->live = true;
 	ratecontrol_restore(j, c->rate_state);
 	log_info("job %s (id %llu) resumed from its checkpoint: %zu unfinished batches, "
 	         "%zu unallocated blocks, %zu Kafka partitions, next batch at %lld",
-	         j->name, (unsigned long long)j->id, j->nbatches, j->npending, j->nkoff,
-	         (long long)j->next_batch_ms);
+	         j->name, (unsigned long long)j->id, j->nbatches, j->rt.npending,
+	         j->nkoff, (long long)j->next_batch_ms);
 	ckpt_job_free(c);
 	return SL_OK;
 }
@@ -96,7 +96,7 @@ static job *job_from_row(struct engine *e, sqlite3_stmt *st, int64_t grace_ms)
 	else if (rv == SL_OK && (j->state == JOB_PUBLISHED || j->state == JOB_STOPPED)) {
 		/* startable: Kafka reading starts from the committed offsets */
 		rv = job_kafka_init(j, err, sizeof(err));
-		rtracker_init(j);
+		job_rtracker_init(j);
 	}
 	if (rv != SL_OK && j->state != JOB_FAILED) {
 		/* listed, never run: the reason names what is wrong */

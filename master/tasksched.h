@@ -46,7 +46,8 @@ typedef struct {
 	char holder_id[HOLDERS_MAX][32];
 	char *holder_url[HOLDERS_MAX];
 	int64_t created_ms;
-	char *wal; /* "<worker id>:<path>" of its WAL segment, "" if not logged */
+	char *wal;     /* "<worker id>:<path>" of its WAL segment, "" if not logged */
+	uint32_t refs; /* batches whose datasets hold it (rtracker.h) */
 } rblock;
 
 /* The worker holding b's WAL segment, in out; false if b is not logged. */
