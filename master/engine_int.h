@@ -14,6 +14,7 @@
 #ifndef SLUICE_MASTER_ENGINE_INT_H
 #define SLUICE_MASTER_ENGINE_INT_H
 
+#include "engine.h"
 #include "jobgen.h"
 #include "kafka_src.h"
 #include "model.h"

@@ -11,9 +11,9 @@
 #define SLUICE_MASTER_MODEL_H
 
 #include "checkpoint.h"
-#include "engine.h"
 #include "job.pb-c.h"
 #include "kafka_src.h"
+#include "master.h"
 #include "rtracker.h"
 #include "tasksched.h"
 
