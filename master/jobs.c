@@ -79,6 +79,15 @@ int job_kafka_init(job *j, char *err, size_t errlen)
 	                  &j->e->m->lock, err, errlen);
 }
 
+int64_t engine_next_batch_wall(struct engine *e)
+{
+	int64_t next = INT64_MAX;
+	for (size_t i = 0; i < e->njobs; i++)
+		if (e->jobs[i]->state == JOB_RUNNING && e->jobs[i]->next_batch_ms < next)
+			next = e->jobs[i]->next_batch_ms;
+	return next;
+}
+
 size_t engine_kafka_due(struct engine *e, int64_t now_wall, ksrc **due, size_t ndue,
                         ksrc **all, size_t nall_cap, size_t *nall)
 {
