@@ -32,7 +32,7 @@ static uint8_t *read_file(const char *path, size_t *len)
 }
 
 /* Loads the library and builds its graph into ctx; EXIT_ERR with a message. */
-static int build_graph(const char *path, void **handle, sl_ctx *ctx)
+static int build_graph(const char *path, int64_t batch_ms, void **handle, sl_ctx *ctx)
 {
 	*handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (*handle == NULL) {
@@ -61,7 +61,7 @@ static int build_graph(const char *path, void **handle, sl_ctx *ctx)
 	}
 	char err[512];
 	const Sluice__JobGraph *g = api_ctx_graph(ctx);
-	if (graph_validate(g, err, sizeof(err)) != SL_OK ||
+	if (graph_validate_job(g, batch_ms, err, sizeof(err)) != SL_OK ||
 	    graph_check_symbols(g, (int (*)(void *, const char *))resolve_sym, *handle,
 	                        err, sizeof(err)) != SL_OK) {
 		fprintf(stderr, "sluice: %s: %s\n", path, err);
@@ -141,7 +141,7 @@ int submit_job(client *c, const char *lib_path, const char *name, int64_t batch_
 {
 	void *handle = NULL;
 	sl_ctx *ctx = api_ctx_new(job_conf);
-	int rv = build_graph(lib_path, &handle, ctx);
+	int rv = build_graph(lib_path, batch_ms, &handle, ctx);
 	if (rv == EXIT_OK)
 		rv = send_job(c, lib_path, name, batch_ms, job_conf, ctx, start);
 	api_ctx_free(ctx);

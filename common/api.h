@@ -30,6 +30,15 @@ struct sl_value {
 	uint32_t len, cap;
 };
 
+/* A key's state as map_with_state's function sees it. The state store
+ * fills value/exists/timing_out before the call and reads value/exists
+ * after it when changed is set; value.data is sl_malloc'd, owned by the
+ * store. */
+struct sl_state {
+	sl_value value;
+	bool exists, timing_out, changed;
+};
+
 /* The task a user function runs in; set per slot thread by the executor. */
 typedef struct {
 	int64_t batch_ms;
@@ -60,6 +69,7 @@ typedef enum {
 	BUILTIN_MAP,    /* sl_map_fn (map, flat_map, map_to_pair) */
 	BUILTIN_REDUCE, /* sl_reduce_fn */
 	BUILTIN_GEN,    /* sl_generator_fn */
+	BUILTIN_FILTER, /* sl_filter_fn */
 } builtin_kind;
 
 /* Looks up a built-in by name ("sl_sum_i64"); NULL when unknown. */
@@ -81,12 +91,29 @@ bool graph_is_source(Sluice__NodeKind k);
 bool graph_is_shuffle(Sluice__NodeKind k);
 bool graph_is_output(Sluice__NodeKind k);
 bool graph_needs_fn(Sluice__NodeKind k);
+/* window, reduce_by_key_and_window, count_by_window, count_by_value_and_window */
+bool graph_is_batch_window(Sluice__NodeKind k);
+/* update_state_by_key, map_with_state */
+bool graph_is_stateful(Sluice__NodeKind k);
+/* join, the outer joins and cogroup: two inputs [left, right] */
+bool graph_is_join(Sluice__NodeKind k);
+/* Whether the master plans kind k into stages today. graph_validate refuses
+ * a graph with a kind it does not, naming the node ("... is not supported
+ * by this master yet"); the planner flips a kind here when it learns it. */
+bool graph_kind_planned(Sluice__NodeKind k);
 const Sluice__Node *graph_node(const Sluice__JobGraph *g, uint32_t id);
 
 /* Structural checks: ids unique and dense, inputs exist and come earlier
  * (so the graph is acyclic), arity per kind, a function where one is
  * needed, at least one output. SL_EJOB with a message naming the node. */
 int graph_validate(const Sluice__JobGraph *g, char *err, size_t errlen);
+/* graph_validate plus the checks that need the job's batch interval:
+ * batch-time window lengths and slides are multiples of it. Both also check
+ * window durations (> 0, slide <= length), allowed lateness and state
+ * timeouts (>= 0), and refuse kinds not yet planned (graph_kind_planned)
+ * after every other check passed. batch_ms <= 0 skips the interval check. */
+int graph_validate_job(const Sluice__JobGraph *g, int64_t batch_ms, char *err,
+                       size_t errlen);
 
 /* Calls resolve(arg, name) for every user function name that is not a
  * built-in; the first non-zero return stops and is returned, with err naming

@@ -54,6 +54,9 @@ static void node_free(Sluice__Node *n)
 	sl_free(n->path);
 	sl_free(n->suffix);
 	sl_free(n->name);
+	sl_free(n->inv_fn);
+	sl_free(n->filter_fn);
+	sl_free(n->init_fn);
 	sl_free(n);
 }
 
@@ -135,6 +138,9 @@ static Sluice__Node *node_add(sl_ctx *c, Sluice__NodeKind k, sl_stream *const *i
 	n->suffix = dup_or_empty(NULL);
 	n->name = dup_or_empty(NULL);
 	n->topics = dup_or_empty(NULL);
+	n->inv_fn = dup_or_empty(NULL);
+	n->filter_fn = dup_or_empty(NULL);
+	n->init_fn = dup_or_empty(NULL);
 	n->n_inputs = nin;
 	n->inputs = sl_calloc(nin ? nin : 1, sizeof(uint32_t));
 	for (size_t i = 0; i < nin; i++)
@@ -427,4 +433,234 @@ void sl_kafka_sink(sl_stream *s, const char *topic, const char *params)
 	Sluice__Node *n = node_output(s, SLUICE__NODE_KIND__OUT_KAFKA);
 	if (n != NULL)
 		node_kafka(s->ctx, n, topic, params);
+}
+
+/* ---- windows, state, joins, event time ---- */
+
+/* Length and slide of a batch-time window: both positive, slide <= length.
+ * Multiples of the batch interval are checked at submit (graph_validate_job),
+ * where the interval is known. */
+static bool window_ok(sl_ctx *c, Sluice__NodeKind k, int64_t length_ms, int64_t slide_ms)
+{
+	if (c->error != NULL)
+		return false;
+	if (length_ms <= 0 || slide_ms <= 0) {
+		sl_fail(c,
+		        "node %zu (%s): window length and slide must be > 0 ms, got %lld "
+		        "and %lld",
+		        c->n, graph_kind_name(k), (long long)length_ms,
+		        (long long)slide_ms);
+		return false;
+	}
+	if (slide_ms > length_ms) {
+		sl_fail(c,
+		        "node %zu (%s): slide %lld ms is longer than the window length "
+		        "%lld ms",
+		        c->n, graph_kind_name(k), (long long)slide_ms,
+		        (long long)length_ms);
+		return false;
+	}
+	return true;
+}
+
+static void set_str(char **dst, const char *v)
+{
+	sl_free(*dst);
+	*dst = dup_or_empty(v);
+}
+
+/* A windowed node of kind k (fn may be NULL); NULL after an error. */
+static Sluice__Node *node_window(sl_stream *s, Sluice__NodeKind k, const char *fn,
+                                 int64_t length_ms, int64_t slide_ms, int parts)
+{
+	sl_ctx *c = stream_ctx(s);
+	if (!window_ok(c, k, length_ms, slide_ms))
+		return NULL;
+	Sluice__Node *n = node_shuffle(s, k, fn, parts);
+	if (n != NULL) {
+		n->length_ms = length_ms;
+		n->slide_ms = slide_ms;
+	}
+	return n;
+}
+
+sl_stream *sl_window(sl_stream *s, int64_t length_ms, int64_t slide_ms)
+{
+	sl_ctx *c = stream_ctx(s);
+	if (c == NULL)
+		return NULL;
+	return node_stream(c, node_window(s, SLUICE__NODE_KIND__OP_WINDOW, NULL,
+	                                  length_ms, slide_ms, 0));
+}
+
+sl_stream *sl_reduce_by_key_and_window(sl_stream *s, const char *reduce_fn,
+                                       const char *inv_reduce_fn, const char *filter_fn,
+                                       int64_t length_ms, int64_t slide_ms,
+                                       int partitions)
+{
+	sl_ctx *c = stream_ctx(s);
+	const Sluice__NodeKind k = SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW;
+	if (c == NULL)
+		return NULL;
+	if (reduce_fn == NULL || reduce_fn[0] == '\0') {
+		sl_fail(c, "%s: a reduce function name is required", graph_kind_name(k));
+		return &c->dummy;
+	}
+	if ((inv_reduce_fn == NULL || inv_reduce_fn[0] == '\0') && filter_fn != NULL &&
+	    filter_fn[0] != '\0') {
+		sl_fail(c, "%s: filter_fn '%s' needs an inverse reduce function",
+		        graph_kind_name(k), filter_fn);
+		return &c->dummy;
+	}
+	Sluice__Node *n = node_window(s, k, reduce_fn, length_ms, slide_ms, partitions);
+	if (n != NULL) {
+		set_str(&n->inv_fn, inv_reduce_fn);
+		set_str(&n->filter_fn, filter_fn);
+		if (fn_is_i64(reduce_fn))
+			n->value_format = SLUICE__VALUE_FORMAT__FORMAT_I64;
+	}
+	return node_stream(c, n);
+}
+
+sl_stream *sl_count_by_window(sl_stream *s, int64_t length_ms, int64_t slide_ms)
+{
+	sl_ctx *c = stream_ctx(s);
+	if (c == NULL)
+		return NULL;
+	Sluice__Node *n = node_window(s, SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW, NULL,
+	                              length_ms, slide_ms, 1);
+	if (n != NULL)
+		n->value_format = SLUICE__VALUE_FORMAT__FORMAT_I64;
+	return node_stream(c, n);
+}
+
+sl_stream *sl_count_by_value_and_window(sl_stream *s, int64_t length_ms, int64_t slide_ms,
+                                        int partitions)
+{
+	sl_ctx *c = stream_ctx(s);
+	if (c == NULL)
+		return NULL;
+	Sluice__Node *n = node_window(s, SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW,
+	                              NULL, length_ms, slide_ms, partitions);
+	if (n != NULL)
+		n->value_format = SLUICE__VALUE_FORMAT__FORMAT_I64;
+	return node_stream(c, n);
+}
+
+sl_stream *sl_update_state_by_key(sl_stream *s, const char *update_fn,
+                                  const char *initial_fn, int partitions)
+{
+	sl_ctx *c = stream_ctx(s);
+	if (c == NULL)
+		return NULL;
+	if (update_fn == NULL) {
+		sl_fail(c, "update_state_by_key: a function name is required");
+		return &c->dummy;
+	}
+	Sluice__Node *n = node_shuffle(s, SLUICE__NODE_KIND__OP_UPDATE_STATE_BY_KEY,
+	                               update_fn, partitions);
+	if (n != NULL)
+		set_str(&n->init_fn, initial_fn);
+	return node_stream(c, n);
+}
+
+sl_stream *sl_map_with_state(sl_stream *s, const sl_state_spec *spec)
+{
+	sl_ctx *c = stream_ctx(s);
+	if (c == NULL)
+		return NULL;
+	if (spec == NULL || spec->fn == NULL) {
+		sl_fail(c, "map_with_state: a spec with a function name is required");
+		return &c->dummy;
+	}
+	if (spec->timeout_ms < 0) {
+		sl_fail(c,
+		        "node %zu (map_with_state): timeout must be >= 0 ms (0 = none), "
+		        "got %lld",
+		        c->n, (long long)spec->timeout_ms);
+		return &c->dummy;
+	}
+	Sluice__Node *n = node_shuffle(s, SLUICE__NODE_KIND__OP_MAP_WITH_STATE, spec->fn,
+	                               spec->partitions);
+	if (n != NULL) {
+		set_str(&n->init_fn, spec->initial_fn);
+		n->timeout_ms = spec->timeout_ms;
+	}
+	return node_stream(c, n);
+}
+
+static sl_stream *two_sided(sl_stream *a, sl_stream *b, Sluice__NodeKind k, int parts)
+{
+	sl_ctx *c = stream_ctx(a) ? stream_ctx(a) : stream_ctx(b);
+	if (c == NULL)
+		return NULL;
+	if (parts < 0 || parts > 100000) {
+		sl_fail(c, "%s: partitions must be 0..100000, got %d", graph_kind_name(k),
+		        parts);
+		return &c->dummy;
+	}
+	sl_stream *in[2] = {a, b};
+	Sluice__Node *n = node_add(c, k, in, 2);
+	if (n != NULL) {
+		n->partitions = (uint32_t)parts;
+		n->value_format = SLUICE__VALUE_FORMAT__FORMAT_LIST_TEXT;
+	}
+	return node_stream(c, n);
+}
+
+sl_stream *sl_join(sl_stream *a, sl_stream *b, int partitions)
+{
+	return two_sided(a, b, SLUICE__NODE_KIND__OP_JOIN, partitions);
+}
+
+sl_stream *sl_left_outer_join(sl_stream *a, sl_stream *b, int partitions)
+{
+	return two_sided(a, b, SLUICE__NODE_KIND__OP_LEFT_OUTER_JOIN, partitions);
+}
+
+sl_stream *sl_right_outer_join(sl_stream *a, sl_stream *b, int partitions)
+{
+	return two_sided(a, b, SLUICE__NODE_KIND__OP_RIGHT_OUTER_JOIN, partitions);
+}
+
+sl_stream *sl_full_outer_join(sl_stream *a, sl_stream *b, int partitions)
+{
+	return two_sided(a, b, SLUICE__NODE_KIND__OP_FULL_OUTER_JOIN, partitions);
+}
+
+sl_stream *sl_cogroup(sl_stream *a, sl_stream *b, int partitions)
+{
+	return two_sided(a, b, SLUICE__NODE_KIND__OP_COGROUP, partitions);
+}
+
+sl_stream *sl_assign_event_time(sl_stream *s, const char *fn)
+{
+	sl_ctx *c = stream_ctx(s);
+	return c ? node_stream(c,
+	                       node_fn(c, SLUICE__NODE_KIND__OP_ASSIGN_EVENT_TIME, s, fn))
+	         : NULL;
+}
+
+sl_stream *sl_event_time_window(sl_stream *s, const char *reduce_fn, int64_t length_ms,
+                                int64_t slide_ms, int64_t allowed_lateness_ms,
+                                int partitions)
+{
+	sl_ctx *c = stream_ctx(s);
+	const Sluice__NodeKind k = SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
+	if (c == NULL)
+		return NULL;
+	if (allowed_lateness_ms < 0 && c->error == NULL) {
+		sl_fail(c, "node %zu (%s): allowed lateness must be >= 0 ms, got %lld",
+		        c->n, graph_kind_name(k), (long long)allowed_lateness_ms);
+		return &c->dummy;
+	}
+	bool has_fn = reduce_fn != NULL && reduce_fn[0] != '\0';
+	Sluice__Node *n =
+	    node_window(s, k, has_fn ? reduce_fn : NULL, length_ms, slide_ms, partitions);
+	if (n != NULL) {
+		n->lateness_ms = allowed_lateness_ms;
+		if (!has_fn || fn_is_i64(reduce_fn))
+			n->value_format = SLUICE__VALUE_FORMAT__FORMAT_I64;
+	}
+	return node_stream(c, n);
 }

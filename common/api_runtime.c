@@ -82,6 +82,67 @@ void sl_value_set(sl_value *out, const void *data, size_t len)
 	out->len = (uint32_t)len;
 }
 
+int sl_state_exists(const sl_state *st)
+{
+	return st->exists;
+}
+
+const uint8_t *sl_state_get(const sl_state *st, uint32_t *len)
+{
+	if (len != NULL)
+		*len = st->exists ? st->value.len : 0;
+	return st->exists ? st->value.data : NULL;
+}
+
+int sl_state_update(sl_state *st, const void *data, size_t len)
+{
+	if (len > UINT32_MAX / 2)
+		return SL_EINVAL;
+	sl_value_set(&st->value, data, len);
+	st->exists = true;
+	st->changed = true;
+	return SL_OK;
+}
+
+void sl_state_remove(sl_state *st)
+{
+	st->exists = false;
+	st->changed = true;
+}
+
+int sl_state_is_timing_out(const sl_state *st)
+{
+	return st->timing_out;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+int sl_list_next(const uint8_t *list, uint32_t len, uint32_t *off, const uint8_t **elem,
+                 uint32_t *elem_len)
+{
+	if (*off == len)
+		return 0;
+	if (*off > len || len - *off < 4)
+		return SL_EPROTO;
+	uint32_t n = get_u32(list + *off);
+	*off += 4;
+	if (n == SL_LIST_NULL) {
+		*elem = NULL;
+		*elem_len = 0;
+		return 1;
+	}
+	if (n > len - *off)
+		return SL_EPROTO;
+	*elem = list + *off;
+	*elem_len = n;
+	*off += n;
+	return 1;
+}
+
 int64_t sl_task_batch_time(void)
 {
 	return api_current ? api_current->batch_ms : 0;

@@ -83,6 +83,28 @@ static int sl_sum_i64(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_
 	return reduce_i64(a, alen, b, blen, out, 0);
 }
 
+/* The inverse of sl_sum_i64 for reduce_by_key_and_window: a - b. */
+static int sl_sub_i64(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen,
+                      sl_value *out)
+{
+	uint8_t buf[8];
+	if (alen != 8 || blen != 8)
+		return SL_EINVAL;
+	uint64_t d = (uint64_t)sl_i64_decode(a, alen) - (uint64_t)sl_i64_decode(b, blen);
+	sl_i64_encode((int64_t)d, buf);
+	sl_value_set(out, buf, 8);
+	return 0;
+}
+
+/* A filter keeping i64 values other than zero (window keys whose count went
+ * back to zero are dropped); a value that is not 8 bytes fails. */
+static int sl_nonzero_i64(const sl_record *in)
+{
+	if (in->value_len != 8)
+		return SL_EINVAL;
+	return sl_i64_decode(in->value, 8) != 0;
+}
+
 static int sl_min_i64(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen,
                       sl_value *out)
 {
@@ -151,6 +173,8 @@ static const struct {
     {"sl_sum_i64", BUILTIN_REDUCE, (void *)sl_sum_i64},
     {"sl_min_i64", BUILTIN_REDUCE, (void *)sl_min_i64},
     {"sl_max_i64", BUILTIN_REDUCE, (void *)sl_max_i64},
+    {"sl_sub_i64", BUILTIN_REDUCE, (void *)sl_sub_i64},
+    {"sl_nonzero_i64", BUILTIN_FILTER, (void *)sl_nonzero_i64},
     {"sl_gen_words", BUILTIN_GEN, (void *)sl_gen_words},
     {"sl_gen_lines", BUILTIN_GEN, (void *)sl_gen_lines},
 };

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+static const char *graph_kind_name_stateful(Sluice__NodeKind k);
+
 const char *graph_kind_name(Sluice__NodeKind k)
 {
 	switch (k) {
@@ -49,6 +51,41 @@ const char *graph_kind_name(Sluice__NodeKind k)
 	case SLUICE__NODE_KIND__OUT_KAFKA:
 		return "kafka_sink";
 	default:
+		return graph_kind_name_stateful(k);
+	}
+}
+
+/* The kinds of issue 11 (windows, state, joins, event time). */
+static const char *graph_kind_name_stateful(Sluice__NodeKind k)
+{
+	switch (k) {
+	case SLUICE__NODE_KIND__OP_ASSIGN_EVENT_TIME:
+		return "assign_event_time";
+	case SLUICE__NODE_KIND__OP_WINDOW:
+		return "window";
+	case SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW:
+		return "reduce_by_key_and_window";
+	case SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW:
+		return "count_by_window";
+	case SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW:
+		return "count_by_value_and_window";
+	case SLUICE__NODE_KIND__OP_UPDATE_STATE_BY_KEY:
+		return "update_state_by_key";
+	case SLUICE__NODE_KIND__OP_MAP_WITH_STATE:
+		return "map_with_state";
+	case SLUICE__NODE_KIND__OP_JOIN:
+		return "join";
+	case SLUICE__NODE_KIND__OP_LEFT_OUTER_JOIN:
+		return "left_outer_join";
+	case SLUICE__NODE_KIND__OP_RIGHT_OUTER_JOIN:
+		return "right_outer_join";
+	case SLUICE__NODE_KIND__OP_FULL_OUTER_JOIN:
+		return "full_outer_join";
+	case SLUICE__NODE_KIND__OP_COGROUP:
+		return "cogroup";
+	case SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW:
+		return "event_time_window";
+	default:
 		return "unknown";
 	}
 }
@@ -80,10 +117,40 @@ bool graph_needs_fn(Sluice__NodeKind k)
 	case SLUICE__NODE_KIND__OP_TRANSFORM:
 	case SLUICE__NODE_KIND__OUT_FOREACH_PARTITION:
 	case SLUICE__NODE_KIND__SRC_GENERATOR:
+	case SLUICE__NODE_KIND__OP_ASSIGN_EVENT_TIME:
+	case SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW:
+	case SLUICE__NODE_KIND__OP_UPDATE_STATE_BY_KEY:
+	case SLUICE__NODE_KIND__OP_MAP_WITH_STATE:
 		return true;
 	default:
 		return false;
 	}
+}
+
+bool graph_is_batch_window(Sluice__NodeKind k)
+{
+	return k >= SLUICE__NODE_KIND__OP_WINDOW &&
+	       k <= SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW;
+}
+
+bool graph_is_stateful(Sluice__NodeKind k)
+{
+	return k == SLUICE__NODE_KIND__OP_UPDATE_STATE_BY_KEY ||
+	       k == SLUICE__NODE_KIND__OP_MAP_WITH_STATE;
+}
+
+bool graph_is_join(Sluice__NodeKind k)
+{
+	return k >= SLUICE__NODE_KIND__OP_JOIN && k <= SLUICE__NODE_KIND__OP_COGROUP;
+}
+
+bool graph_kind_planned(Sluice__NodeKind k)
+{
+	/* assign_event_time is narrow: it runs fused in the chain like map. The
+	 * others need datasets kept across batches, state partitions or two
+	 * shuffle inputs, which the master's planner does not make yet. */
+	return !graph_is_batch_window(k) && !graph_is_stateful(k) && !graph_is_join(k) &&
+	       k != SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
 }
 
 const Sluice__Node *graph_node(const Sluice__JobGraph *g, uint32_t id)
@@ -95,7 +162,78 @@ static size_t expected_inputs(Sluice__NodeKind k)
 {
 	if (graph_is_source(k))
 		return 0;
-	return k == SLUICE__NODE_KIND__OP_UNION ? 2 : 1;
+	return k == SLUICE__NODE_KIND__OP_UNION || graph_is_join(k) ? 2 : 1;
+}
+
+/* "node 3 'clicks' (window)" or "node 3 (window)": how messages name a node. */
+static const char *node_label(const Sluice__Node *n, size_t i, char *buf, size_t len)
+{
+	if (n->name != NULL && n->name[0] != '\0')
+		snprintf(buf, len, "node %zu '%s' (%s)", i, n->name,
+		         graph_kind_name(n->kind));
+	else
+		snprintf(buf, len, "node %zu (%s)", i, graph_kind_name(n->kind));
+	return buf;
+}
+
+static bool has_window(Sluice__NodeKind k)
+{
+	return graph_is_batch_window(k) || k == SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
+}
+
+/* Durations of windows, event-time windows and state timeouts; with
+ * batch_ms > 0 also that batch-time windows are multiples of the interval. */
+static int node_check_times(const Sluice__Node *n, size_t i, int64_t batch_ms, char *err,
+                            size_t errlen)
+{
+	char lb[160];
+	if (has_window(n->kind) && (n->length_ms <= 0 || n->slide_ms <= 0)) {
+		snprintf(err, errlen,
+		         "%s: window length and slide must be > 0 ms, got %lld and %lld",
+		         node_label(n, i, lb, sizeof(lb)), (long long)n->length_ms,
+		         (long long)n->slide_ms);
+		return SL_EJOB;
+	}
+	if (has_window(n->kind) && n->slide_ms > n->length_ms) {
+		snprintf(err, errlen,
+		         "%s: slide %lld ms is longer than the window length %lld ms",
+		         node_label(n, i, lb, sizeof(lb)), (long long)n->slide_ms,
+		         (long long)n->length_ms);
+		return SL_EJOB;
+	}
+	if (n->lateness_ms < 0 || n->timeout_ms < 0) {
+		snprintf(
+		    err, errlen, "%s: %s must be >= 0 ms, got %lld",
+		    node_label(n, i, lb, sizeof(lb)),
+		    n->lateness_ms < 0 ? "allowed lateness" : "state timeout",
+		    (long long)(n->lateness_ms < 0 ? n->lateness_ms : n->timeout_ms));
+		return SL_EJOB;
+	}
+	if (batch_ms > 0 && graph_is_batch_window(n->kind) &&
+	    (n->length_ms % batch_ms != 0 || n->slide_ms % batch_ms != 0)) {
+		snprintf(err, errlen,
+		         "%s: window length %lld ms and slide %lld ms must be multiples "
+		         "of the "
+		         "batch interval %lld ms",
+		         node_label(n, i, lb, sizeof(lb)), (long long)n->length_ms,
+		         (long long)n->slide_ms, (long long)batch_ms);
+		return SL_EJOB;
+	}
+	return SL_OK;
+}
+
+/* Refuses, after every other check passed, a kind the master cannot plan. */
+static int node_check_planned(const Sluice__Node *n, size_t i, char *err, size_t errlen)
+{
+	char lb[160];
+	if (graph_kind_planned(n->kind))
+		return SL_OK;
+	snprintf(
+	    err, errlen,
+	    "%s: %s is not supported by this master yet (its planning across batches "
+	    "is not built)",
+	    node_label(n, i, lb, sizeof(lb)), graph_kind_name(n->kind));
+	return SL_EJOB;
 }
 
 static int node_validate(const Sluice__JobGraph *g, const Sluice__Node *n, size_t i,
@@ -148,10 +286,24 @@ static int node_validate(const Sluice__JobGraph *g, const Sluice__Node *n, size_
 		snprintf(err, errlen, "graph node %zu (%s) names no function", i, kn);
 		return SL_EJOB;
 	}
+	if (n->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW &&
+	    (n->inv_fn == NULL || n->inv_fn[0] == '\0') && n->filter_fn != NULL &&
+	    n->filter_fn[0] != '\0') {
+		snprintf(err, errlen,
+		         "graph node %zu (%s): filter_fn '%s' needs an inverse function",
+		         i, kn, n->filter_fn);
+		return SL_EJOB;
+	}
 	return SL_OK;
 }
 
 int graph_validate(const Sluice__JobGraph *g, char *err, size_t errlen)
+{
+	return graph_validate_job(g, 0, err, errlen);
+}
+
+int graph_validate_job(const Sluice__JobGraph *g, int64_t batch_ms, char *err,
+                       size_t errlen)
 {
 	size_t outputs = 0;
 	if (g == NULL || g->n_nodes == 0) {
@@ -167,6 +319,8 @@ int graph_validate(const Sluice__JobGraph *g, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < g->n_nodes; i++) {
 		int rv = node_validate(g, g->nodes[i], i, err, errlen);
+		if (rv == SL_OK)
+			rv = node_check_times(g->nodes[i], i, batch_ms, err, errlen);
 		if (rv != SL_OK)
 			return rv;
 		outputs += graph_is_output(g->nodes[i]->kind);
@@ -178,7 +332,33 @@ int graph_validate(const Sluice__JobGraph *g, char *err, size_t errlen)
 		         "would run");
 		return SL_EJOB;
 	}
+	for (size_t i = 0; i < g->n_nodes; i++)
+		if (node_check_planned(g->nodes[i], i, err, errlen) != SL_OK)
+			return SL_EJOB;
 	return SL_OK;
+}
+
+static int check_symbol(const Sluice__Node *n, size_t i, const char *fn,
+                        int (*resolve)(void *arg, const char *name), void *arg, char *err,
+                        size_t errlen)
+{
+	if (fn == NULL || fn[0] == '\0')
+		return SL_OK;
+	if (strncmp(fn, "sl_", 3) == 0) {
+		if (builtin_find(fn, NULL) != NULL)
+			return SL_OK;
+		snprintf(err, errlen,
+		         "%s (node %zu) names built-in '%s', which does not exist",
+		         graph_kind_name(n->kind), i, fn);
+		return SL_EJOB;
+	}
+	if (resolve(arg, fn) == 0)
+		return SL_OK;
+	snprintf(
+	    err, errlen,
+	    "%s (node %zu) names function '%s', which the job library does not export",
+	    graph_kind_name(n->kind), i, fn);
+	return SL_EJOB;
 }
 
 int graph_check_symbols(const Sluice__JobGraph *g,
@@ -187,24 +367,17 @@ int graph_check_symbols(const Sluice__JobGraph *g,
 {
 	for (size_t i = 0; i < g->n_nodes; i++) {
 		const Sluice__Node *n = g->nodes[i];
-		if (!graph_needs_fn(n->kind) || n->fn == NULL || n->fn[0] == '\0')
-			continue;
-		if (strncmp(n->fn, "sl_", 3) == 0) {
-			if (builtin_find(n->fn, NULL) != NULL)
-				continue;
-			snprintf(err, errlen,
-			         "%s (node %zu) names built-in '%s', which does not "
-			         "exist",
-			         graph_kind_name(n->kind), i, n->fn);
-			return SL_EJOB;
-		}
-		int rv = resolve(arg, n->fn);
-		if (rv != 0) {
-			snprintf(err, errlen,
-			         "%s (node %zu) names function '%s', which the job "
-			         "library does not export",
-			         graph_kind_name(n->kind), i, n->fn);
-			return SL_EJOB;
+		/* event_time_window's reduce function is optional (none = count) */
+		const char *fn =
+		    graph_needs_fn(n->kind) ||
+		            n->kind == SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW
+		        ? n->fn
+		        : NULL;
+		const char *fns[4] = {fn, n->inv_fn, n->filter_fn, n->init_fn};
+		for (int f = 0; f < 4; f++) {
+			int rv = check_symbol(n, i, fns[f], resolve, arg, err, errlen);
+			if (rv != 0)
+				return rv;
 		}
 	}
 	return SL_OK;

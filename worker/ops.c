@@ -115,6 +115,13 @@ static int op_emit(sl_emitter *self, const sl_record *r)
 			return user_failed(op->tr, op->node, rv);
 		return rv > 0 ? op->next->emit(op->next, r) : 0;
 	}
+	if (op->node->kind == SLUICE__NODE_KIND__OP_ASSIGN_EVENT_TIME) {
+		sl_record timed = *r;
+		rv = ((sl_event_time_fn)op->fn)(r, &timed.event_time_ms);
+		if (rv != 0)
+			return user_failed(op->tr, op->node, rv);
+		return op->next->emit(op->next, &timed);
+	}
 	rv = ((sl_map_fn)op->fn)(r, op->next);
 	if (rv != 0)
 		return op->tr->state != SLUICE__TASK_STATUS__STATE__FINISHED

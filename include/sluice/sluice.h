@@ -73,6 +73,29 @@ typedef int (*sl_transform_fn)(int64_t batch_time_ms, sl_iter *in, sl_emitter *o
  * the batch at batch_time_ms; emit exactly one record. */
 typedef int (*sl_generator_fn)(int64_t batch_time_ms, int64_t index, sl_emitter *out);
 
+/* update_state_by_key: called every batch for every key that has new values
+ * in the batch or a state (Spark's updateStateByKey). `values` iterates the
+ * key's values of this batch (none when only a state exists); `state` is the
+ * key's state (NULL, state_len 0, when it has none). Set the new state with
+ * sl_value_set(new_state, ...); leaving new_state unset removes the key
+ * (Spark's None). To keep a state unchanged, set it again. */
+typedef int (*sl_update_state_fn)(const uint8_t *key, uint32_t key_len, sl_iter *values,
+                                  const uint8_t *state, uint32_t state_len,
+                                  sl_value *new_state);
+/* map_with_state: called once per record of the batch (in != NULL), and once
+ * for a key whose state timed out (in == NULL, sl_state_is_timing_out() is
+ * 1; the state is removed after the call whatever the function does). Read
+ * and change the key's state through `state`; emit 0..n mapped records. */
+typedef struct sl_state sl_state;
+typedef int (*sl_map_state_fn)(const uint8_t *key, uint32_t key_len, const sl_record *in,
+                               sl_state *state, sl_emitter *out);
+/* initial state of update_state_by_key / map_with_state: emit (key, state)
+ * records; called once when the job's state is first created (not after a
+ * recovery, which reloads the checkpoint). Must be deterministic. */
+typedef int (*sl_initial_state_fn)(sl_emitter *out);
+/* assign_event_time: set *event_time_ms for the record (ms since the epoch). */
+typedef int (*sl_event_time_fn)(const sl_record *in, int64_t *event_time_ms);
+
 /* ---- runtime calls, inside user functions ---- */
 
 int sl_emit(sl_emitter *out, const void *key, size_t key_len, const void *value,
@@ -90,6 +113,28 @@ int64_t sl_task_batch_time(void);
 int sl_task_partition(void);
 int sl_task_attempt(void);
 const char *sl_task_conf(const char *key);
+
+/* The state of map_with_state's key. sl_state_get returns NULL (and *len 0)
+ * when the key has no state; the bytes stay valid until the function
+ * returns or changes the state. update and remove take effect when the
+ * function returns 0 (a failed call leaves the stored state as it was). */
+int sl_state_exists(const sl_state *st);
+const uint8_t *sl_state_get(const sl_state *st, uint32_t *len);
+int sl_state_update(sl_state *st, const void *data, size_t len);
+void sl_state_remove(sl_state *st);
+int sl_state_is_timing_out(const sl_state *st);
+
+/* Value lists (group_by_key, cogroup, join values; docs/job-api.md):
+ * elements back to back, each a u32 little-endian length then its bytes; a
+ * length of SL_LIST_NULL (no bytes follow) is an absent value, as an
+ * outer join's missing side. Walk one with
+ *     uint32_t off = 0; const uint8_t *e; uint32_t elen;
+ *     while ((rv = sl_list_next(v, vlen, &off, &e, &elen)) > 0) ...
+ * 1 = an element in e and elen (e NULL for an absent value), 0 = end,
+ * SL_EPROTO = malformed (a length runs past the end). */
+#define SL_LIST_NULL UINT32_MAX
+int sl_list_next(const uint8_t *list, uint32_t len, uint32_t *off, const uint8_t **elem,
+                 uint32_t *elem_len);
 
 void sl_i64_encode(int64_t v, uint8_t out[8]);
 int64_t sl_i64_decode(const uint8_t *p, uint32_t len); /* 0 when len != 8 */
@@ -135,6 +180,73 @@ sl_stream *sl_count_by_key(sl_stream *s, int partitions);
 sl_stream *sl_repartition(sl_stream *s, int partitions);
 sl_stream *sl_transform(sl_stream *s, const char *fn);
 
+/* Windows over batch time (Spark's DStream windows). Durations are in ms;
+ * length and slide must be positive multiples of the batch interval, slide
+ * at most length: otherwise submit refuses the job naming the node and the
+ * numbers. A windowed stream produces output every `slide`, over the batches
+ * of the last `length`. */
+sl_stream *sl_window(sl_stream *s, int64_t length_ms, int64_t slide_ms);
+/* reduce_by_key over the window. With inv_reduce_fn (Spark's incremental
+ * form): the previous window's value per key, plus the batches entering,
+ * "minus" (inv_reduce_fn(acc, leaving)) the batches leaving; filter_fn
+ * (optional, a sl_filter_fn over the (key, value) record) drops keys whose
+ * value returns 0, e.g. counts back to zero. Without inv_reduce_fn,
+ * filter_fn must be NULL. partitions as for reduce_by_key. */
+sl_stream *sl_reduce_by_key_and_window(sl_stream *s, const char *reduce_fn,
+                                       const char *inv_reduce_fn, const char *filter_fn,
+                                       int64_t length_ms, int64_t slide_ms,
+                                       int partitions);
+/* The number of records in the window: one value-only i64 record. */
+sl_stream *sl_count_by_window(sl_stream *s, int64_t length_ms, int64_t slide_ms);
+/* The number of times each distinct value occurs in the window: (value, i64). */
+sl_stream *sl_count_by_value_and_window(sl_stream *s, int64_t length_ms, int64_t slide_ms,
+                                        int partitions);
+
+/* State across batches, partitioned by key on workers and checkpointed
+ * every spark.streaming.checkpoint.interval (default 10 batch intervals). */
+/* Output: every key's new state, each batch (Spark's updateStateByKey).
+ * initial_fn: an sl_initial_state_fn, or NULL. */
+sl_stream *sl_update_state_by_key(sl_stream *s, const char *update_fn,
+                                  const char *initial_fn, int partitions);
+/* map_with_state's specification (Spark's StateSpec). */
+typedef struct {
+	const char *fn;         /* sl_map_state_fn, required */
+	int64_t timeout_ms;     /* idle time after which a key times out; 0 = never */
+	const char *initial_fn; /* sl_initial_state_fn, or NULL */
+	int partitions;         /* 0 = sluice.shuffle.partitions */
+} sl_state_spec;
+/* Output: the records the function emits. Touches only the keys present in
+ * the batch and those timing out, never every key held. */
+sl_stream *sl_map_with_state(sl_stream *s, const sl_state_spec *spec);
+
+/* Joins of two keyed streams, per batch (or per window of windowed
+ * streams), on key bytes. Output value: a two-element value list (see
+ * sl_list_next) [left value, right value], an absent side as SL_LIST_NULL
+ * in the outer joins. One output record per matching pair. */
+sl_stream *sl_join(sl_stream *a, sl_stream *b, int partitions);
+sl_stream *sl_left_outer_join(sl_stream *a, sl_stream *b, int partitions);
+sl_stream *sl_right_outer_join(sl_stream *a, sl_stream *b, int partitions);
+sl_stream *sl_full_outer_join(sl_stream *a, sl_stream *b, int partitions);
+/* One record per key present on either side: value = a two-element list
+ * whose elements are themselves value lists (a's values, b's values). */
+sl_stream *sl_cogroup(sl_stream *a, sl_stream *b, int partitions);
+
+/* Event time (beyond DStreams, as Structured Streaming and Flink).
+ * Records carry event time: a Kafka message's timestamp, the time given to
+ * sl_emit, or what assign_event_time's function sets (narrow). */
+sl_stream *sl_assign_event_time(sl_stream *s, const char *fn);
+/* Windows [start, start + length) on event time, start a multiple of
+ * slide; reduce_fn per (window, key), NULL = count records (i64). The
+ * watermark is the largest event time seen minus allowed_lateness_ms
+ * (>= 0); a window's result is emitted once when the watermark passes its
+ * end, updated for late records within the lateness, and records later
+ * than that are dropped and counted. An output record's event time is its
+ * window's last millisecond (end - 1), as in Flink. length and slide > 0,
+ * slide <= length; they need not be multiples of the batch interval. */
+sl_stream *sl_event_time_window(sl_stream *s, const char *reduce_fn, int64_t length_ms,
+                                int64_t slide_ms, int64_t allowed_lateness_ms,
+                                int partitions);
+
 /* Outputs: each output is one job per batch */
 void sl_print(sl_stream *s, int num);
 /* Writes each batch to the directory PREFIX-<batch time ms>[.SUFFIX], made
@@ -159,6 +271,8 @@ sl_stream *sl_named(sl_stream *s, const char *name);
  * "sl_split_words"  flat_map: value split on whitespace, one word a value
  * "sl_pair_one"     map_to_pair: value -> (value, i64 1)
  * "sl_sum_i64", "sl_min_i64", "sl_max_i64"   reduce over i64 values
+ * "sl_sub_i64"      reduce: a - b, sl_sum_i64's inverse for windows
+ * "sl_nonzero_i64"  filter: keeps records whose i64 value is not 0
  * "sl_gen_words"    generator: a word from a fixed 1000-word vocabulary
  * "sl_gen_lines"    generator: a line of 8 words
  */

@@ -456,7 +456,7 @@ static void test_validate_refusals(void **state)
 	expect_refusal(&h.g, "graph node 2 (print): input 1 is not an earlier stream");
 
 	/* unknown kinds: none, a gap in the numbering, far out of range */
-	int unknown[] = {0, 5, 15, 29, 34, 999, -1};
+	int unknown[] = {0, 5, 16, 29, 34, 44, 52, 65, 71, 999, -1};
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		hgraph_basic(&h);
 		h.nodes[1].kind = (Sluice__NodeKind)unknown[i];

@@ -1,0 +1,61 @@
+"""Windows, state and event time refused at submit (issue 11): the real
+`sluice submit` loads tests/jobs/windows_cases.so with --conf case=NAME and
+must exit 1 with a message naming the node and the numbers:
+
+- a window length, or a slide, that is not a multiple of the batch interval;
+- a slide longer than the window;
+- a negative allowed lateness, a zero window length, a negative state timeout.
+
+A well-formed graph of every new kind ("valid") is refused too, naming the
+first kind the master cannot plan yet, rather than accepted and never run.
+The same library with a batch interval that divides its windows passes the
+interval check (the refusal is then the planning one), so the messages are
+about the numbers and not the library. The master lists no job afterwards.
+"""
+import os
+
+from harness import JOBS, Cluster, check, jobs_table, log, run
+
+LIB = os.path.join(JOBS, "windows_cases.so")
+
+CASES = [
+    ("length_not_multiple", "1s",
+     ["node 3 'clicks' (window)", "length 2500 ms", "slide 1000 ms",
+      "multiples of the batch interval 1000 ms"]),
+    ("slide_not_multiple", "1s",
+     ["node 3 (reduce_by_key_and_window)", "length 4000 ms", "slide 1500 ms",
+      "batch interval 1000 ms"]),
+    ("slide_gt_length", "1s",
+     ["node 3 (count_by_value_and_window)", "slide 4000 ms", "window length 2000 ms"]),
+    ("negative_lateness", "1s",
+     ["node 3 (event_time_window)", "allowed lateness must be >= 0 ms, got -5"]),
+    ("zero_length", "1s",
+     ["node 3 (count_by_window)", "must be > 0 ms, got 0 and 1000"]),
+    ("negative_timeout", "1s",
+     ["node 3 (map_with_state)", "timeout must be >= 0 ms", "-1000"]),
+    ("valid", "1s", ["node 3 (window)", "is not supported by this master yet"]),
+    # 2500 ms windows are fine with a 500 ms interval: only planning refuses
+    ("length_not_multiple", "500ms",
+     ["node 3 'clicks' (window)", "is not supported by this master yet"]),
+]
+
+
+def test():
+    c = Cluster("winrefuse")
+    c.start_master()
+    check(os.path.exists(LIB), f"{LIB} exists")
+    for case, interval, needles in CASES:
+        r = c.client("submit", "--start", LIB, "--name", "win", "--batch-interval", interval,
+                     "--conf", f"case={case}", check=False)
+        err = r.stderr.strip()
+        log(f"{case} @ {interval}: exit {r.returncode}: {err}")
+        check(r.returncode == 1, f"{case}: refused with exit code 1 (got {r.returncode})")
+        missing = [n for n in needles if n not in err]
+        check(not missing, f"{case}: stderr names the node and numbers (missing {missing})")
+        check("submitted" not in r.stdout, f"{case}: nothing reported as submitted")
+    check(jobs_table(c) == {}, "the master lists no job")
+    c.stop()
+
+
+if __name__ == "__main__":
+    run(test)
