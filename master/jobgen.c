@@ -169,6 +169,7 @@ void batch_free(batch *b)
 	sl_free(b->blocks);
 	sl_free(b->ojobs);
 	sl_free(b->shuffles);
+	sl_free(b->wins);
 	sl_free(b);
 }
 
@@ -292,18 +293,54 @@ void batch_summarise(job *j, const batch *b, Sluice__BatchInfo *bi)
 	bi->error = (char *)b->error;
 }
 
-/* Its end is durable: nothing will re-run it, so its blocks and shuffle
- * buckets go and its Kafka offsets may be committed to the group. */
-static void batch_retire(job *j, batch *b)
+/* No batch reads b's datasets any more: its shuffle buckets and its
+ * references to receiver blocks go, and it is freed. */
+static void batch_drop(job *j, batch *b)
 {
 	char prefix[96];
 	snprintf(prefix, sizeof(prefix), "shf-%llu-%lld-", (unsigned long long)j->id,
 	         (long long)b->time_ms);
 	sched_remove_data(j->e->sched, prefix, NULL, 0);
 	rtracker_release(&j->rt, b->blocks, b->nblocks);
+	batch_free(b);
+}
+
+/* Its end is durable: nothing will re-run it, so its Kafka offsets may be
+ * committed to the group, and its datasets go unless a later batch's window
+ * may still read them (job.retain_ms: then it is kept). */
+static void batch_retire(job *j, batch *b)
+{
 	if (b->state == BATCH_DONE)
 		kafka_batch_done(&j->kafka, b->kr, b->nkr);
-	batch_free(b);
+	if (j->retain_ms <= 0) {
+		batch_drop(j, b);
+		return;
+	}
+	j->kept = sl_realloc(j->kept, (j->nkept + 1) * sizeof(*j->kept));
+	j->kept[j->nkept++] = b;
+}
+
+/* Drops the kept batches no window can reach: every batch within
+ * retain_ms after them has retired (or the job stopped). */
+static void kept_release(job *j)
+{
+	int64_t oldest = j->next_batch_ms;
+	for (size_t i = 0; i < j->nbatches; i++)
+		if (j->batches[i]->time_ms < oldest)
+			oldest = j->batches[i]->time_ms;
+	for (size_t i = 0; i < j->nretiring; i++)
+		if (j->retiring[i]->time_ms < oldest)
+			oldest = j->retiring[i]->time_ms;
+	bool all = j->state == JOB_STOPPED || j->state == JOB_FAILED;
+	size_t k = 0;
+	for (size_t i = 0; i < j->nkept; i++) {
+		batch *b = j->kept[i];
+		if (all || b->time_ms + j->retain_ms < oldest)
+			batch_drop(j, b);
+		else
+			j->kept[k++] = b;
+	}
+	j->nkept = k;
 }
 
 void batches_retire(job *j)
@@ -317,6 +354,7 @@ void batches_retire(job *j)
 			j->retiring[k++] = b;
 	}
 	j->nretiring = k;
+	kept_release(j);
 	jobdrop_maybe(j); /* a stopped job with nothing left: clean the workers */
 }
 
@@ -433,6 +471,7 @@ void batches_rearm(job *j)
 		if (b->state != BATCH_FAILED)
 			continue;
 		b->nshuffles = 0; /* the failed output jobs' stages go */
+		b->nwins = 0;
 		b->ojobs_ended = 0;
 		for (size_t k = 0; k < b->nojobs; k++) {
 			if (b->ojobs[k]->state == OJ_DONE)

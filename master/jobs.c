@@ -113,6 +113,7 @@ int job_conf_apply(job *j, char *err, size_t errlen)
 		             errlen) != SL_OK)
 			return SL_ECONFIG;
 	const sl_conf *mc = j->e->m->conf;
+	j->retain_ms = plan_retention_ms(j->graph, j->interval_ms);
 	j->max_failures = (uint32_t)conf_get_int(j->conf, "spark.task.maxFailures");
 	j->concurrent_jobs =
 	    (uint32_t)conf_get_int(j->conf, "spark.streaming.concurrentJobs");
@@ -165,8 +166,22 @@ static int submit_check(struct engine *e, const Sluice__SubmitJob *s, rpc_reply 
 		return rpc_reply_error(rep, SL_EJOB,
 		                       "batch interval must be 10ms..1h, got %lld ms",
 		                       (long long)s->batch_interval_ms);
-	if (graph_validate(s->graph, err, sizeof(err)) != SL_OK)
+	if (graph_validate_job(s->graph, s->batch_interval_ms, err, sizeof(err)) != SL_OK)
 		return rpc_reply_error(rep, SL_EJOB, "job '%s': %s", s->name, err);
+	for (size_t i = 0; i < s->graph->n_nodes; i++) {
+		const Sluice__Node *n = s->graph->nodes[i];
+		/* the planner reduces each window whole (no inverse), so a
+		 * filter over the incremental values has nothing to act on */
+		if (n->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW &&
+		    n->filter_fn != NULL && n->filter_fn[0] != '\0')
+			return rpc_reply_error(
+			    rep, SL_EJOB,
+			    "job '%s': node %zu (reduce_by_key_and_window): filter_fn "
+			    "'%s' "
+			    "is not supported by this master yet (it reduces each window "
+			    "whole, without the inverse function)",
+			    s->name, i, n->filter_fn);
+	}
 	return SL_OK;
 }
 
@@ -241,6 +256,9 @@ void job_free(job *j)
 	for (size_t i = 0; i < j->nretiring; i++)
 		batch_free(j->retiring[i]);
 	sl_free(j->retiring);
+	for (size_t i = 0; i < j->nkept; i++)
+		batch_free(j->kept[i]);
+	sl_free(j->kept);
 	for (size_t i = 0; i < j->nkoff; i++)
 		sl_free(j->koff[i].topic);
 	sl_free(j->koff);

@@ -67,6 +67,10 @@ typedef struct batch {
 	 * planned it first; the others only read it). */
 	struct stage **shuffles;
 	size_t nshuffles;
+	/* Window stages of this batch by window node (plan.c): the final
+	 * shuffle of a reduce_by_key_and_window over the window's batches. */
+	struct stage **wins;
+	size_t nwins;
 } batch;
 
 /* A finished batch, kept for `sluice monitor` (the last BATCH_HISTORY). */
@@ -155,6 +159,12 @@ typedef struct job {
 	size_t nkoff;
 	batch **retiring; /* ended, waiting for their end to be durable */
 	size_t nretiring;
+	/* Retired batches whose datasets (blocks, Kafka ranges, files, shuffle
+	 * buckets) a later batch's window may still read: kept until every
+	 * batch within retain_ms after them has retired (jobgen.c). */
+	batch **kept;
+	size_t nkept;
+	int64_t retain_ms; /* the longest window length - the interval; 0: none */
 	/* Checkpoints: seq of the last one queued, of the last one durable;
 	 * dirty when the job changed since the last one queued. */
 	uint64_t ckpt_seq, ckpt_durable;

@@ -104,9 +104,12 @@ static bool file_in_dir(const char *path, const char *dir)
 	       strchr(path + n + 1, '/') == NULL;
 }
 
-static void generator_parts(const batch *b, const Sluice__Node *n, parts *out)
+/* src: the batch whose records the partitions are (a window reads earlier
+ * batches'); oj->b is the batch being planned. */
+static void generator_parts(const ojob *oj, const batch *src, const Sluice__Node *n,
+                            parts *out)
 {
-	int64_t total = n->rate * b->job->interval_ms / 1000;
+	int64_t total = n->rate * src->job->interval_ms / 1000;
 	uint32_t np = n->partitions ? n->partitions : 1;
 	for (uint32_t i = 0; i < np; i++) {
 		part *p = parts_add(out);
@@ -114,6 +117,7 @@ static void generator_parts(const batch *b, const Sluice__Node *n, parts *out)
 		p->in.source_node = n->id;
 		p->in.gen_start = total * i / np;
 		p->in.gen_count = total * (i + 1) / np - p->in.gen_start;
+		p->in.gen_ms = src != oj->b ? src->time_ms : 0;
 	}
 }
 
@@ -133,11 +137,10 @@ static void kafka_parts(const batch *b, const Sluice__Node *n, parts *out)
 	}
 }
 
-static void source_parts(ojob *oj, const Sluice__Node *n, parts *out)
+static void source_parts(ojob *oj, const batch *b, const Sluice__Node *n, parts *out)
 {
-	batch *b = oj->b;
 	if (n->kind == SLUICE__NODE_KIND__SRC_GENERATOR) {
-		generator_parts(b, n, out);
+		generator_parts(oj, b, n, out);
 	} else if (n->kind == SLUICE__NODE_KIND__SRC_KAFKA) {
 		kafka_parts(b, n, out);
 	} else if (n->kind == SLUICE__NODE_KIND__SRC_FILES) {
@@ -161,14 +164,13 @@ static void source_parts(ojob *oj, const Sluice__Node *n, parts *out)
 	}
 }
 
-static void node_parts(ojob *oj, uint32_t id, parts *out);
+static void node_parts(ojob *oj, batch *src, uint32_t id, parts *out);
 
-/* A shuffle node: its input becomes a map stage; it yields reduce partitions. */
-static stage *batch_shuffle_find(const batch *b, uint32_t node)
+static stage *stage_find(stage *const *v, size_t n, uint32_t node)
 {
-	for (size_t i = 0; i < b->nshuffles; i++)
-		if (b->shuffles[i]->shuffle_node == node)
-			return b->shuffles[i];
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->shuffle_node == node)
+			return v[i];
 	return NULL;
 }
 
@@ -182,47 +184,163 @@ static void reduce_parts(stage *s, parts *out)
 	}
 }
 
-static void shuffle_parts(ojob *oj, const Sluice__Node *n, parts *out)
+/* oj reads s, a stage an output job of another batch planned (a window over
+ * earlier batches): it keeps s scheduled while it runs (plan_release_batch
+ * lets go). */
+static void stage_borrow(ojob *oj, stage *s)
 {
-	batch *b = oj->b;
-	stage *shared = batch_shuffle_find(b, n->id);
-	if (shared != NULL) {
-		reduce_parts(shared, out); /* planned by another output job */
-		return;
-	}
+	for (size_t i = 0; i < s->nusers; i++)
+		if (s->users[i] == oj)
+			return;
+	s->users = sl_realloc(s->users, (s->nusers + 1) * sizeof(*s->users));
+	s->users[s->nusers++] = oj;
+	if (!s->registered)
+		sched_add_stage(oj->b->job->e->sched, s);
+}
+
+/* A new map stage of oj writing node's shuffle, over what in holds. */
+static stage *map_stage_new(ojob *oj, const batch *src, const Sluice__Node *n, parts *in)
+{
+	job *j = oj->b->job;
 	stage *s = stage_new(oj, true);
-	parts in = {0};
-	node_parts(oj, n->inputs[0], &in);
-	stage_take_parts(s, &in);
+	stage_take_parts(s, in);
+	s->batch_ms = src->time_ms;
 	s->shuffle_node = n->id;
-	s->num_reducers = n->partitions ? n->partitions : default_reducers(b->job);
+	s->num_reducers = n->partitions ? n->partitions : default_reducers(j);
 	/* The master's epoch: a batch re-run after a master restart must not
 	 * read buckets an earlier run left behind (its reducer count may differ).
 	 * The prefix shf-JOB-TIME- still names every bucket of the batch. */
 	snprintf(s->shuffle_id, sizeof(s->shuffle_id), "shf-%llu-%lld-e%u-%u-%u",
-	         (unsigned long long)b->job->id, (long long)b->time_ms, b->job->e->epoch,
+	         (unsigned long long)j->id, (long long)oj->b->time_ms, j->e->epoch,
 	         oj->index, s->id);
-	b->shuffles = sl_realloc(b->shuffles, (b->nshuffles + 1) * sizeof(*b->shuffles));
-	b->shuffles[b->nshuffles++] = s;
-	reduce_parts(s, out);
+	return s;
 }
 
-static void node_parts(ojob *oj, uint32_t id, parts *out)
+/* The map stage of shuffle node n over batch src's records: the one src
+ * keeps when some output job planned it (shared, or borrowed from an
+ * earlier batch), else a new one. A new stage over an earlier batch belongs
+ * to oj and is not kept in src (it goes with oj's batch). */
+static stage *shuffle_stage(ojob *oj, batch *src, const Sluice__Node *n)
+{
+	stage *s = stage_find(src->shuffles, src->nshuffles, n->id);
+	if (s != NULL) {
+		if (src != oj->b)
+			stage_borrow(oj, s);
+		return s;
+	}
+	parts in = {0};
+	node_parts(oj, src, n->inputs[0], &in);
+	s = map_stage_new(oj, src, n, &in);
+	if (src == oj->b) {
+		src->shuffles = sl_realloc(src->shuffles,
+		                           (src->nshuffles + 1) * sizeof(*src->shuffles));
+		src->shuffles[src->nshuffles++] = s;
+	}
+	return s;
+}
+
+/* The batch of time t among the job's queued, running, retiring and kept
+ * ones; NULL when there is none (before the job started). */
+static batch *batch_at(job *j, int64_t t)
+{
+	batch **lists[] = {j->batches, j->retiring, j->kept};
+	size_t ns[] = {j->nbatches, j->nretiring, j->nkept};
+	for (size_t l = 0; l < 3; l++)
+		for (size_t i = 0; i < ns[l]; i++)
+			if (lists[l][i]->time_ms == t)
+				return lists[l][i];
+	return NULL;
+}
+
+/* Calls fn for every batch of the window of n ending with src, oldest first. */
+static void window_each(ojob *oj, batch *src, const Sluice__Node *n,
+                        void (*fn)(ojob *, batch *, const Sluice__Node *, parts *),
+                        parts *out)
+{
+	job *j = oj->b->job;
+	for (int64_t t = src->time_ms - n->length_ms + j->interval_ms; t <= src->time_ms;
+	     t += j->interval_ms) {
+		batch *b = t == src->time_ms ? src : batch_at(j, t);
+		if (b != NULL)
+			fn(oj, b, n, out);
+	}
+}
+
+static void window_input(ojob *oj, batch *b, const Sluice__Node *n, parts *out)
+{
+	node_parts(oj, b, n->inputs[0], out);
+}
+
+static void window_reduced(ojob *oj, batch *b, const Sluice__Node *n, parts *out)
+{
+	reduce_parts(shuffle_stage(oj, b, n), out);
+}
+
+/* reduce_by_key_and_window (Spark's form without the inverse): each batch
+ * of the window reduced by key on its own (its map stage, kept with the
+ * batch and shared by the windows that cover it), then the window's reduced
+ * batches reduced again into this batch's final shuffle. */
+static void reduce_window_parts(ojob *oj, batch *src, const Sluice__Node *n, parts *out)
+{
+	stage *f = stage_find(src->wins, src->nwins, n->id);
+	if (f == NULL) {
+		parts in = {0};
+		window_each(oj, src, n, window_reduced, &in);
+		f = map_stage_new(oj, src, n, &in);
+		if (src == oj->b) {
+			src->wins =
+			    sl_realloc(src->wins, (src->nwins + 1) * sizeof(*src->wins));
+			src->wins[src->nwins++] = f;
+		}
+	} else if (src != oj->b) {
+		stage_borrow(oj, f);
+	}
+	reduce_parts(f, out);
+}
+
+static void node_parts(ojob *oj, batch *src, uint32_t id, parts *out)
 {
 	const Sluice__Node *n = graph_node(oj->b->job->graph, id);
 	if (graph_is_source(n->kind)) {
-		source_parts(oj, n, out);
+		source_parts(oj, src, n, out);
+	} else if (n->kind == SLUICE__NODE_KIND__OP_WINDOW) {
+		window_each(oj, src, n, window_input, out); /* not in the chain */
+	} else if (n->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW) {
+		reduce_window_parts(oj, src, n, out);
 	} else if (graph_is_shuffle(n->kind)) {
-		shuffle_parts(oj, n, out);
+		reduce_parts(shuffle_stage(oj, src, n), out);
 	} else if (n->kind == SLUICE__NODE_KIND__OP_UNION) {
 		for (size_t i = 0; i < n->n_inputs; i++)
-			node_parts(oj, n->inputs[i], out);
+			node_parts(oj, src, n->inputs[i], out);
 	} else {
 		size_t first = out->n;
-		node_parts(oj, n->inputs[0], out);
+		node_parts(oj, src, n->inputs[0], out);
 		for (size_t i = first; i < out->n; i++)
 			part_push_chain(&out->v[i], n->id);
 	}
+}
+
+/* Whether an output reads a window that slides past this batch: a windowed
+ * stream has data only at batch times that are multiples of its slide. */
+static bool output_due(const Sluice__JobGraph *g, uint32_t id, int64_t t)
+{
+	const Sluice__Node *n = graph_node(g, id);
+	if (graph_is_batch_window(n->kind) && n->slide_ms > 0 && t % n->slide_ms != 0)
+		return false;
+	for (size_t i = 0; i < n->n_inputs; i++)
+		if (!output_due(g, n->inputs[i], t))
+			return false;
+	return true;
+}
+
+int64_t plan_retention_ms(const Sluice__JobGraph *g, int64_t interval_ms)
+{
+	int64_t ms = 0;
+	for (size_t i = 0; i < g->n_nodes; i++)
+		if (graph_is_batch_window(g->nodes[i]->kind) &&
+		    g->nodes[i]->length_ms > interval_ms)
+			ms += g->nodes[i]->length_ms - interval_ms;
+	return ms;
 }
 
 static void stage_link_parents(stage *st)
@@ -292,12 +410,18 @@ static bool save_published(ojob *oj)
 }
 
 static void ojob_maybe_complete(ojob *oj);
+static bool plan_stage_live(const stage *s);
 
 void ojob_plan(ojob *oj)
 {
 	const Sluice__Node *out = graph_node(oj->b->job->graph, oj->output_node);
+	if (!output_due(oj->b->job->graph, oj->output_node, oj->b->time_ms)) {
+		oj->state = OJ_DONE; /* its window does not slide past this batch */
+		oj->b->ojobs_ended++;
+		return;
+	}
 	parts p = {0};
-	node_parts(oj, out->inputs[0], &p);
+	node_parts(oj, oj->b, out->inputs[0], &p);
 	stage *s = stage_new(oj, false);
 	stage_take_parts(s, &p);
 	oj->result = s;
@@ -327,6 +451,7 @@ static void stage_free(sched *sc, stage *s)
 	}
 	sl_free(s->tasks);
 	sl_free(s->parents);
+	sl_free(s->users);
 	sl_free(s);
 }
 
@@ -361,11 +486,31 @@ void ojob_free(ojob *oj)
 	sl_free(oj);
 }
 
+/* oj stops reading the stages it borrowed from earlier batches; one no
+ * running output job uses any more leaves the scheduler. */
+static void ojob_unborrow(ojob *oj)
+{
+	for (size_t i = 0; i < oj->nstages; i++)
+		for (size_t k = 0; k < oj->stages[i]->nparents; k++) {
+			stage *p = oj->stages[i]->parents[k];
+			size_t n = 0;
+			for (size_t u = 0; u < p->nusers; u++)
+				if (p->users[u] != oj)
+					p->users[n++] = p->users[u];
+			p->nusers = n;
+			if (((ojob *)p->owner)->b != oj->b && p->registered &&
+			    !plan_stage_live(p))
+				sched_remove_stage(oj->b->job->e->sched, p);
+		}
+}
+
 void plan_release_batch(batch *b)
 {
-	for (size_t o = 0; o < b->nojobs; o++)
+	for (size_t o = 0; o < b->nojobs; o++) {
 		for (size_t s = 0; s < b->ojobs[o]->nstages; s++)
 			sched_remove_stage(b->job->e->sched, b->ojobs[o]->stages[s]);
+		ojob_unborrow(b->ojobs[o]);
+	}
 }
 
 plan_stats plan_batch_stats(const batch *b)
@@ -417,6 +562,9 @@ static bool plan_stage_live(const stage *s)
 	for (size_t i = 0; i < b->nojobs; i++)
 		if (b->ojobs[i]->state == OJ_RUNNING && ojob_uses(b->ojobs[i], s))
 			return true;
+	for (size_t i = 0; i < s->nusers; i++) /* windows of later batches */
+		if (((const ojob *)s->users[i])->state == OJ_RUNNING)
+			return true;
 	return false;
 }
 
@@ -426,6 +574,8 @@ static void plan_stage_failed(stage *s, const char *why)
 	for (size_t i = 0; i < b->nojobs; i++)
 		if (b->ojobs[i]->state == OJ_RUNNING && ojob_uses(b->ojobs[i], s))
 			ojob_fail(b->ojobs[i], "%s", why);
+	for (size_t i = 0; i < s->nusers; i++)
+		ojob_fail(s->users[i], "%s", why); /* no-op unless running */
 }
 
 static void print_output(ojob *oj)

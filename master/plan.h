@@ -45,6 +45,11 @@ typedef struct {
 	int64_t first_task_wall; /* 0: no task reported */
 } plan_stats;
 
+/* How long after its time a batch's datasets must stay for the windows of
+ * later batches (the sum of the graph's window lengths beyond one
+ * interval; 0 without windows). */
+int64_t plan_retention_ms(const Sluice__JobGraph *g, int64_t interval_ms);
+
 /* The batch's task launches and failures so far. */
 plan_stats plan_batch_stats(const batch *b);
 

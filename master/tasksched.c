@@ -71,6 +71,7 @@ void sched_add_stage(sched *s, stage *st)
 {
 	for (size_t i = 0; i < st->ntasks; i++)
 		st->tasks[i]->id = s->next_task_id++;
+	st->registered = true;
 	if (s->nstages == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 16;
 		s->stages = sl_realloc(s->stages, s->cap * sizeof(*s->stages));
@@ -95,6 +96,7 @@ void sched_remove_stage(sched *s, stage *st)
 		memmove(&s->stages[i], &s->stages[i + 1],
 		        (s->nstages - i - 1) * sizeof(*s->stages));
 		s->nstages--;
+		st->registered = false;
 		for (size_t k = 0; k < st->ntasks; k++)
 			task_release(s, st->tasks[k]);
 		return;
@@ -296,6 +298,9 @@ static void spec_input(sched *s, const mtask *t, spec_buf *sb)
 		in->kafka_from = t->in.kr->from;
 		in->kafka_until = t->in.kr->until;
 	} else if (t->in.kind == TIN_GENERATOR) {
+		/* an earlier batch's records, read by a window */
+		if (t->in.gen_ms != 0)
+			sb->ts.batch_ms = t->in.gen_ms;
 		in->kind = SLUICE__TASK_INPUT__KIND__GENERATOR;
 		in->gen_start = t->in.gen_start;
 		in->gen_count = t->in.gen_count;

@@ -72,6 +72,7 @@ typedef struct {
 	uint32_t reduce_partition;
 	int64_t gen_start, gen_count;
 	char *file;       /* TIN_FILE */
+	int64_t gen_ms;   /* TIN_GENERATOR: the batch time it generates for */
 	const krange *kr; /* TIN_KAFKA (owned by the batch) */
 	char prefer[32];  /* worker to prefer (a Kafka partition's last reader) */
 } tinput;
@@ -108,6 +109,9 @@ typedef struct {
 typedef struct stage {
 	uint32_t id;
 	void *owner; /* the planner's (its output job); opaque here */
+	/* the planner's too: output jobs of later batches reading it (windows) */
+	void **users;
+	size_t nusers;
 	/* set by the planner before sched_add_stage */
 	uint64_t job_id;
 	int64_t batch_ms;
@@ -124,6 +128,7 @@ typedef struct stage {
 	mtask **tasks;
 	size_t ntasks, done;
 	/* kept by the scheduler */
+	bool registered; /* between sched_add_stage and sched_remove_stage */
 	uint32_t launches, failures, fetch_failures;
 	int64_t first_task_wall; /* earliest task start (launch + queue time) */
 } stage;
