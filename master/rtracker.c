@@ -366,13 +366,6 @@ void rtracker_allocate(rtracker *rt, rblock ***blocks, size_t *n)
 	rt->npending = 0;
 }
 
-void rtracker_retain(rtracker *rt, rblock **blocks, size_t n)
-{
-	(void)rt;
-	for (size_t i = 0; i < n; i++)
-		blocks[i]->refs++;
-}
-
 void rtracker_release(rtracker *rt, rblock **blocks, size_t n)
 {
 	rblock **gone = sl_calloc(n + 1, sizeof(*gone));

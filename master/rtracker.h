@@ -7,9 +7,9 @@
  * next batch takes them all.
  *
  * The tracker owns every block it knows: unallocated ones, and allocated
- * ones while a batch's dataset references them (reference-counted: a batch
- * holds one reference; a later batch whose window still reads them takes
- * another with rtracker_retain). When the last reference goes the block is
+ * ones while a batch's dataset references them (reference-counted: each
+ * batch holding a block has a reference; a batch kept for the windows of
+ * later batches keeps its own, jobgen.h). When the last reference goes the block is
  * removed from the workers (which deletes its WAL segment) and freed. A lost
  * worker's copies are struck from every block; a worker that comes back
  * with a WAL serves its blocks again.
@@ -103,8 +103,6 @@ bool rtracker_add_block(rtracker *rt, const Sluice__AddBlock *a);
 /* Allocates every unallocated block to a new batch: *blocks (an array the
  * caller owns) gets them, each with one reference. */
 void rtracker_allocate(rtracker *rt, rblock ***blocks, size_t *n);
-/* Another reference to each block (a later batch reads them too). */
-void rtracker_retain(rtracker *rt, rblock **blocks, size_t n);
 /* Drops a reference to each block; blocks left with none are removed from
  * the workers and freed. */
 void rtracker_release(rtracker *rt, rblock **blocks, size_t n);
