@@ -97,8 +97,15 @@ void sched_remove_stage(sched *s, stage *st)
 		        (s->nstages - i - 1) * sizeof(*s->stages));
 		s->nstages--;
 		st->registered = false;
-		for (size_t k = 0; k < st->ntasks; k++)
-			task_release(s, st->tasks[k]);
+		for (size_t k = 0; k < st->ntasks; k++) {
+			mtask *t = st->tasks[k];
+			if (t->state != TASK_LAUNCHING && t->state != TASK_RUNNING)
+				continue;
+			/* abandoned: runs again if the stage is registered again */
+			task_release(s, t);
+			t->state = TASK_PENDING;
+			t->attempt++;
+		}
 		return;
 	}
 }

@@ -163,8 +163,11 @@ void sched_free(sched *s);
 /* Registers a planned stage: gives its tasks their ids (consecutive) and
  * schedules it from now on, in registration order. */
 void sched_add_stage(sched *s, stage *st);
-/* Forgets a stage (before it is freed); gives back the slots of its tasks
- * still launching or running (their late reports find no task). */
+/* Forgets a stage (before it is freed, or once no output job needs it);
+ * gives back the slots of its tasks still launching or running (their late
+ * reports find no task) and makes them pending, so a stage registered
+ * again (a window reading an earlier batch) runs them again. Registering a
+ * stage again gives its tasks new ids. */
 void sched_remove_stage(sched *s, stage *st);
 
 /* Launches what can run (oldest registered stage first). */
