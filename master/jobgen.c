@@ -364,7 +364,9 @@ static const char *batch_state_name(batch_state s)
 	return names[s];
 }
 
-static void snapshot_batch(ckpt_job *c, const batch *b, bool live)
+/* live: still to run (a failed one is HALTED); data: its Kafka ranges and
+ * blocks too (those of a batch kept for the windows of later batches). */
+static void snapshot_batch(ckpt_job *c, const batch *b, bool live, bool data)
 {
 	ckpt_batch *cb = ckpt_add_batch(c);
 	cb->time_ms = b->time_ms;
@@ -379,7 +381,7 @@ static void snapshot_batch(ckpt_job *c, const batch *b, bool live)
 	cb->start_ms = b->start_wall;
 	cb->end_ms = b->end_wall;
 	cb->error = sl_strdup(b->error);
-	if (!live)
+	if (!data)
 		return;
 	for (size_t i = 0; i < b->nkr; i++) {
 		ckpt_range *r = ckpt_add_range(&c->ranges, &c->nranges);
@@ -396,14 +398,38 @@ static void snapshot_batch(ckpt_job *c, const batch *b, bool live)
 
 void batches_snapshot(job *j, ckpt_job *c)
 {
+	for (size_t i = 0; i < j->nkept; i++)
+		snapshot_batch(c, j->kept[i], false, true);
 	for (size_t i = 0; i < j->nretiring; i++)
-		snapshot_batch(c, j->retiring[i], false);
+		snapshot_batch(c, j->retiring[i], false, j->retain_ms > 0);
 	for (size_t i = 0; i < j->nbatches; i++)
-		snapshot_batch(c, j->batches[i], true);
+		snapshot_batch(c, j->batches[i], true, true);
 	for (size_t i = 0; i < j->nkoff; i++) {
 		ckpt_range *r = ckpt_add_range(&c->offsets, &c->noffsets);
 		*r = j->koff[i];
 		r->topic = sl_strdup(j->koff[i].topic);
+	}
+}
+
+/* The Kafka ranges and blocks a checkpoint holds for b's time. */
+static void batch_restore_data(job *j, const ckpt_job *c, batch *b)
+{
+	for (size_t i = 0; i < c->nranges; i++) {
+		const ckpt_range *r = &c->ranges[i];
+		if (r->batch_ms != b->time_ms)
+			continue;
+		b->kr = sl_realloc(b->kr, (b->nkr + 1) * sizeof(*b->kr));
+		b->kr[b->nkr++] = (krange){.node = r->node,
+		                           .topic = sl_strdup(r->topic),
+		                           .partition = r->partition,
+		                           .from = r->from,
+		                           .until = r->until};
+	}
+	for (size_t i = 0; i < c->nblocks; i++) {
+		if (c->blocks[i].batch_ms != b->time_ms)
+			continue;
+		b->blocks = sl_realloc(b->blocks, (b->nblocks + 1) * sizeof(*b->blocks));
+		b->blocks[b->nblocks++] = rtracker_adopt(&j->rt, &c->blocks[i]);
 	}
 }
 
@@ -418,23 +444,7 @@ static void batch_restore(job *j, const ckpt_job *c, const ckpt_batch *cb)
 		}
 	if (b->ojobs_ended > 0)
 		b->state = BATCH_RUNNING;
-	for (size_t i = 0; i < c->nranges; i++) {
-		const ckpt_range *r = &c->ranges[i];
-		if (r->batch_ms != cb->time_ms)
-			continue;
-		b->kr = sl_realloc(b->kr, (b->nkr + 1) * sizeof(*b->kr));
-		b->kr[b->nkr++] = (krange){.node = r->node,
-		                           .topic = sl_strdup(r->topic),
-		                           .partition = r->partition,
-		                           .from = r->from,
-		                           .until = r->until};
-	}
-	for (size_t i = 0; i < c->nblocks; i++) {
-		if (c->blocks[i].batch_ms != cb->time_ms)
-			continue;
-		b->blocks = sl_realloc(b->blocks, (b->nblocks + 1) * sizeof(*b->blocks));
-		b->blocks[b->nblocks++] = rtracker_adopt(&j->rt, &c->blocks[i]);
-	}
+	batch_restore_data(j, c, b);
 	if (j->nbatches == j->batches_cap) {
 		j->batches_cap = j->batches_cap ? j->batches_cap * 2 : 8;
 		j->batches = sl_realloc(j->batches, j->batches_cap * sizeof(*j->batches));
@@ -444,6 +454,21 @@ static void batch_restore(job *j, const ckpt_job *c, const ckpt_batch *cb)
 	         "Kafka ranges, %zu of %zu outputs already committed)",
 	         j->name, (long long)b->time_ms, b->nblocks, b->nkr, b->ojobs_ended,
 	         b->nojobs);
+}
+
+/* A retired batch kept for windows (checkpoint_load_kept), made again with
+ * its blocks and Kafka ranges, ended, into job.kept. */
+static void kept_restore(job *j, const ckpt_job *c, const ckpt_batch *cb)
+{
+	batch *b = batch_make(j, cb->time_ms);
+	b->state = strcmp(cb->state, "FAILED") == 0 ? BATCH_FAILED : BATCH_DONE;
+	b->input_records = cb->input_records;
+	for (size_t i = 0; i < b->nojobs; i++)
+		b->ojobs[i]->state = OJ_DONE;
+	b->ojobs_ended = b->nojobs;
+	batch_restore_data(j, c, b);
+	j->kept = sl_realloc(j->kept, (j->nkept + 1) * sizeof(*j->kept));
+	j->kept[j->nkept++] = b;
 }
 
 void batches_restore(job *j, const ckpt_job *c)
@@ -457,6 +482,11 @@ void batches_restore(job *j, const ckpt_job *c)
 		if (c->blocks[i].batch_ms == 0)
 			rtracker_adopt(&j->rt, &c->blocks[i]);
 	}
+	for (size_t i = 0; i < c->nkept; i++)
+		kept_restore(j, c, &c->kept[i]);
+	if (j->nkept > 0)
+		log_info("job %s: %zu retired batches kept again for windows", j->name,
+		         j->nkept);
 	for (size_t i = 0; i < c->noffsets; i++) {
 		ckpt_range *r = ckpt_add_range(&j->koff, &j->nkoff);
 		*r = c->offsets[i];

@@ -52,8 +52,14 @@ int job_resume(job *j, int64_t grace_ms, char *err, size_t errlen)
 	int rv = job_kafka_init(j, err, errlen);
 	if (rv == SL_OK)
 		rv = checkpoint_load(store_db(j->e->m->db), j->id, &c, err, errlen);
-	if (rv != SL_OK)
+	if (rv == SL_OK && j->retain_ms > 0) /* windows read the batches before */
+		rv = checkpoint_load_kept(
+		    store_db(j->e->m->db), c,
+		    c->next_batch_ms - j->retain_ms - j->interval_ms, err, errlen);
+	if (rv != SL_OK) {
+		ckpt_job_free(c);
 		return rv;
+	}
 	job_rtracker_init(j);
 	rtracker_restore(&j->rt, c, grace_ms);
 	batches_restore(j, c);

@@ -42,22 +42,26 @@ def counts(prefix):
     return out
 
 
-def test():
-    c = Cluster("windows", conf={"sluice.heartbeat.interval": "200ms"})
+def start(name, server):
+    """A master, two workers and window_job reading server's lines; returns
+    (cluster, output directory)."""
+    c = Cluster(name, conf={"sluice.heartbeat.interval": "200ms"})
     c.start_master()
     c.start_worker("w0", slots=2)
     c.start_worker("w1", slots=2)
     c.wait_workers(2)
-    text = make_lines(3000)
-    # ~10 batches of input: 3000 lines in 150 chunks of 20 lines every 33 ms
-    server = TextServer(text, chunk=len(text) // 150 + 1, pause=0.033)
     out = os.path.join(c.dir, "out")
     c.client("submit", "--start", os.path.join(BUILD, "tests", "jobs3", "window_job.so"),
              "--name", "win", "--batch-interval", f"{UNIT_MS}ms",
              "--conf", f"source.port={server.port}", "--conf", f"output.path={out}",
              "--conf", f"window.unit_ms={UNIT_MS}")
+    return c, out
+
+
+def finish_and_check(c, server, out, text):
+    """Waits for every word and the windows past it, stops the job, checks
+    every window against the per-batch outputs."""
     wait_for(lambda: server.done.is_set(), 60, "the text to be sent")
-    # every window covering the fed batches, plus a few empty ones
     wait_for(lambda: sum(counts(os.path.join(out, "batch")).values(),
                          collections.Counter()).total() >= len(text.split()),
              60, "every word counted in the per-batch output")
@@ -93,6 +97,14 @@ def test():
         check(not bad, f"{name}: {len(got)} windows ({nonzero} non-empty) equal the sum of "
               f"their {length} batches: {bad[:3]}")
     check(jobs_table(c)["win"]["failed"] == 0, "no batch failed")
+
+
+def test():
+    text = make_lines(3000)
+    # ~10 batches of input: 3000 lines in 150 chunks of 20 lines every 33 ms
+    server = TextServer(text, chunk=len(text) // 150 + 1, pause=0.033)
+    c, out = start("windows", server)
+    finish_and_check(c, server, out, text)
     c.stop()
 
 
