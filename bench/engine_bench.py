@@ -363,7 +363,9 @@ def empty_batches(args, workers):
     res = {"workers": workers, "command": " ".join(cmd), "wall_s": secs, "exit": rc, **cpu,
            "summary": summarise(measured), "batches": batches}
     s = res["summary"]
-    log(f"  empty batches, workers={workers}: {s['batches']} batches, proc median "
+    log(f"  empty batches, workers={workers}: {s['batches']} batches, total delay median "
+        f"{s['total_median_ms']} ms (max {s['total_max_ms']}), scheduling delay median "
+        f"{s['sched_median_ms']} ms (max {s['sched_max_ms']}), proc median "
         f"{s['proc_median_ms']} ms (max {s['proc_max_ms']}), first-task median "
         f"{s['first_task_median_ms']} ms")
     return res

@@ -68,6 +68,9 @@ void ckpt_job_free(ckpt_job *c)
 		return;
 	for (size_t i = 0; i < c->nbatches; i++)
 		sl_free(c->batches[i].error);
+	for (size_t i = 0; i < c->nkept; i++)
+		sl_free(c->kept[i].error);
+	sl_free(c->kept);
 	for (size_t i = 0; i < c->nblocks; i++) {
 		ckpt_block *b = &c->blocks[i];
 		sl_free(b->id);
@@ -386,6 +389,17 @@ static int load_job(sqlite3 *db, ckpt_job *c)
 	return rv;
 }
 
+static void read_batch_row(sqlite3_stmt *st, ckpt_batch *b)
+{
+	b->time_ms = sqlite3_column_int64(st, 0);
+	snprintf(b->state, sizeof(b->state), "%s", sqlite3_column_text(st, 1));
+	b->outputs_done = (uint64_t)sqlite3_column_int64(st, 2);
+	b->input_records = (uint64_t)sqlite3_column_int64(st, 3);
+	b->start_ms = sqlite3_column_int64(st, 4);
+	b->end_ms = sqlite3_column_int64(st, 5);
+	b->error = col_str(st, 6);
+}
+
 static int load_batches(sqlite3 *db, ckpt_job *c)
 {
 	sqlite3_stmt *st = load_prepare(
@@ -397,15 +411,31 @@ static int load_batches(sqlite3 *db, ckpt_job *c)
 	    c->job_id);
 	if (st == NULL)
 		return SL_EDB;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		read_batch_row(st, ckpt_add_batch(c));
+	sqlite3_finalize(st);
+	return SL_OK;
+}
+
+int checkpoint_load_kept(sqlite3 *db, ckpt_job *c, int64_t since_ms, char *err,
+                         size_t errlen)
+{
+	sqlite3_stmt *st = load_prepare(
+	    db,
+	    "SELECT batch_ms, state, outputs_done, input_records, start_ms, end_ms, "
+	    "error FROM batches WHERE job_id = ? AND batch_ms >= ? AND state IN "
+	    "('DONE', 'FAILED') ORDER BY batch_ms",
+	    c->job_id);
+	if (st == NULL) {
+		snprintf(err, errlen, "loading the kept batches of job %llu: %s",
+		         (unsigned long long)c->job_id, sqlite3_errmsg(db));
+		return SL_EDB;
+	}
+	sqlite3_bind_int64(st, 2, since_ms);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		ckpt_batch *b = ckpt_add_batch(c);
-		b->time_ms = sqlite3_column_int64(st, 0);
-		snprintf(b->state, sizeof(b->state), "%s", sqlite3_column_text(st, 1));
-		b->outputs_done = (uint64_t)sqlite3_column_int64(st, 2);
-		b->input_records = (uint64_t)sqlite3_column_int64(st, 3);
-		b->start_ms = sqlite3_column_int64(st, 4);
-		b->end_ms = sqlite3_column_int64(st, 5);
-		b->error = col_str(st, 6);
+		c->kept = sl_realloc(c->kept, (c->nkept + 1) * sizeof(*c->kept));
+		memset(&c->kept[c->nkept], 0, sizeof(*c->kept));
+		read_batch_row(st, &c->kept[c->nkept++]);
 	}
 	sqlite3_finalize(st);
 	return SL_OK;

@@ -91,6 +91,8 @@ typedef struct {
 	char *rate_state;
 	ckpt_batch *batches; /* not yet retired (QUEUED, RUNNING, or just ended) */
 	size_t nbatches;
+	ckpt_batch *kept; /* ended ones a window may read (checkpoint_load_kept) */
+	size_t nkept;
 	ckpt_range *ranges; /* Kafka ranges of those batches */
 	size_t nranges;
 	ckpt_range *offsets; /* next offset per Kafka partition */
@@ -118,6 +120,13 @@ int checkpoint_write(sqlite3 *db, const ckpt_job *c, char *err, size_t errlen);
  * receivers. SL_ENOTFOUND if there is no such job. */
 int checkpoint_load(sqlite3 *db, uint64_t job_id, ckpt_job **out, char *err,
                     size_t errlen);
+
+/* Adds to c->kept the ended (DONE or FAILED) batches of c's job from
+ * since_ms on: those a job with windows keeps for later batches (their
+ * blocks and Kafka ranges are in c when it recorded them kept). SL_EDB with
+ * err set on a database error. */
+int checkpoint_load_kept(sqlite3 *db, ckpt_job *c, int64_t since_ms, char *err,
+                         size_t errlen);
 
 /* Fault injection for tests: fn is called before every statement of a
  * checkpoint_write with its index (0, 1, ...); a nonzero return fails that

@@ -41,4 +41,16 @@ void engine_worker_event(struct engine *e, worker_entry *w, bool lost);
 void engine_worker_tasks(struct engine *e, worker_entry *w, const uint64_t *tasks,
                          size_t ntasks);
 
+/* The wall time (ms) of the earliest next batch of a running job, INT64_MAX
+ * when none runs: the cron thread sleeps until then at most. */
+int64_t engine_next_batch_wall(struct engine *e);
+
+/* Under the lock, for the master's Kafka thread: the Kafka sources that
+ * need a plan for their job's next batch (in due, up to ndue; returned
+ * count) and every source (in all, up to nall_cap; count in *nall), to be
+ * planned and committed without the lock (kafka_src.h). */
+struct ksrc;
+size_t engine_kafka_due(struct engine *e, int64_t now_wall, struct ksrc **due,
+                        size_t ndue, struct ksrc **all, size_t nall_cap, size_t *nall);
+
 #endif

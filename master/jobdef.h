@@ -1,5 +1,5 @@
 /*
- * A job's definition (engine_int.h: jobdef): the library, its hash, the
+ * A job's definition (model.h: jobdef): the library, its hash, the
  * graph and the full configuration, owned by the job rather than kept as the
  * SubmitJob wire message, so that it can be rebuilt from the state store
  * after a master restart.
@@ -14,7 +14,7 @@
 #ifndef SLUICE_MASTER_JOBDEF_H
 #define SLUICE_MASTER_JOBDEF_H
 
-#include "engine_int.h"
+#include "model.h"
 
 #include <sqlite3.h>
 

@@ -13,7 +13,7 @@
 #ifndef SLUICE_MASTER_JOBDROP_H
 #define SLUICE_MASTER_JOBDROP_H
 
-#include "engine_int.h"
+#include "model.h"
 
 /* Sends MSG_DROP_JOB to every live worker once j is STOPPED with no batch
  * queued, running or retiring; does nothing otherwise or when sent since the

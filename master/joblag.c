@@ -14,7 +14,8 @@ size_t joblag_rows(job *j, joblag_row *out, size_t cap)
 {
 	for (size_t i = 0; i < j->nkoff && i < cap; i++) {
 		const ckpt_range *r = &j->koff[i];
-		int64_t end = kafka_end_offset(j, r->node, r->topic, r->partition);
+		int64_t end =
+		    kafka_end_offset(&j->kafka, r->node, r->topic, r->partition);
 		out[i] = (joblag_row){.topic = r->topic,
 		                      .partition = r->partition,
 		                      .end = end,
@@ -26,7 +27,7 @@ size_t joblag_rows(job *j, joblag_row *out, size_t cap)
 
 void joblag_tick(job *j, int64_t now_mono)
 {
-	if (j->nksrc == 0 || now_mono < j->lag_eval_mono)
+	if (j->kafka.n == 0 || now_mono < j->lag_eval_mono)
 		return;
 	const sl_conf *mc = j->e->m->conf;
 	j->lag_eval_mono = now_mono + conf_get_duration_ms(mc, "sluice.alerts.interval");

@@ -28,14 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-job *jobs_find_id(struct engine *e, uint64_t id)
-{
-	for (size_t i = 0; i < e->njobs; i++)
-		if (e->jobs[i]->id == id)
-			return e->jobs[i];
-	return NULL;
-}
-
 job *jobs_find(struct engine *e, const char *name_or_id)
 {
 	for (size_t i = 0; i < e->njobs; i++)
@@ -44,11 +36,6 @@ job *jobs_find(struct engine *e, const char *name_or_id)
 	char *end;
 	unsigned long long id = strtoull(name_or_id, &end, 10);
 	return *end == '\0' && end != name_or_id ? jobs_find_id(e, id) : NULL;
-}
-
-void job_checkpoint(job *j)
-{
-	j->ckpt_dirty = true;
 }
 
 void job_fail(job *j, const char *fmt, ...)
@@ -60,8 +47,61 @@ void job_fail(job *j, const char *fmt, ...)
 	if (j->state == JOB_FAILED)
 		return;
 	log_error("job %s FAILED: %s", j->name, j->error);
-	rtracker_stop(j);
+	rtracker_stop(&j->rt);
 	job_transition_to(j, JOB_FAILED, "master", j->error);
+}
+
+static double job_stream_rate(void *arg, uint32_t node)
+{
+	return ratecontrol_stream_rate(arg, node);
+}
+
+static double job_receiver_rate(void *owner, uint32_t node)
+{
+	return ratecontrol_receiver_rate(owner, node);
+}
+
+static rtracker *job_rtracker_find(void *arg, uint64_t job_id)
+{
+	job *j = jobs_find_id(arg, job_id);
+	return j != NULL ? &j->rt : NULL;
+}
+
+void job_rtracker_init(job *j)
+{
+	rtracker_init(&j->rt, &j->e->rtenv, j, j->id, j->name, j->graph, j->storage_level,
+	              j->block_interval_ms, j->wal);
+}
+
+int job_kafka_init(job *j, char *err, size_t errlen)
+{
+	return kafka_init(&j->kafka, j->graph, j->conf, j->name, j->interval_ms,
+	                  &j->e->m->lock, err, errlen);
+}
+
+int64_t engine_next_batch_wall(struct engine *e)
+{
+	int64_t next = INT64_MAX;
+	for (size_t i = 0; i < e->njobs; i++)
+		if (e->jobs[i]->state == JOB_RUNNING && e->jobs[i]->next_batch_ms < next)
+			next = e->jobs[i]->next_batch_ms;
+	return next;
+}
+
+size_t engine_kafka_due(struct engine *e, int64_t now_wall, ksrc **due, size_t ndue,
+                        ksrc **all, size_t nall_cap, size_t *nall)
+{
+	size_t n = 0;
+	*nall = 0;
+	for (size_t i = 0; i < e->njobs; i++) {
+		job *j = e->jobs[i];
+		for (size_t k = 0; k < j->kafka.n && *nall < nall_cap; k++)
+			all[(*nall)++] = j->kafka.v[k];
+		if (j->state == JOB_RUNNING && now_wall >= j->next_batch_ms)
+			n += kafka_collect(&j->kafka, j->next_batch_ms, job_stream_rate,
+			                   j, due + n, ndue - n);
+	}
+	return n;
 }
 
 /* Applies the submitted configuration; errors name the key. */
@@ -73,6 +113,7 @@ int job_conf_apply(job *j, char *err, size_t errlen)
 		             errlen) != SL_OK)
 			return SL_ECONFIG;
 	const sl_conf *mc = j->e->m->conf;
+	j->retain_ms = plan_retention_ms(j->graph, j->interval_ms);
 	j->max_failures = (uint32_t)conf_get_int(j->conf, "spark.task.maxFailures");
 	j->concurrent_jobs =
 	    (uint32_t)conf_get_int(j->conf, "spark.streaming.concurrentJobs");
@@ -125,8 +166,22 @@ static int submit_check(struct engine *e, const Sluice__SubmitJob *s, rpc_reply 
 		return rpc_reply_error(rep, SL_EJOB,
 		                       "batch interval must be 10ms..1h, got %lld ms",
 		                       (long long)s->batch_interval_ms);
-	if (graph_validate(s->graph, err, sizeof(err)) != SL_OK)
+	if (graph_validate_job(s->graph, s->batch_interval_ms, err, sizeof(err)) != SL_OK)
 		return rpc_reply_error(rep, SL_EJOB, "job '%s': %s", s->name, err);
+	for (size_t i = 0; i < s->graph->n_nodes; i++) {
+		const Sluice__Node *n = s->graph->nodes[i];
+		/* the planner reduces each window whole (no inverse), so a
+		 * filter over the incremental values has nothing to act on */
+		if (n->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW &&
+		    n->filter_fn != NULL && n->filter_fn[0] != '\0')
+			return rpc_reply_error(
+			    rep, SL_EJOB,
+			    "job '%s': node %zu (reduce_by_key_and_window): filter_fn "
+			    "'%s' "
+			    "is not supported by this master yet (it reduces each window "
+			    "whole, without the inverse function)",
+			    s->name, i, n->filter_fn);
+	}
 	return SL_OK;
 }
 
@@ -192,8 +247,8 @@ out:
 
 void job_free(job *j)
 {
-	rtracker_stop(j);
-	kafka_free(j);
+	rtracker_stop(&j->rt);
+	kafka_free(&j->kafka);
 	lifecycle_free(j);
 	ratecontrol_free(j);
 	for (size_t i = 0; i < j->nbatches; i++)
@@ -201,11 +256,12 @@ void job_free(job *j)
 	for (size_t i = 0; i < j->nretiring; i++)
 		batch_free(j->retiring[i]);
 	sl_free(j->retiring);
+	for (size_t i = 0; i < j->nkept; i++)
+		batch_free(j->kept[i]);
+	sl_free(j->kept);
 	for (size_t i = 0; i < j->nkoff; i++)
 		sl_free(j->koff[i].topic);
 	sl_free(j->koff);
-	for (size_t i = 0; i < j->npending; i++)
-		rblock_free(j->pending[i]);
 	for (size_t i = 0; i < j->nhist; i++) {
 		sl_free(j->hist[i].error);
 		for (size_t k = 0; k < j->hist[i].noutput; k++)
@@ -218,9 +274,8 @@ void job_free(job *j)
 	for (size_t i = 0; i < j->nseen; i++)
 		sl_free(j->seen_files[i]);
 	sl_free(j->seen_files);
-	sl_free(j->pending);
 	sl_free(j->batches);
-	sl_free(j->rcv);
+	rtracker_fini(&j->rt); /* after the batches: it owns their blocks */
 	conf_free(j->conf);
 	jobdef_free(&j->def);
 	sl_free(j->name);
@@ -254,7 +309,7 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 	j->state = s->start ? JOB_RUNNING : JOB_PUBLISHED;
 	if ((rv = job_conf_apply(j, err, sizeof(err))) != SL_OK ||
 	    (s->start && (rv = runconf_check_start(j, err, sizeof(err))) != SL_OK) ||
-	    (rv = kafka_init(j, err, sizeof(err))) != SL_OK ||
+	    (rv = job_kafka_init(j, err, sizeof(err))) != SL_OK ||
 	    (rv = job_store(j, err, sizeof(err))) != SL_OK) {
 		/* The reply names the job: format it before job_free frees s. */
 		rv = rpc_reply_error(rep, rv, "job '%s': %s", j->name, err);
@@ -262,7 +317,7 @@ static int handle_submit(struct engine *e, const envelope *req, rpc_reply *rep)
 		sluice__submit_job__free_unpacked(s, NULL);
 		return rv;
 	}
-	rtracker_init(j);
+	job_rtracker_init(j);
 	j->live = true;
 	e->jobs = sl_realloc(e->jobs, (e->njobs + 1) * sizeof(*e->jobs));
 	e->jobs[e->njobs++] = j;
@@ -304,7 +359,7 @@ static int handle_list(struct engine *e, rpc_reply *rep)
 		ji->last_batch_ms = j->last_batch_ms;
 		ji->error = j->error;
 		ji->created_ms = j->created_ms;
-		ji->receivers = (uint32_t)j->nrcv;
+		ji->receivers = (uint32_t)j->rt.nrcv;
 		ji->batches_running = (uint32_t)j->nbatches;
 		ji->library_hash = j->lib_hash;
 		ptrs[i] = ji;
@@ -427,6 +482,42 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 	return SL_OK;
 }
 
+static int handle_add_block(struct engine *e, const envelope *req, rpc_reply *rep)
+{
+	Sluice__AddBlock *a =
+	    sluice__add_block__unpack(NULL, req->payload_len, req->payload);
+	if (a == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed AddBlock");
+	int rv = rtracker_check_add_block(a, rep);
+	job *j = rv == SL_OK ? jobs_find_id(e, a->job_id) : NULL;
+	if (j != NULL && j->state == JOB_RUNNING && rtracker_add_block(&j->rt, a)) {
+		ratecontrol_note_receiver(j, a->receiver_id, a->blocked_share, a->rate);
+		/* durable at the next tick (engine_flush); the window is in
+		 * docs/recovery.md */
+		job_checkpoint(j);
+	}
+	sluice__add_block__free_unpacked(a, NULL);
+	if (rv != SL_OK)
+		return rv;
+	Sluice__AddBlockReply out = SLUICE__ADD_BLOCK_REPLY__INIT;
+	rpc_reply_set(rep, MSG_ADD_BLOCK_REPLY, &out);
+	return SL_OK;
+}
+
+static int handle_task_status(struct engine *e, const envelope *req, rpc_reply *rep)
+{
+	int rv = sched_handle_status(e->sched, req, rep);
+	/* Schedule what this completion unblocked now, not at the next tick. */
+	engine_kick(e);
+	return rv;
+}
+
+void sched_broadcast_remove(struct engine *e, const char *prefix, rblock **blocks,
+                            size_t n)
+{
+	sched_remove_data(e->sched, prefix, blocks, n);
+}
+
 /* The checkpointer's completion (its thread, no lock held). */
 static void engine_checkpoint_done(void *arg, uint64_t job_id, uint64_t seq, int rv,
                                    const char *err)
@@ -461,7 +552,7 @@ static ckpt_job *job_snapshot(job *j)
 	c->rate_state = ratecontrol_snapshot(j);
 	lifecycle_snapshot(j, c);
 	batches_snapshot(j, c);
-	rtracker_snapshot(j, c);
+	rtracker_snapshot(&j->rt, c);
 	return c;
 }
 
@@ -487,7 +578,14 @@ int engine_new(master *m, struct engine **out, char *err, size_t errlen)
 	e->m = m;
 	/* Workers may still report tasks of the master that ran before us:
 	 * task ids start past any it can have used (ms clock x 4096). */
-	e->next_task_id = (uint64_t)clock_wall_ms() << 12;
+	e->sched =
+	    sched_new(m->cl, &m->lock, &plan_sched_ops, (uint64_t)clock_wall_ms() << 12);
+	e->rtenv = (rtracker_env){.cl = m->cl,
+	                          .lock = &m->lock,
+	                          .sched = e->sched,
+	                          .find = job_rtracker_find,
+	                          .arg = e,
+	                          .receiver_rate = job_receiver_rate};
 	store_meta_get_int(m->db, "master_epoch", 0, &epoch);
 	e->epoch = (uint32_t)epoch + 1;
 	store_meta_set_int(m->db, "master_epoch", e->epoch);
@@ -524,7 +622,7 @@ void engine_free(struct engine *e)
 	for (size_t i = 0; i < e->njobs; i++)
 		job_free(e->jobs[i]);
 	sl_free(e->jobs);
-	sl_free(e->load);
+	sched_free(e->sched);
 	sl_free(e);
 }
 
@@ -545,11 +643,24 @@ int engine_handle(struct engine *e, const envelope *req, rpc_reply *rep)
 	case MSG_FETCH_LIBRARY:
 		return handle_fetch_library(e, req, rep);
 	case MSG_TASK_STATUS:
-		return sched_handle_status(e, req, rep);
+		return handle_task_status(e, req, rep);
 	case MSG_ADD_BLOCK: /* checkpointed at the next tick, with its peers */
-		return rtracker_handle_add_block(e, req, rep);
+		return handle_add_block(e, req, rep);
 	default:
 		return SL_EUNKNOWN_TYPE;
+	}
+}
+
+/* What the layers below reported in job.halt (a batch failed for good, a
+ * Kafka source cannot be planned) fails the job here, at the top. */
+static void jobs_apply_halts(struct engine *e)
+{
+	for (size_t i = 0; i < e->njobs; i++) {
+		job *j = e->jobs[i];
+		if (j->halt[0] == '\0')
+			continue;
+		job_fail(j, "%s", j->halt);
+		j->halt[0] = '\0';
 	}
 }
 
@@ -557,13 +668,14 @@ void engine_kick(struct engine *e)
 {
 	for (size_t i = 0; i < e->njobs; i++)
 		batches_start_ojobs(e->jobs[i]);
-	sched_run(e);
+	sched_run(e->sched);
 	for (size_t i = 0; i < e->njobs; i++)
 		batches_check_done(e->jobs[i]);
+	jobs_apply_halts(e);
 	/* Retiring a batch frees slots for the next output job. */
 	for (size_t i = 0; i < e->njobs; i++)
 		batches_start_ojobs(e->jobs[i]);
-	sched_run(e);
+	sched_run(e->sched);
 	engine_flush(e);
 }
 
@@ -573,9 +685,13 @@ void engine_tick(struct engine *e)
 	for (size_t i = 0; i < e->njobs; i++) {
 		job *j = e->jobs[i];
 		if (j->state == JOB_RUNNING || j->state == JOB_PAUSED)
-			rtracker_tick(j); /* a paused job's receivers go on */
+			rtracker_tick(&j->rt); /* a paused job's receivers go on */
 		if (j->state == JOB_RUNNING) {
 			batches_generate(j, now);
+			if (j->halt[0] != '\0') {
+				job_fail(j, "%s", j->halt);
+				j->halt[0] = '\0';
+			}
 			joblag_tick(j, clock_mono_ms());
 		}
 		lifecycle_tick(j, now);
@@ -586,7 +702,7 @@ void engine_tick(struct engine *e)
 void engine_worker_tasks(struct engine *e, worker_entry *w, const uint64_t *tasks,
                          size_t ntasks)
 {
-	if (sched_worker_tasks(e, w->id, w->prev_hb_mono, tasks, ntasks) > 0)
+	if (sched_worker_tasks(e->sched, w->id, w->prev_hb_mono, tasks, ntasks) > 0)
 		engine_kick(e);
 }
 
@@ -596,10 +712,12 @@ void engine_worker_event(struct engine *e, worker_entry *w, bool lost)
 		for (size_t i = 0; i < e->njobs; i++)
 			if (e->jobs[i]->state == JOB_RUNNING ||
 			    e->jobs[i]->state == JOB_PAUSED)
-				rtracker_worker_back(e->jobs[i], w);
+				if (rtracker_worker_back(&e->jobs[i]->rt, w))
+					job_checkpoint(e->jobs[i]);
 		return;
 	}
-	sched_worker_lost(e, w->id);
+	sched_worker_lost(e->sched, w->id);
 	for (size_t i = 0; i < e->njobs; i++)
-		rtracker_worker_lost(e->jobs[i], w->id);
+		if (rtracker_worker_lost(&e->jobs[i]->rt, w->id))
+			job_checkpoint(e->jobs[i]);
 }

@@ -18,7 +18,6 @@
 #include "kafka_src.h"
 #include "alloc.h"
 #include "clock.h"
-#include "ratecontrol.h"
 #include "ratectl.h"
 #include "api.h"
 #include "kafka.h"
@@ -40,7 +39,8 @@ typedef struct {
 } kpart;
 
 struct ksrc {
-	job *j;
+	const char *name;      /* the job's */
+	pthread_mutex_t *lock; /* the master's */
 	uint32_t node;
 	const Sluice__Node *n;
 	rd_kafka_t *rk;
@@ -65,31 +65,33 @@ struct ksrc {
 	rd_kafka_topic_partition_list_t *to_commit;
 };
 
-int kafka_init(job *j, char *err, size_t errlen)
+int kafka_init(kset *ks, const Sluice__JobGraph *g, const sl_conf *conf, const char *name,
+               int64_t interval_ms, pthread_mutex_t *lock, char *err, size_t errlen)
 {
 	char msg[512];
-	for (size_t i = 0; i < j->graph->n_nodes; i++) {
-		const Sluice__Node *n = j->graph->nodes[i];
+	for (size_t i = 0; i < g->n_nodes; i++) {
+		const Sluice__Node *n = g->nodes[i];
 		if (n->kind != SLUICE__NODE_KIND__SRC_KAFKA)
 			continue;
 		ksrc *k = sl_calloc(1, sizeof(*k));
-		k->j = j;
+		k->name = name;
+		k->lock = lock;
 		k->node = n->id;
 		k->n = n;
 		k->plan_ms = -1;
 		k->rate = -1;
 		pthread_mutex_init(&k->mu, NULL);
-		k->interval_ms = j->interval_ms;
+		k->interval_ms = interval_ms;
 		k->max_rate =
-		    conf_get_int(j->conf, "spark.streaming.kafka.maxRatePerPartition");
+		    conf_get_int(conf, "spark.streaming.kafka.maxRatePerPartition");
 		k->min_rate =
-		    conf_get_int(j->conf, "spark.streaming.kafka.minRatePerPartition");
+		    conf_get_int(conf, "spark.streaming.kafka.minRatePerPartition");
 		const char *c = kafka_param(n, "commit.offsets");
 		k->commit = c != NULL && strcmp(c, "true") == 0;
 		const char *g = kafka_param(n, "group.id");
 		snprintf(k->group, sizeof(k->group), "%s", g ? g : "");
 		if (g == NULL)
-			snprintf(k->group, sizeof(k->group), "sluice-%s", j->name);
+			snprintf(k->group, sizeof(k->group), "sluice-%s", name);
 		const char *extra[] = {"group.id", k->group, "enable.auto.commit",
 		                       "false", NULL};
 		rd_kafka_conf_t *conf = kafka_conf(n, extra, err, errlen);
@@ -103,8 +105,8 @@ int kafka_init(job *j, char *err, size_t errlen)
 			return SL_EKAFKA;
 		}
 		k->to_commit = rd_kafka_topic_partition_list_new(8);
-		j->ksrc = sl_realloc(j->ksrc, (j->nksrc + 1) * sizeof(*j->ksrc));
-		j->ksrc[j->nksrc++] = k;
+		ks->v = sl_realloc(ks->v, (ks->n + 1) * sizeof(*ks->v));
+		ks->v[ks->n++] = k;
 	}
 	return SL_OK;
 }
@@ -118,10 +120,10 @@ static void plan_clear(ksrc *k)
 	k->nplan = 0;
 }
 
-void kafka_free(job *j)
+void kafka_free(kset *ks)
 {
-	for (size_t i = 0; i < j->nksrc; i++) {
-		ksrc *k = j->ksrc[i];
+	for (size_t i = 0; i < ks->n; i++) {
+		ksrc *k = ks->v[i];
 		plan_clear(k);
 		for (size_t p = 0; p < k->nparts; p++)
 			sl_free(k->parts[p].topic);
@@ -131,28 +133,23 @@ void kafka_free(job *j)
 		pthread_mutex_destroy(&k->mu);
 		sl_free(k);
 	}
-	sl_free(j->ksrc);
-	j->ksrc = NULL;
-	j->nksrc = 0;
+	sl_free(ks->v);
+	ks->v = NULL;
+	ks->n = 0;
 }
 
-size_t kafka_collect(struct engine *e, int64_t now_wall, ksrc **out, size_t cap)
+size_t kafka_collect(kset *ks, int64_t t, kafka_rate_fn rate, void *arg, ksrc **out,
+                     size_t cap)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < e->njobs; i++) {
-		job *j = e->jobs[i];
-		if (j->state != JOB_RUNNING || now_wall < j->next_batch_ms)
-			continue;
-		for (size_t s = 0; s < j->nksrc && n < cap; s++) {
-			ksrc *k = j->ksrc[s];
-			if (k->plan_ms != j->next_batch_ms ||
-			    (!k->plan_ready && !k->plan_err[0])) {
-				k->plan_ms = j->next_batch_ms;
-				k->plan_ready = false;
-				k->plan_err[0] = '\0';
-				k->rate = ratecontrol_stream_rate(j, k->node);
-				out[n++] = k;
-			}
+	for (size_t s = 0; s < ks->n && n < cap; s++) {
+		ksrc *k = ks->v[s];
+		if (k->plan_ms != t || (!k->plan_ready && !k->plan_err[0])) {
+			k->plan_ms = t;
+			k->plan_ready = false;
+			k->plan_err[0] = '\0';
+			k->rate = rate(arg, k->node);
+			out[n++] = k;
 		}
 	}
 	return n;
@@ -212,7 +209,7 @@ static int discover(ksrc *k, char *err, size_t errlen)
 			if (k->started)
 				log_info("job %s: new Kafka partition %s-%d, reading "
 				         "from its start",
-				         k->j->name, kp->topic, kp->partition);
+				         k->name, kp->topic, kp->partition);
 		}
 	}
 	rd_kafka_metadata_destroy(md);
@@ -289,10 +286,10 @@ void kafka_plan(ksrc *k)
 		plan_offsets(k, err, sizeof(err));
 	/* Publish under the master's lock: the JobGenerator reads the plan from
 	 * the cron thread once it sees plan_ready or plan_err. */
-	pthread_mutex_lock(&k->j->e->m->lock);
+	pthread_mutex_lock(k->lock);
 	snprintf(k->plan_err, sizeof(k->plan_err), "%s", err);
 	k->plan_ready = err[0] == '\0';
-	pthread_mutex_unlock(&k->j->e->m->lock);
+	pthread_mutex_unlock(k->lock);
 }
 
 /* Reads a partition's watermarks and settles where it starts; its range in
@@ -315,7 +312,7 @@ static int part_range(ksrc *k, kpart *p, ratectl_part *rp, char *err, size_t err
 	if (p->next < low) {
 		log_warn("job %s: %s-%d offsets %lld..%lld were deleted before "
 		         "being read",
-		         k->j->name, p->topic, p->partition, (long long)p->next,
+		         k->name, p->topic, p->partition, (long long)p->next,
 		         (long long)low);
 		p->next = low;
 	}
@@ -341,10 +338,10 @@ static void plan_offsets(ksrc *k, char *err, size_t errlen)
 	k->started = true;
 }
 
-void kafka_restore(job *j, const ckpt_range *offsets, size_t n)
+void kafka_restore(kset *ks, const ckpt_range *offsets, size_t n)
 {
-	for (size_t s = 0; s < j->nksrc; s++) {
-		ksrc *k = j->ksrc[s];
+	for (size_t s = 0; s < ks->n; s++) {
+		ksrc *k = ks->v[s];
 		for (size_t i = 0; i < n; i++) {
 			if (offsets[i].node != k->node ||
 			    part_find(k, offsets[i].topic, offsets[i].partition))
@@ -364,10 +361,10 @@ void kafka_restore(job *j, const ckpt_range *offsets, size_t n)
 	}
 }
 
-bool kafka_ready(job *j, int64_t t)
+bool kafka_ready(kset *ks, int64_t t, char *halt, size_t halt_len)
 {
-	for (size_t i = 0; i < j->nksrc; i++) {
-		ksrc *k = j->ksrc[i];
+	for (size_t i = 0; i < ks->n; i++) {
+		ksrc *k = ks->v[i];
 		if (k->plan_ms != t)
 			return false;
 		if (k->plan_err[0]) {
@@ -379,9 +376,9 @@ bool kafka_ready(job *j, int64_t t)
 			if ((k->errors >= 3 &&
 			     now - k->first_err_mono >= KAFKA_FAIL_MS) ||
 			    strstr(k->plan_err, "topics exist") != NULL)
-				job_fail(j, "%s", k->plan_err);
+				snprintf(halt, halt_len, "%s", k->plan_err);
 			else
-				log_warn("job %s: %s (will retry)", j->name, k->plan_err);
+				log_warn("job %s: %s (will retry)", k->name, k->plan_err);
 			k->plan_ms = -1;
 			k->plan_err[0] = '\0';
 			return false;
@@ -392,19 +389,19 @@ bool kafka_ready(job *j, int64_t t)
 	return true;
 }
 
-void kafka_take(job *j, batch *b)
+void kafka_take(kset *ks, krange **kr, size_t *nkr, uint64_t *records)
 {
-	for (size_t i = 0; i < j->nksrc; i++) {
-		ksrc *k = j->ksrc[i];
+	for (size_t i = 0; i < ks->n; i++) {
+		ksrc *k = ks->v[i];
 		k->errors = 0;
-		b->kr = sl_realloc(b->kr, (b->nkr + k->nplan + 1) * sizeof(*b->kr));
+		*kr = sl_realloc(*kr, (*nkr + k->nplan + 1) * sizeof(**kr));
 		for (size_t r = 0; r < k->nplan; r++) {
-			krange *kr = &k->plan[r];
-			b->kr[b->nkr++] = *kr;
-			b->input_records += (uint64_t)(kr->until - kr->from);
-			kpart *p = part_find(k, kr->topic, kr->partition);
+			krange *x = &k->plan[r];
+			(*kr)[(*nkr)++] = *x;
+			*records += (uint64_t)(x->until - x->from);
+			kpart *p = part_find(k, x->topic, x->partition);
 			if (p != NULL)
-				p->next = kr->until;
+				p->next = x->until;
 		}
 		sl_free(k->plan); /* topics moved into the batch */
 		k->plan = NULL;
@@ -413,22 +410,22 @@ void kafka_take(job *j, batch *b)
 	}
 }
 
-void kafka_batch_done(job *j, const batch *b)
+void kafka_batch_done(kset *ks, const krange *kr, size_t nkr)
 {
-	for (size_t i = 0; i < j->nksrc; i++) {
-		ksrc *k = j->ksrc[i];
+	for (size_t i = 0; i < ks->n; i++) {
+		ksrc *k = ks->v[i];
 		if (!k->commit)
 			continue;
-		for (size_t r = 0; r < b->nkr; r++) {
-			if (b->kr[r].node != k->node)
+		for (size_t r = 0; r < nkr; r++) {
+			if (kr[r].node != k->node)
 				continue;
 			rd_kafka_topic_partition_t *tp =
-			    rd_kafka_topic_partition_list_find(
-			        k->to_commit, b->kr[r].topic, b->kr[r].partition);
+			    rd_kafka_topic_partition_list_find(k->to_commit, kr[r].topic,
+			                                       kr[r].partition);
 			if (tp == NULL)
 				tp = rd_kafka_topic_partition_list_add(
-				    k->to_commit, b->kr[r].topic, b->kr[r].partition);
-			tp->offset = b->kr[r].until;
+				    k->to_commit, kr[r].topic, kr[r].partition);
+			tp->offset = kr[r].until;
 		}
 	}
 }
@@ -440,55 +437,55 @@ void kafka_commit_pending(ksrc *k)
 	/* The list is only touched by the cron thread (kafka_batch_done runs in
 	 * engine_kick under the lock, also on the cron thread or a handler); take
 	 * a copy under the master lock. */
-	pthread_mutex_t *lock = &k->j->e->m->lock;
+	pthread_mutex_t *lock = k->lock;
 	pthread_mutex_lock(lock);
 	rd_kafka_topic_partition_list_t *l = k->to_commit;
 	k->to_commit = rd_kafka_topic_partition_list_new(8);
 	pthread_mutex_unlock(lock);
 	rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, l, 0);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-		log_warn("job %s: committing offsets to group %s: %s", k->j->name,
-		         k->group, rd_kafka_err2str(e));
+		log_warn("job %s: committing offsets to group %s: %s", k->name, k->group,
+		         rd_kafka_err2str(e));
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-int64_t kafka_end_offset(job *j, uint32_t node, const char *topic, int32_t partition)
+int64_t kafka_end_offset(kset *ks, uint32_t node, const char *topic, int32_t partition)
 {
 	int64_t end = -1;
-	for (size_t i = 0; i < j->nksrc; i++) {
-		if (j->ksrc[i]->node != node)
+	for (size_t i = 0; i < ks->n; i++) {
+		if (ks->v[i]->node != node)
 			continue;
-		pthread_mutex_lock(&j->ksrc[i]->mu);
-		kpart *p = part_find(j->ksrc[i], topic, partition);
+		pthread_mutex_lock(&ks->v[i]->mu);
+		kpart *p = part_find(ks->v[i], topic, partition);
 		if (p != NULL)
 			end = p->end;
-		pthread_mutex_unlock(&j->ksrc[i]->mu);
+		pthread_mutex_unlock(&ks->v[i]->mu);
 	}
 	return end;
 }
 
-bool kafka_worker_of(job *j, const char *topic, int32_t partition, char out[32])
+bool kafka_worker_of(kset *ks, const char *topic, int32_t partition, char out[32])
 {
 	bool found = false;
-	for (size_t i = 0; i < j->nksrc && !found; i++) {
-		pthread_mutex_lock(&j->ksrc[i]->mu);
-		kpart *p = part_find(j->ksrc[i], topic, partition);
+	for (size_t i = 0; i < ks->n && !found; i++) {
+		pthread_mutex_lock(&ks->v[i]->mu);
+		kpart *p = part_find(ks->v[i], topic, partition);
 		if (p != NULL && p->worker[0]) {
 			memcpy(out, p->worker, 32);
 			found = true;
 		}
-		pthread_mutex_unlock(&j->ksrc[i]->mu);
+		pthread_mutex_unlock(&ks->v[i]->mu);
 	}
 	return found;
 }
 
-void kafka_note_worker(job *j, const char *topic, int32_t partition, const char *worker)
+void kafka_note_worker(kset *ks, const char *topic, int32_t partition, const char *worker)
 {
-	for (size_t i = 0; i < j->nksrc; i++) {
-		pthread_mutex_lock(&j->ksrc[i]->mu);
-		kpart *p = part_find(j->ksrc[i], topic, partition);
+	for (size_t i = 0; i < ks->n; i++) {
+		pthread_mutex_lock(&ks->v[i]->mu);
+		kpart *p = part_find(ks->v[i], topic, partition);
 		if (p != NULL)
 			snprintf(p->worker, sizeof(p->worker), "%s", worker);
-		pthread_mutex_unlock(&j->ksrc[i]->mu);
+		pthread_mutex_unlock(&ks->v[i]->mu);
 	}
 }

@@ -68,16 +68,9 @@ static void generator_realign(job *j)
 void lifecycle_stop(job *j, const char *who, const char *why)
 {
 	j->draining = false;
-	rtracker_stop(j);
-	if (j->npending > 0) {
-		/* buffered input no batch took is discarded (SPEC §8) */
-		char none[64];
-		snprintf(none, sizeof(none), "pending-%llu-", (unsigned long long)j->id);
-		sched_broadcast_remove(j->e, none, j->pending, j->npending);
-		for (size_t i = 0; i < j->npending; i++)
-			rblock_free(j->pending[i]);
-		j->npending = 0;
-	}
+	rtracker_stop(&j->rt);
+	/* buffered input no batch took is discarded (SPEC §8) */
+	rtracker_drop_pending(&j->rt);
 	job_transition_to(j, JOB_STOPPED, who, why);
 }
 
@@ -96,7 +89,7 @@ static int do_stop(job *j, bool graceful, const char *who, const char *why)
 			         "stop, what they received is processed",
 			         j->name, who);
 		j->draining = true;
-		rtracker_stop(j);
+		rtracker_stop(&j->rt);
 		lifecycle_tick(j, clock_wall_ms());
 	} else if (j->state == JOB_RUNNING || j->state == JOB_PAUSED) {
 		lifecycle_stop(j, who, why);
@@ -145,7 +138,7 @@ static int do_start(job *j, const char *who, const char *why, char *err, size_t 
 	if (j->state == JOB_STOPPED)
 		batches_drop_pending(j);
 	batches_rearm(j);
-	rtracker_rearm(j);
+	rtracker_rearm(&j->rt);
 	generator_realign(j);
 	j->error[0] = '\0';
 	job_transition_to(j, JOB_RUNNING, who, why);
@@ -180,8 +173,8 @@ int lifecycle_control(job *j, const char *action, bool graceful, const char *who
 
 void lifecycle_tick(job *j, int64_t now_wall)
 {
-	if (j->draining && j->state == JOB_RUNNING && j->rcv_stopping == 0 &&
-	    j->npending == 0 && j->nbatches == 0)
+	if (j->draining && j->state == JOB_RUNNING && j->rt.rcv_stopping == 0 &&
+	    j->rt.npending == 0 && j->nbatches == 0)
 		lifecycle_stop(j, "master",
 		               "stopped gracefully: everything received was processed");
 	if (j->state == JOB_PAUSED && j->pause_max_ms > 0 &&

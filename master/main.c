@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -211,20 +212,51 @@ static int master_listen(master *m, char *err, size_t errlen)
 	return SL_OK;
 }
 
-/* Kafka I/O of the tick, done without the lock (kafka_src.h). */
+/* Wakes the cron thread now (call with the lock held). */
+static void master_wake(master *m)
+{
+	m->wake_pending = true;
+	pthread_cond_signal(&m->wake);
+}
+
+/* Milliseconds until the earliest next batch, capped at cap (0: due). */
+static int64_t master_until_batch(master *m, int64_t cap)
+{
+	int64_t due = engine_next_batch_wall(m->engine), now = clock_wall_ms();
+	if (due <= now)
+		return 0;
+	return due - now < cap ? due - now : cap;
+}
+
+/* Waits on m->wake for up to ms (lock held; returns with it held). */
+static void master_wait(master *m, int64_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t ns = ts.tv_nsec + ms * 1000000;
+	ts.tv_sec += ns / 1000000000;
+	ts.tv_nsec = ns % 1000000000;
+	while (!m->wake_pending && !m->stopping &&
+	       pthread_cond_timedwait(&m->wake, &m->lock, &ts) == 0)
+		;
+	m->wake_pending = false;
+}
+
+/* Kafka I/O of the tick, done without the lock (kafka_src.h); the cron
+ * thread is woken when a plan was made (the batch may be generated). */
 static void master_kafka_io(master *m)
 {
 	ksrc *due[64], *all[256];
 	size_t nall = 0;
 	pthread_mutex_lock(&m->lock);
-	size_t n = kafka_collect(m->engine, clock_wall_ms(), due, 64);
-	struct engine *e = m->engine;
-	for (size_t i = 0; i < e->njobs; i++)
-		for (size_t k = 0; k < e->jobs[i]->nksrc && nall < 256; k++)
-			all[nall++] = e->jobs[i]->ksrc[k];
+	size_t n = engine_kafka_due(m->engine, clock_wall_ms(), due, 64, all, 256, &nall);
 	pthread_mutex_unlock(&m->lock);
 	for (size_t i = 0; i < n; i++)
 		kafka_plan(due[i]);
+	pthread_mutex_lock(&m->lock);
+	if (n > 0)
+		master_wake(m);
+	pthread_mutex_unlock(&m->lock);
 	for (size_t i = 0; i < nall; i++)
 		kafka_commit_pending(all[i]);
 }
@@ -237,22 +269,40 @@ static void *master_kafka_thread(void *arg)
 	master *m = arg;
 	while (!m->stopping) {
 		master_kafka_io(m);
-		clock_sleep_ms(MASTER_TICK_MS / 2);
+		/* until the next batch is due (its plan is needed then), at most
+		 * half a tick; a due batch whose plan is made waits for the
+		 * generator, so a full half tick then */
+		pthread_mutex_lock(&m->lock);
+		int64_t ms = master_until_batch(m, MASTER_TICK_MS / 2);
+		pthread_mutex_unlock(&m->lock);
+		clock_sleep_ms(ms > 0 ? ms : MASTER_TICK_MS / 2);
 	}
 	return NULL;
 }
 
+/* The driver's clock: a tick every MASTER_TICK_MS (liveness, receivers,
+ * lifecycle), and at once when a batch falls due or a Kafka plan is ready,
+ * so a batch is generated at its time rather than at the next tick. Task
+ * reports and checkpoint commits drive the engine from their own threads
+ * (engine_kick); they need no tick. */
 static void master_cron(master *m)
 {
 	pthread_t kafka;
 	pthread_create(&kafka, NULL, master_kafka_thread, m);
+	int64_t stuck = INT64_MIN; /* a due batch the last tick could not make */
+	pthread_mutex_lock(&m->lock);
 	while (!m->stopping) {
-		clock_sleep_ms(MASTER_TICK_MS);
-		pthread_mutex_lock(&m->lock);
+		int64_t ms = master_until_batch(m, MASTER_TICK_MS);
+		if (ms == 0 && engine_next_batch_wall(m->engine) == stuck)
+			ms = MASTER_TICK_MS; /* its Kafka plan wakes us, else a tick */
+		if (ms > 0)
+			master_wait(m, ms);
 		cluster_check_liveness(m->cl, clock_mono_ms());
 		engine_tick(m->engine);
-		pthread_mutex_unlock(&m->lock);
+		int64_t due = engine_next_batch_wall(m->engine);
+		stuck = due <= clock_wall_ms() ? due : INT64_MIN;
 	}
+	pthread_mutex_unlock(&m->lock);
 	pthread_join(kafka, NULL);
 }
 
@@ -265,6 +315,11 @@ int main(int argc, char **argv)
 	memset(&m, 0, sizeof(m));
 	m.lock_fd = -1;
 	pthread_mutex_init(&m.lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&m.wake, &ca);
+	pthread_condattr_destroy(&ca);
 	m.conf = conf_new(CONF_STRICT);
 	if ((rv = parse_args(&m, argc, argv, err, sizeof(err))) != SL_OK ||
 	    (rv = proc_check_url(m.conf, "--url", m.url, err, sizeof(err))) != SL_OK) {

@@ -28,6 +28,10 @@ typedef struct master {
 	store *db;
 	cluster *cl;
 	pthread_mutex_t lock;
+	/* Wakes the cron thread before its next tick (main.c: master_wake):
+	 * signalled with the lock held, on CLOCK_MONOTONIC. */
+	pthread_cond_t wake;
+	bool wake_pending;
 	volatile int stopping;
 	char state_dir[1024];
 	int lock_fd; /* holds the flock on STATE/master.lock */

@@ -100,7 +100,7 @@ static void render_job(const job *j, size_t f, promtext *p)
 		promtext_sample(p, job_families[f].name, l, (double)j->nbatches);
 		break;
 	case 3:
-		promtext_sample(p, job_families[f].name, l, (double)j->npending);
+		promtext_sample(p, job_families[f].name, l, (double)j->rt.npending);
 		break;
 	default:
 		if (b == NULL)

@@ -101,8 +101,8 @@ double ratecontrol_stream_rate(const job *j, uint32_t node)
 static size_t receivers_of(const job *j, uint32_t node)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < j->nrcv; i++)
-		n += j->rcv[i].node == node;
+	for (size_t i = 0; i < j->rt.nrcv; i++)
+		n += j->rt.rcv[i].node == node;
 	return n;
 }
 
@@ -126,8 +126,8 @@ static void set_rate_done(void *arg, int rv, const envelope *reply, const char *
 static void publish(job *j, uint32_t node)
 {
 	double rate = ratecontrol_receiver_rate(j, node);
-	for (size_t i = 0; i < j->nrcv; i++) {
-		const receiver *r = &j->rcv[i];
+	for (size_t i = 0; i < j->rt.nrcv; i++) {
+		const receiver *r = &j->rt.rcv[i];
 		if (r->node != node || r->state == RCV_INACTIVE)
 			continue;
 		worker_entry *w = cluster_find(j->e->m->cl, r->worker);
@@ -175,12 +175,12 @@ void ratecontrol_note_receiver(job *j, uint32_t receiver_id, double blocked_shar
                                double rate)
 {
 	ratecontrol *rc = j->rc;
-	if (rc == NULL || receiver_id >= j->nrcv || !isfinite(blocked_share))
+	if (rc == NULL || receiver_id >= j->rt.nrcv || !isfinite(blocked_share))
 		return;
-	if (rc->nrcv < j->nrcv) {
-		rc->rcv = sl_realloc(rc->rcv, j->nrcv * sizeof(*rc->rcv));
-		memset(rc->rcv + rc->nrcv, 0, (j->nrcv - rc->nrcv) * sizeof(*rc->rcv));
-		rc->nrcv = j->nrcv;
+	if (rc->nrcv < j->rt.nrcv) {
+		rc->rcv = sl_realloc(rc->rcv, j->rt.nrcv * sizeof(*rc->rcv));
+		memset(rc->rcv + rc->nrcv, 0, (j->rt.nrcv - rc->nrcv) * sizeof(*rc->rcv));
+		rc->nrcv = j->rt.nrcv;
 	}
 	rc->rcv[receiver_id].blocked_share = fmin(fmax(blocked_share, 0), 1);
 	rc->rcv[receiver_id].rate = rate;

@@ -16,14 +16,14 @@
  * It also keeps the last report of each receiver's blocked share (time spent
  * on the rate limiter or a full block buffer), for `sluice monitor`.
  *
- * Calls go one way: batches.c, rtracker.c, kafka_src.c, jobs.c and
+ * Calls go one way: jobgen.c, jobs.c and
  * recovery.c call in; this file only reads the job's receivers and the
  * cluster, and sends messages. Everything runs under the master's lock.
  */
 #ifndef SLUICE_MASTER_RATECONTROL_H
 #define SLUICE_MASTER_RATECONTROL_H
 
-#include "engine_int.h"
+#include "model.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -49,21 +49,27 @@ static job_state state_from(const char *s)
 int job_resume(job *j, int64_t grace_ms, char *err, size_t errlen)
 {
 	ckpt_job *c = NULL;
-	int rv = kafka_init(j, err, errlen);
+	int rv = job_kafka_init(j, err, errlen);
 	if (rv == SL_OK)
 		rv = checkpoint_load(store_db(j->e->m->db), j->id, &c, err, errlen);
-	if (rv != SL_OK)
+	if (rv == SL_OK && j->retain_ms > 0) /* windows read the batches before */
+		rv = checkpoint_load_kept(
+		    store_db(j->e->m->db), c,
+		    c->next_batch_ms - j->retain_ms - j->interval_ms, err, errlen);
+	if (rv != SL_OK) {
+		ckpt_job_free(c);
 		return rv;
-	rtracker_init(j);
-	rtracker_restore(j, c, grace_ms);
+	}
+	job_rtracker_init(j);
+	rtracker_restore(&j->rt, c, grace_ms);
 	batches_restore(j, c);
-	kafka_restore(j, j->koff, j->nkoff);
+	kafka_restore(&j->kafka, j->koff, j->nkoff);
 	j->live = true;
 	ratecontrol_restore(j, c->rate_state);
 	log_info("job %s (id %llu) resumed from its checkpoint: %zu unfinished batches, "
 	         "%zu unallocated blocks, %zu Kafka partitions, next batch at %lld",
-	         j->name, (unsigned long long)j->id, j->nbatches, j->npending, j->nkoff,
-	         (long long)j->next_batch_ms);
+	         j->name, (unsigned long long)j->id, j->nbatches, j->rt.npending,
+	         j->nkoff, (long long)j->next_batch_ms);
 	ckpt_job_free(c);
 	return SL_OK;
 }
@@ -95,12 +101,12 @@ static job *job_from_row(struct engine *e, sqlite3_stmt *st, int64_t grace_ms)
 		rv = job_resume(j, grace_ms, err, sizeof(err));
 	else if (rv == SL_OK && (j->state == JOB_PUBLISHED || j->state == JOB_STOPPED)) {
 		/* startable: Kafka reading starts from the committed offsets */
-		rv = kafka_init(j, err, sizeof(err));
-		rtracker_init(j);
+		rv = job_kafka_init(j, err, sizeof(err));
+		job_rtracker_init(j);
 	}
 	if (rv != SL_OK && j->state != JOB_FAILED) {
 		/* listed, never run: the reason names what is wrong */
-		kafka_free(j);
+		kafka_free(&j->kafka);
 		snprintf(j->error, sizeof(j->error), "cannot resume after a restart: %s",
 		         err);
 		log_error("job %s: %s", j->name, j->error);

@@ -54,7 +54,7 @@ static cJSON *job_json(const job *j)
 	cJSON_AddNumberToObject(o, "batches_running", (double)j->nbatches);
 	cJSON_AddNumberToObject(o, "records", (double)j->records);
 	cJSON_AddNumberToObject(o, "last_batch_ms", (double)j->last_batch_ms);
-	cJSON_AddNumberToObject(o, "receivers", (double)j->nrcv);
+	cJSON_AddNumberToObject(o, "receivers", (double)j->rt.nrcv);
 	cJSON_AddStringToObject(o, "library_hash", j->lib_hash);
 	cJSON_AddStringToObject(o, "error", j->error);
 	return o;

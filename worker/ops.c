@@ -183,7 +183,8 @@ static int effective_format(const Sluice__JobGraph *g, uint32_t id)
 			return n->value_format;
 		if (n->kind != SLUICE__NODE_KIND__OP_FILTER &&
 		    n->kind != SLUICE__NODE_KIND__OP_REPARTITION &&
-		    n->kind != SLUICE__NODE_KIND__OP_UNION)
+		    n->kind != SLUICE__NODE_KIND__OP_UNION &&
+		    n->kind != SLUICE__NODE_KIND__OP_WINDOW)
 			return 0;
 		id = n->inputs[0];
 	}
@@ -300,6 +301,15 @@ static void keys_hint_set(uint64_t job, uint32_t node, bool reduce, size_t keys)
 }
 
 /* ---- sinks ---- */
+
+/* reduce_by_key, and reduce_by_key_and_window as the master plans it: each
+ * batch of the window reduced by key, then the window's batches reduced
+ * again, both with the node's reduce function (master/plan.c). */
+static bool reduces_by_key(Sluice__NodeKind k)
+{
+	return k == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY ||
+	       k == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW;
+}
 
 /* Reducer bucket of a key: FNV-1a 64 of the key mod the reducer count. */
 static uint32_t bucket_of(uint64_t h, uint32_t nred)
@@ -420,14 +430,14 @@ static int sink_open(task_run *tr)
 		tr->nred = o->num_reducers;
 		tr->shuffle_kind = sn->kind;
 		tr->buckets = sl_calloc(tr->nred, sizeof(rbuf));
-		if (sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY ||
+		if (reduces_by_key(sn->kind) ||
 		    sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY) {
 			size_t hint = keys_hint_get(tr->ts->job_id, sn->id, false);
 			tr->maps = sl_calloc(tr->nred, sizeof(kvmap *));
 			for (uint32_t i = 0; i < tr->nred; i++)
 				tr->maps[i] = kvmap_new_sized(hint);
 			tr->combine =
-			    sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY
+			    reduces_by_key(sn->kind)
 			        ? (sl_reduce_fn)tr->j->fns[sn->id]
 			        : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
 			tr->sum_i64 =
@@ -766,13 +776,11 @@ static int input_shuffle(task_run *tr)
 	const Sluice__Node *sn = graph_node(tr->g, in->shuffle_node);
 	reduce_state rs = {.kind = sn->kind};
 	rbuf_init(&rs.all);
-	if (sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY ||
-	    sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY ||
+	if (reduces_by_key(sn->kind) || sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY ||
 	    sn->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
 		rs.map = kvmap_new_sized(keys_hint_get(tr->ts->job_id, sn->id, true));
-	rs.fn = sn->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY
-	            ? (sl_reduce_fn)tr->j->fns[sn->id]
-	            : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
+	rs.fn = reduces_by_key(sn->kind) ? (sl_reduce_fn)tr->j->fns[sn->id]
+	                                 : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
 	int rv = SL_OK;
 	for (size_t s = 0; s < in->n_shuffle_sources && rv == SL_OK; s++) {
 		const Sluice__ShuffleSource *src = in->shuffle_sources[s];

@@ -43,8 +43,8 @@ static void fixture_init(fixture *f, const char *max_rate)
 	f->j.graph = &f->graph;
 	f->j.name = "t";
 	f->j.interval_ms = 1000;
-	f->j.rcv = f->rcv; /* one receiver of node 0, not started: nothing sent */
-	f->j.nrcv = 1;
+	f->j.rt.rcv = f->rcv; /* one receiver of node 0, not started: nothing sent */
+	f->j.rt.nrcv = 1;
 	f->j.conf = conf_new(CONF_APP_KEYS);
 	const char *kv[][2] = {{"spark.streaming.backpressure.enabled", "true"},
 	                       {"spark.streaming.backpressure.initialRate", "300"},
