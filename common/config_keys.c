@@ -125,6 +125,21 @@ static const conf_key keys[] = {
     KEY("sluice.run.cus", CONF_INT, "0", 0, 1000000,
         "run configuration: compute units the job needs, checked against free "
         "capacity at start (0 = none reserved)"),
+    /* Channels (master/channels.c): set by the master on system jobs. */
+    KEY("sluice.channels.library", CONF_STRING, NULL, 0, 0,
+        "the channels' system job library (unset = ../lib/sluice_system.so next "
+        "to sluice-master)"),
+    KEY("sluice.channel.name", CONF_STRING, NULL, 0, 0,
+        "system jobs only, set by the master: the channel the job serves"),
+    CHOICE("sluice.channel.role", NULL, "write|read",
+           "system jobs only, set by the master: data write or data read"),
+    KEY("sluice.channel.topic", CONF_STRING, NULL, 0, 0,
+        "system jobs only, set by the master: the channel's topic (user jobs read it)"),
+    KEY("sluice.channel.brokers", CONF_STRING, NULL, 0, 0,
+        "system jobs only, set by the master: the channel's Kafka bootstrap servers"),
+    KEY("sluice.channel.source", CONF_STRING, NULL, 0, 0,
+        "system jobs only, set by the master: where the data write job reads "
+        "(kafka:TOPIC, socket:HOST:PORT, dir:PATH)"),
     /* Memory. */
     KEY("spark.memory.fraction", CONF_DOUBLE, "0.6", 0.01, 1,
         "share of the worker memory budget used for storage and execution"),

@@ -9,6 +9,7 @@
 
 #include "alerts.h"
 #include "alloc.h"
+#include "channels.h"
 #include "engine_int.h"
 #include "httpd.h"
 #include "jobdef.h"
@@ -19,6 +20,7 @@
 #include "msgtypes.h"
 #include "sluice/err.h"
 #include "job.pb-c.h"
+#include "ops.pb-c.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -227,14 +229,14 @@ static bool action_body(const httpd_req *req, char *reason, size_t rlen, bool *g
 	return bad == NULL;
 }
 
-static void post_action(job *j, const char *action, const httpd_req *req, httpd_res *res)
+static void post_action(job *j, const char *action, const httpd_req *req, const char *who,
+                        httpd_res *res)
 {
 	char reason[512], err[512];
 	bool graceful;
 	if (!action_body(req, reason, sizeof(reason), &graceful, res))
 		return;
-	int rv = lifecycle_control(j, action, graceful, "rest:operator", reason, err,
-	                           sizeof(err));
+	int rv = lifecycle_control(j, action, graceful, who, reason, err, sizeof(err));
 	if (rv != SL_OK) {
 		httpd_error(res, rv == SL_ESTATE ? 409 : 400, "%s", err);
 		return;
@@ -254,7 +256,7 @@ static bool is_action(const char *s)
 /* /api/v1/jobs/{job}[/{sub}] with the lock held. For /alerts it only sets
  * *alerts_of to the job's id: the history is read after the lock is let go. */
 static void route_job(master *m, const char *rest_path, const httpd_req *req, bool get,
-                      httpd_res *res, uint64_t *alerts_of)
+                      const char *who, httpd_res *res, uint64_t *alerts_of)
 {
 	char name[128], sub[32] = "";
 	const char *slash = strchr(rest_path, '/');
@@ -299,7 +301,7 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 	else if (strcmp(sub, "lag") == 0)
 		get_lag(j, res);
 	else
-		post_action(j, sub, req, res);
+		post_action(j, sub, req, who, res);
 }
 
 /* 0 when the call may go on; else res is set (401/403) and it is logged. */
@@ -325,24 +327,33 @@ static int check_auth(master *m, const httpd_req *req, bool get, httpd_res *res)
 	return -1;
 }
 
-/* An authorised /api/v1 request: routes it (no lock held on entry). */
-static void api_serve(master *m, const httpd_req *req, bool get, httpd_res *res)
+/* An authorised /api/v1 request: routes it (no lock held on entry). who
+ * names the caller in lifecycle transitions. */
+static void api_serve(master *m, const httpd_req *req, const char *who, httpd_res *res)
 {
 	const char *p = req->path + strlen(API);
+	bool get = strcmp(req->method, "GET") == 0;
 	uint64_t alerts_of = 0;
+	channels_gc gc = {.n = 0};
 	pthread_mutex_lock(&m->lock);
-	if (strcmp(p, "jobs") == 0 && get)
+	if (strcmp(p, "channels") == 0 || strncmp(p, "channels/", 9) == 0)
+		channels_route(m, p + 8, req, who, res, &gc);
+	else if (!get && strcmp(req->method, "POST") != 0)
+		httpd_error(res, 405, "method %.20s not allowed on %.200s", req->method,
+		            req->path);
+	else if (strcmp(p, "jobs") == 0 && get)
 		get_jobs(m->engine, res);
 	else if (strcmp(p, "workers") == 0 && get)
 		get_workers(m, res);
 	else if (strncmp(p, "jobs/", 5) == 0)
-		route_job(m, p + 5, req, get, res, &alerts_of);
+		route_job(m, p + 5, req, get, who, res, &alerts_of);
 	else if (strcmp(p, "jobs") == 0 || strcmp(p, "workers") == 0)
 		httpd_error(res, 405, "method %.20s not allowed on %.200s (use GET)",
 		            req->method, req->path);
 	else
 		httpd_error(res, 404, "no such path: %.200s", req->path);
 	pthread_mutex_unlock(&m->lock);
+	channels_purge(m, &gc);
 	if (alerts_of != 0) {
 		char *list = alerts_history_json(m->alerts, alerts_of);
 		char *body = sl_asprintf("{\"alerts\":%s}", list);
@@ -371,14 +382,15 @@ static void on_http(void *arg, const httpd_req *req, httpd_res *res)
 		            req->path, API);
 		return;
 	}
-	if (!get && strcmp(req->method, "POST") != 0) {
-		httpd_error(res, 405, "method %.20s not allowed (GET or POST)",
+	if (!get && strcmp(req->method, "POST") != 0 &&
+	    strcmp(req->method, "DELETE") != 0) {
+		httpd_error(res, 405, "method %.20s not allowed (GET, POST or DELETE)",
 		            req->method);
 		return;
 	}
 	if (check_auth(m, req, get, res) != 0)
 		return;
-	api_serve(m, req, get, res);
+	api_serve(m, req, "rest:operator", res);
 }
 
 int rest_query(master *m, const envelope *req, rpc_reply *rep)
@@ -394,13 +406,48 @@ int rest_query(master *m, const envelope *req, rpc_reply *rep)
 		snprintf(query, sizeof(query), "limit=%u", q->limit);
 	httpd_req hr = {.method = "GET", .path = path, .query = query};
 	httpd_res res = {.status = 200};
-	api_serve(m, &hr, true, &res);
+	api_serve(m, &hr, "", &res);
 	Sluice__JobQueryReply out = SLUICE__JOB_QUERY_REPLY__INIT;
 	out.status = (uint32_t)res.status;
 	out.json = res.body ? res.body : "{}";
 	rpc_reply_set(rep, MSG_JOB_QUERY_REPLY, &out);
 	sl_free(res.body);
 	sluice__job_query__free_unpacked(q, NULL);
+	return SL_OK;
+}
+
+int rest_call(master *m, const envelope *req, rpc_reply *rep)
+{
+	Sluice__ApiCall *q =
+	    sluice__api_call__unpack(NULL, req->payload_len, req->payload);
+	if (q == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed ApiCall");
+	httpd_req hr = {.method = q->method,
+	                .path = q->path,
+	                .query = q->query,
+	                .body = q->body.data,
+	                .body_len = q->body.len};
+	httpd_res res = {.status = 200};
+	bool get = strcmp(q->method, "GET") == 0;
+	bool known =
+	    get || strcmp(q->method, "POST") == 0 || strcmp(q->method, "DELETE") == 0;
+	char who[160];
+	snprintf(who, sizeof(who), "%s@%s", req->sender, rep->peer);
+	if (!known)
+		httpd_error(&res, 405, "method %.20s not allowed (GET, POST or DELETE)",
+		            q->method);
+	else if (strncmp(q->path, API, strlen(API)) != 0)
+		httpd_error(&res, 404, "no such path: %.200s", q->path);
+	else if (!get && !(req->cred >= 0 && (auth_cred_roles(req->cred) & ROLE_CLIENT)))
+		httpd_error(&res, 403, "the reader credential cannot change state");
+	else
+		api_serve(m, &hr, who, &res);
+	Sluice__ApiCallReply out = SLUICE__API_CALL_REPLY__INIT;
+	out.status = (uint32_t)res.status;
+	out.json = res.body ? res.body : "{}";
+	rpc_reply_set(rep, MSG_API_CALL_REPLY, &out);
+	sl_free(res.body);
+	sluice__api_call__free_unpacked(q, NULL);
 	return SL_OK;
 }
 

@@ -5,6 +5,8 @@
  */
 #include "runconf.h"
 
+#include "channels.h"
+
 #include "sluice/err.h"
 
 #include <stdio.h>
@@ -18,6 +20,8 @@ static int64_t worker_cus(const worker_entry *w, int64_t cu_mem)
 
 int runconf_check_start(job *j, char *err, size_t errlen)
 {
+	if (channels_check_start(j, err, errlen) != SL_OK)
+		return SL_ESTATE;
 	if (j->run_cus <= 0)
 		return SL_OK;
 	master *m = j->e->m;

@@ -97,7 +97,7 @@ def test():
         return json.loads(text) if ctype.startswith("application/json") else text
 
     jobs = ok("GET", "/api/v1/jobs", "/api/v1/jobs")["jobs"]
-    check([j["name"] for j in jobs] == ["gen"] and jobs[0]["records"] > 0, f"jobs: {jobs}")
+    check([j["name"] for j in jobs][:1] == ["gen"] and jobs[0]["records"] > 0, f"jobs: {jobs}")
     j = ok("GET", "/api/v1/jobs/{job}", f"/api/v1/jobs/{jobs[0]['id']}")
     check(j["name"] == "gen", "a job by its numeric id")
     conf = ok("GET", "/api/v1/jobs/{job}/config", "/api/v1/jobs/gen/config")
@@ -121,6 +121,26 @@ def test():
     check(lag == {"partitions": [], "total": 0}, f"no Kafka source, no lag: {lag}")
     al = ok("GET", "/api/v1/jobs/{job}/alerts", "/api/v1/jobs/gen/alerts")
     check(al == {"alerts": []}, f"no alert configured, none recorded: {al}")
+    spec = {"name": "ch", "brokers": "127.0.0.1:1", "source": "kafka:ext"}
+    ch = ok("POST", "/api/v1/channels", "/api/v1/channels", want=201, body=spec)
+    check(ch["state"] == "NOT_READY" and ch["write_job"] == {"name": "ch.write",
+                                                             "state": "PUBLISHED"},
+          f"channel created with two PUBLISHED system jobs: {ch}")
+    chs = ok("GET", "/api/v1/channels", "/api/v1/channels")["channels"]
+    check([x["name"] for x in chs] == ["ch"], f"channels: {chs}")
+    check(ok("GET", "/api/v1/channels/{channel}", "/api/v1/channels/ch") == ch, "one channel")
+    # a channel whose publication is not checkpointed yet is refused 409 ("retry")
+    answer = wait_for(lambda: (lambda r: r if r[0] != 409 else None)(
+        call(base, "DELETE", "/api/v1/channels/ch", op)), 10, "the new channel's checkpoint")
+    check(answer[0] == 200, f"DELETE /api/v1/channels/ch: {answer}")
+    done.add(("DELETE", "/api/v1/channels/{channel}"))
+    d = json.loads(answer[2])
+    check(d == {"deleted": "ch"} and "ch.write" not in
+          [x["name"] for x in ok("GET", "/api/v1/jobs", "/api/v1/jobs")["jobs"]],
+          f"deleted with its system jobs: {d}")
+    status, _, text = call(base, "POST", "/api/v1/channels", op,
+                           body=dict(spec, source="ftp:x"))
+    check(status == 400 and "kafka:TOPIC" in json.loads(text)["error"], f"bad source: {text}")
     m = ok("GET", "/metrics", "/metrics")
     check('sluice_job_state{job="gen",state="RUNNING"} 1' in m, "metrics name the job's state")
     missing = set(spec_paths()) - done
