@@ -28,6 +28,9 @@ typedef struct ksrc ksrc;
  * message if a client cannot be made. */
 int kafka_init(job *j, char *err, size_t errlen);
 void kafka_free(job *j);
+/* Under the lock: spark.streaming.kafka.maxRatePerPartition changed (run
+ * configuration, live); the next plan of every source of j uses it. */
+void kafka_set_max_rate(job *j, int64_t per_partition);
 
 /* Under the lock: appends to *out (up to cap) the sources needing a plan
  * for their job's next batch time; returns how many. */
