@@ -69,6 +69,12 @@ extern const client_cmd cmd_monitor;
 extern const client_cmd cmd_standalone;
 extern const client_cmd cmd_new_job;
 extern const client_cmd cmd_channels;
+extern const client_cmd cmd_summary;
+extern const client_cmd cmd_run_config;
+
+/* sluice config import FILE [--name N] [--start] [--json] (argv after
+ * "import"). */
+int config_import(client *c, int argc, char **argv);
 
 /* Prints completed batches of job until Ctrl-C, the job ends or
  * duration_ms (0 = no limit) passes. show_output: bit 0 print() lines,

@@ -133,8 +133,11 @@ static int transitions_run(client *c, int argc, char **argv)
 static int config_run(client *c, int argc, char **argv)
 {
 	bool json;
+	if (argc >= 2 && strcmp(argv[1], "import") == 0)
+		return config_import(c, argc - 2, argv + 2);
 	if (argc < 2 || strcmp(argv[1], "export") != 0) {
-		fprintf(stderr, "sluice config: the subcommand is 'export'\n");
+		fprintf(stderr,
+		        "sluice config: the subcommand is 'export' or 'import'\n");
 		client_cmd_usage(&cmd_config, stderr);
 		return EXIT_USAGE;
 	}
@@ -171,10 +174,14 @@ const client_cmd cmd_transitions = {
 
 const client_cmd cmd_config = {
     .name = "config",
-    .summary = "export a job's full configuration as JSON",
+    .summary = "export a job's full configuration as JSON, or import one",
     .usage = "usage: sluice config export [--json] JOB\n"
-             "Prints JOB's configuration (name, library SHA-256, batch interval, every\n"
-             "key it was submitted with) as JSON; --json on one line.\n",
+             "       sluice config import FILE [--name NAME] [--start] [--json]\n"
+             "export prints JOB's configuration (name, library SHA-256, batch interval,\n"
+             "every key it was submitted with, its graph) as JSON; --json on one line.\n"
+             "import publishes (or with --start starts) the same job again from such a\n"
+             "file, under its name or NAME, with the library the master holds by that\n"
+             "SHA-256 (the file carries the hash, not the library).\n",
     .run = config_run,
     .needs_master = 1,
 };

@@ -121,7 +121,9 @@ static int do_start(job *j, const char *who, const char *why, char *err, size_t 
 		snprintf(err, errlen, "job '%s' cannot run: %s", j->name, j->error);
 		return SL_ESTATE;
 	}
-	int rv = runconf_check_start(j, err, errlen);
+	int rv = runconf_reload(j, err, errlen);
+	if (rv == SL_OK)
+		rv = runconf_check_start(j, err, errlen);
 	if (rv != SL_OK)
 		return rv;
 	if (!j->live && j->state == JOB_FAILED) {

@@ -14,9 +14,11 @@
 #include "httpd.h"
 #include "jobdef.h"
 #include "joblag.h"
+#include "jobviews.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "mmetrics.h"
+#include "runconf.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
 #include "job.pb-c.h"
@@ -26,6 +28,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A job configuration to store after the lock is let go (run-config). */
+typedef struct {
+	uint64_t id;
+	char *json;
+} persist_conf;
 
 struct rest {
 	master *m;
@@ -68,18 +76,6 @@ static void get_jobs(struct engine *e, httpd_res *res)
 	cJSON *a = cJSON_AddArrayToObject(o, "jobs");
 	for (size_t i = 0; i < e->njobs; i++)
 		cJSON_AddItemToArray(a, job_json(e->jobs[i]));
-	reply_json(res, 200, o);
-}
-
-static void get_config(const job *j, httpd_res *res)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "name", j->name);
-	cJSON_AddStringToObject(o, "library_hash", j->lib_hash);
-	cJSON_AddNumberToObject(o, "batch_interval_ms", (double)j->interval_ms);
-	cJSON *c = cJSON_AddObjectToObject(o, "conf");
-	for (size_t i = 0; i < j->def.nconf; i++)
-		cJSON_AddStringToObject(c, j->def.conf_keys[i], j->def.conf_values[i]);
 	reply_json(res, 200, o);
 }
 
@@ -253,10 +249,49 @@ static bool is_action(const char *s)
 	       strcmp(s, "resume") == 0 || strcmp(s, "stop") == 0;
 }
 
+/* POST run-config {"set": {key: value}}: applies it and asks for the new
+ * configuration to be stored once the lock is let go (conf_of). */
+static void post_run_config(job *j, const httpd_req *req, httpd_res *res,
+                            persist_conf *conf_of)
+{
+	char err[512];
+	cJSON *o = cJSON_ParseWithLength((const char *)req->body, req->body_len);
+	cJSON *out = cJSON_CreateObject();
+	cJSON_AddStringToObject(out, "job", j->name);
+	cJSON *applied = cJSON_AddObjectToObject(out, "applied");
+	if (runconf_set(j, cJSON_GetObjectItemCaseSensitive(o, "set"), applied, err,
+	                sizeof(err)) != SL_OK) {
+		httpd_error(res, 400, "run-config of job '%s': %s", j->name, err);
+		cJSON_Delete(out);
+	} else {
+		conf_of->id = j->id;
+		conf_of->json = jobdef_conf_json(&j->def);
+		reply_json(res, 200, out);
+	}
+	cJSON_Delete(o);
+}
+
+/* /api/v1/jobs/{name}/run-config: GET or POST. */
+static void route_run_config(master *m, const char *name, const httpd_req *req, bool get,
+                             httpd_res *res, persist_conf *conf_of)
+{
+	job *j = jobs_find(m->engine, name);
+	if (!get && strcmp(req->method, "POST") != 0)
+		httpd_error(res, 405, "method %.20s not allowed on %.200s (GET or POST)",
+		            req->method, req->path);
+	else if (j == NULL)
+		httpd_error(res, 404, "no job named '%.100s'", name);
+	else if (get)
+		reply_json(res, 200, runconf_json(j));
+	else
+		post_run_config(j, req, res, conf_of);
+}
+
 /* /api/v1/jobs/{job}[/{sub}] with the lock held. For /alerts it only sets
  * *alerts_of to the job's id: the history is read after the lock is let go. */
 static void route_job(master *m, const char *rest_path, const httpd_req *req, bool get,
-                      const char *who, httpd_res *res, uint64_t *alerts_of)
+                      const char *who, httpd_res *res, uint64_t *alerts_of,
+                      persist_conf *conf_of)
 {
 	char name[128], sub[32] = "";
 	const char *slash = strchr(rest_path, '/');
@@ -270,9 +305,14 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 	name[n] = '\0';
 	if (slash)
 		snprintf(sub, sizeof(sub), "%s", slash + 1);
+	if (strcmp(sub, "run-config") == 0) {
+		route_run_config(m, name, req, get, res, conf_of);
+		return;
+	}
 	bool known = sub[0] == '\0' || strcmp(sub, "config") == 0 ||
-	             strcmp(sub, "transitions") == 0 || strcmp(sub, "batches") == 0 ||
-	             strcmp(sub, "alerts") == 0 || strcmp(sub, "lag") == 0;
+	             strcmp(sub, "summary") == 0 || strcmp(sub, "transitions") == 0 ||
+	             strcmp(sub, "batches") == 0 || strcmp(sub, "alerts") == 0 ||
+	             strcmp(sub, "lag") == 0;
 	if (!known && !is_action(sub)) {
 		httpd_error(res, 404, "no such path: %.200s", req->path);
 		return;
@@ -291,7 +331,9 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 	else if (sub[0] == '\0')
 		reply_json(res, 200, job_json(j));
 	else if (strcmp(sub, "config") == 0)
-		get_config(j, res);
+		reply_json(res, 200, jobviews_config(j));
+	else if (strcmp(sub, "summary") == 0)
+		reply_json(res, 200, jobviews_summary(j));
 	else if (strcmp(sub, "transitions") == 0)
 		get_transitions(j, res);
 	else if (strcmp(sub, "batches") == 0)
@@ -302,6 +344,28 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 		get_lag(j, res);
 	else
 		post_action(j, sub, req, who, res);
+}
+
+/* POST /api/v1/jobs: config import (jobviews_import); ?start=true starts
+ * the new job at once. */
+static void post_import(master *m, const httpd_req *req, const char *who, httpd_res *res)
+{
+	char err[600];
+	cJSON *o = cJSON_ParseWithLength((const char *)req->body, req->body_len);
+	bool start = strcmp(req->query, "start=true") == 0;
+	int rv = jobviews_import(m, o, start, who, err, sizeof(err));
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+	job *j = rv == SL_OK ? jobs_find(m->engine, name->valuestring) : NULL;
+	if (j != NULL)
+		reply_json(res, 201, job_json(j));
+	else
+		httpd_error(res,
+		            rv == SL_ENOTFOUND ? 404
+		            : rv == SL_EEXIST  ? 409
+		            : rv == SL_ESTATE  ? 409
+		                               : 400,
+		            "%s", err);
+	cJSON_Delete(o);
 }
 
 /* 0 when the call may go on; else res is set (401/403) and it is logged. */
@@ -335,6 +399,7 @@ static void api_serve(master *m, const httpd_req *req, const char *who, httpd_re
 	bool get = strcmp(req->method, "GET") == 0;
 	uint64_t alerts_of = 0;
 	channels_gc gc = {.n = 0};
+	persist_conf conf_of = {.id = 0};
 	pthread_mutex_lock(&m->lock);
 	if (strcmp(p, "channels") == 0 || strncmp(p, "channels/", 9) == 0)
 		channels_route(m, p + 8, req, who, res, &gc);
@@ -343,10 +408,12 @@ static void api_serve(master *m, const httpd_req *req, const char *who, httpd_re
 		            req->path);
 	else if (strcmp(p, "jobs") == 0 && get)
 		get_jobs(m->engine, res);
+	else if (strcmp(p, "jobs") == 0)
+		post_import(m, req, who, res);
 	else if (strcmp(p, "workers") == 0 && get)
 		get_workers(m, res);
 	else if (strncmp(p, "jobs/", 5) == 0)
-		route_job(m, p + 5, req, get, who, res, &alerts_of);
+		route_job(m, p + 5, req, get, who, res, &alerts_of, &conf_of);
 	else if (strcmp(p, "jobs") == 0 || strcmp(p, "workers") == 0)
 		httpd_error(res, 405, "method %.20s not allowed on %.200s (use GET)",
 		            req->method, req->path);
@@ -354,6 +421,9 @@ static void api_serve(master *m, const httpd_req *req, const char *who, httpd_re
 		httpd_error(res, 404, "no such path: %.200s", req->path);
 	pthread_mutex_unlock(&m->lock);
 	channels_purge(m, &gc);
+	if (conf_of.json != NULL)
+		runconf_persist(m, conf_of.id, conf_of.json);
+	sl_free(conf_of.json);
 	if (alerts_of != 0) {
 		char *list = alerts_history_json(m->alerts, alerts_of);
 		char *body = sl_asprintf("{\"alerts\":%s}", list);

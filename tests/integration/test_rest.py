@@ -141,6 +141,28 @@ def test():
     status, _, text = call(base, "POST", "/api/v1/channels", op,
                            body=dict(spec, source="ftp:x"))
     check(status == 400 and "kafka:TOPIC" in json.loads(text)["error"], f"bad source: {text}")
+    sm = ok("GET", "/api/v1/jobs/{job}/summary", "/api/v1/jobs/gen/summary")
+    check(sm["total_records"] == sum(x["records"] for x in sm["per_minute"]) ==
+          sum(x["records"] for x in sm["per_hour"]) and sm["history_batches"] ==
+          sm["batches_done"] + sm["batches_failed"],
+          f"summary: per-minute and per-hour records add up to the total: {sm}")
+    rc = ok("GET", "/api/v1/jobs/{job}/run-config", "/api/v1/jobs/gen/run-config")
+    check(rc["mode"] == "cluster" and rc["cus"] == 0, f"run-config: {rc}")
+    r = ok("POST", "/api/v1/jobs/{job}/run-config", "/api/v1/jobs/gen/run-config",
+           body={"set": {"spark.streaming.receiver.maxRate": "500", "sluice.run.cus": "1"}})
+    check(r["applied"] == {"spark.streaming.receiver.maxRate": "live",
+                           "sluice.run.cus": "next start"}, f"run-config set: {r}")
+    status, _, text = call(base, "POST", "/api/v1/jobs/gen/run-config", op,
+                           body={"set": {"spark.nosuch.key": "1"}})
+    check(status == 400 and "spark.nosuch.key" in json.loads(text)["error"],
+          f"an unknown spark key is refused, named: {text}")
+    exp = ok("GET", "/api/v1/jobs/{job}/config", "/api/v1/jobs/gen/config")
+    imp = ok("POST", "/api/v1/jobs", "/api/v1/jobs", want=201, body=dict(exp, name="gen2"))
+    check(imp["state"] == "PUBLISHED" and imp["library_hash"] == exp["library_hash"],
+          f"imported by library hash: {imp}")
+    status, _, text = call(base, "POST", "/api/v1/jobs", op,
+                           body=dict(exp, name="gen3", library_hash="ab" * 32))
+    check(status == 404 and "no library" in json.loads(text)["error"], f"unknown hash: {text}")
     m = ok("GET", "/metrics", "/metrics")
     check('sluice_job_state{job="gen",state="RUNNING"} 1' in m, "metrics name the job's state")
     missing = set(spec_paths()) - done

@@ -28,6 +28,32 @@ def publish(c, name, *conf, check_rc=True):
     return c.client(*args, check=check_rc)
 
 
+def import_and_summary(c, job):
+    """config export | import --name --start runs the same job again (same
+    library hash, same keys); its summary adds up."""
+    exported = c.client("config", "export", job).stdout
+    path = os.path.join(c.dir, "export.json")
+    with open(path, "w") as f:
+        f.write(exported)
+    r = c.client("config", "import", path, "--name", "copy", "--json")
+    copy = json.loads(r.stdout)
+    check(copy["state"] == "PUBLISHED" and copy["library_hash"] ==
+          json.loads(exported)["library_hash"], f"imported by hash, PUBLISHED: {copy}")
+    conf = json.loads(c.client("config", "export", "--json", "copy").stdout)
+    check(conf["conf"] == json.loads(exported)["conf"], "with the same keys")
+    r = c.client("config", "import", path, check=False)
+    check(r.returncode == 1 and "already exists" in r.stderr, f"a taken name: {r.stderr}")
+    c.client("run-config", "copy", "set", "sluice.run.cus=0")
+    c.client("start", "copy")
+    s = harness.wait_for(lambda: (lambda x: x if x["batches_done"] >= 3 else None)(
+        json.loads(c.client("summary", "--json", "copy").stdout)), 30, "three batches")
+    check(s["total_records"] > 0 and s["total_records"] ==
+          sum(b["records"] for b in s["per_minute"]) == sum(b["records"] for b in s["per_hour"]),
+          f"summary: totals = per-minute = per-hour records: {s}")
+    check("per minute:" in c.client("summary", "copy").stdout, "the summary table")
+    c.client("stop", "copy")
+
+
 def test():
     c = harness.Cluster("runconf")
     # 1 CU = 1 slot + 64 MiB: each worker (2 slots, 256 MiB) offers 2 CUs
@@ -67,6 +93,21 @@ def test():
     r = c.client("start", "solo", check=False)
     check(r.returncode == 1 and "needs 3 CUs on one worker (sluice.run.mode=standalone)"
           in r.stderr and "the largest 2" in r.stderr, f"standalone: one worker: {r.stderr}")
+
+    r = c.client("run-config", "solo", "set", "sluice.run.mode=cluster")
+    check("sluice.run.mode: takes effect at the next start" in r.stdout, f"set: {r.stdout}")
+    check("RUNNING" in c.client("start", "solo").stdout,
+          "run-config's change applies at the start: 3 CUs fit the cluster")
+    r = c.client("run-config", "solo", "set", "spark.executor.memoryOverhed=1g", check=False)
+    check(r.returncode == 1 and "spark.executor.memoryOverhed" in r.stderr,
+          f"run-config refuses an unknown key, named: {r.stderr}")
+    r = c.client("run-config", "solo", "set", "gen.rate=5", check=False)
+    check(r.returncode == 1 and "gen.rate: not a run configuration key" in r.stderr,
+          f"run-config changes run keys only: {r.stderr}")
+    show = c.client("run-config", "solo").stdout
+    check("mode cluster, 3 CUs" in show and "sluice.run.mode=cluster" in show, show)
+    import_and_summary(c, "solo")
+    c.client("stop", "solo")
 
     r = c.client("submit", "--start", LIB, "--name", "eager", "--conf", "sluice.run.cus=9",
                  check=False)

@@ -8,6 +8,9 @@ kafka_wordcount's exactly-once sink and a real broker:
   the ranges are contiguous, and across the two runs every line's token is
   counted exactly once (none lost, none twice) with per-word totals equal
   to an independent count.
+- run-config's Kafka cap (spark.streaming.kafka.maxRatePerPartition=50)
+  set on the resumed RUNNING job bounds every partition's range from its
+  second batch after the change on (live, no restart of the job).
 - every state survives the restart, through the REST API and the CLI:
   PUBLISHED, PAUSED (and resumed afterwards), STOPPED with its recorded
   reason, and a channel's system jobs (data write RUNNING, data read
@@ -108,6 +111,18 @@ def gate_after_restart(c, ch):
           f"the gate refuses a reader after the restart: {r.stderr.strip()}")
 
 
+def live_kafka_cap(c, job):
+    """run-config's Kafka cap on a RUNNING job: live, from its next plans on."""
+    r = c.client("run-config", job, "set", "spark.streaming.kafka.maxRatePerPartition=50")
+    check("takes effect now (live)" in r.stdout, f"the Kafka cap is live: {r.stdout}")
+    n0 = len(monitor(c, job, duration="300ms"))
+    later = wait_for(lambda: (lambda b: b if len(b) >= n0 + 4 else None)(
+        monitor(c, job, duration="300ms")), 30, "four more batches")[n0 + 2:]
+    sizes = [u - f for b in later for f, u in b["ranges"].values()]
+    check(sizes and max(sizes) <= 50 and sum(sizes) > 0,
+          f"each partition's range per 1 s batch is at most 50 records now: {sizes}")
+
+
 def test():
     require_broker()
     src = name("rs-in")
@@ -131,6 +146,7 @@ def test():
     gate_after_restart(c, names[3])
     c.client("resume", names[2])
     check(jobs_table(c)[names[2]]["state"] == "RUNNING", "the paused job resumes")
+    live_kafka_cap(c, names[2])
 
     c.client("start", names[0], "--reason", "after the restart")
     after = wait_consumed(c, names[0], N - consumed(first), 180)
