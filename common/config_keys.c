@@ -51,6 +51,11 @@ static const conf_key keys[] = {
         "master RPC listen port (0 = any free port)"),
     KEY("sluice.http.port", CONF_INT, "8080", 0, 65535,
         "master HTTP port: REST API, web console, /metrics (0 = any free port)"),
+    KEY("sluice.http.tls.cert", CONF_STRING, NULL, 0, 0,
+        "PEM certificate of the master's HTTP port: with sluice.http.tls.key set, the "
+        "REST API and /metrics are served over HTTPS only"),
+    KEY("sluice.http.tls.key", CONF_STRING, NULL, 0, 0,
+        "PEM private key matching sluice.http.tls.cert"),
     KEY("sluice.state.dir", CONF_STRING, "./sluice-state", 0, 0,
         "directory of the master's SQLite state (jobs, checkpoints, rules, history)"),
     KEY("sluice.worker.host", CONF_STRING, "127.0.0.1", 0, 0,

@@ -527,7 +527,17 @@ int rest_start(master *m, rest **out, char *err, size_t errlen)
 	r->m = m;
 	const char *host = conf_get_str(m->conf, "sluice.master.host");
 	int port = (int)conf_get_int(m->conf, "sluice.http.port");
-	int rv = httpd_start(&r->http, host, port, on_http, r, err, errlen);
+	httpd_tls tls = {.cert = conf_get_str(m->conf, "sluice.http.tls.cert"),
+	                 .key = conf_get_str(m->conf, "sluice.http.tls.key")};
+	int rv = SL_OK;
+	if ((tls.cert == NULL) != (tls.key == NULL)) {
+		snprintf(err, errlen,
+		         "HTTPS needs both sluice.http.tls.cert and sluice.http.tls.key");
+		rv = SL_ECONFIG;
+	}
+	if (rv == SL_OK)
+		rv = httpd_start_tls(&r->http, host, port, tls.cert ? &tls : NULL,
+		                     on_http, r, err, errlen);
 	if (rv != SL_OK) {
 		sl_free(r);
 		return rv;
@@ -537,11 +547,13 @@ int rest_start(master *m, rest **out, char *err, size_t errlen)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
 	if (f != NULL) {
-		fprintf(f, "http://%s:%d\n", host, httpd_port(r->http));
+		fprintf(f, "%s://%s:%d\n", tls.cert ? "https" : "http", host,
+		        httpd_port(r->http));
 		fclose(f);
 		rename(tmp, path);
 	}
-	log_info("REST API and /metrics on http://%s:%d", host, httpd_port(r->http));
+	log_info("REST API and /metrics on %s://%s:%d", tls.cert ? "https" : "http", host,
+	         httpd_port(r->http));
 	*out = r;
 	return SL_OK;
 }
