@@ -71,6 +71,7 @@ extern const client_cmd cmd_new_job;
 extern const client_cmd cmd_channels;
 extern const client_cmd cmd_summary;
 extern const client_cmd cmd_run_config;
+extern const client_cmd cmd_logs;
 
 /* sluice config import FILE [--name N] [--start] [--json] (argv after
  * "import"). */

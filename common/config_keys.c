@@ -98,6 +98,8 @@ static const conf_key keys[] = {
     /* Logging. */
     CHOICE("sluice.log.level", "info", "debug|info|warn|error", "lowest level logged"),
     KEY("sluice.log.file", CONF_STRING, NULL, 0, 0, "log file (unset = standard error)"),
+    KEY("sluice.log.maxSize", CONF_BYTES, "64m", 64 * KiB, TiB,
+        "log file size at which it is rotated to FILE.1 (at most twice this on disk)"),
     /* Jobs and scheduling. */
     KEY("sluice.batch.interval", CONF_DURATION, "1s", 10, HOUR,
         "the job's batch interval"),

@@ -10,6 +10,7 @@
 #include "channels.h"
 
 #include "alloc.h"
+#include "chgate.h"
 #include "api.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -37,85 +38,9 @@ typedef struct {
 	int64_t interval_ms;
 } chan_spec;
 
-static const char *role_of(const job *j)
-{
-	return conf_get_str(j->conf, "sluice.channel.role");
-}
-
-static const char *chan_of(const job *j)
-{
-	return conf_get_str(j->conf, "sluice.channel.name");
-}
-
-/* The system job of channel name with role ("write" or "read"), or NULL. */
-static job *system_job(struct engine *e, const char *name, const char *role)
-{
-	for (size_t i = 0; i < e->njobs; i++) {
-		job *j = e->jobs[i];
-		const char *r = role_of(j), *c = chan_of(j);
-		if (r && c && strcmp(r, role) == 0 && strcmp(c, name) == 0)
-			return j;
-	}
-	return NULL;
-}
-
-/* Whether j has a Kafka source that names topic. */
-static bool job_reads_topic(const job *j, const char *topic)
-{
-	size_t tl = strlen(topic);
-	for (size_t i = 0; i < j->graph->n_nodes; i++) {
-		const Sluice__Node *n = j->graph->nodes[i];
-		if (n->kind != SLUICE__NODE_KIND__SRC_KAFKA)
-			continue;
-		for (const char *p = n->topics; p && *p;) {
-			size_t l = strcspn(p, ",");
-			if (l == tl && strncmp(p, topic, l) == 0)
-				return true;
-			p += l + (p[l] == ',');
-		}
-	}
-	return false;
-}
-
 static bool is_active(const job *j)
 {
 	return j->state == JOB_RUNNING || j->state == JOB_PAUSED;
-}
-
-/* The gate for one channel (its read job r): SL_OK or SL_ESTATE. */
-static int check_channel(const job *j, const job *r, char *err, size_t errlen)
-{
-	const char *name = chan_of(r);
-	const char *topic = conf_get_str(r->conf, "sluice.channel.topic");
-	if (topic == NULL || !job_reads_topic(j, topic))
-		return SL_OK;
-	const job *sys[2] = {system_job(r->e, name, "write"), r};
-	const char *what[2] = {"data write", "data read"};
-	for (int k = 0; k < 2; k++) {
-		if (sys[k] != NULL && sys[k]->state == JOB_RUNNING)
-			continue;
-		snprintf(err, errlen,
-		         "job '%s' reads channel '%s' (topic %s), whose %s system job "
-		         "'%s.%s' is %s: start it first",
-		         j->name, name, topic, what[k], name, k == 0 ? "write" : "read",
-		         sys[k] ? job_shown_state(sys[k]) : "missing");
-		return SL_ESTATE;
-	}
-	return SL_OK;
-}
-
-int channels_check_start(const job *j, char *err, size_t errlen)
-{
-	if (role_of(j) != NULL)
-		return SL_OK;
-	for (size_t i = 0; i < j->e->njobs; i++) {
-		const job *r = j->e->jobs[i];
-		const char *role = role_of(r);
-		if (r != j && role && strcmp(role, "read") == 0 && chan_of(r) &&
-		    check_channel(j, r, err, errlen) != SL_OK)
-			return SL_ESTATE;
-	}
-	return SL_OK;
 }
 
 /* ---- building the system jobs ---- */
@@ -264,8 +189,8 @@ static cJSON *sysjob_json(const job *j)
 /* The channel of read job r, as the API shows it. */
 static cJSON *channel_json(const job *r)
 {
-	const char *name = chan_of(r);
-	const job *w = system_job(r->e, name, "write");
+	const char *name = chgate_channel(r);
+	const job *w = chgate_system_job(r->e, name, "write");
 	const char *topic = conf_get_str(r->conf, "sluice.channel.topic");
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "name", name);
@@ -285,7 +210,7 @@ static cJSON *channel_json(const job *r)
 	cJSON *readers = cJSON_AddArrayToObject(o, "readers");
 	for (size_t i = 0; topic && i < r->e->njobs; i++) {
 		const job *u = r->e->jobs[i];
-		if (role_of(u) == NULL && job_reads_topic(u, topic))
+		if (chgate_role(u) == NULL && chgate_reads_topic(u, topic))
 			cJSON_AddItemToArray(readers, cJSON_CreateString(u->name));
 	}
 	return o;
@@ -303,7 +228,8 @@ static size_t channel_count(struct engine *e)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < e->njobs; i++)
-		n += role_of(e->jobs[i]) && strcmp(role_of(e->jobs[i]), "read") == 0;
+		n += chgate_role(e->jobs[i]) &&
+		     strcmp(chgate_role(e->jobs[i]), "read") == 0;
 	return n;
 }
 
@@ -312,8 +238,8 @@ static void list_channels(struct engine *e, httpd_res *res)
 	cJSON *o = cJSON_CreateObject();
 	cJSON *a = cJSON_AddArrayToObject(o, "channels");
 	for (size_t i = 0; i < e->njobs; i++) {
-		const char *role = role_of(e->jobs[i]);
-		if (role && strcmp(role, "read") == 0 && chan_of(e->jobs[i]))
+		const char *role = chgate_role(e->jobs[i]);
+		if (role && strcmp(role, "read") == 0 && chgate_channel(e->jobs[i]))
 			cJSON_AddItemToArray(a, channel_json(e->jobs[i]));
 	}
 	reply_json(res, 200, o);
@@ -412,7 +338,7 @@ static void create_channel(master *m, const httpd_req *req, const char *who,
 	snprintf(jn[1], sizeof(jn[1]), "%.100s.read", s.name);
 	if (bad != NULL) {
 		httpd_error(res, 400, "request body: expected %s", bad);
-	} else if (system_job(m->engine, s.name, "read") != NULL ||
+	} else if (chgate_system_job(m->engine, s.name, "read") != NULL ||
 	           jobs_find(m->engine, jn[0]) != NULL ||
 	           jobs_find(m->engine, jn[1]) != NULL) {
 		httpd_error(res, 409, "channel '%s' or a job named %s/%s already exists",
@@ -441,7 +367,8 @@ static void create_channel(master *m, const httpd_req *req, const char *who,
 	} else {
 		log_info("channel %s created by %s: topic %s, source %s", s.name, who,
 		         s.topic, s.source);
-		reply_json(res, 201, channel_json(system_job(m->engine, s.name, "read")));
+		reply_json(res, 201,
+		           channel_json(chgate_system_job(m->engine, s.name, "read")));
 	}
 	sl_free(lib);
 	cJSON_Delete(o);
@@ -480,7 +407,8 @@ static void delete_channel(master *m, const char *name, const char *who, httpd_r
                            channels_gc *gc)
 {
 	struct engine *e = m->engine;
-	job *sys[2] = {system_job(e, name, "write"), system_job(e, name, "read")};
+	job *sys[2] = {chgate_system_job(e, name, "write"),
+	               chgate_system_job(e, name, "read")};
 	if (sys[1] == NULL) {
 		httpd_error(res, 404, "no channel named '%.100s'", name);
 		return;
@@ -488,7 +416,8 @@ static void delete_channel(master *m, const char *name, const char *who, httpd_r
 	const char *topic = conf_get_str(sys[1]->conf, "sluice.channel.topic");
 	for (size_t i = 0; topic && i < e->njobs; i++) {
 		const job *u = e->jobs[i];
-		if (role_of(u) == NULL && is_active(u) && job_reads_topic(u, topic)) {
+		if (chgate_role(u) == NULL && is_active(u) &&
+		    chgate_reads_topic(u, topic)) {
 			httpd_error(res, 409,
 			            "channel '%s' is read by job '%s', which is %s: stop "
 			            "it first",
@@ -533,7 +462,7 @@ void channels_route(master *m, const char *sub, const httpd_req *req, const char
 	if (sub[0] != '/' || !name_ok(name)) {
 		httpd_error(res, 404, "no such path: %.200s", req->path);
 	} else if (get) {
-		job *r = system_job(m->engine, name, "read");
+		job *r = chgate_system_job(m->engine, name, "read");
 		if (r == NULL)
 			httpd_error(res, 404, "no channel named '%.100s'", name);
 		else
@@ -549,9 +478,9 @@ void channels_route(master *m, const char *sub, const httpd_req *req, const char
 
 void channels_purge(master *m, const channels_gc *gc)
 {
-	static const char *const tables[] = {"jobs",           "batches", "kafka_ranges",
-	                                     "kafka_offsets",  "blocks",  "receivers",
-	                                     "job_transitions"};
+	static const char *const tables[] = {
+	    "jobs",   "batches",   "kafka_ranges",    "kafka_offsets",
+	    "blocks", "receivers", "job_transitions", "alert_incidents"};
 	if (gc->n == 0)
 		return;
 	char path[1200];

@@ -9,8 +9,8 @@
  *   C.read  (data read)   T.in -> T, exactly once: what user jobs read
  *
  * A user job whose Kafka sources name T reads the channel; it cannot start
- * while either system job is not RUNNING (runconf_check_start calls
- * channels_check_start). A channel has no table of its own: it is the pair
+ * while either system job is not RUNNING (chgate.h, called by
+ * runconf_check_start). A channel has no table of its own: it is the pair
  * of system jobs, marked by their sluice.channel.* keys, so it is persisted,
  * checkpointed and restored exactly as they are.
  *
@@ -40,10 +40,5 @@ void channels_route(master *m, const char *sub, const httpd_req *req, const char
  * from memory, and rows left behind come back as stopped system jobs after
  * a restart, when the deletion can be repeated. */
 void channels_purge(master *m, const channels_gc *gc);
-
-/* SL_OK when every channel j reads has both system jobs RUNNING (or j is a
- * system job); else SL_ESTATE with a message naming the job, the channel
- * and the system job that is not running. */
-int channels_check_start(const job *j, char *err, size_t errlen);
 
 #endif

@@ -13,10 +13,12 @@
 #include "engine_int.h"
 #include "httpd.h"
 #include "jobdef.h"
+#include "joblogs.h"
 #include "joblag.h"
 #include "jobviews.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "logq.h"
 #include "mmetrics.h"
 #include "runconf.h"
 #include "msgtypes.h"
@@ -29,11 +31,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A job configuration to store after the lock is let go (run-config). */
+/* What a request does once the master's lock is let go: read the alert
+ * history, store a job's configuration (run-config), gather logs. */
 typedef struct {
-	uint64_t id;
-	char *json;
-} persist_conf;
+	uint64_t alerts_of;
+	uint64_t conf_id;
+	char *conf_json;
+	joblogs_req *logs;
+} deferred;
 
 struct rest {
 	master *m;
@@ -181,17 +186,17 @@ static void get_lag(job *j, httpd_res *res)
 	reply_json(res, 200, o);
 }
 
-/* ?limit=N (1..512, default 100); -1 with res set on a bad value. */
-static long query_limit(const char *q, httpd_res *res)
+/* ?limit=N (1..max, default def); -1 with res set on a bad value. */
+static long query_limit(const char *q, httpd_res *res, long max, long def)
 {
 	const char *p = strstr(q, "limit=");
 	if (p == NULL || (p != q && p[-1] != '&'))
-		return 100;
+		return def;
 	char *end;
 	long v = strtol(p + 6, &end, 10);
-	if (end == p + 6 || (*end != '\0' && *end != '&') || v < 1 || v > BATCH_HISTORY) {
-		httpd_error(res, 400, "query parameter limit must be an integer 1..%d",
-		            BATCH_HISTORY);
+	if (end == p + 6 || (*end != '\0' && *end != '&') || v < 1 || v > max) {
+		httpd_error(res, 400, "query parameter limit must be an integer 1..%ld",
+		            max);
 		return -1;
 	}
 	return v;
@@ -250,9 +255,8 @@ static bool is_action(const char *s)
 }
 
 /* POST run-config {"set": {key: value}}: applies it and asks for the new
- * configuration to be stored once the lock is let go (conf_of). */
-static void post_run_config(job *j, const httpd_req *req, httpd_res *res,
-                            persist_conf *conf_of)
+ * configuration to be stored once the lock is let go (d). */
+static void post_run_config(job *j, const httpd_req *req, httpd_res *res, deferred *d)
 {
 	char err[512];
 	cJSON *o = cJSON_ParseWithLength((const char *)req->body, req->body_len);
@@ -264,8 +268,8 @@ static void post_run_config(job *j, const httpd_req *req, httpd_res *res,
 		httpd_error(res, 400, "run-config of job '%s': %s", j->name, err);
 		cJSON_Delete(out);
 	} else {
-		conf_of->id = j->id;
-		conf_of->json = jobdef_conf_json(&j->def);
+		d->conf_id = j->id;
+		d->conf_json = jobdef_conf_json(&j->def);
 		reply_json(res, 200, out);
 	}
 	cJSON_Delete(o);
@@ -273,7 +277,7 @@ static void post_run_config(job *j, const httpd_req *req, httpd_res *res,
 
 /* /api/v1/jobs/{name}/run-config: GET or POST. */
 static void route_run_config(master *m, const char *name, const httpd_req *req, bool get,
-                             httpd_res *res, persist_conf *conf_of)
+                             httpd_res *res, deferred *d)
 {
 	job *j = jobs_find(m->engine, name);
 	if (!get && strcmp(req->method, "POST") != 0)
@@ -284,14 +288,32 @@ static void route_run_config(master *m, const char *name, const httpd_req *req, 
 	else if (get)
 		reply_json(res, 200, runconf_json(j));
 	else
-		post_run_config(j, req, res, conf_of);
+		post_run_config(j, req, res, d);
 }
 
-/* /api/v1/jobs/{job}[/{sub}] with the lock held. For /alerts it only sets
- * *alerts_of to the job's id: the history is read after the lock is let go. */
+/* GET logs?since=TIMESTAMP&limit=N: prepared here, gathered unlocked. */
+static void get_logs(master *m, const job *j, const httpd_req *req, httpd_res *res,
+                     deferred *d)
+{
+	char since[64] = "";
+	const char *p = strstr(req->query, "since=");
+	if (p != NULL && (p == req->query || p[-1] == '&'))
+		snprintf(since, sizeof(since), "%.*s", (int)strcspn(p + 6, "&"), p + 6);
+	long limit = query_limit(req->query, res, LOGQ_MAX_LINES, 1000);
+	if (limit < 0)
+		return;
+	if (!logq_since_ok(since))
+		httpd_error(res, 400,
+		            "query parameter since must be a UTC timestamp like "
+		            "2026-11-30T11:00:00 (a prefix of it)");
+	else
+		d->logs = joblogs_prepare(m, j, since, limit);
+}
+
+/* /api/v1/jobs/{job}[/{sub}] with the lock held. /alerts and /logs are
+ * only noted in d: they are read after the lock is let go. */
 static void route_job(master *m, const char *rest_path, const httpd_req *req, bool get,
-                      const char *who, httpd_res *res, uint64_t *alerts_of,
-                      persist_conf *conf_of)
+                      const char *who, httpd_res *res, deferred *d)
 {
 	char name[128], sub[32] = "";
 	const char *slash = strchr(rest_path, '/');
@@ -306,13 +328,13 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 	if (slash)
 		snprintf(sub, sizeof(sub), "%s", slash + 1);
 	if (strcmp(sub, "run-config") == 0) {
-		route_run_config(m, name, req, get, res, conf_of);
+		route_run_config(m, name, req, get, res, d);
 		return;
 	}
 	bool known = sub[0] == '\0' || strcmp(sub, "config") == 0 ||
 	             strcmp(sub, "summary") == 0 || strcmp(sub, "transitions") == 0 ||
 	             strcmp(sub, "batches") == 0 || strcmp(sub, "alerts") == 0 ||
-	             strcmp(sub, "lag") == 0;
+	             strcmp(sub, "lag") == 0 || strcmp(sub, "logs") == 0;
 	if (!known && !is_action(sub)) {
 		httpd_error(res, 404, "no such path: %.200s", req->path);
 		return;
@@ -322,7 +344,9 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 		            req->method, req->path, known ? "GET" : "POST");
 		return;
 	}
-	long limit = strcmp(sub, "batches") == 0 ? query_limit(req->query, res) : 0;
+	long limit = strcmp(sub, "batches") == 0
+	                 ? query_limit(req->query, res, BATCH_HISTORY, 100)
+	                 : 0;
 	if (limit < 0)
 		return;
 	job *j = jobs_find(m->engine, name);
@@ -339,7 +363,9 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 	else if (strcmp(sub, "batches") == 0)
 		get_batches(j, limit, res);
 	else if (strcmp(sub, "alerts") == 0)
-		*alerts_of = j->id;
+		d->alerts_of = j->id;
+	else if (strcmp(sub, "logs") == 0)
+		get_logs(m, j, req, res, d);
 	else if (strcmp(sub, "lag") == 0)
 		get_lag(j, res);
 	else
@@ -397,9 +423,8 @@ static void api_serve(master *m, const httpd_req *req, const char *who, httpd_re
 {
 	const char *p = req->path + strlen(API);
 	bool get = strcmp(req->method, "GET") == 0;
-	uint64_t alerts_of = 0;
+	deferred d = {.alerts_of = 0};
 	channels_gc gc = {.n = 0};
-	persist_conf conf_of = {.id = 0};
 	pthread_mutex_lock(&m->lock);
 	if (strcmp(p, "channels") == 0 || strncmp(p, "channels/", 9) == 0)
 		channels_route(m, p + 8, req, who, res, &gc);
@@ -413,7 +438,7 @@ static void api_serve(master *m, const httpd_req *req, const char *who, httpd_re
 	else if (strcmp(p, "workers") == 0 && get)
 		get_workers(m, res);
 	else if (strncmp(p, "jobs/", 5) == 0)
-		route_job(m, p + 5, req, get, who, res, &alerts_of, &conf_of);
+		route_job(m, p + 5, req, get, who, res, &d);
 	else if (strcmp(p, "jobs") == 0 || strcmp(p, "workers") == 0)
 		httpd_error(res, 405, "method %.20s not allowed on %.200s (use GET)",
 		            req->method, req->path);
@@ -421,11 +446,13 @@ static void api_serve(master *m, const httpd_req *req, const char *who, httpd_re
 		httpd_error(res, 404, "no such path: %.200s", req->path);
 	pthread_mutex_unlock(&m->lock);
 	channels_purge(m, &gc);
-	if (conf_of.json != NULL)
-		runconf_persist(m, conf_of.id, conf_of.json);
-	sl_free(conf_of.json);
-	if (alerts_of != 0) {
-		char *list = alerts_history_json(m->alerts, alerts_of);
+	if (d.conf_json != NULL)
+		runconf_persist(m, d.conf_id, d.conf_json);
+	sl_free(d.conf_json);
+	if (d.logs != NULL)
+		reply_json(res, 200, joblogs_gather(m, d.logs));
+	if (d.alerts_of != 0) {
+		char *list = alerts_history_json(m->alerts, d.alerts_of);
 		char *body = sl_asprintf("{\"alerts\":%s}", list);
 		httpd_text(res, 200, "application/json", body, strlen(body));
 		sl_free(body);

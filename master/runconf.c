@@ -6,7 +6,7 @@
 #include "runconf.h"
 
 #include "alloc.h"
-#include "channels.h"
+#include "chgate.h"
 #include "kafka_src.h"
 #include "log.h"
 #include "ratecontrol.h"
@@ -25,9 +25,51 @@ static int64_t worker_cus(const worker_entry *w, int64_t cu_mem)
 	return by_mem < (int64_t)w->slots ? by_mem : (int64_t)w->slots;
 }
 
+/* CUs of the other RUNNING or PAUSED standalone jobs placed on w. */
+static int64_t pinned_cus(const job *j, const worker_entry *w)
+{
+	int64_t n = 0;
+	for (size_t i = 0; i < j->e->njobs; i++) {
+		const job *o = j->e->jobs[i];
+		if (o != j && o->run_standalone && strcmp(o->run_worker, w->id) == 0 &&
+		    (o->state == JOB_RUNNING || o->state == JOB_PAUSED))
+			n += o->run_cus;
+	}
+	return n;
+}
+
+worker_entry *runconf_worker(job *j)
+{
+	if (!j->run_standalone)
+		return NULL;
+	cluster *cl = j->e->m->cl;
+	worker_entry *w = cluster_find(cl, j->run_worker);
+	if (j->run_worker[0] && w != NULL && w->state == WORKER_ALIVE)
+		return w;
+	int64_t cu_mem = conf_get_bytes(j->e->m->conf, "sluice.cu.memory"),
+	        best_free = -1;
+	worker_entry *best = NULL;
+	for (size_t i = 0; i < cluster_count(cl); i++) {
+		worker_entry *c = cluster_at(cl, i);
+		int64_t f = worker_cus(c, cu_mem) - pinned_cus(j, c);
+		if (c->state == WORKER_ALIVE && c->client != NULL && f > best_free) {
+			best_free = f;
+			best = c;
+		}
+	}
+	if (best != NULL && strcmp(best->id, j->run_worker) != 0) {
+		if (j->run_worker[0])
+			log_warn(
+			    "job %s (standalone): its worker %s is gone, moving to %s",
+			    j->name, j->run_worker, best->id);
+		snprintf(j->run_worker, sizeof(j->run_worker), "%s", best->id);
+	}
+	return best;
+}
+
 int runconf_check_start(job *j, char *err, size_t errlen)
 {
-	if (channels_check_start(j, err, errlen) != SL_OK)
+	if (chgate_check_start(j, err, errlen) != SL_OK)
 		return SL_ESTATE;
 	if (j->run_cus <= 0)
 		return SL_OK;
@@ -49,8 +91,11 @@ int runconf_check_start(job *j, char *err, size_t errlen)
 			held += o->run_cus;
 	}
 	int64_t free_cus = total - held;
-	if (j->run_cus <= free_cus && (!j->run_standalone || j->run_cus <= largest))
+	if (j->run_cus <= free_cus && (!j->run_standalone || j->run_cus <= largest)) {
+		j->run_worker[0] = '\0'; /* a standalone job picks its worker anew */
+		runconf_worker(j);
 		return SL_OK;
+	}
 	snprintf(
 	    err, errlen,
 	    "job '%s' needs %lld CU%s%s but the cluster has %lld CU free (%lld CU on "
@@ -185,22 +230,6 @@ int runconf_set(job *j, const cJSON *set, cJSON *applied, char *err, size_t errl
 		cJSON_AddStringToObject(applied, kv->string, now ? "live" : "next start");
 	}
 	return SL_OK;
-}
-
-int runconf_reload(job *j, char *err, size_t errlen)
-{
-	char *rate_state = j->rc ? ratecontrol_snapshot(j) : NULL;
-	conf_free(j->conf);
-	int rv = job_conf_apply(j, err, errlen);
-	if (rv == SL_OK) {
-		if (rate_state != NULL)
-			ratecontrol_restore(j, rate_state);
-		kafka_set_max_rate(
-		    j,
-		    conf_get_int(j->conf, "spark.streaming.kafka.maxRatePerPartition"));
-	}
-	sl_free(rate_state);
-	return rv;
 }
 
 void runconf_persist(master *m, uint64_t job_id, const char *conf_json)

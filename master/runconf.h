@@ -22,6 +22,13 @@
  * SL_ESTATE with a message giving the numbers. */
 int runconf_check_start(job *j, char *err, size_t errlen);
 
+/* sluice.run.mode=standalone: the one worker all of j's tasks and
+ * receivers go to — chosen when it starts (the alive worker with the most
+ * CUs not taken by other standalone jobs) and again only if that worker is
+ * lost; NULL for a cluster job (or no alive worker). The scheduler and the
+ * receiver tracker place on it only. */
+worker_entry *runconf_worker(job *j);
+
 /* GET /api/v1/jobs/{job}/run-config: mode, CUs, input rate, and the job's
  * run keys (spark.*, sluice.run.*) as configured. */
 cJSON *runconf_json(const job *j);
@@ -34,10 +41,6 @@ cJSON *runconf_json(const job *j);
  * (runconf_reload). Adds key -> "live" / "next start" to applied. SL_OK, or
  * SL_EINVAL with nothing changed. */
 int runconf_set(job *j, const cJSON *set, cJSON *applied, char *err, size_t errlen);
-
-/* At start: the job's configuration is derived again from its definition
- * (run-config changes take effect), its rate controller's state kept. */
-int runconf_reload(job *j, char *err, size_t errlen);
 
 /* WITHOUT the master's lock: writes the job's configuration (JSON, from
  * jobdef_conf_json) to the state store on a connection of its own; a

@@ -6,7 +6,8 @@
 - one that fits starts, and the CUs it holds are no longer free: a second
   job that would fit an empty cluster is refused; once the first stops it
   starts;
-- sluice.run.mode=standalone needs its CUs on one worker;
+- sluice.run.mode=standalone needs its CUs on one worker, and its tasks
+  all run on that worker (a cluster job of the same shape uses both);
 - `submit --start` runs the same check;
 - an unknown spark.* key, or a bad value of a run key, is refused naming it.
 """
@@ -26,6 +27,25 @@ def publish(c, name, *conf, check_rc=True):
     for kv in conf:
         args += ["--conf", kv]
     return c.client(*args, check=check_rc)
+
+
+def standalone_on_one_worker(c):
+    """A standalone job's tasks (4 generator partitions, then 4 reducers,
+    2 slots a worker) all run on one worker: only one worker ever loads it,
+    while a cluster job of the same shape runs on both."""
+    publish(c, "one", "sluice.run.mode=standalone", "sluice.run.cus=2")
+    publish(c, "spread")
+    for job in ("one", "spread"):
+        c.client("start", job)
+    def loaders(job):
+        lines = [json.loads(x) for x in c.client("logs", "--json", job).stdout.splitlines()]
+        return {l["source"] for l in lines if f"loaded job {job} (id" in l["line"]}
+    harness.wait_for(lambda: len(loaders("spread")) == 2 and
+                     json.loads(c.client("summary", "--json", "one").stdout)["batches_done"] >= 4,
+                     30, "the cluster job on both workers, four batches of the standalone one")
+    check(len(loaders("one")) == 1, f"the standalone job ran on one worker: {loaders('one')}")
+    for job in ("one", "spread"):
+        c.client("stop", job)
 
 
 def import_and_summary(c, job):
@@ -108,6 +128,8 @@ def test():
     check("mode cluster, 3 CUs" in show and "sluice.run.mode=cluster" in show, show)
     import_and_summary(c, "solo")
     c.client("stop", "solo")
+
+    standalone_on_one_worker(c)
 
     r = c.client("submit", "--start", LIB, "--name", "eager", "--conf", "sluice.run.cus=9",
                  check=False)
