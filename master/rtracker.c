@@ -17,6 +17,7 @@
 #include "engine_int.h"
 #include "log.h"
 #include "msgtypes.h"
+#include "runconf.h"
 #include "sluice/err.h"
 
 #include <stdio.h>
@@ -109,7 +110,8 @@ static worker_entry *place_receiver(job *j, receiver *r)
 		return w && w->state == WORKER_ALIVE && w->client ? w : NULL;
 	}
 	r->prefer[0] = '\0';
-	return place(j->e, NULL);
+	worker_entry *pin = runconf_worker(j); /* standalone */
+	return pin ? pin : place(j->e, NULL);
 }
 
 static void receiver_start(job *j, receiver *r)

@@ -27,6 +27,7 @@
 #include "kafka_src.h"
 #include "log.h"
 #include "msgtypes.h"
+#include "runconf.h"
 #include "sluice/err.h"
 
 #include <stdio.h>
@@ -63,6 +64,9 @@ static uint32_t free_slots(struct engine *e, worker_entry *w)
 static worker_entry *pick_worker(struct engine *e, const mtask *t)
 {
 	cluster *cl = e->m->cl;
+	worker_entry *pin = runconf_worker(t->stage->oj->b->job); /* standalone */
+	if (pin != NULL)
+		return free_slots(e, pin) > 0 ? pin : NULL;
 	if (t->in.kind == TIN_BLOCK) {
 		for (int h = 0; h < t->in.block->nholders; h++) {
 			worker_entry *w = cluster_find(cl, t->in.block->holder_id[h]);
