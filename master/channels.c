@@ -11,10 +11,10 @@
 
 #include "alloc.h"
 #include "chgate.h"
+#include "jobviews.h"
 #include "api.h"
 #include "lifecycle.h"
 #include "log.h"
-#include "msgtypes.h"
 #include "sluice/err.h"
 #include "sluice/sluice.h"
 
@@ -152,23 +152,10 @@ static int submit_system(master *m, const chan_spec *s, bool write, const char *
 	sj.n_conf = 5;
 	sj.conf = conf;
 	sj.batch_interval_ms = s->interval_ms;
-	if (rv == SL_OK) {
-		size_t plen = sluice__submit_job__get_packed_size(&sj);
-		uint8_t *p = sl_malloc(plen ? plen : 1);
-		sluice__submit_job__pack(&sj, p);
-		envelope env = {.type = MSG_SUBMIT_JOB,
-		                .sender = who,
-		                .payload = p,
-		                .payload_len = plen,
-		                .cred = AUTH_CRED_OPERATOR};
-		rpc_reply rep = {.type = 0};
-		snprintf(rep.peer, sizeof(rep.peer), "channel %.50s", s->name);
-		rv = engine_handle(m->engine, &env, &rep);
-		if (rv != SL_OK)
-			snprintf(err, len, "%s", rep.errmsg);
-		sl_free(rep.payload);
-		sl_free(p);
-	}
+	char from[128];
+	snprintf(from, sizeof(from), "channel %.100s", s->name);
+	if (rv == SL_OK)
+		rv = jobviews_submit(m, &sj, who, from, err, len);
 	for (int i = 0; i < 5; i++)
 		sl_free(conf[i]);
 	api_ctx_free(ctx);

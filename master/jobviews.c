@@ -108,6 +108,27 @@ cJSON *jobviews_config(const job *j)
 	return o;
 }
 
+int jobviews_submit(master *m, const Sluice__SubmitJob *sj, const char *who,
+                    const char *from, char *err, size_t errlen)
+{
+	size_t plen = sluice__submit_job__get_packed_size(sj);
+	uint8_t *p = sl_malloc(plen ? plen : 1);
+	sluice__submit_job__pack(sj, p);
+	envelope env = {.type = MSG_SUBMIT_JOB,
+	                .sender = who,
+	                .payload = p,
+	                .payload_len = plen,
+	                .cred = AUTH_CRED_OPERATOR};
+	rpc_reply rep = {.type = 0};
+	snprintf(rep.peer, sizeof(rep.peer), "%.60s", from);
+	int rv = engine_handle(m->engine, &env, &rep);
+	if (rv != SL_OK)
+		snprintf(err, errlen, "%s", rep.errmsg);
+	sl_free(rep.payload);
+	sl_free(p);
+	return rv;
+}
+
 /* The library bytes of any job of the master with that hash, or NULL. */
 static const jobdef *library_of(struct engine *e, const char *hash)
 {
@@ -166,21 +187,7 @@ static int import_submit(master *m, const cJSON *name, const jobdef *lib,
 	sj.n_conf = n;
 	sj.batch_interval_ms = iv;
 	sj.start = start;
-	size_t plen = sluice__submit_job__get_packed_size(&sj);
-	uint8_t *p = sl_malloc(plen ? plen : 1);
-	sluice__submit_job__pack(&sj, p);
-	envelope env = {.type = MSG_SUBMIT_JOB,
-	                .sender = who,
-	                .payload = p,
-	                .payload_len = plen,
-	                .cred = AUTH_CRED_OPERATOR};
-	rpc_reply rep = {.type = 0};
-	snprintf(rep.peer, sizeof(rep.peer), "config import");
-	int rv = engine_handle(m->engine, &env, &rep);
-	if (rv != SL_OK)
-		snprintf(err, errlen, "%s", rep.errmsg);
-	sl_free(rep.payload);
-	sl_free(p);
+	int rv = jobviews_submit(m, &sj, who, "config import", err, errlen);
 	sl_free(cp);
 	sl_free(ce);
 	return rv;

@@ -32,4 +32,11 @@ cJSON *jobviews_config(const job *j);
 int jobviews_import(master *m, const cJSON *o, bool start, const char *who, char *err,
                     size_t errlen);
 
+/* Submits sj through the engine's SubmitJob handler, as a client's
+ * submission by who (recorded with the transition) from `from` (for the
+ * log): validated and stored the same way. Under the master's lock. SL_OK,
+ * or the handler's error with its message in err. */
+int jobviews_submit(master *m, const Sluice__SubmitJob *sj, const char *who,
+                    const char *from, char *err, size_t errlen);
+
 #endif

@@ -163,6 +163,9 @@ def test():
     status, _, text = call(base, "POST", "/api/v1/jobs", op,
                            body=dict(exp, name="gen3", library_hash="ab" * 32))
     check(status == 404 and "no library" in json.loads(text)["error"], f"unknown hash: {text}")
+    lg = ok("GET", "/api/v1/jobs/{job}/logs", "/api/v1/jobs/gen/logs?limit=10")
+    check(len(lg["lines"]) == 10 and {x["source"] for x in lg["sources"]} ==
+          {"master", w[0]["id"]}, f"logs from the master and the worker: {lg['sources']}")
     m = ok("GET", "/metrics", "/metrics")
     check('sluice_job_state{job="gen",state="RUNNING"} 1' in m, "metrics name the job's state")
     missing = set(spec_paths()) - done

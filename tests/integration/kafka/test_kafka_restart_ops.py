@@ -25,8 +25,8 @@ import urllib.request
 
 from kharness import (  # first: puts tests/integration on sys.path
     BOOTSTRAP, check_contiguous, consume, consumed, count_sums, make_lines, monitor, name,
-    produce, require_broker, topic_create)
-from harness import (LIB, Cluster, check, counter_diff, fail, http_base, jobs_table,
+    produce, require_broker, topic_create, wait_taken)
+from harness import (LIB, Cluster, check, counter_diff, http_base, jobs_table,
                      line_tokens, log, run, wait_for)
 
 N = 16_000
@@ -49,18 +49,6 @@ def rest_states(c):
         return {j["name"]: j["state"] for j in json.loads(r.read())["jobs"]}
 
 
-def wait_consumed(c, job, total, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batches = monitor(c, job, duration="300ms")
-        if any(b["state"] != "DONE" for b in batches):
-            fail(f"job {job}: a batch is not DONE")
-        if consumed(batches) >= total:
-            return batches
-        time.sleep(0.3)
-    fail(f"{job} did not take {total} records in {timeout}s")
-
-
 def ends_of(batches):
     ends = {}
     for b in batches:
@@ -74,7 +62,7 @@ def before_restart(c, src, names):
     submit(c, stop_job, src, name("stop-out"))
     submit(c, paused, src, name("paused-out"))
     submit(c, pub, src, name("pub-out"), start=False)
-    wait_consumed(c, stop_job, 1, 60)
+    wait_taken(c, stop_job, 1, 60)
     c.client("stop", stop_job, "--reason", "before the restart")
     c.client("pause", paused, "--reason", "across the restart")
     time.sleep(1.5)  # batches generated before the stop finish
@@ -149,7 +137,7 @@ def test():
     live_kafka_cap(c, names[2])
 
     c.client("start", names[0], "--reason", "after the restart")
-    after = wait_consumed(c, names[0], N - consumed(first), 180)
+    after = wait_taken(c, names[0], N - consumed(first), 180)
     problems = check_contiguous(after, ends_of(after), start=ends_of(first))
     check(not problems and consumed(first) + consumed(after) == N,
           f"the second run starts at the first's committed offsets, contiguous "
