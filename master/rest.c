@@ -535,9 +535,14 @@ int rest_call(master *m, const envelope *req, rpc_reply *rep)
 		            q->method);
 	else if (strncmp(q->path, API, strlen(API)) != 0)
 		httpd_error(&res, 404, "no such path: %.200s", q->path);
-	else if (!get && !(req->cred >= 0 && (auth_cred_roles(req->cred) & ROLE_CLIENT)))
+	else if (!get &&
+	         !(req->cred >= 0 && (auth_cred_roles(req->cred) & ROLE_CLIENT))) {
+		log_warn(
+		    "refused %.10s %.200s from %s: the reader credential cannot change "
+		    "state",
+		    q->method, q->path, who);
 		httpd_error(&res, 403, "the reader credential cannot change state");
-	else
+	} else
 		api_serve(m, &hr, who, &res);
 	Sluice__ApiCallReply out = SLUICE__API_CALL_REPLY__INIT;
 	out.status = (uint32_t)res.status;
