@@ -3,7 +3,9 @@
  * log lines from the master and every worker (GET /api/v1/jobs/{job}/logs
  * through client_api), in time order, each after the name of the process
  * it comes from. --follow asks again every second for the lines since the
- * last one shown, until Ctrl-C (or --duration).
+ * last one shown, until Ctrl-C (or --duration). Each round asks from the
+ * millisecond of the latest line shown, and skips the lines of that
+ * millisecond it already printed.
  */
 #include "client.h"
 #include "clock.h"
@@ -55,42 +57,63 @@ static int parse(int argc, char **argv, logs_opts *o)
 	return o->job ? 0 : -1;
 }
 
-/* Prints the lines after the last one shown (*last: its "source line",
- * updated); returns how many were printed, -1 on an error. */
-static int show(client *c, const logs_opts *o, const char *since, char **last)
+/* What --follow has shown: the latest timestamp printed and the lines
+ * printed with it (lines are asked for again from that millisecond on). */
+typedef struct {
+	char ts[32];
+	char **keys;
+	size_t n;
+} shown;
+
+static bool was_shown(const shown *sh, const char *key)
+{
+	for (size_t i = 0; i < sh->n; i++)
+		if (strcmp(sh->keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+static void note_shown(shown *sh, const char *ts, const char *key)
+{
+	if (strcmp(ts, sh->ts) != 0) {
+		for (size_t i = 0; i < sh->n; i++)
+			free(sh->keys[i]);
+		sh->n = 0;
+		snprintf(sh->ts, sizeof(sh->ts), "%s", ts);
+	}
+	sh->keys = realloc(sh->keys, (sh->n + 1) * sizeof(*sh->keys));
+	sh->keys[sh->n++] = strdup(key);
+}
+
+/* Prints the lines not shown yet (since sh->ts, "" = all); false on an
+ * error (printed). */
+static bool show(client *c, const logs_opts *o, shown *sh)
 {
 	char path[300], query[100];
 	snprintf(path, sizeof(path), "/api/v1/jobs/%.200s/logs", o->job);
-	snprintf(query, sizeof(query), "%s%s", since[0] ? "since=" : "", since);
+	snprintf(query, sizeof(query), "%s%s", sh->ts[0] ? "since=" : "", sh->ts);
 	cJSON *r = client_api(c, "GET", path, query, NULL);
 	if (r == NULL)
-		return -1;
-	const cJSON *lines = cJSON_GetObjectItemCaseSensitive(r, "lines"), *l;
-	/* with --follow, the lines up to the last one shown come again */
-	bool past = *last == NULL;
-	int n = 0;
-	cJSON_ArrayForEach(l, lines)
+		return false;
+	const cJSON *l;
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(r, "lines"))
 	{
-		char key[2400];
-		snprintf(key, sizeof(key), "%s %s", json_str(l, "source"),
-		         json_str(l, "line"));
-		if (!past) {
-			past = strcmp(key, *last) == 0;
+		char key[2400], ts[32];
+		const char *line = json_str(l, "line");
+		snprintf(ts, sizeof(ts), "%.23s", line);
+		snprintf(key, sizeof(key), "%s %s", json_str(l, "source"), line);
+		if (strcmp(ts, sh->ts) < 0 ||
+		    (strcmp(ts, sh->ts) == 0 && was_shown(sh, key)))
 			continue;
-		}
 		if (o->json)
 			json_print(l, false);
 		else
-			printf("%-10s %s\n", json_str(l, "source"), json_str(l, "line"));
-		free(*last);
-		*last = strdup(key);
-		n++;
+			printf("%-10s %s\n", json_str(l, "source"), line);
+		note_shown(sh, ts, key);
 	}
-	if (!past) /* the last line shown is gone from the window: show all */
-		n = -2;
 	fflush(stdout);
 	cJSON_Delete(r);
-	return n;
+	return true;
 }
 
 static int logs_run(client *c, int argc, char **argv)
@@ -102,26 +125,19 @@ static int logs_run(client *c, int argc, char **argv)
 	}
 	static volatile int stop;
 	proc_signals(&stop);
-	char since[64] = "";
+	shown sh = {.n = 0};
 	if (o.since_ms > 0)
-		iso(o.since_ms, since, sizeof(since));
-	char *last = NULL;
+		iso(o.since_ms, sh.ts, sizeof(sh.ts));
 	int64_t end = o.duration_ms ? clock_wall_ms() + o.duration_ms : 0;
-	int rv = show(c, &o, since, &last);
-	while (rv != -1 && o.follow && !stop && (end == 0 || clock_wall_ms() < end)) {
+	bool ok = show(c, &o, &sh);
+	while (ok && o.follow && !stop && (end == 0 || clock_wall_ms() < end)) {
 		sleep(1);
-		/* from the last line's second on: lines logged in the same
-		 * millisecond as it are told apart by their text */
-		if (last != NULL)
-			snprintf(since, sizeof(since), "%.19s", strchr(last, ' ') + 1);
-		rv = show(c, &o, since, &last);
-		if (rv == -2) {
-			free(last);
-			last = NULL;
-		}
+		ok = show(c, &o, &sh);
 	}
-	free(last);
-	return rv == -1 ? EXIT_ERR : EXIT_OK;
+	for (size_t i = 0; i < sh.n; i++)
+		free(sh.keys[i]);
+	free(sh.keys);
+	return ok ? EXIT_OK : EXIT_ERR;
 }
 
 const client_cmd cmd_logs = {

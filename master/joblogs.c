@@ -25,6 +25,7 @@ struct joblogs_req {
 typedef struct {
 	const char *source;
 	char *line;
+	size_t seq; /* order of arrival: equal times keep it (qsort is not stable) */
 } src_line;
 
 joblogs_req *joblogs_prepare(master *m, const job *j, const char *since, long limit)
@@ -68,8 +69,8 @@ static char *ask_worker(master *m, joblogs_req *r, size_t k, src_line **all, siz
 	if (lr == NULL)
 		return sl_strdup("malformed LogQueryReply");
 	*all = sl_realloc(*all, (*n + lr->n_lines + 1) * sizeof(**all));
-	for (size_t i = 0; i < lr->n_lines; i++)
-		(*all)[(*n)++] = (src_line){r->wid[k], sl_strdup(lr->lines[i])};
+	for (size_t i = 0; i < lr->n_lines; i++, (*n)++)
+		(*all)[*n] = (src_line){r->wid[k], sl_strdup(lr->lines[i]), *n};
 	sluice__log_query_reply__free_unpacked(lr, NULL);
 	return NULL;
 }
@@ -79,7 +80,9 @@ static int by_time(const void *a, const void *b)
 {
 	const src_line *x = a, *y = b;
 	int c = strncmp(x->line, y->line, 24);
-	return c ? c : strcmp(x->source, y->source);
+	if (c == 0)
+		c = strcmp(x->source, y->source);
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 static void add_source(cJSON *sources, const char *name, const char *error)
@@ -108,7 +111,8 @@ cJSON *joblogs_gather(master *m, joblogs_req *r)
 	size_t nm = logq_collect(r->job, r->id, r->since, (size_t)r->limit, mine), n = 0;
 	src_line *all = sl_calloc(nm + 1, sizeof(*all));
 	for (size_t i = 0; i < nm; i++) {
-		all[n++] = (src_line){"master", sl_strdup(mine[i])};
+		all[n] = (src_line){"master", sl_strdup(mine[i]), n};
+		n++;
 		free(mine[i]);
 	}
 	sl_free(mine);

@@ -37,9 +37,9 @@ def rest(base, token, path):
 
 
 def follow_with_pause(c):
-    """--follow for 4 s; the job is paused 1.5 s in."""
+    """--follow for 8 s; the job is paused 1.5 s in."""
     argv = [os.path.join(BIN, "sluice"), "--master", c.url, "logs", "--follow", "--duration",
-            "4s", "--since", "1s", "gen"]
+            "8s", "--since", "1s", "gen"]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          env=c.env)
     time.sleep(1.5)
