@@ -13,6 +13,7 @@
 #include "httpd.h"
 
 #include "alloc.h"
+#include "log.h"
 #include "sluice/err.h"
 
 #include <nng/nng.h>
@@ -54,15 +55,19 @@ void httpd_text(httpd_res *res, int status, const char *content_type, const char
 
 void httpd_error(httpd_res *res, int status, const char *fmt, ...)
 {
-	char msg[512], out[1100];
+	char msg[512], clean[1100], out[2300];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages name what the client sent (a key, a path): bytes that are
+	 * not valid UTF-8 (or a character the cut above split) become \xNN
+	 * text, so the body is always valid JSON (log_escape). */
+	log_escape(clean, sizeof(clean), msg, strlen(msg));
 	/* a JSON string: escape quotes, backslashes and control characters */
 	size_t n = 0;
 	n += (size_t)snprintf(out, sizeof(out), "{\"error\":\"");
-	for (const char *p = msg; *p && n + 8 < sizeof(out); p++) {
+	for (const char *p = clean; *p && n + 8 < sizeof(out); p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c == '"' || c == '\\')
 			n += (size_t)snprintf(out + n, sizeof(out) - n, "\\%c", c);

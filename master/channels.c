@@ -256,6 +256,15 @@ static const char *opt_str(const cJSON *o, const char *k, const char *def, bool 
 	return v->valuestring;
 }
 
+#define KAFKA_TOPIC_CHARS                                                                \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+
+/* Whether s is not empty and made of the characters in set only. */
+static bool chars_ok(const char *s, const char *set)
+{
+	return s[0] != '\0' && s[strspn(s, set)] == '\0';
+}
+
 /* Reads the POST body into s (strings point into o); NULL when it is
  * usable, else what is wrong. */
 static const char *parse_spec(const cJSON *o, chan_spec *s)
@@ -279,12 +288,14 @@ static const char *parse_spec(const cJSON *o, chan_spec *s)
 		return "a name of 1..90 letters, digits, '-' or '_'";
 	if (strcmp(kind, "kafka") != 0)
 		return "kind \"kafka\" (directory channels are not built yet)";
-	if (s->topic[0] == '\0' || strpbrk(s->topic, ",; ") != NULL)
-		return "a topic name without ',', ';' or spaces";
-	if (s->brokers[0] == '\0' || strpbrk(s->brokers, "; ") != NULL)
-		return "brokers as host:port[,host:port] (no ';' or spaces)";
-	if (s->source[0] == '\0' || strchr(s->source, ';') != NULL)
-		return "a source: kafka:TOPIC, socket:HOST:PORT or dir:/PATH";
+	if (!chars_ok(s->topic, KAFKA_TOPIC_CHARS) || strlen(s->topic) > 245)
+		return "a topic of 1..245 letters, digits, '.', '_' or '-' (Kafka's "
+		       "rule)";
+	if (!chars_ok(s->brokers, KAFKA_TOPIC_CHARS ":,[]"))
+		return "brokers as host:port[,host:port]";
+	if (!chars_ok(s->source, KAFKA_TOPIC_CHARS ":/"))
+		return "a source: kafka:TOPIC, socket:HOST:PORT or dir:/PATH (letters, "
+		       "digits, '.', '_', '-', ':' and '/')";
 	return NULL;
 }
 

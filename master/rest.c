@@ -221,7 +221,9 @@ static bool action_body(const httpd_req *req, char *reason, size_t rlen, bool *g
 	                      ? "a reason of at most 500 characters"
 	                      : NULL;
 	if (bad == NULL) {
-		snprintf(reason, rlen, "%s", r ? r->valuestring : "");
+		/* kept and shown again (transitions): invalid UTF-8 as \xNN */
+		const char *why = r ? r->valuestring : "";
+		log_escape(reason, rlen, why, strlen(why));
 		*graceful = cJSON_IsTrue(g);
 	} else {
 		httpd_error(res, 400, "request body: expected %s", bad);
