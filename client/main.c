@@ -14,9 +14,10 @@
 #include <string.h>
 
 static const client_cmd *const commands[] = {
-    &cmd_workers,     &cmd_submit, &cmd_publish, &cmd_jobs,    &cmd_start,
-    &cmd_pause,       &cmd_resume, &cmd_stop,    &cmd_monitor, &cmd_standalone,
-    &cmd_transitions, &cmd_alerts, &cmd_config,  &cmd_new_job,
+    &cmd_workers,     &cmd_submit,     &cmd_publish, &cmd_jobs,    &cmd_start,
+    &cmd_pause,       &cmd_resume,     &cmd_stop,    &cmd_monitor, &cmd_standalone,
+    &cmd_transitions, &cmd_alerts,     &cmd_config,  &cmd_new_job, &cmd_channels,
+    &cmd_summary,     &cmd_run_config, &cmd_logs,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

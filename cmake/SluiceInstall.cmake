@@ -32,6 +32,9 @@ set(SLUICE_DOC_FULL_DIR ${CMAKE_INSTALL_FULL_DATADIR}/doc/sluice)
 set(SLUICE_EXAMPLE_LIB_DIR ${CMAKE_INSTALL_LIBDIR}/sluice/examples)
 
 install(TARGETS sluice sluice-master sluice-worker RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The channels' system job library, where the master looks by default
+# (BINDIR/../lib/sluice_system.so, master/channels.c).
+install(TARGETS sluice_system LIBRARY DESTINATION lib)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/sluice DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.h")
 

@@ -51,6 +51,11 @@ static const conf_key keys[] = {
         "master RPC listen port (0 = any free port)"),
     KEY("sluice.http.port", CONF_INT, "8080", 0, 65535,
         "master HTTP port: REST API, web console, /metrics (0 = any free port)"),
+    KEY("sluice.http.tls.cert", CONF_STRING, NULL, 0, 0,
+        "PEM certificate of the master's HTTP port: with sluice.http.tls.key set, the "
+        "REST API and /metrics are served over HTTPS only"),
+    KEY("sluice.http.tls.key", CONF_STRING, NULL, 0, 0,
+        "PEM private key matching sluice.http.tls.cert"),
     KEY("sluice.state.dir", CONF_STRING, "./sluice-state", 0, 0,
         "directory of the master's SQLite state (jobs, checkpoints, rules, history)"),
     KEY("sluice.worker.host", CONF_STRING, "127.0.0.1", 0, 0,
@@ -93,6 +98,8 @@ static const conf_key keys[] = {
     /* Logging. */
     CHOICE("sluice.log.level", "info", "debug|info|warn|error", "lowest level logged"),
     KEY("sluice.log.file", CONF_STRING, NULL, 0, 0, "log file (unset = standard error)"),
+    KEY("sluice.log.maxSize", CONF_BYTES, "64m", 64 * KiB, TiB,
+        "log file size at which it is rotated to FILE.1 (at most twice this on disk)"),
     /* Jobs and scheduling. */
     KEY("sluice.batch.interval", CONF_DURATION, "1s", 10, HOUR,
         "the job's batch interval"),
@@ -128,6 +135,21 @@ static const conf_key keys[] = {
     KEY("sluice.run.cus", CONF_INT, "0", 0, 1000000,
         "run configuration: compute units the job needs, checked against free "
         "capacity at start (0 = none reserved)"),
+    /* Channels (master/channels.c): set by the master on system jobs. */
+    KEY("sluice.channels.library", CONF_STRING, NULL, 0, 0,
+        "the channels' system job library (unset = ../lib/sluice_system.so next "
+        "to sluice-master)"),
+    KEY("sluice.channel.name", CONF_STRING, NULL, 0, 0,
+        "system jobs only, set by the master: the channel the job serves"),
+    CHOICE("sluice.channel.role", NULL, "write|read",
+           "system jobs only, set by the master: data write or data read"),
+    KEY("sluice.channel.topic", CONF_STRING, NULL, 0, 0,
+        "system jobs only, set by the master: the channel's topic (user jobs read it)"),
+    KEY("sluice.channel.brokers", CONF_STRING, NULL, 0, 0,
+        "system jobs only, set by the master: the channel's Kafka bootstrap servers"),
+    KEY("sluice.channel.source", CONF_STRING, NULL, 0, 0,
+        "system jobs only, set by the master: where the data write job reads "
+        "(kafka:TOPIC, socket:HOST:PORT, dir:PATH)"),
     /* Memory. */
     KEY("spark.memory.fraction", CONF_DOUBLE, "0.6", 0.01, 1,
         "share of the worker memory budget used for storage and execution"),

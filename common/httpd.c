@@ -13,10 +13,12 @@
 #include "httpd.h"
 
 #include "alloc.h"
+#include "log.h"
 #include "sluice/err.h"
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -53,15 +55,19 @@ void httpd_text(httpd_res *res, int status, const char *content_type, const char
 
 void httpd_error(httpd_res *res, int status, const char *fmt, ...)
 {
-	char msg[512], out[1100];
+	char msg[512], clean[1100], out[2300];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages name what the client sent (a key, a path): bytes that are
+	 * not valid UTF-8 (or a character the cut above split) become \xNN
+	 * text, so the body is always valid JSON (log_escape). */
+	log_escape(clean, sizeof(clean), msg, strlen(msg));
 	/* a JSON string: escape quotes, backslashes and control characters */
 	size_t n = 0;
 	n += (size_t)snprintf(out, sizeof(out), "{\"error\":\"");
-	for (const char *p = msg; *p && n + 8 < sizeof(out); p++) {
+	for (const char *p = clean; *p && n + 8 < sizeof(out); p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c == '"' || c == '\\')
 			n += (size_t)snprintf(out + n, sizeof(out) - n, "\\%c", c);
@@ -164,15 +170,58 @@ static void on_request(nng_aio *aio)
 	nng_aio_finish(aio, 0);
 }
 
-static int setup(httpd *h, const char *host, int port, char *err, size_t errlen)
+/* Reads a (small) PEM file into a NUL-terminated string; NULL if it cannot. */
+static char *read_pem(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return NULL;
+	char *buf = sl_malloc(HTTPD_MAX_PEM + 1);
+	size_t n = fread(buf, 1, HTTPD_MAX_PEM, f);
+	bool whole = feof(f) && !ferror(f);
+	fclose(f);
+	buf[n] = '\0';
+	if (!whole || n == 0) {
+		sl_free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Gives the server its certificate and key (server-side TLS: clients are
+ * not asked for one). */
+static int setup_tls(httpd *h, const httpd_tls *tls, char *err, size_t errlen)
+{
+	char *cert = read_pem(tls->cert), *key = read_pem(tls->key);
+	nng_tls_config *cfg = NULL;
+	int rv = cert && key ? nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER) : -1;
+	if (rv == 0)
+		rv = nng_tls_config_own_cert(cfg, cert, key, NULL);
+	if (rv == 0)
+		rv = nng_http_server_set_tls(h->srv, cfg);
+	if (rv != 0)
+		snprintf(err, errlen, "HTTPS certificate %.300s / key %.300s: %s",
+		         tls->cert, tls->key,
+		         rv < 0 ? "cannot read them (PEM files)" : nng_strerror(rv));
+	if (cfg != NULL)
+		nng_tls_config_free(cfg); /* the server holds its own reference */
+	sl_free(cert);
+	sl_free(key);
+	return rv == 0 ? SL_OK : SL_ECONFIG;
+}
+
+static int setup(httpd *h, const char *host, int port, const httpd_tls *tls, char *err,
+                 size_t errlen)
 {
 	char url[300];
-	snprintf(url, sizeof(url), "http://%s:%d", host, port);
+	snprintf(url, sizeof(url), "%s://%s:%d", tls ? "https" : "http", host, port);
 	nng_url *u = NULL;
 	int rv = nng_url_parse(&u, url);
 	if (rv == 0)
 		rv = nng_http_server_hold(&h->srv, u);
 	nng_url_free(u);
+	if (rv == 0 && tls != NULL && setup_tls(h, tls, err, errlen) != SL_OK)
+		return SL_ECONFIG;
 	if (rv == 0)
 		rv = nng_http_handler_alloc(&h->handler, "/", on_request);
 	if (rv == 0)
@@ -207,12 +256,18 @@ static int setup(httpd *h, const char *host, int port, char *err, size_t errlen)
 int httpd_start(httpd **out, const char *host, int port, httpd_fn fn, void *arg,
                 char *err, size_t errlen)
 {
+	return httpd_start_tls(out, host, port, NULL, fn, arg, err, errlen);
+}
+
+int httpd_start_tls(httpd **out, const char *host, int port, const httpd_tls *tls,
+                    httpd_fn fn, void *arg, char *err, size_t errlen)
+{
 	httpd *h = sl_calloc(1, sizeof(*h));
 	h->fn = fn;
 	h->arg = arg;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->idle, NULL);
-	int rv = setup(h, host, port, err, errlen);
+	int rv = setup(h, host, port, tls, err, errlen);
 	if (rv != SL_OK) {
 		if (h->handler != NULL)
 			nng_http_handler_free(h->handler);

@@ -48,6 +48,19 @@ typedef void (*httpd_fn)(void *arg, const httpd_req *req, httpd_res *res);
 int httpd_start(httpd **out, const char *host, int port, httpd_fn fn, void *arg,
                 char *err, size_t errlen);
 
+/* Server-side TLS: PEM files of the server's certificate (chain) and key. */
+typedef struct {
+	const char *cert, *key;
+} httpd_tls;
+
+/* Largest PEM file httpd_start_tls reads. */
+#define HTTPD_MAX_PEM (64u << 10)
+
+/* httpd_start over HTTPS when tls is not NULL. A certificate or key that
+ * cannot be read or used is refused with SL_ECONFIG naming the files. */
+int httpd_start_tls(httpd **out, const char *host, int port, const httpd_tls *tls,
+                    httpd_fn fn, void *arg, char *err, size_t errlen);
+
 /* The port actually bound (useful after port 0). */
 int httpd_port(const httpd *h);
 

@@ -7,11 +7,19 @@
  * are not valid UTF-8 become \xNN and a backslash becomes \\, so a line
  * is always exactly one line, cannot move the cursor or recolour a
  * terminal, and cannot be mistaken for an escaped one. The message is cut
- * at LOG_MSG_MAX bytes, with a mark saying how much was cut. */
+ * at LOG_MSG_MAX bytes, with a mark saying how much was cut.
+ *
+ * Keeping: the last LOG_KEEP_LINES lines stay in memory (a ring, read by
+ * log_recent for `sluice logs`), and a log file is bounded on disk: past
+ * log_set_max_size bytes it is renamed to FILE.1 (replacing the previous
+ * one) and a new FILE is started, so at most twice the limit is kept. */
 #include "log.h"
 #include "sluice/err.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +34,14 @@ static log_level log_min = LOG_INFO;
 static char log_component[32] = "sluice";
 
 static const char *const log_names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
+
+/* Guards what follows (one short critical section per line). */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_path[1024]; /* "" when logging to stderr */
+static size_t log_size;     /* bytes in the current file */
+static size_t log_max;      /* 0 = unbounded */
+static char *log_ring[LOG_KEEP_LINES];
+static size_t log_ring_next, log_ring_n;
 
 /* Length of a valid UTF-8 sequence at p (up to n bytes) that is not a C1
  * control character, or 0. */
@@ -93,7 +109,19 @@ int log_open(const char *component, log_level min, const char *path)
 	if (fd < 0)
 		return SL_EIO;
 	log_fd = fd;
+	pthread_mutex_lock(&log_mu);
+	snprintf(log_path, sizeof(log_path), "%s", path);
+	off_t end = lseek(fd, 0, SEEK_END);
+	log_size = end > 0 ? (size_t)end : 0;
+	pthread_mutex_unlock(&log_mu);
 	return SL_OK;
+}
+
+void log_set_max_size(size_t bytes)
+{
+	pthread_mutex_lock(&log_mu);
+	log_max = bytes;
+	pthread_mutex_unlock(&log_mu);
 }
 
 void log_close(void)
@@ -101,6 +129,67 @@ void log_close(void)
 	if (log_fd > 2)
 		close(log_fd);
 	log_fd = 2;
+	pthread_mutex_lock(&log_mu);
+	log_path[0] = '\0';
+	for (size_t i = 0; i < LOG_KEEP_LINES; i++) {
+		free(log_ring[i]);
+		log_ring[i] = NULL;
+	}
+	log_ring_n = log_ring_next = 0;
+	pthread_mutex_unlock(&log_mu);
+}
+
+/* FILE -> FILE.1, a new FILE on the same descriptor (log_mu held). A
+ * failure leaves the current file growing (and is retried next line). */
+static void log_rotate(void)
+{
+	char old[1100];
+	snprintf(old, sizeof(old), "%s.1", log_path);
+	if (rename(log_path, old) != 0)
+		return;
+	int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (dup2(fd, log_fd) >= 0)
+		log_size = 0;
+	close(fd);
+}
+
+/* Keeps the line (without its newline) and bounds the file. */
+static void log_keep(const char *line, size_t len)
+{
+	char *copy = malloc(len + 1);
+	if (copy != NULL) {
+		memcpy(copy, line, len);
+		copy[len] = '\0';
+	}
+	pthread_mutex_lock(&log_mu);
+	free(log_ring[log_ring_next]);
+	log_ring[log_ring_next] = copy;
+	log_ring_next = (log_ring_next + 1) % LOG_KEEP_LINES;
+	log_ring_n += log_ring_n < LOG_KEEP_LINES;
+	log_size += len + 1;
+	if (log_path[0] && log_max > 0 && log_size > log_max)
+		log_rotate();
+	pthread_mutex_unlock(&log_mu);
+}
+
+size_t log_recent(const char *since, bool (*match)(const char *line, void *arg),
+                  void *arg, char **out, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&log_mu);
+	size_t first = (log_ring_next + LOG_KEEP_LINES - log_ring_n) % LOG_KEEP_LINES;
+	for (size_t k = 0; k < log_ring_n && n < max; k++) {
+		const char *l = log_ring[(first + k) % LOG_KEEP_LINES];
+		if (l == NULL || strncmp(l, since, strlen(since)) < 0 ||
+		    (match != NULL && !match(l, arg)))
+			continue;
+		if ((out[n] = strdup(l)) != NULL)
+			n++;
+	}
+	pthread_mutex_unlock(&log_mu);
+	return n;
 }
 
 int log_level_parse(const char *s)
@@ -141,4 +230,5 @@ void log_write(log_level lvl, const char *fmt, ...)
 	line[len++] = '\n';
 	ssize_t w = write(log_fd, line, len);
 	(void)w;
+	log_keep(line, len - 1);
 }

@@ -13,11 +13,14 @@
 #ifndef SLUICE_LOG_H
 #define SLUICE_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The longest line written, and the longest message before escaping. */
 #define LOG_LINE_MAX 2048
 #define LOG_MSG_MAX  4096
+/* Lines kept in memory for log_recent. */
+#define LOG_KEEP_LINES 4096
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 
@@ -25,6 +28,20 @@ typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
  * Returns SL_OK or SL_EIO when the file cannot be opened (stderr is kept). */
 int log_open(const char *component, log_level min, const char *path);
 void log_close(void);
+
+/* Bounds the log file (log_open's path) to about bytes: past it the file is
+ * renamed FILE.1 (replacing the previous FILE.1) and a new one begun. 0 =
+ * unbounded (the default). No effect when logging to stderr. */
+void log_set_max_size(size_t bytes);
+
+/* Copies into out (at most max, oldest first) the lines kept in memory (the
+ * last LOG_KEEP_LINES of this process) whose timestamp is not before since
+ * (a prefix of the line format, "2026-11-21T12:00:00"; "" = all) and for
+ * which match returns true (NULL = all). Each copy is malloc'd: free() it.
+ * Returns how many. Thread-safe; match runs under the log's lock and must
+ * not log. */
+size_t log_recent(const char *since, bool (*match)(const char *line, void *arg),
+                  void *arg, char **out, size_t max);
 
 /* Parses "debug", "info", "warn", "error"; returns -1 when unknown. */
 int log_level_parse(const char *s);

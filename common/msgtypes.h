@@ -47,6 +47,10 @@ enum {
 	X(MSG_BATCH_STATS_REPLY, 37, ROLE_MASTER)                                        \
 	X(MSG_JOB_QUERY, 90, ROLE_LOOK)                                                  \
 	X(MSG_JOB_QUERY_REPLY, 91, ROLE_MASTER)                                          \
+	X(MSG_API_CALL, 92, ROLE_LOOK)                                                   \
+	X(MSG_API_CALL_REPLY, 93, ROLE_MASTER)                                           \
+	X(MSG_LOG_QUERY, 94, ROLE_MASTER)                                                \
+	X(MSG_LOG_QUERY_REPLY, 95, ROLE_WORKER)                                          \
 	X(MSG_FETCH_LIBRARY, 40, ROLE_WORKER)                                            \
 	X(MSG_FETCH_LIBRARY_REPLY, 41, ROLE_MASTER)                                      \
 	X(MSG_LAUNCH_TASK, 50, ROLE_MASTER)                                              \

@@ -117,6 +117,7 @@ int proc_log_setup(const sl_conf *c, const char *component, char *err, size_t er
 		         strerror(errno));
 		return SL_ECONFIG;
 	}
+	log_set_max_size((size_t)conf_get_bytes(c, "sluice.log.maxSize"));
 	return SL_OK;
 }
 

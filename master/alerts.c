@@ -22,16 +22,22 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A job's open incidents; seq counts their changes, so that of two
+ * snapshots written out of order the later one wins. */
 typedef struct {
 	uint64_t job_id;
 	alert_incidents inc;
+	uint64_t seq;
 } job_incidents;
 
-/* An alert handed to the notifier, waiting for its outcome. */
+/* An alert handed to the notifier, waiting for its outcome, with the job's
+ * incidents as they were once it was raised (written with its outcome). */
 typedef struct {
 	uint64_t id, job_id;
 	int64_t at_ms;
 	char *job, *channel, *target, *event, *summary;
+	alert_incidents inc;
+	uint64_t inc_seq;
 } pending;
 
 struct alerts {
@@ -53,6 +59,34 @@ static void pending_free(pending *p)
 	sl_free(p->target);
 	sl_free(p->event);
 	sl_free(p->summary);
+}
+
+/* Stores the job's incidents as p saw them, unless a later snapshot is
+ * already there (a->dbmu held). A restarted master reads them back
+ * (load_incidents), so an open incident does not alert again. */
+static void record_incidents(alerts *a, const pending *p)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(
+	        a->db,
+	        "INSERT INTO alert_incidents(job_id, seq, state, lag_total, "
+	        "lag_partition) VALUES (?,?,?,?,?) ON CONFLICT(job_id) DO "
+	        "UPDATE SET seq=excluded.seq, state=excluded.state, "
+	        "lag_total=excluded.lag_total, "
+	        "lag_partition=excluded.lag_partition WHERE excluded.seq > seq",
+	        -1, &st, NULL) != SQLITE_OK) {
+		log_error("alert incidents not recorded: %s", sqlite3_errmsg(a->db));
+		return;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)p->job_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)p->inc_seq);
+	sqlite3_bind_int(st, 3, p->inc.state);
+	sqlite3_bind_int(st, 4, p->inc.lag_total);
+	sqlite3_bind_int(st, 5, p->inc.lag_partition);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_error("alert incidents of job %llu not recorded: %s",
+		          (unsigned long long)p->job_id, sqlite3_errmsg(a->db));
+	sqlite3_finalize(st);
 }
 
 static void record(alerts *a, const pending *p, int rv, int attempts, const char *err)
@@ -82,7 +116,30 @@ static void record(alerts *a, const pending *p, int rv, int attempts, const char
 			          (unsigned long long)p->id, sqlite3_errmsg(a->db));
 		sqlite3_finalize(st);
 	}
+	record_incidents(a, p);
 	pthread_mutex_unlock(&a->dbmu);
+}
+
+/* At start: every job's incidents as last recorded. */
+static int load_incidents(alerts *a)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(a->db,
+	                       "SELECT job_id, seq, state, lag_total, lag_partition FROM "
+	                       "alert_incidents",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return SL_EDB;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		a->inc = sl_realloc(a->inc, (a->ninc + 1) * sizeof(*a->inc));
+		a->inc[a->ninc++] = (job_incidents){
+		    .job_id = (uint64_t)sqlite3_column_int64(st, 0),
+		    .seq = (uint64_t)sqlite3_column_int64(st, 1),
+		    .inc = {.state = sqlite3_column_int(st, 2),
+		            .lag_total = sqlite3_column_int(st, 3) != 0,
+		            .lag_partition = sqlite3_column_int(st, 4) != 0}};
+	}
+	sqlite3_finalize(st);
+	return SL_OK;
 }
 
 /* The notifier's report (its thread, no master lock). */
@@ -131,6 +188,10 @@ int alerts_new(const char *db_path, const sl_conf *master_conf, alerts **out, ch
 	if (sqlite3_step(st) == SQLITE_ROW)
 		a->next_id = (uint64_t)sqlite3_column_int64(st, 0) + 1;
 	sqlite3_finalize(st);
+	if (load_incidents(a) != SL_OK) {
+		snprintf(err, errlen, "alerts: %s: %s", db_path, sqlite3_errmsg(a->db));
+		goto fail;
+	}
 	if (notifier_new(&a->n, master_conf, on_done, a, err, errlen) != SL_OK)
 		goto fail;
 	*out = a;
@@ -156,15 +217,15 @@ void alerts_free(alerts *a)
 	sl_free(a);
 }
 
-static alert_incidents *incidents_of(alerts *a, uint64_t job_id)
+static job_incidents *incidents_of(alerts *a, uint64_t job_id)
 {
 	for (size_t i = 0; i < a->ninc; i++)
 		if (a->inc[i].job_id == job_id)
-			return &a->inc[i].inc;
+			return &a->inc[i];
 	a->inc = sl_realloc(a->inc, (a->ninc + 1) * sizeof(*a->inc));
-	a->inc[a->ninc].job_id = job_id;
+	a->inc[a->ninc] = (job_incidents){.job_id = job_id};
 	alertrule_incidents_init(&a->inc[a->ninc].inc);
-	return &a->inc[a->ninc++].inc;
+	return &a->inc[a->ninc++];
 }
 
 /* Splits a comma list in place into at most max entries; returns how many. */
@@ -181,6 +242,7 @@ typedef struct {
 	uint64_t job_id;
 	const char *job, *state, *why;
 	const alert_event *ev;
+	const job_incidents *inc; /* after the events */
 } alert_ctx;
 
 /* Queues one alert to one channel (a->mu held). */
@@ -223,7 +285,9 @@ static void send_one(alerts *a, const alert_ctx *x, notify_kind kind, const char
 		    .target = sl_strdup(
 		        kind == NOTIFY_WEBHOOK || kind == NOTIFY_EXEC ? target : to_list),
 		    .event = sl_strdup(x->ev->resolved ? "resolved" : "firing"),
-		    .summary = sl_strdup(x->ev->summary)};
+		    .summary = sl_strdup(x->ev->summary),
+		    .inc = x->inc->inc,
+		    .inc_seq = x->inc->seq};
 	}
 	cJSON_free(json);
 }
@@ -271,8 +335,10 @@ void alerts_job_state(alerts *a, uint64_t job_id, const char *job,
 		return;
 	alert_event ev[2];
 	pthread_mutex_lock(&a->mu);
-	size_t n = alertrule_on_state(&rule, incidents_of(a, job_id), job, state, ev);
-	alert_ctx x = {job_id, job, state, why, NULL};
+	job_incidents *ji = incidents_of(a, job_id);
+	size_t n = alertrule_on_state(&rule, &ji->inc, job, state, ev);
+	ji->seq += n > 0;
+	alert_ctx x = {job_id, job, state, why, NULL, ji};
 	send_events(a, job_conf, &x, ev, n);
 	pthread_mutex_unlock(&a->mu);
 }
@@ -289,9 +355,11 @@ void alerts_job_lag(alerts *a, uint64_t job_id, const char *job, const sl_conf *
 	snprintf(why, sizeof(why), "Kafka lag %lld in total, %lld on %s",
 	         (long long)total, (long long)max_partition, worst);
 	pthread_mutex_lock(&a->mu);
-	size_t n = alertrule_on_lag(&rule, incidents_of(a, job_id), job, total,
-	                            max_partition, worst, ev);
-	alert_ctx x = {job_id, job, "RUNNING", why, NULL};
+	job_incidents *ji = incidents_of(a, job_id);
+	size_t n =
+	    alertrule_on_lag(&rule, &ji->inc, job, total, max_partition, worst, ev);
+	ji->seq += n > 0;
+	alert_ctx x = {job_id, job, "RUNNING", why, NULL, ji};
 	send_events(a, job_conf, &x, ev, n);
 	pthread_mutex_unlock(&a->mu);
 }

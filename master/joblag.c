@@ -36,6 +36,10 @@ void joblag_tick(job *j, int64_t now_mono)
 	int64_t total = 0, worst = -1;
 	char worst_name[200] = "";
 	for (size_t i = 0; i < n && i < 256; i++) {
+		/* An end offset not known yet (a restarted master before its first
+		 * plan) is no lag of 0: a lag incident must not resolve on it. */
+		if (rows[i].end < 0)
+			return;
 		total += rows[i].lag;
 		if (rows[i].lag > worst) {
 			worst = rows[i].lag;

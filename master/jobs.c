@@ -71,6 +71,7 @@ void job_rtracker_init(job *j)
 {
 	rtracker_init(&j->rt, &j->e->rtenv, j, j->id, j->name, j->graph, j->storage_level,
 	              j->block_interval_ms, j->wal);
+	j->rt.pin = j->run_worker; /* standalone placement (runconf.h) */
 }
 
 int job_kafka_init(job *j, char *err, size_t errlen)
@@ -684,6 +685,12 @@ void engine_tick(struct engine *e)
 	int64_t now = clock_wall_ms();
 	for (size_t i = 0; i < e->njobs; i++) {
 		job *j = e->jobs[i];
+		/* a standalone job's one worker, picked again if it is gone; the
+		 * tracker and the planned stages read it (rt.pin, stage.pin) */
+		if (!j->run_standalone)
+			j->run_worker[0] = '\0';
+		else if (j->state == JOB_RUNNING || j->state == JOB_PAUSED)
+			runconf_worker(j);
 		if (j->state == JOB_RUNNING || j->state == JOB_PAUSED)
 			rtracker_tick(&j->rt); /* a paused job's receivers go on */
 		if (j->state == JOB_RUNNING) {

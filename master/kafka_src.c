@@ -331,11 +331,20 @@ static void plan_offsets(ksrc *k, char *err, size_t errlen)
 			return;
 		}
 	}
-	ratectl_clamp(rp, k->nparts, k->rate, k->max_rate, k->min_rate, k->interval_ms);
+	/* max_rate may change live (kafka_set_max_rate, under the master's lock) */
+	ratectl_clamp(rp, k->nparts, k->rate,
+	              __atomic_load_n(&k->max_rate, __ATOMIC_RELAXED), k->min_rate,
+	              k->interval_ms);
 	for (size_t i = 0; i < k->nparts; i++)
 		plan_add(k, &k->parts[i], rp[i].until);
 	sl_free(rp);
 	k->started = true;
+}
+
+void kafka_set_max_rate(kset *ks, int64_t per_partition)
+{
+	for (size_t i = 0; i < ks->n; i++)
+		__atomic_store_n(&ks->v[i]->max_rate, per_partition, __ATOMIC_RELAXED);
 }
 
 void kafka_restore(kset *ks, const ckpt_range *offsets, size_t n)

@@ -40,6 +40,10 @@ typedef struct {
 	size_t n;
 } kset;
 
+/* Under the lock: spark.streaming.kafka.maxRatePerPartition changed (run
+ * configuration, live); the next plan of every source of ks uses it. */
+void kafka_set_max_rate(kset *ks, int64_t per_partition);
+
 /* The stream-wide rate limit of a source node for its next batch
  * (records/s), -1 for none (the rate controller's; ratecontrol.h). */
 typedef double (*kafka_rate_fn)(void *arg, uint32_t node);

@@ -10,7 +10,9 @@
 #include "alerts.h"
 #include "alloc.h"
 #include "clock.h"
+#include "kafka_src.h"
 #include "log.h"
+#include "ratecontrol.h"
 #include "runconf.h"
 #include "sluice/err.h"
 
@@ -97,6 +99,25 @@ static int do_stop(job *j, bool graceful, const char *who, const char *why)
 	return SL_OK;
 }
 
+/* At start: the job's configuration is derived again from its definition,
+ * so run-config changes take effect (runconf.h); its rate controller's
+ * state is kept. */
+static int reload_conf(job *j, char *err, size_t errlen)
+{
+	char *rate_state = j->rc ? ratecontrol_snapshot(j) : NULL;
+	conf_free(j->conf);
+	int rv = job_conf_apply(j, err, errlen);
+	if (rv == SL_OK) {
+		if (rate_state != NULL)
+			ratecontrol_restore(j, rate_state);
+		kafka_set_max_rate(
+		    &j->kafka,
+		    conf_get_int(j->conf, "spark.streaming.kafka.maxRatePerPartition"));
+	}
+	sl_free(rate_state);
+	return rv;
+}
+
 /* start: a PUBLISHED job runs for the first time; a STOPPED one continues
  * from where processing stopped (its buffered input was discarded at the
  * stop); a FAILED one re-runs the batch its failure halted
@@ -114,7 +135,9 @@ static int do_start(job *j, const char *who, const char *why, char *err, size_t 
 		snprintf(err, errlen, "job '%s' cannot run: %s", j->name, j->error);
 		return SL_ESTATE;
 	}
-	int rv = runconf_check_start(j, err, errlen);
+	int rv = reload_conf(j, err, errlen);
+	if (rv == SL_OK)
+		rv = runconf_check_start(j, err, errlen);
 	if (rv != SL_OK)
 		return rv;
 	if (!j->live && j->state == JOB_FAILED) {

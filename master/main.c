@@ -44,6 +44,8 @@ static int master_handle(void *arg, const envelope *req, rpc_reply *rep)
 	int rv;
 	if (req->type == MSG_JOB_QUERY)
 		return rest_query(m, req, rep); /* takes the lock itself */
+	if (req->type == MSG_API_CALL)
+		return rest_call(m, req, rep); /* takes the lock itself */
 	pthread_mutex_lock(&m->lock);
 	switch (req->type) {
 	case MSG_PING: {

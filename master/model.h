@@ -180,6 +180,7 @@ typedef struct job {
 	/* Run configuration (runconf.h). */
 	int64_t run_cus;
 	bool run_standalone;
+	char run_worker[32]; /* standalone: the one worker it runs on */
 } job;
 
 struct engine {

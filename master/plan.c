@@ -72,6 +72,7 @@ static stage *stage_new(ojob *oj, bool is_map)
 	s->lib_hash = j->lib_hash;
 	s->name = j->name;
 	s->max_failures = j->max_failures;
+	s->pin = j->run_worker; /* "" unless standalone (runconf.h) */
 	s->is_map = is_map;
 	oj->stages = sl_realloc(oj->stages, (oj->nstages + 1) * sizeof(*oj->stages));
 	oj->stages[oj->nstages++] = s;

@@ -141,6 +141,16 @@ static void publish(job *j, uint32_t node)
 	}
 }
 
+void ratecontrol_set_receiver_max(job *j, int64_t receiver_max)
+{
+	if (j->rc == NULL)
+		return;
+	j->rc->receiver_max = receiver_max;
+	for (size_t i = 0; i < j->graph->n_nodes; i++)
+		if (j->graph->nodes[i]->kind == SLUICE__NODE_KIND__SRC_SOCKET)
+			publish(j, j->graph->nodes[i]->id);
+}
+
 static int64_t stream_records(const batch *b, uint32_t node)
 {
 	int64_t n = 0;

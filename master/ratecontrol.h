@@ -49,6 +49,10 @@ double ratecontrol_stream_rate(const job *j, uint32_t node);
 /* The rate one receiver of node enforces (records/s, 0 = unlimited). */
 double ratecontrol_receiver_rate(const job *j, uint32_t node);
 
+/* spark.streaming.receiver.maxRate changed (run configuration, live):
+ * every started receiver of j is sent its new rate at once. */
+void ratecontrol_set_receiver_max(job *j, int64_t receiver_max);
+
 /* A receiver reported its blocked share and current rate (AddBlock). */
 void ratecontrol_note_receiver(job *j, uint32_t receiver_id, double blocked_share,
                                double rate);

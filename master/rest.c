@@ -9,21 +9,36 @@
 
 #include "alerts.h"
 #include "alloc.h"
+#include "channels.h"
 #include "engine_int.h"
 #include "httpd.h"
 #include "jobdef.h"
+#include "joblogs.h"
 #include "joblag.h"
+#include "jobviews.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "logq.h"
 #include "mmetrics.h"
+#include "runconf.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
 #include "job.pb-c.h"
+#include "ops.pb-c.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* What a request does once the master's lock is let go: read the alert
+ * history, store a job's configuration (run-config), gather logs. */
+typedef struct {
+	uint64_t alerts_of;
+	uint64_t conf_id;
+	char *conf_json;
+	joblogs_req *logs;
+} deferred;
 
 struct rest {
 	master *m;
@@ -66,18 +81,6 @@ static void get_jobs(struct engine *e, httpd_res *res)
 	cJSON *a = cJSON_AddArrayToObject(o, "jobs");
 	for (size_t i = 0; i < e->njobs; i++)
 		cJSON_AddItemToArray(a, job_json(e->jobs[i]));
-	reply_json(res, 200, o);
-}
-
-static void get_config(const job *j, httpd_res *res)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "name", j->name);
-	cJSON_AddStringToObject(o, "library_hash", j->lib_hash);
-	cJSON_AddNumberToObject(o, "batch_interval_ms", (double)j->interval_ms);
-	cJSON *c = cJSON_AddObjectToObject(o, "conf");
-	for (size_t i = 0; i < j->def.nconf; i++)
-		cJSON_AddStringToObject(c, j->def.conf_keys[i], j->def.conf_values[i]);
 	reply_json(res, 200, o);
 }
 
@@ -183,17 +186,17 @@ static void get_lag(job *j, httpd_res *res)
 	reply_json(res, 200, o);
 }
 
-/* ?limit=N (1..512, default 100); -1 with res set on a bad value. */
-static long query_limit(const char *q, httpd_res *res)
+/* ?limit=N (1..max, default def); -1 with res set on a bad value. */
+static long query_limit(const char *q, httpd_res *res, long max, long def)
 {
 	const char *p = strstr(q, "limit=");
 	if (p == NULL || (p != q && p[-1] != '&'))
-		return 100;
+		return def;
 	char *end;
 	long v = strtol(p + 6, &end, 10);
-	if (end == p + 6 || (*end != '\0' && *end != '&') || v < 1 || v > BATCH_HISTORY) {
-		httpd_error(res, 400, "query parameter limit must be an integer 1..%d",
-		            BATCH_HISTORY);
+	if (end == p + 6 || (*end != '\0' && *end != '&') || v < 1 || v > max) {
+		httpd_error(res, 400, "query parameter limit must be an integer 1..%ld",
+		            max);
 		return -1;
 	}
 	return v;
@@ -218,7 +221,9 @@ static bool action_body(const httpd_req *req, char *reason, size_t rlen, bool *g
 	                      ? "a reason of at most 500 characters"
 	                      : NULL;
 	if (bad == NULL) {
-		snprintf(reason, rlen, "%s", r ? r->valuestring : "");
+		/* kept and shown again (transitions): invalid UTF-8 as \xNN */
+		const char *why = r ? r->valuestring : "";
+		log_escape(reason, rlen, why, strlen(why));
 		*graceful = cJSON_IsTrue(g);
 	} else {
 		httpd_error(res, 400, "request body: expected %s", bad);
@@ -227,14 +232,14 @@ static bool action_body(const httpd_req *req, char *reason, size_t rlen, bool *g
 	return bad == NULL;
 }
 
-static void post_action(job *j, const char *action, const httpd_req *req, httpd_res *res)
+static void post_action(job *j, const char *action, const httpd_req *req, const char *who,
+                        httpd_res *res)
 {
 	char reason[512], err[512];
 	bool graceful;
 	if (!action_body(req, reason, sizeof(reason), &graceful, res))
 		return;
-	int rv = lifecycle_control(j, action, graceful, "rest:operator", reason, err,
-	                           sizeof(err));
+	int rv = lifecycle_control(j, action, graceful, who, reason, err, sizeof(err));
 	if (rv != SL_OK) {
 		httpd_error(res, rv == SL_ESTATE ? 409 : 400, "%s", err);
 		return;
@@ -251,10 +256,66 @@ static bool is_action(const char *s)
 	       strcmp(s, "resume") == 0 || strcmp(s, "stop") == 0;
 }
 
-/* /api/v1/jobs/{job}[/{sub}] with the lock held. For /alerts it only sets
- * *alerts_of to the job's id: the history is read after the lock is let go. */
+/* POST run-config {"set": {key: value}}: applies it and asks for the new
+ * configuration to be stored once the lock is let go (d). */
+static void post_run_config(job *j, const httpd_req *req, httpd_res *res, deferred *d)
+{
+	char err[512];
+	cJSON *o = cJSON_ParseWithLength((const char *)req->body, req->body_len);
+	cJSON *out = cJSON_CreateObject();
+	cJSON_AddStringToObject(out, "job", j->name);
+	cJSON *applied = cJSON_AddObjectToObject(out, "applied");
+	if (runconf_set(j, cJSON_GetObjectItemCaseSensitive(o, "set"), applied, err,
+	                sizeof(err)) != SL_OK) {
+		httpd_error(res, 400, "run-config of job '%s': %s", j->name, err);
+		cJSON_Delete(out);
+	} else {
+		d->conf_id = j->id;
+		d->conf_json = jobdef_conf_json(&j->def);
+		reply_json(res, 200, out);
+	}
+	cJSON_Delete(o);
+}
+
+/* /api/v1/jobs/{name}/run-config: GET or POST. */
+static void route_run_config(master *m, const char *name, const httpd_req *req, bool get,
+                             httpd_res *res, deferred *d)
+{
+	job *j = jobs_find(m->engine, name);
+	if (!get && strcmp(req->method, "POST") != 0)
+		httpd_error(res, 405, "method %.20s not allowed on %.200s (GET or POST)",
+		            req->method, req->path);
+	else if (j == NULL)
+		httpd_error(res, 404, "no job named '%.100s'", name);
+	else if (get)
+		reply_json(res, 200, runconf_json(j));
+	else
+		post_run_config(j, req, res, d);
+}
+
+/* GET logs?since=TIMESTAMP&limit=N: prepared here, gathered unlocked. */
+static void get_logs(master *m, const job *j, const httpd_req *req, httpd_res *res,
+                     deferred *d)
+{
+	char since[64] = "";
+	const char *p = strstr(req->query, "since=");
+	if (p != NULL && (p == req->query || p[-1] == '&'))
+		snprintf(since, sizeof(since), "%.*s", (int)strcspn(p + 6, "&"), p + 6);
+	long limit = query_limit(req->query, res, LOGQ_MAX_LINES, 1000);
+	if (limit < 0)
+		return;
+	if (!logq_since_ok(since))
+		httpd_error(res, 400,
+		            "query parameter since must be a UTC timestamp like "
+		            "2026-11-30T11:00:00 (a prefix of it)");
+	else
+		d->logs = joblogs_prepare(m, j, since, limit);
+}
+
+/* /api/v1/jobs/{job}[/{sub}] with the lock held. /alerts and /logs are
+ * only noted in d: they are read after the lock is let go. */
 static void route_job(master *m, const char *rest_path, const httpd_req *req, bool get,
-                      httpd_res *res, uint64_t *alerts_of)
+                      const char *who, httpd_res *res, deferred *d)
 {
 	char name[128], sub[32] = "";
 	const char *slash = strchr(rest_path, '/');
@@ -268,9 +329,14 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 	name[n] = '\0';
 	if (slash)
 		snprintf(sub, sizeof(sub), "%s", slash + 1);
+	if (strcmp(sub, "run-config") == 0) {
+		route_run_config(m, name, req, get, res, d);
+		return;
+	}
 	bool known = sub[0] == '\0' || strcmp(sub, "config") == 0 ||
-	             strcmp(sub, "transitions") == 0 || strcmp(sub, "batches") == 0 ||
-	             strcmp(sub, "alerts") == 0 || strcmp(sub, "lag") == 0;
+	             strcmp(sub, "summary") == 0 || strcmp(sub, "transitions") == 0 ||
+	             strcmp(sub, "batches") == 0 || strcmp(sub, "alerts") == 0 ||
+	             strcmp(sub, "lag") == 0 || strcmp(sub, "logs") == 0;
 	if (!known && !is_action(sub)) {
 		httpd_error(res, 404, "no such path: %.200s", req->path);
 		return;
@@ -280,7 +346,9 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 		            req->method, req->path, known ? "GET" : "POST");
 		return;
 	}
-	long limit = strcmp(sub, "batches") == 0 ? query_limit(req->query, res) : 0;
+	long limit = strcmp(sub, "batches") == 0
+	                 ? query_limit(req->query, res, BATCH_HISTORY, 100)
+	                 : 0;
 	if (limit < 0)
 		return;
 	job *j = jobs_find(m->engine, name);
@@ -289,17 +357,43 @@ static void route_job(master *m, const char *rest_path, const httpd_req *req, bo
 	else if (sub[0] == '\0')
 		reply_json(res, 200, job_json(j));
 	else if (strcmp(sub, "config") == 0)
-		get_config(j, res);
+		reply_json(res, 200, jobviews_config(j));
+	else if (strcmp(sub, "summary") == 0)
+		reply_json(res, 200, jobviews_summary(j));
 	else if (strcmp(sub, "transitions") == 0)
 		get_transitions(j, res);
 	else if (strcmp(sub, "batches") == 0)
 		get_batches(j, limit, res);
 	else if (strcmp(sub, "alerts") == 0)
-		*alerts_of = j->id;
+		d->alerts_of = j->id;
+	else if (strcmp(sub, "logs") == 0)
+		get_logs(m, j, req, res, d);
 	else if (strcmp(sub, "lag") == 0)
 		get_lag(j, res);
 	else
-		post_action(j, sub, req, res);
+		post_action(j, sub, req, who, res);
+}
+
+/* POST /api/v1/jobs: config import (jobviews_import); ?start=true starts
+ * the new job at once. */
+static void post_import(master *m, const httpd_req *req, const char *who, httpd_res *res)
+{
+	char err[600];
+	cJSON *o = cJSON_ParseWithLength((const char *)req->body, req->body_len);
+	bool start = strcmp(req->query, "start=true") == 0;
+	int rv = jobviews_import(m, o, start, who, err, sizeof(err));
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+	job *j = rv == SL_OK ? jobs_find(m->engine, name->valuestring) : NULL;
+	if (j != NULL)
+		reply_json(res, 201, job_json(j));
+	else
+		httpd_error(res,
+		            rv == SL_ENOTFOUND ? 404
+		            : rv == SL_EEXIST  ? 409
+		            : rv == SL_ESTATE  ? 409
+		                               : 400,
+		            "%s", err);
+	cJSON_Delete(o);
 }
 
 /* 0 when the call may go on; else res is set (401/403) and it is logged. */
@@ -325,26 +419,42 @@ static int check_auth(master *m, const httpd_req *req, bool get, httpd_res *res)
 	return -1;
 }
 
-/* An authorised /api/v1 request: routes it (no lock held on entry). */
-static void api_serve(master *m, const httpd_req *req, bool get, httpd_res *res)
+/* An authorised /api/v1 request: routes it (no lock held on entry). who
+ * names the caller in lifecycle transitions. */
+static void api_serve(master *m, const httpd_req *req, const char *who, httpd_res *res)
 {
 	const char *p = req->path + strlen(API);
-	uint64_t alerts_of = 0;
+	bool get = strcmp(req->method, "GET") == 0;
+	deferred d = {.alerts_of = 0};
+	channels_gc gc = {.n = 0};
 	pthread_mutex_lock(&m->lock);
-	if (strcmp(p, "jobs") == 0 && get)
+	if (strcmp(p, "channels") == 0 || strncmp(p, "channels/", 9) == 0)
+		channels_route(m, p + 8, req, who, res, &gc);
+	else if (!get && strcmp(req->method, "POST") != 0)
+		httpd_error(res, 405, "method %.20s not allowed on %.200s", req->method,
+		            req->path);
+	else if (strcmp(p, "jobs") == 0 && get)
 		get_jobs(m->engine, res);
+	else if (strcmp(p, "jobs") == 0)
+		post_import(m, req, who, res);
 	else if (strcmp(p, "workers") == 0 && get)
 		get_workers(m, res);
 	else if (strncmp(p, "jobs/", 5) == 0)
-		route_job(m, p + 5, req, get, res, &alerts_of);
+		route_job(m, p + 5, req, get, who, res, &d);
 	else if (strcmp(p, "jobs") == 0 || strcmp(p, "workers") == 0)
 		httpd_error(res, 405, "method %.20s not allowed on %.200s (use GET)",
 		            req->method, req->path);
 	else
 		httpd_error(res, 404, "no such path: %.200s", req->path);
 	pthread_mutex_unlock(&m->lock);
-	if (alerts_of != 0) {
-		char *list = alerts_history_json(m->alerts, alerts_of);
+	channels_purge(m, &gc);
+	if (d.conf_json != NULL)
+		runconf_persist(m, d.conf_id, d.conf_json);
+	sl_free(d.conf_json);
+	if (d.logs != NULL)
+		reply_json(res, 200, joblogs_gather(m, d.logs));
+	if (d.alerts_of != 0) {
+		char *list = alerts_history_json(m->alerts, d.alerts_of);
 		char *body = sl_asprintf("{\"alerts\":%s}", list);
 		httpd_text(res, 200, "application/json", body, strlen(body));
 		sl_free(body);
@@ -371,14 +481,15 @@ static void on_http(void *arg, const httpd_req *req, httpd_res *res)
 		            req->path, API);
 		return;
 	}
-	if (!get && strcmp(req->method, "POST") != 0) {
-		httpd_error(res, 405, "method %.20s not allowed (GET or POST)",
+	if (!get && strcmp(req->method, "POST") != 0 &&
+	    strcmp(req->method, "DELETE") != 0) {
+		httpd_error(res, 405, "method %.20s not allowed (GET, POST or DELETE)",
 		            req->method);
 		return;
 	}
 	if (check_auth(m, req, get, res) != 0)
 		return;
-	api_serve(m, req, get, res);
+	api_serve(m, req, "rest:operator", res);
 }
 
 int rest_query(master *m, const envelope *req, rpc_reply *rep)
@@ -394,7 +505,7 @@ int rest_query(master *m, const envelope *req, rpc_reply *rep)
 		snprintf(query, sizeof(query), "limit=%u", q->limit);
 	httpd_req hr = {.method = "GET", .path = path, .query = query};
 	httpd_res res = {.status = 200};
-	api_serve(m, &hr, true, &res);
+	api_serve(m, &hr, "", &res);
 	Sluice__JobQueryReply out = SLUICE__JOB_QUERY_REPLY__INIT;
 	out.status = (uint32_t)res.status;
 	out.json = res.body ? res.body : "{}";
@@ -404,13 +515,63 @@ int rest_query(master *m, const envelope *req, rpc_reply *rep)
 	return SL_OK;
 }
 
+int rest_call(master *m, const envelope *req, rpc_reply *rep)
+{
+	Sluice__ApiCall *q =
+	    sluice__api_call__unpack(NULL, req->payload_len, req->payload);
+	if (q == NULL)
+		return rpc_reply_error(rep, SL_EPROTO, "malformed ApiCall");
+	httpd_req hr = {.method = q->method,
+	                .path = q->path,
+	                .query = q->query,
+	                .body = q->body.data,
+	                .body_len = q->body.len};
+	httpd_res res = {.status = 200};
+	bool get = strcmp(q->method, "GET") == 0;
+	bool known =
+	    get || strcmp(q->method, "POST") == 0 || strcmp(q->method, "DELETE") == 0;
+	char who[160];
+	snprintf(who, sizeof(who), "%s@%s", req->sender, rep->peer);
+	if (!known)
+		httpd_error(&res, 405, "method %.20s not allowed (GET, POST or DELETE)",
+		            q->method);
+	else if (strncmp(q->path, API, strlen(API)) != 0)
+		httpd_error(&res, 404, "no such path: %.200s", q->path);
+	else if (!get &&
+	         !(req->cred >= 0 && (auth_cred_roles(req->cred) & ROLE_CLIENT))) {
+		log_warn(
+		    "refused %.10s %.200s from %s: the reader credential cannot change "
+		    "state",
+		    q->method, q->path, who);
+		httpd_error(&res, 403, "the reader credential cannot change state");
+	} else
+		api_serve(m, &hr, who, &res);
+	Sluice__ApiCallReply out = SLUICE__API_CALL_REPLY__INIT;
+	out.status = (uint32_t)res.status;
+	out.json = res.body ? res.body : "{}";
+	rpc_reply_set(rep, MSG_API_CALL_REPLY, &out);
+	sl_free(res.body);
+	sluice__api_call__free_unpacked(q, NULL);
+	return SL_OK;
+}
+
 int rest_start(master *m, rest **out, char *err, size_t errlen)
 {
 	rest *r = sl_calloc(1, sizeof(*r));
 	r->m = m;
 	const char *host = conf_get_str(m->conf, "sluice.master.host");
 	int port = (int)conf_get_int(m->conf, "sluice.http.port");
-	int rv = httpd_start(&r->http, host, port, on_http, r, err, errlen);
+	httpd_tls tls = {.cert = conf_get_str(m->conf, "sluice.http.tls.cert"),
+	                 .key = conf_get_str(m->conf, "sluice.http.tls.key")};
+	int rv = SL_OK;
+	if ((tls.cert == NULL) != (tls.key == NULL)) {
+		snprintf(err, errlen,
+		         "HTTPS needs both sluice.http.tls.cert and sluice.http.tls.key");
+		rv = SL_ECONFIG;
+	}
+	if (rv == SL_OK)
+		rv = httpd_start_tls(&r->http, host, port, tls.cert ? &tls : NULL,
+		                     on_http, r, err, errlen);
 	if (rv != SL_OK) {
 		sl_free(r);
 		return rv;
@@ -420,11 +581,13 @@ int rest_start(master *m, rest **out, char *err, size_t errlen)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
 	if (f != NULL) {
-		fprintf(f, "http://%s:%d\n", host, httpd_port(r->http));
+		fprintf(f, "%s://%s:%d\n", tls.cert ? "https" : "http", host,
+		        httpd_port(r->http));
 		fclose(f);
 		rename(tmp, path);
 	}
-	log_info("REST API and /metrics on http://%s:%d", host, httpd_port(r->http));
+	log_info("REST API and /metrics on %s://%s:%d", tls.cert ? "https" : "http", host,
+	         httpd_port(r->http));
 	*out = r;
 	return SL_OK;
 }

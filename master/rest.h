@@ -31,6 +31,13 @@ int rest_start(master *m, rest **out, char *err, size_t errlen);
  * RPC layer has already checked the sender may read. */
 int rest_query(master *m, const envelope *req, rpc_reply *rep);
 
+/* MSG_API_CALL (the CLI's channels, logs, summary, run-config and config
+ * import): runs the REST operation it names (method, path, query, JSON
+ * body) and answers with the API's status and JSON body. Called WITHOUT the
+ * master's lock. GET needs a reader or operator credential (the RPC layer
+ * checked one); anything else needs the operator's, or is answered 403. */
+int rest_call(master *m, const envelope *req, rpc_reply *rep);
+
 /* Stops serving (waits for running requests) and frees; NULL is ignored.
  * Call before the engine is freed. */
 void rest_stop(rest *r);

@@ -127,6 +127,11 @@ static worker_entry *place_receiver(rtracker *rt, receiver *r)
 		return w && w->state == WORKER_ALIVE && w->client ? w : NULL;
 	}
 	r->prefer[0] = '\0';
+	if (rt->pin != NULL &&
+	    rt->pin[0] != '\0') { /* a standalone job: its one worker */
+		worker_entry *w = cluster_find(rt->env->cl, rt->pin);
+		return w && w->state == WORKER_ALIVE && w->client ? w : NULL;
+	}
 	return place(rt->env, NULL);
 }
 

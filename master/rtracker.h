@@ -65,6 +65,9 @@ struct rtracker {
 	char storage_level[32];
 	int64_t block_interval_ms;
 	bool wal;
+	/* A standalone job's one worker (the job's run_worker, kept current by
+	 * the registry); NULL or "" = any worker. */
+	const char *pin;
 	receiver *rcv;
 	size_t nrcv;
 	uint32_t rcv_stopping; /* StopReceiver calls not answered yet */

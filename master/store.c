@@ -70,6 +70,11 @@ static const char *const store_migrations[] = {
     "  job TEXT NOT NULL, at_ms INTEGER NOT NULL, channel TEXT NOT NULL,"
     "  target TEXT NOT NULL, event TEXT NOT NULL, summary TEXT NOT NULL,"
     "  outcome TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT NOT NULL);",
+    /* 5 -> 6: each job's open alert incidents (alerts.c), so a restarted
+     * master does not alert twice for one incident */
+    "CREATE TABLE alert_incidents (job_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL, lag_total INTEGER NOT NULL,"
+    "  lag_partition INTEGER NOT NULL);",
 };
 
 #define STORE_LATEST ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

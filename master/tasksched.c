@@ -146,6 +146,12 @@ static worker_entry *local_worker(sched *s, const mtask *t)
 
 static worker_entry *pick_worker(sched *s, const mtask *t)
 {
+	if (t->stage->pin != NULL && t->stage->pin[0] != '\0') { /* standalone job */
+		worker_entry *w = cluster_find(s->cl, t->stage->pin);
+		return w != NULL && w->state == WORKER_ALIVE && free_slots(s, w) > 0
+		           ? w
+		           : NULL;
+	}
 	worker_entry *best = local_worker(s, t), *avoided = NULL;
 	if (best != NULL)
 		return best;

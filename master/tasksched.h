@@ -118,6 +118,9 @@ typedef struct stage {
 	const char *lib_hash;
 	const char *name; /* for logs: the job's name */
 	uint32_t max_failures;
+	/* the only worker its tasks may run on (a standalone job's run_worker,
+	 * kept current by the registry); NULL or "" = any */
+	const char *pin;
 	bool is_map;           /* writes shuffle buckets */
 	uint32_t shuffle_node; /* is_map: the shuffle it feeds */
 	uint32_t num_reducers;

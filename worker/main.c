@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "log.h"
+#include "logq.h"
 #include "metrics.h"
 #include "msgtypes.h"
 #include "proc.h"
@@ -54,6 +55,8 @@ static int worker_handle(void *arg, const envelope *req, rpc_reply *rep)
 		rpc_reply_set(rep, MSG_PONG, &p);
 		return SL_OK;
 	}
+	case MSG_LOG_QUERY:
+		return logq_handle(req, rep); /* sluice logs: this worker's lines */
 	default: {
 		int rv =
 		    w->engine ? wengine_handle(w->engine, req, rep) : SL_EUNKNOWN_TYPE;

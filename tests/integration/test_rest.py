@@ -97,7 +97,7 @@ def test():
         return json.loads(text) if ctype.startswith("application/json") else text
 
     jobs = ok("GET", "/api/v1/jobs", "/api/v1/jobs")["jobs"]
-    check([j["name"] for j in jobs] == ["gen"] and jobs[0]["records"] > 0, f"jobs: {jobs}")
+    check([j["name"] for j in jobs][:1] == ["gen"] and jobs[0]["records"] > 0, f"jobs: {jobs}")
     j = ok("GET", "/api/v1/jobs/{job}", f"/api/v1/jobs/{jobs[0]['id']}")
     check(j["name"] == "gen", "a job by its numeric id")
     conf = ok("GET", "/api/v1/jobs/{job}/config", "/api/v1/jobs/gen/config")
@@ -121,6 +121,51 @@ def test():
     check(lag == {"partitions": [], "total": 0}, f"no Kafka source, no lag: {lag}")
     al = ok("GET", "/api/v1/jobs/{job}/alerts", "/api/v1/jobs/gen/alerts")
     check(al == {"alerts": []}, f"no alert configured, none recorded: {al}")
+    spec = {"name": "ch", "brokers": "127.0.0.1:1", "source": "kafka:ext"}
+    ch = ok("POST", "/api/v1/channels", "/api/v1/channels", want=201, body=spec)
+    check(ch["state"] == "NOT_READY" and ch["write_job"] == {"name": "ch.write",
+                                                             "state": "PUBLISHED"},
+          f"channel created with two PUBLISHED system jobs: {ch}")
+    chs = ok("GET", "/api/v1/channels", "/api/v1/channels")["channels"]
+    check([x["name"] for x in chs] == ["ch"], f"channels: {chs}")
+    check(ok("GET", "/api/v1/channels/{channel}", "/api/v1/channels/ch") == ch, "one channel")
+    # a channel whose publication is not checkpointed yet is refused 409 ("retry")
+    answer = wait_for(lambda: (lambda r: r if r[0] != 409 else None)(
+        call(base, "DELETE", "/api/v1/channels/ch", op)), 10, "the new channel's checkpoint")
+    check(answer[0] == 200, f"DELETE /api/v1/channels/ch: {answer}")
+    done.add(("DELETE", "/api/v1/channels/{channel}"))
+    d = json.loads(answer[2])
+    check(d == {"deleted": "ch"} and "ch.write" not in
+          [x["name"] for x in ok("GET", "/api/v1/jobs", "/api/v1/jobs")["jobs"]],
+          f"deleted with its system jobs: {d}")
+    status, _, text = call(base, "POST", "/api/v1/channels", op,
+                           body=dict(spec, source="ftp:x"))
+    check(status == 400 and "kafka:TOPIC" in json.loads(text)["error"], f"bad source: {text}")
+    sm = ok("GET", "/api/v1/jobs/{job}/summary", "/api/v1/jobs/gen/summary")
+    check(sm["total_records"] == sum(x["records"] for x in sm["per_minute"]) ==
+          sum(x["records"] for x in sm["per_hour"]) and sm["history_batches"] ==
+          sm["batches_done"] + sm["batches_failed"],
+          f"summary: per-minute and per-hour records add up to the total: {sm}")
+    rc = ok("GET", "/api/v1/jobs/{job}/run-config", "/api/v1/jobs/gen/run-config")
+    check(rc["mode"] == "cluster" and rc["cus"] == 0, f"run-config: {rc}")
+    r = ok("POST", "/api/v1/jobs/{job}/run-config", "/api/v1/jobs/gen/run-config",
+           body={"set": {"spark.streaming.receiver.maxRate": "500", "sluice.run.cus": "1"}})
+    check(r["applied"] == {"spark.streaming.receiver.maxRate": "live",
+                           "sluice.run.cus": "next start"}, f"run-config set: {r}")
+    status, _, text = call(base, "POST", "/api/v1/jobs/gen/run-config", op,
+                           body={"set": {"spark.nosuch.key": "1"}})
+    check(status == 400 and "spark.nosuch.key" in json.loads(text)["error"],
+          f"an unknown spark key is refused, named: {text}")
+    exp = ok("GET", "/api/v1/jobs/{job}/config", "/api/v1/jobs/gen/config")
+    imp = ok("POST", "/api/v1/jobs", "/api/v1/jobs", want=201, body=dict(exp, name="gen2"))
+    check(imp["state"] == "PUBLISHED" and imp["library_hash"] == exp["library_hash"],
+          f"imported by library hash: {imp}")
+    status, _, text = call(base, "POST", "/api/v1/jobs", op,
+                           body=dict(exp, name="gen3", library_hash="ab" * 32))
+    check(status == 404 and "no library" in json.loads(text)["error"], f"unknown hash: {text}")
+    lg = ok("GET", "/api/v1/jobs/{job}/logs", "/api/v1/jobs/gen/logs?limit=10")
+    check(len(lg["lines"]) == 10 and {x["source"] for x in lg["sources"]} ==
+          {"master", w[0]["id"]}, f"logs from the master and the worker: {lg['sources']}")
     m = ok("GET", "/metrics", "/metrics")
     check('sluice_job_state{job="gen",state="RUNNING"} 1' in m, "metrics name the job's state")
     missing = set(spec_paths()) - done

@@ -83,6 +83,14 @@ def test():
           "reader token cannot stop a job")
     check(any("reader token" in l for l in refusals(c, "MSG_JOB_CONTROL")),
           "the master logged the reader's stop")
+    rc, out = client(c, creds["reader.token"], "run-config", "gen")
+    check(rc == 0 and "mode cluster" in out, "reader token reads the run configuration")
+    rc, out = client(c, creds["reader.token"], "run-config", "gen", "set",
+                     "spark.streaming.receiver.maxRate=5")
+    check(rc == 1 and "reader credential cannot change state" in out,
+          f"reader token cannot change it (MSG_API_CALL): {out}")
+    check(any("refused POST /api/v1/jobs/gen/run-config" in l
+              for l in c.master.log_text().splitlines()), "the master logged it")
     rc, out = client(c, creds["reader.token"], "submit",
                      os.path.join(LIB, "generator_wordcount.so"), "--name", "gen2")
     check(rc != 0 and "MSG_SUBMIT_JOB" in out, "reader token cannot submit a job")

@@ -83,11 +83,70 @@ static void test_one_line_per_call(void **state)
 	free(text);
 }
 
+/* The file is rotated to FILE.1 past the limit: neither exceeds it by more
+ * than a line, and the newest lines are in FILE. */
+static void test_rotation(void **state)
+{
+	char path[] = "/tmp/sluice-logrot-XXXXXX", old[64];
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(old, sizeof(old), "%s.1", path);
+	assert_int_equal(log_open("test", LOG_INFO, path), 0);
+	log_set_max_size(1000);
+	for (int i = 0; i < 100; i++)
+		log_info("line %03d of the rotation test", i);
+	log_set_max_size(0);
+	log_close();
+	char *cur = slurp(path), *prev = slurp(old);
+	unlink(path);
+	unlink(old);
+	/* FILE.1 was rotated once past the limit; FILE never passes it */
+	assert_true(strlen(cur) <= 1000);
+	assert_true(strlen(prev) > 1000 && strlen(prev) <= 1000 + LOG_LINE_MAX);
+	assert_true(strstr(cur, "line 099 of") || strstr(prev, "line 099 of"));
+	assert_null(strstr(cur, "line 000 of"));
+	assert_null(strstr(prev, "line 000 of"));
+	free(cur);
+	free(prev);
+}
+
+static bool has_seven(const char *line, void *arg)
+{
+	(void)arg;
+	return strstr(line, "seven") != NULL;
+}
+
+/* The last LOG_KEEP_LINES lines are kept in order; since and match filter. */
+static void test_recent(void **state)
+{
+	assert_int_equal(log_open("test", LOG_ERROR, "/dev/null"), 0);
+	for (int i = 0; i < LOG_KEEP_LINES + 10; i++)
+		log_error("kept %d %s", i, i % 1000 == 7 ? "seven" : "");
+	char **out = malloc(LOG_KEEP_LINES * sizeof(*out));
+	size_t n = log_recent("", NULL, NULL, out, LOG_KEEP_LINES);
+	assert_int_equal(n, LOG_KEEP_LINES);
+	assert_non_null(strstr(out[0], "kept 10 "));
+	assert_non_null(strstr(out[n - 1], "kept 4105 "));
+	for (size_t i = 0; i < n; i++)
+		free(out[i]);
+	n = log_recent("", has_seven, NULL, out, LOG_KEEP_LINES);
+	assert_int_equal(n, 4); /* 1007, 2007, 3007, 4007: line 7 is gone */
+	for (size_t i = 0; i < n; i++)
+		free(out[i]);
+	n = log_recent("9999", NULL, NULL, out, LOG_KEEP_LINES); /* the future */
+	assert_int_equal(n, 0);
+	free(out);
+	log_close();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_escape),
 	    cmocka_unit_test(test_one_line_per_call),
+	    cmocka_unit_test(test_rotation),
+	    cmocka_unit_test(test_recent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -170,6 +170,20 @@ def monitor(c, job, duration="1s"):
     return batches
 
 
+def wait_taken(c, job, total, timeout):
+    """Finished batches of job once they took `total` records; fails if one
+    is not DONE."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batches = monitor(c, job, duration="300ms")
+        if any(b["state"] != "DONE" for b in batches):
+            fail(f"job {job}: a batch is not DONE")
+        if consumed(batches) >= total:
+            return batches
+        time.sleep(0.3)
+    fail(f"{job} did not take {total} records in {timeout}s")
+
+
 def consumed(batches):
     """Records taken over the given batches (sum of range sizes)."""
     return sum(u - f for b in batches for f, u in b["ranges"].values())

@@ -18,8 +18,8 @@ import time
 
 from kharness import (  # first: puts tests/integration on sys.path
     BOOTSTRAP, check_contiguous, consume, consumed, count_sums, make_lines, monitor, name,
-    produce, require_broker, topic_create)
-from harness import LIB, Cluster, check, counter_diff, fail, jobs_table, line_tokens, log, run
+    produce, require_broker, topic_create, wait_taken)
+from harness import LIB, Cluster, check, counter_diff, jobs_table, line_tokens, log, run
 
 N = 16_000
 
@@ -32,19 +32,6 @@ def submit(c, job, src, out):
              "--conf", f"wordcount.topics={src}",
              "--conf", f"wordcount.output={out}",
              "--conf", f"wordcount.group={job}")
-
-
-def wait_taken(c, job, total, timeout):
-    """Finished batches of job once they took `total` records (any state)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batches = monitor(c, job, duration="300ms")
-        if any(b["state"] != "DONE" for b in batches):
-            fail(f"job {job}: a batch is not DONE")
-        if consumed(batches) >= total:
-            return batches
-        time.sleep(0.3)
-    fail(f"{job} did not take {total} records in {timeout}s")
 
 
 def ranges_ok(batches):
