@@ -17,12 +17,21 @@
 #include <stdint.h>
 
 /* The stream-wide rate limit (records/s) for the next batch, or -1 for none:
- * with backpressure on, the estimator's last published rate, or, until it
- * has published one, spark.streaming.backpressure.initialRate when that is
- * set (> 0). This is what Spark's direct Kafka stream failed to apply to its
- * first batch (SPARK-18580). Without backpressure there is no stream-wide
- * rate; only the fixed per-partition and per-receiver caps apply. */
-double ratectl_stream_rate(bool backpressure, double published, int64_t initial_rate);
+ * with backpressure on, the estimator's last published rate times
+ * utilization (sluice.backpressure.targetUtilization, in (0, 1]), or, until
+ * it has published one, spark.streaming.backpressure.initialRate when that
+ * is set (> 0), unscaled: the user chose it. This is what Spark's direct
+ * Kafka stream failed to apply to its first batch (SPARK-18580). Without
+ * backpressure there is no stream-wide rate; only the fixed per-partition and
+ * per-receiver caps apply.
+ *
+ * Why the factor: the estimator's error is zero when its rate equals the
+ * rate batches are processed at, whatever was fed to them, so feeding
+ * utilization x that rate leaves the estimate where it is and makes each
+ * batch take utilization x the interval: the total delay settles below the
+ * interval instead of at it (docs/backpressure.md). */
+double ratectl_stream_rate(bool backpressure, double published, int64_t initial_rate,
+                           double utilization);
 
 /* One Kafka partition of a batch plan: from = first offset to read,
  * latest = the partition's end offset; until is computed. */

@@ -35,6 +35,7 @@ typedef struct {
 struct ratecontrol {
 	bool enabled; /* spark.streaming.backpressure.enabled */
 	int64_t initial_rate, receiver_max;
+	double utilization; /* sluice.backpressure.targetUtilization */
 	rstream *s;
 	size_t n;
 	rreport *rcv; /* by receiver id */
@@ -59,6 +60,8 @@ int ratecontrol_init(job *j, char *err, size_t errlen)
 	rc->initial_rate =
 	    conf_get_int(j->conf, "spark.streaming.backpressure.initialRate");
 	rc->receiver_max = conf_get_int(j->conf, "spark.streaming.receiver.maxRate");
+	rc->utilization =
+	    conf_get_double(j->conf, "sluice.backpressure.targetUtilization");
 	rc->s = sl_calloc(j->graph->n_nodes + 1, sizeof(*rc->s));
 	for (size_t i = 0; i < j->graph->n_nodes; i++) {
 		if (!controlled(j->graph->nodes[i]))
@@ -95,7 +98,7 @@ double ratecontrol_stream_rate(const job *j, uint32_t node)
 	if (s == NULL)
 		return -1;
 	return ratectl_stream_rate(j->rc->enabled, pid_latest_rate(&s->pid),
-	                           j->rc->initial_rate);
+	                           j->rc->initial_rate, j->rc->utilization);
 }
 
 static size_t receivers_of(const job *j, uint32_t node)
@@ -165,8 +168,10 @@ void ratecontrol_batch_done(job *j, const batch *b)
 		if (!pid_compute(&s->pid, b->end_wall, stream_records(b, s->node), proc,
 		                 sched < 0 ? 0 : sched, &rate))
 			continue;
-		log_info("job %s: node %u rate %.1f records/s after batch %lld", j->name,
-		         s->node, rate, (long long)b->time_ms);
+		log_info("job %s: node %u rate %.1f records/s (estimate %.1f) after "
+		         "batch %lld",
+		         j->name, s->node, ratecontrol_stream_rate(j, s->node), rate,
+		         (long long)b->time_ms);
 		publish(j, s->node);
 	}
 }
