@@ -15,6 +15,7 @@
 #include "ratecontrol.h"
 #include "engine_int.h"
 #include "jobdef.h"
+#include "jobdrop.h"
 #include "kafka_src.h"
 #include "joblag.h"
 #include "lifecycle.h"
@@ -593,10 +594,12 @@ void engine_worker_tasks(struct engine *e, worker_entry *w, const uint64_t *task
 void engine_worker_event(struct engine *e, worker_entry *w, bool lost)
 {
 	if (!lost) {
-		for (size_t i = 0; i < e->njobs; i++)
+		for (size_t i = 0; i < e->njobs; i++) {
 			if (e->jobs[i]->state == JOB_RUNNING ||
 			    e->jobs[i]->state == JOB_PAUSED)
 				rtracker_worker_back(e->jobs[i], w);
+			jobdrop_worker_back(e->jobs[i], w); /* a stopped job's files */
+		}
 		return;
 	}
 	sched_worker_lost(e, w->id);
