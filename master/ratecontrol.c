@@ -274,3 +274,99 @@ void ratecontrol_restore(job *j, const char *state)
 	}
 	restore_lines(j, state, true);
 }
+
+static const rreport *report_of(const job *j, uint32_t receiver_id)
+{
+	if (j->rc == NULL || receiver_id >= j->rc->nrcv)
+		return NULL;
+	return &j->rc->rcv[receiver_id];
+}
+
+/* The estimators' rates summed, -1 if none has one. */
+static double estimate_sum(const job *j)
+{
+	double sum = -1;
+	for (size_t i = 0; j->rc != NULL && j->rc->enabled && i < j->rc->n; i++) {
+		double e = pid_latest_rate(&j->rc->s[i].pid);
+		if (e >= 0)
+			sum = (sum < 0 ? 0 : sum) + e;
+	}
+	return sum;
+}
+
+void ratecontrol_receivers(const job *j, Sluice__BatchStatsReply *out)
+{
+	out->rate_estimate = estimate_sum(j);
+	/* one allocation: the row pointers, then the rows */
+	size_t cap = j->nrcv + 1;
+	out->receivers =
+	    sl_calloc(1, cap * (sizeof(*out->receivers) + sizeof(Sluice__ReceiverLoad)));
+	Sluice__ReceiverLoad *rows = (Sluice__ReceiverLoad *)(out->receivers + cap);
+	size_t n = 0;
+	for (size_t i = 0; i < j->nrcv; i++) {
+		const receiver *r = &j->rcv[i];
+		if (r->state == RCV_INACTIVE)
+			continue;
+		const rreport *rep = report_of(j, r->id);
+		Sluice__ReceiverLoad *l = &rows[n];
+		sluice__receiver_load__init(l);
+		l->receiver_id = r->id;
+		l->node = r->node;
+		l->worker_id = (char *)r->worker;
+		l->rate = rep != NULL ? rep->rate : 0;
+		l->blocked_share = rep != NULL ? rep->blocked_share : 0;
+		l->blocked_level = (char *)ratecontrol_level(l->blocked_share);
+		out->receivers[n++] = l;
+	}
+	out->n_receivers = n;
+}
+
+void ratecontrol_receivers_free(Sluice__BatchStatsReply *out)
+{
+	sl_free(out->receivers);
+	out->receivers = NULL;
+	out->n_receivers = 0;
+}
+
+static void metric_sample(promtext *p, const char *name, const job *j, double v)
+{
+	promtext_sample(p, name, (const char *const[]){"job", j->name, NULL}, v);
+}
+
+void ratecontrol_metrics(job *const *jobs, size_t njobs, promtext *p)
+{
+	static const char *const names[] = {"sluice_job_rate_limit_records_per_second",
+	                                    "sluice_job_rate_estimate_records_per_second",
+	                                    "sluice_job_blocked_ratio"};
+	static const char *const helps[] = {
+	    "input rate limit the receivers and the Kafka clamp use (backpressure)",
+	    "the PID estimators' rate (the limit is this x targetUtilization)",
+	    "largest share of time one of the job's receivers was blocked"};
+	for (size_t f = 0; f < 3; f++) {
+		promtext_family(p, names[f], "gauge", helps[f]);
+		for (size_t i = 0; i < njobs; i++) {
+			const job *j = jobs[i];
+			if (j->rc == NULL)
+				continue;
+			double rate, share;
+			ratecontrol_status(j, &rate, &share);
+			double v[] = {rate, estimate_sum(j), share};
+			if (v[f] >= 0)
+				metric_sample(p, names[f], j, v[f]);
+		}
+	}
+	promtext_family(p, "sluice_job_backpressure_level", "gauge",
+	                "1 for the job's blocked level (label level: OK, LOW, HIGH)");
+	for (size_t i = 0; i < njobs; i++) {
+		double rate, share;
+		if (jobs[i]->rc == NULL)
+			continue;
+		ratecontrol_status(jobs[i], &rate, &share);
+		const char *levels[] = {"OK", "LOW", "HIGH"};
+		for (size_t k = 0; k < 3; k++)
+			promtext_sample(p, "sluice_job_backpressure_level",
+			                (const char *const[]){"job", jobs[i]->name,
+			                                      "level", levels[k], NULL},
+			                strcmp(levels[k], ratecontrol_level(share)) == 0);
+	}
+}

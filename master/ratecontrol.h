@@ -24,6 +24,7 @@
 #define SLUICE_MASTER_RATECONTROL_H
 
 #include "engine_int.h"
+#include "promtext.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,18 @@ void ratecontrol_note_receiver(job *j, uint32_t receiver_id, double blocked_shar
 void ratecontrol_status(const job *j, double *rate, double *blocked_share);
 /* "OK", "LOW" or "HIGH" for a blocked share. */
 const char *ratecontrol_level(double blocked_share);
+
+/* For `sluice monitor`: fills out->receivers (one row per started receiver
+ * of j: worker, rate, blocked share and level) and out->rate_estimate (the
+ * estimators' rates summed, -1 if none has one). The rows are allocated;
+ * release them with ratecontrol_receivers_free once out is packed. */
+void ratecontrol_receivers(const job *j, Sluice__BatchStatsReply *out);
+void ratecontrol_receivers_free(Sluice__BatchStatsReply *out);
+
+/* The master's /metrics, per job with a rate controller: its rate limit
+ * and estimate (records/s, when it has one), its largest receiver blocked
+ * share and its level as a state set. Under the master's lock. */
+void ratecontrol_metrics(job *const *jobs, size_t njobs, promtext *p);
 
 /* The controller's state as a checkpoint string (owned by the caller), and
  * its restoration after a restart (ignores streams the job no longer has;
