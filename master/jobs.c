@@ -419,9 +419,11 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 	out.job_state = (char *)job_shown_state(j);
 	ratecontrol_status(j, &out.rate, &out.blocked_share);
 	out.blocked_level = (char *)ratecontrol_level(out.blocked_share);
+	ratecontrol_receivers(j, &out);
 	out.n_batches = n;
 	out.batches = ptrs;
 	rpc_reply_set(rep, MSG_BATCH_STATS_REPLY, &out);
+	ratecontrol_receivers_free(&out);
 	sl_free(ptrs);
 	sl_free(infos);
 	sluice__batch_stats__free_unpacked(q, NULL);
