@@ -253,8 +253,10 @@ static bool restore_lines(job *j, const char *state, bool apply)
 		rstream *s = apply ? stream_of(j, node) : NULL;
 		if (s != NULL) {
 			s->pid.s = st;
-			log_info("job %s: node %u resumes at rate %.1f records/s",
-			         j->name, node, st.published);
+			log_info("job %s: node %u resumes at rate %.1f records/s "
+			         "(estimate %.1f)",
+			         j->name, node, ratecontrol_stream_rate(j, node),
+			         st.published);
 		}
 		p = strchr(p, '\n');
 		p = p ? p + 1 : NULL;

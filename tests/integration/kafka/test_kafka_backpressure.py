@@ -30,12 +30,14 @@ from harness import LIB, Cluster, check, log, run, wait_for
 FILL = [600000, 300000, 100000]
 INITIAL = 10000
 BATCHES = 8
-RATE_RE = re.compile(r"job (\S+): node \d+ rate ([\d.]+) records/s after batch (\d+)")
+# the rate the clamp uses (targetUtilization x the estimate), then the estimate
+RATE_RE = re.compile(r"job (\S+): node \d+ rate ([\d.]+) records/s \(estimate ([\d.]+)\) "
+                     r"after batch (\d+)")
 
 
 def published(c, job):
     """[(batch time, rate)] in the order the master published them."""
-    return [(int(m.group(3)), float(m.group(2))) for m in RATE_RE.finditer(c.master.log_text())
+    return [(int(m.group(4)), float(m.group(2))) for m in RATE_RE.finditer(c.master.log_text())
             if m.group(1) == job]
 
 
