@@ -64,6 +64,10 @@ def test():
     held = job_files(c, victim, job_id)
     log(f"{victim} killed holding {held} bytes of the job")
     check(held > 0, f"the killed worker {victim} left files of the job on its disk")
+    # the master must know it is gone (heartbeat timeout) before the stop
+    vid = c.worker_id(victim)
+    wait_for(lambda: c.workers_table().get(vid, {}).get("state") not in (None, "ALIVE"), 20,
+             f"the master to see {victim} lost")
     c.client("stop", JOB)
     src.stop()
     wait_for(lambda: "stopped and drained: its data dropped on 1 workers" in

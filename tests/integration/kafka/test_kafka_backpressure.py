@@ -79,7 +79,7 @@ def test():
     c.client("stop", job)
     busy = [b for b in batches if b["records"] > 0]
     for b in busy:
-        log(f"batch {b['time']}: {b['records']} records: " +
+        log(f"{b['line']}: " +
             ", ".join(f"p{k[1]} {u - f}" for k, (f, u) in sorted(b["ranges"].items())))
     log(f"published rates: {rates}")
     check(all(b["state"] == "DONE" for b in batches), "every batch DONE")
