@@ -2,9 +2,12 @@
  * Rate controller per input stream: see ratecontrol.h.
  *
  * The checkpoint string is one line per stream,
- *   "<node> <first_run> <latest_time> <latest_rate> <latest_error> <published>"
+ *   "<node> <first_run> <latest_time> <latest_rate> <latest_error> <published>
+ *    <seen>"
  * with doubles printed to 17 significant digits, so a restored estimator is
- * bit-for-bit the one that was saved.
+ * bit-for-bit the one that was saved. <seen> (the growth bound's largest
+ * batch rate) is absent from checkpoints written before it existed: such a
+ * stream restarts with no bound until its next batch.
  */
 #include "ratecontrol.h"
 #include "alloc.h"
@@ -25,6 +28,7 @@
 typedef struct {
 	uint32_t node;
 	pid_estimator pid;
+	double seen; /* largest records / interval of a batch it used; -1 none */
 } rstream;
 
 typedef struct {
@@ -68,6 +72,7 @@ int ratecontrol_init(job *j, char *err, size_t errlen)
 			continue;
 		rstream *s = &rc->s[rc->n++];
 		s->node = j->graph->nodes[i]->id;
+		s->seen = -1;
 		pid_init(&s->pid, &p);
 	}
 	j->rc = rc;
@@ -98,7 +103,7 @@ double ratecontrol_stream_rate(const job *j, uint32_t node)
 	if (s == NULL)
 		return -1;
 	return ratectl_stream_rate(j->rc->enabled, pid_latest_rate(&s->pid),
-	                           j->rc->initial_rate, j->rc->utilization);
+	                           j->rc->initial_rate, j->rc->utilization, s->seen);
 }
 
 static size_t receivers_of(const job *j, uint32_t node)
@@ -165,8 +170,13 @@ void ratecontrol_batch_done(job *j, const batch *b)
 	for (size_t i = 0; i < j->rc->n; i++) {
 		rstream *s = &j->rc->s[i];
 		double rate;
-		if (!pid_compute(&s->pid, b->end_wall, stream_records(b, s->node), proc,
-		                 sched < 0 ? 0 : sched, &rate))
+		int64_t records = stream_records(b, s->node), used = s->pid.s.latest_time;
+		bool fresh = pid_compute(&s->pid, b->end_wall, records, proc,
+		                         sched < 0 ? 0 : sched, &rate);
+		if (s->pid.s.latest_time != used) /* the estimator used this batch */
+			s->seen = fmax(s->seen,
+			               (double)records * 1000.0 / (double)j->interval_ms);
+		if (!fresh)
 			continue;
 		log_info("job %s: node %u rate %.1f records/s (estimate %.1f) after "
 		         "batch %lld",
@@ -218,20 +228,22 @@ char *ratecontrol_snapshot(const job *j)
 	char *out = sl_strdup("");
 	for (size_t i = 0; j->rc != NULL && i < j->rc->n; i++) {
 		const rstream *s = &j->rc->s[i];
-		char *next = sl_asprintf(
-		    "%s%" PRIu32 " %d %" PRId64 " %.17g %.17g %.17g\n", out, s->node,
-		    s->pid.s.first_run ? 1 : 0, s->pid.s.latest_time,
-		    s->pid.s.latest_rate, s->pid.s.latest_error, s->pid.s.published);
+		char *next =
+		    sl_asprintf("%s%" PRIu32 " %d %" PRId64 " %.17g %.17g %.17g %.17g\n",
+		                out, s->node, s->pid.s.first_run ? 1 : 0,
+		                s->pid.s.latest_time, s->pid.s.latest_rate,
+		                s->pid.s.latest_error, s->pid.s.published, s->seen);
 		sl_free(out);
 		out = next;
 	}
 	return out;
 }
 
-/* Parses one line into *st; false if malformed. */
-static bool parse_line(const char *line, uint32_t *node, pid_state *st)
+/* Parses one line into *st and *seen (-1 when the line has no <seen>);
+ * false if malformed. */
+static bool parse_line(const char *line, uint32_t *node, pid_state *st, double *seen)
 {
-	int first, used = 0;
+	int first, used = 0, more = 0;
 	if (sscanf(line, "%" SCNu32 " %d %" SCNd64 " %lf %lf %lf%n", node, &first,
 	           &st->latest_time, &st->latest_rate, &st->latest_error, &st->published,
 	           &used) != 6 ||
@@ -239,6 +251,11 @@ static bool parse_line(const char *line, uint32_t *node, pid_state *st)
 	    !isfinite(st->latest_error) || !isfinite(st->published))
 		return false;
 	st->first_run = first == 1;
+	*seen = -1;
+	if (line[used] == ' ' &&
+	    (sscanf(line + used, " %lf%n", seen, &more) != 1 || !isfinite(*seen)))
+		return false;
+	used += more;
 	return line[used] == '\n' || line[used] == '\0';
 }
 
@@ -248,11 +265,13 @@ static bool restore_lines(job *j, const char *state, bool apply)
 	for (const char *p = state; p != NULL && *p;) {
 		uint32_t node;
 		pid_state st;
-		if (!parse_line(p, &node, &st))
+		double seen;
+		if (!parse_line(p, &node, &st, &seen))
 			return false;
 		rstream *s = apply ? stream_of(j, node) : NULL;
 		if (s != NULL) {
 			s->pid.s = st;
+			s->seen = seen;
 			log_info("job %s: node %u resumes at rate %.1f records/s "
 			         "(estimate %.1f)",
 			         j->name, node, ratecontrol_stream_rate(j, node),

@@ -197,6 +197,34 @@ static void test_levels_and_reports(void **state)
 	fixture_fini(&f);
 }
 
+/* The growth bound: a tiny, fast batch yields a huge estimate, but the rate
+ * used is at most twice the largest batch rate seen; it is checkpointed,
+ * and a checkpoint line without it (an older master) restores unbounded. */
+static void test_growth_bound(void **state)
+{
+	(void)state;
+	fixture a, b;
+	fixture_init(&a, "0");
+	fixture_init(&b, "0");
+	/* 100 records in 10 ms: 10,000/s measured, twice; estimate 10,000 */
+	feed(&a.j, 1000, 0, 10, 100, 100);
+	feed(&a.j, 2000, 0, 10, 100, 100);
+	assert_float_equal(ratecontrol_stream_rate(&a.j, 0), 200.0, 0); /* not 5000 */
+	char *s = ratecontrol_snapshot(&a.j);
+	ratecontrol_restore(&b.j, s);
+	sl_free(s);
+	assert_float_equal(ratecontrol_stream_rate(&b.j, 0), 200.0, 0);
+	/* a batch of 200 records raises the bound to 400/s */
+	feed(&a.j, 3000, 0, 20, 200, 100);
+	assert_float_equal(ratecontrol_stream_rate(&a.j, 0), 400.0, 0);
+	ratecontrol_restore(&b.j, "0 0 5 1000 0 1000\n");
+	assert_float_equal(ratecontrol_stream_rate(&b.j, 0), 500.0, 0);
+	ratecontrol_restore(&b.j, "0 0 5 1000 0 1000 x\n"); /* malformed: kept */
+	assert_float_equal(ratecontrol_stream_rate(&b.j, 0), 500.0, 0);
+	fixture_fini(&a);
+	fixture_fini(&b);
+}
+
 /* The per-receiver rows of `sluice monitor` and the master's /metrics. */
 static void test_receiver_rows_and_metrics(void **state)
 {
@@ -244,6 +272,7 @@ int main(void)
 	    cmocka_unit_test(test_checkpoint_roundtrip),
 	    cmocka_unit_test(test_restore_malformed),
 	    cmocka_unit_test(test_levels_and_reports),
+	    cmocka_unit_test(test_growth_bound),
 	    cmocka_unit_test(test_receiver_rows_and_metrics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

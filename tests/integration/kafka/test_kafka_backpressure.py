@@ -16,6 +16,9 @@ after batch T", one line per published rate):
   10,000: the batches follow the estimator, not the initial rate;
 - in every batch each partition's share is its lag's share of the batch
   (within the per-partition rounding);
+- no batch takes more than twice the largest batch before it (the growth
+  bound: a small batch processed in a few ms yields a huge estimate that
+  would otherwise take most of the backlog at once);
 - every batch DONE, the ranges contiguous from offset 0.
 """
 import os
@@ -108,6 +111,13 @@ def test():
         check(match, f"batch {b['time']} takes what a published rate allows, split by "
               f"lag: {got} (lags {lags})")
         followed += match[0] != INITIAL
+    # the growth bound (ratectl.h): a batch takes at most twice the largest
+    # earlier one, so a tiny batch's huge estimate does not swallow the backlog
+    for i in range(1, len(busy)):
+        most = max(b["records"] for b in busy[:i])
+        check(busy[i]["records"] <= 2 * most + len(ends),
+              f"batch {busy[i]['time']} takes at most twice the largest earlier batch "
+              f"({busy[i]['records']} vs {most})")
     check(len(busy) >= 4, f"at least 4 batches took records ({len(busy)})")
     check(followed > 0, "later batches follow the estimator's rates, not initialRate")
     c.stop()
