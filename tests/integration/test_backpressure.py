@@ -9,9 +9,10 @@ sends FEED lines/s, about three times that.
   it): from the 10th batch on every batch's total delay is below the
   interval (the receiver is fed sluice.backpressure.targetUtilization = 0.85
   of the estimated processing rate, so processing takes about 0.85 interval:
-  docs/backpressure.md); the worker's RSS stays flat; the rate `sluice
-  monitor` shows converges within 20% of the measured processing rate
-  (records / processing time of the recent batches); the receiver reports
+  docs/backpressure.md); the worker's RSS stays flat; the estimator's rate
+  (`sluice monitor`'s estimate) converges within 20% of the measured
+  processing rate (records / processing time of the recent batches), the
+  rate used is targetUtilization x that; the receiver reports
   being blocked on its rate limiter: HIGH in the job's line and the
   receiver's row of `sluice monitor`, in the worker's /metrics (blocked
   ratio > 0.5) and the master's (level HIGH), both pages passing promtool;
@@ -24,8 +25,14 @@ import time
 from bp_common import PacedSource, monitor, promtool_check, rss_mib, samples, scrape
 from harness import BUILD, Cluster, check, free_port, http_base, log, run, wait_for
 
-LINE_MS = 4
-FEED = 750          # lines/s: about 3x the job's 1000 / LINE_MS
+# The job sleeps LINE_MS per line: on a loaded machine each sleep overshoots
+# by the scheduler's wakeup latency, so few, long sleeps per batch keep its
+# processing time steady (with 4 ms, a batch of ~200 lines on a machine at
+# load 5-7 on 2 cores now and then took 20-25% longer than the one before).
+# minRate is lowered below the job's rate accordingly.
+LINE_MS = 20
+FEED = 150          # lines/s: about 3x the job's 1000 / LINE_MS
+MIN_RATE = 10
 INTERVAL_MS = 1000
 ON_BATCHES = 24
 OFF_BATCHES = 12
@@ -48,7 +55,8 @@ def start(name, backpressure):
              "--conf", f"slow.line_ms={LINE_MS}", "--conf", "reduce.partitions=1",
              "--conf", "spark.streaming.concurrentJobs=1",
              "--conf", f"spark.streaming.backpressure.enabled={backpressure}",
-             "--conf", "spark.streaming.backpressure.initialRate=100")
+             "--conf", f"spark.streaming.backpressure.pid.minRate={MIN_RATE}",
+             "--conf", "spark.streaming.backpressure.initialRate=20")
     return c, w, src
 
 
@@ -93,7 +101,8 @@ def blocked_shown(c, proc_rate, level):
         return
     est = d.get("estimate")
     check(est is not None and abs(est - proc_rate) <= 0.2 * proc_rate,
-          f"the estimate {est} is within 20% of the processing rate {proc_rate:.0f}")
+          f"the estimator's published rate {est} is within 20% of the processing rate "
+          f"{proc_rate:.0f}")
     check(abs(rate - UTILIZATION * est) <= 2,
           f"the rate limit {rate} is {UTILIZATION} x the estimate {est}")
     check(rows[0]["rate"] > 0 and abs(rows[0]["rate"] - rate) <= 0.1 * rate,
@@ -126,8 +135,6 @@ def with_backpressure():
         f"{rss_end:.1f} MiB")
     check(FEED >= 2.5 * proc_rate, f"the source ({FEED}/s) outpaces the job "
           f"({proc_rate:.0f}/s) about threefold")
-    check(rate is not None and abs(rate - proc_rate) <= 0.2 * proc_rate,
-          f"published rate {rate} within 20% of the processing rate {proc_rate:.0f}")
     check(level == "HIGH", f"the job is shown blocked on its rate limiter ({share} {level})")
     blocked_shown(c, proc_rate, "HIGH")
     check(rss_end <= rss_mid * 1.15 + 8, f"worker RSS flat: {rss_mid:.1f} -> {rss_end:.1f} MiB")
