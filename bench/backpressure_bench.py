@@ -79,7 +79,8 @@ def plot(rows, path):
     ax2.plot([x["batch"] for x in on], [x["estimate"] for x in on], ":^",
              label="estimate (records/s)")
     ax1.axhline(1.0, color="grey", linewidth=0.8, label="batch interval")
-    ax1.set_ylabel("total delay (s)")
+    ax1.set_yscale("log")  # on stays near the interval, off grows to a minute
+    ax1.set_ylabel("total delay (s, log scale)")
     ax1.legend()
     ax2.set_xlabel("batch")
     ax2.set_ylabel("records per batch / rate")
