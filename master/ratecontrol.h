@@ -4,20 +4,23 @@
  * Kafka direct streams), fed at every completed batch with the batch's end
  * time, the stream's records in it, its processing and scheduling delay.
  *
- * A new rate is published at once to every receiver of the stream
- * (MSG_SET_RATE, the stream's rate split evenly and capped by
- * spark.streaming.receiver.maxRate: ratectl_receiver_rate) and read by the
- * Kafka planner when it plans the next batch (ratectl_clamp). Until the
- * estimator has published, spark.streaming.backpressure.initialRate bounds
- * every batch (ratectl_stream_rate). Its state goes into the job's
- * checkpoint as a string, so a restarted master carries on from the rate it
- * had instead of starting over from initialRate.
+ * The rate used is the estimate times sluice.backpressure.targetUtilization,
+ * at most twice the largest batch rate the stream has completed (the growth
+ * bound; both in ratectl_stream_rate). A new rate is published at once to
+ * every receiver of the stream (MSG_SET_RATE, the stream's rate split evenly
+ * and capped by spark.streaming.receiver.maxRate: ratectl_receiver_rate) and
+ * read by the Kafka planner when it plans the next batch (ratectl_clamp).
+ * Until the estimator has published, spark.streaming.backpressure.initialRate
+ * bounds every batch. Its state (estimators and growth bounds) goes into the
+ * job's checkpoint as a string, so a restarted master carries on from the
+ * rate it had instead of starting over from initialRate.
  *
  * It also keeps the last report of each receiver's blocked share (time spent
- * on the rate limiter or a full block buffer), for `sluice monitor`.
+ * on the rate limiter or a full block buffer), for `sluice monitor` and the
+ * master's /metrics.
  *
- * Calls go one way: batches.c, rtracker.c, kafka_src.c, jobs.c and
- * recovery.c call in; this file only reads the job's receivers and the
+ * Calls go one way: batches.c, rtracker.c, kafka_src.c, jobs.c, recovery.c
+ * and mmetrics.c call in; this file only reads the job's receivers and the
  * cluster, and sends messages. Everything runs under the master's lock.
  */
 #ifndef SLUICE_MASTER_RATECONTROL_H

@@ -17,7 +17,9 @@ sends FEED lines/s, about three times that.
   receiver's row of `sluice monitor`, in the worker's /metrics (blocked
   ratio > 0.5) and the master's (level HIGH), both pages passing promtool;
 - backpressure off: the receiver takes all it is sent (level OK in all
-  three places) and the total delay grows batch after batch.
+  three places) and the total delay grows batch after batch;
+- a submit with an invalid targetUtilization, gain or minRate is refused,
+  naming the key.
 """
 import os
 import time
@@ -111,8 +113,24 @@ def blocked_shown(c, proc_rate, level):
           f"the master's /metrics shows the rate limit {limit} (monitor: {rate})")
 
 
+def bad_values_refused(c):
+    """Invalid rate-control values are refused at submit, naming the key."""
+    lib = os.path.join(BUILD, "tests", "jobs2", "slow_wordcount.so")
+    for key, value in (("sluice.backpressure.targetUtilization", "0"),
+                       ("sluice.backpressure.targetUtilization", "1.5"),
+                       ("spark.streaming.backpressure.pid.integral", "-0.2"),
+                       ("spark.streaming.backpressure.pid.minRate", "0")):
+        r = c.client("submit", lib, "--name", "bad", "--conf", "source.port=1",
+                     "--conf", "output.path=/nonexistent", "--conf", f"{key}={value}",
+                     check=False)
+        check(r.returncode != 0 and key in r.stderr + r.stdout,
+              f"submit with {key}={value} refused naming the key: "
+              f"{(r.stderr + r.stdout).strip()[:200]}")
+
+
 def with_backpressure():
     c, w, src = start("bp-on", "true")
+    bad_values_refused(c)
     wait_batches(c, 10, 60)
     rss_mid = rss_mib(w.p.pid)
     batches, rate, share, level = wait_batches(c, ON_BATCHES, 90)
