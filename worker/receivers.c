@@ -17,8 +17,9 @@
  *              data) and connects again, until stopped. Failures are logged
  *              when they start, then at most every 30 s, and recovery once.
  *
- *   generator  the BlockGenerator. Every block interval (on a monotonic
- *              schedule, whether or not data came), and at once when the
+ *   generator  the BlockGenerator (rcvgen.c). Every block interval (half
+ *              an interval off the wall-clock multiples of it, whether or
+ *              not data came: rcv_next_cut), and at once when the
  *              reader finds the buffer full (max_block bytes; the reader
  *              then waits until the buffer is swapped out, so reading never
  *              outruns storing by more than one block), it swaps the buffer out
