@@ -7,10 +7,12 @@ that sends --feed lines/s, about three times that, for --batches 1 s
 batches; once with spark.streaming.backpressure.enabled=true (initialRate
 --initial) and once without. Per batch it records the input records, the
 scheduling, processing and total delay (`sluice monitor`) and, with
-backpressure, the rate the master published after it (master log).
+backpressure, the rate the master published after it and the estimate it
+came from (rate = sluice.backpressure.targetUtilization x estimate; master
+log).
 
 Writes CSV to --out (default bench/out/backpressure.csv) with the columns
-mode,batch,records,sched_ms,proc_ms,total_ms,rate and, with --plot PNG, draws
+mode,batch,records,sched_ms,proc_ms,total_ms,rate,estimate and, with --plot PNG, draws
 the total delay and the records per batch of both runs and the published
 rate (bench/backpressure_plot.sh installs matplotlib and does both).
 
@@ -26,7 +28,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
-RATE_RE = re.compile(r"job bp: node \d+ rate ([\d.]+) records/s after batch (\d+)")
+RATE_RE = re.compile(r"job bp: node \d+ rate ([\d.]+) records/s \(estimate ([\d.]+)\) "
+                     r"after batch (\d+)")
 
 
 def one_run(harness, bp, a, backpressure):
@@ -46,13 +49,16 @@ def one_run(harness, bp, a, backpressure):
     batches = harness.wait_for(
         lambda: (lambda r: r[0] if len(r[0]) >= a.batches else None)(bp.monitor(c, "bp")),
         a.batches * 4 + 60, f"{a.batches} batches")[:a.batches]
-    rates = {int(m.group(2)): float(m.group(1)) for m in RATE_RE.finditer(c.master.log_text())}
+    log = c.master.log_text()
+    rates = {int(m.group(3)): float(m.group(1)) for m in RATE_RE.finditer(log)}
+    estimates = {int(m.group(3)): float(m.group(2)) for m in RATE_RE.finditer(log)}
     src.stop()
     c.client("stop", "bp")
     c.stop()
     mode = "on" if backpressure == "true" else "off"
     return [{"mode": mode, "batch": i + 1, "records": b["records"], "sched_ms": b["sched"],
-             "proc_ms": b["proc"], "total_ms": b["total"], "rate": rates.get(b["time"], "")}
+             "proc_ms": b["proc"], "total_ms": b["total"], "rate": rates.get(b["time"], ""),
+             "estimate": estimates.get(b["time"], "")}
             for i, b in enumerate(batches)]
 
 
@@ -69,9 +75,12 @@ def plot(rows, path):
                  label=f"records, backpressure {mode}")
     on = [x for x in rows if x["mode"] == "on" and x["rate"] != ""]
     ax2.plot([x["batch"] for x in on], [x["rate"] for x in on], ":s",
-             label="published rate (records/s)")
+             label="rate used = targetUtilization x estimate (records/s)")
+    ax2.plot([x["batch"] for x in on], [x["estimate"] for x in on], ":^",
+             label="estimate (records/s)")
     ax1.axhline(1.0, color="grey", linewidth=0.8, label="batch interval")
-    ax1.set_ylabel("total delay (s)")
+    ax1.set_yscale("log")  # on stays near the interval, off grows to a minute
+    ax1.set_ylabel("total delay (s, log scale)")
     ax1.legend()
     ax2.set_xlabel("batch")
     ax2.set_ylabel("records per batch / rate")
@@ -93,7 +102,7 @@ def main():
     a = ap.parse_args()
     if a.from_csv:
         with open(a.from_csv) as f:
-            rows = [{k: (float(v) if k == "rate" and v else
+            rows = [{k: (float(v) if k in ("rate", "estimate") and v else
                          v if k == "mode" or v == "" else int(v)) for k, v in r.items()}
                     for r in csv.DictReader(f)]
         plot(rows, a.plot)

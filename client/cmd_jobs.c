@@ -337,11 +337,22 @@ static void print_batch_json(const Sluice__BatchInfo *b)
  * their time its receivers spend blocked, with the level. */
 static void print_backpressure(const Sluice__BatchStatsReply *r)
 {
-	char rate[32] = "none";
+	char rate[32] = "none", est[48] = "";
 	if (r->rate >= 0)
 		snprintf(rate, sizeof(rate), "%.0f records/s", r->rate);
-	printf("  backpressure: rate %s  blocked %.2f %s\n", rate, r->blocked_share,
-	       r->blocked_level);
+	if (r->rate_estimate >= 0)
+		snprintf(est, sizeof(est), "  estimate %.0f records/s", r->rate_estimate);
+	printf("  backpressure: rate %s  blocked %.2f %s%s\n", rate, r->blocked_share,
+	       r->blocked_level, est);
+	for (size_t i = 0; i < r->n_receivers; i++) {
+		const Sluice__ReceiverLoad *l = r->receivers[i];
+		char lr[32] = "unlimited";
+		if (l->rate > 0)
+			snprintf(lr, sizeof(lr), "%.0f records/s", l->rate);
+		printf("    receiver %u (node %u) on %s: rate %s  blocked %.2f %s\n",
+		       l->receiver_id, l->node, l->worker_id, lr, l->blocked_share,
+		       l->blocked_level);
+	}
 	fflush(stdout);
 }
 
@@ -429,7 +440,9 @@ const client_cmd cmd_monitor = {
              "its print() outputs produced; after them, the job's backpressure: its\n"
              "current rate limit and the largest share of time a receiver spent\n"
              "blocked on its rate limiter or a full buffer, OK (<= 0.10), LOW (<= 0.5)\n"
-             "or HIGH. Runs until Ctrl-C, the job ends, or --duration passes.\n"
+             "or HIGH, the rate estimate, then one row per receiver (its worker,\n"
+             "rate, blocked share and level). Runs until Ctrl-C, the job ends, or\n"
+             "--duration passes.\n"
              "--json: one JSON object per batch, the REST API's Batch fields.\n",
     .run = monitor_run,
     .needs_master = 1,

@@ -168,6 +168,9 @@ static const conf_key keys[] = {
         "adapt the ingestion rate to the processing rate with the PID estimator"),
     KEY("spark.streaming.backpressure.initialRate", CONF_INT, "0", 0, NONE,
         "records per second allowed before the first rate estimate (0 = unset)"),
+    KEY("sluice.backpressure.targetUtilization", CONF_DOUBLE, "0.85", 0.01, 1,
+        "share of the estimated processing rate the receivers and the Kafka clamp "
+        "use (1.0 = Spark's behaviour)"),
     KEY("spark.streaming.backpressure.pid.proportional", CONF_DOUBLE, "1.0", 0, NONE,
         "PID estimator: weight of the current error"),
     KEY("spark.streaming.backpressure.pid.integral", CONF_DOUBLE, "0.2", 0, NONE,

@@ -5,12 +5,15 @@
 
 #include <math.h>
 
-double ratectl_stream_rate(bool backpressure, double published, int64_t initial_rate)
+double ratectl_stream_rate(bool backpressure, double published, int64_t initial_rate,
+                           double utilization, double seen_rate)
 {
 	if (!backpressure)
 		return -1;
+	if (published >= 0 && seen_rate > 0)
+		return fmin(published * utilization, RATECTL_GROWTH * seen_rate);
 	if (published >= 0)
-		return published;
+		return published * utilization;
 	return initial_rate > 0 ? (double)initial_rate : -1;
 }
 

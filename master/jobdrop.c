@@ -16,24 +16,38 @@ static void drop_done(void *arg, int rv, const envelope *reply, const char *err)
 		log_warn("drop-job: %s", err);
 }
 
+static bool drained(const job *j)
+{
+	return j->state == JOB_STOPPED && j->nbatches == 0 && j->nretiring == 0;
+}
+
+static bool send_drop(const job *j, worker_entry *w)
+{
+	if (w->state != WORKER_ALIVE || w->client == NULL)
+		return false;
+	Sluice__DropJob d = SLUICE__DROP_JOB__INIT;
+	d.job_id = j->id;
+	return rpc_call_async(w->client, MSG_DROP_JOB, &d, drop_done, NULL) == SL_OK;
+}
+
 void jobdrop_maybe(job *j)
 {
 	if (j->state == JOB_RUNNING)
 		j->dropped = false; /* started again: its next stop cleans up again */
-	if (j->state != JOB_STOPPED || j->dropped || j->nbatches > 0 || j->nretiring > 0)
+	if (!drained(j) || j->dropped)
 		return;
 	j->dropped = true;
 	cluster *cl = j->e->m->cl;
-	Sluice__DropJob d = SLUICE__DROP_JOB__INIT;
-	d.job_id = j->id;
 	size_t n = 0;
-	for (size_t i = 0; i < cluster_count(cl); i++) {
-		worker_entry *w = cluster_at(cl, i);
-		if (w->state != WORKER_ALIVE || w->client == NULL)
-			continue;
-		if (rpc_call_async(w->client, MSG_DROP_JOB, &d, drop_done, NULL) == SL_OK)
-			n++;
-	}
+	for (size_t i = 0; i < cluster_count(cl); i++)
+		n += send_drop(j, cluster_at(cl, i));
 	log_info("job %s stopped and drained: its data dropped on %zu workers", j->name,
 	         n);
+}
+
+void jobdrop_worker_back(job *j, worker_entry *w)
+{
+	if (drained(j) && send_drop(j, w))
+		log_info("job %s is stopped: worker %s told to drop its data", j->name,
+		         w->id);
 }

@@ -7,8 +7,11 @@
  * Called under the master's lock from batches_retire, which runs after every
  * durable checkpoint of the job (a stop itself checkpoints the job, so a
  * job stopped with nothing running is cleaned at once). Fire and forget: a
- * worker that misses it (down at the time) keeps the files until its work
- * directory is cleaned.
+ * worker that misses it (down or unreachable at the time) is told again when
+ * it registers (jobdrop_worker_back), and so is every worker after a master
+ * restart: the "dropped" flag is not stored, a drop is idempotent (a worker
+ * with nothing of the job deletes nothing), so a stopped job is dropped again
+ * on each worker that registers rather than remembered as dropped.
  */
 #ifndef SLUICE_MASTER_JOBDROP_H
 #define SLUICE_MASTER_JOBDROP_H
@@ -19,5 +22,11 @@
  * queued, running or retiring; does nothing otherwise or when sent since the
  * job last ran (a job started again is cleaned again at its next stop). */
 void jobdrop_maybe(job *j);
+
+/* Worker w has just registered (first time, again after being lost, or with
+ * a restarted master): if j is STOPPED with no batch queued, running or
+ * retiring, sends MSG_DROP_JOB for j to w alone. Under the master's lock;
+ * asynchronous, never blocks. */
+void jobdrop_worker_back(job *j, worker_entry *w);
 
 #endif

@@ -15,6 +15,7 @@
 #include "ratecontrol.h"
 #include "engine_int.h"
 #include "jobdef.h"
+#include "jobdrop.h"
 #include "kafka_src.h"
 #include "joblag.h"
 #include "lifecycle.h"
@@ -474,9 +475,11 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 	out.job_state = (char *)job_shown_state(j);
 	ratecontrol_status(j, &out.rate, &out.blocked_share);
 	out.blocked_level = (char *)ratecontrol_level(out.blocked_share);
+	ratecontrol_receivers(j, &out);
 	out.n_batches = n;
 	out.batches = ptrs;
 	rpc_reply_set(rep, MSG_BATCH_STATS_REPLY, &out);
+	ratecontrol_receivers_free(&out);
 	sl_free(ptrs);
 	sl_free(infos);
 	sluice__batch_stats__free_unpacked(q, NULL);
@@ -716,11 +719,13 @@ void engine_worker_tasks(struct engine *e, worker_entry *w, const uint64_t *task
 void engine_worker_event(struct engine *e, worker_entry *w, bool lost)
 {
 	if (!lost) {
-		for (size_t i = 0; i < e->njobs; i++)
+		for (size_t i = 0; i < e->njobs; i++) {
 			if (e->jobs[i]->state == JOB_RUNNING ||
 			    e->jobs[i]->state == JOB_PAUSED)
 				if (rtracker_worker_back(&e->jobs[i]->rt, w))
 					job_checkpoint(e->jobs[i]);
+			jobdrop_worker_back(e->jobs[i], w); /* a stopped job's files */
+		}
 		return;
 	}
 	sched_worker_lost(e->sched, w->id);

@@ -8,6 +8,7 @@
 #include "engine_int.h"
 #include "joblag.h"
 #include "lifecycle.h"
+#include "ratecontrol.h"
 #include "promtext.h"
 
 #include <stdio.h>
@@ -169,6 +170,7 @@ void mmetrics_render(master *m, httpd_res *res)
 	render_states(m->engine, &p);
 	render_jobs(m->engine, &p);
 	render_kafka(m->engine, &p);
+	ratecontrol_metrics(m->engine->jobs, m->engine->njobs, &p);
 	pthread_mutex_unlock(&m->lock);
 	res->status = 200;
 	res->content_type = "text/plain; version=0.0.4; charset=utf-8";

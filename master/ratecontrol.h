@@ -4,26 +4,30 @@
  * Kafka direct streams), fed at every completed batch with the batch's end
  * time, the stream's records in it, its processing and scheduling delay.
  *
- * A new rate is published at once to every receiver of the stream
- * (MSG_SET_RATE, the stream's rate split evenly and capped by
- * spark.streaming.receiver.maxRate: ratectl_receiver_rate) and read by the
- * Kafka planner when it plans the next batch (ratectl_clamp). Until the
- * estimator has published, spark.streaming.backpressure.initialRate bounds
- * every batch (ratectl_stream_rate). Its state goes into the job's
- * checkpoint as a string, so a restarted master carries on from the rate it
- * had instead of starting over from initialRate.
+ * The rate used is the estimate times sluice.backpressure.targetUtilization,
+ * at most twice the largest batch rate the stream has completed (the growth
+ * bound; both in ratectl_stream_rate). A new rate is published at once to
+ * every receiver of the stream (MSG_SET_RATE, the stream's rate split evenly
+ * and capped by spark.streaming.receiver.maxRate: ratectl_receiver_rate) and
+ * read by the Kafka planner when it plans the next batch (ratectl_clamp).
+ * Until the estimator has published, spark.streaming.backpressure.initialRate
+ * bounds every batch. Its state (estimators and growth bounds) goes into the
+ * job's checkpoint as a string, so a restarted master carries on from the
+ * rate it had instead of starting over from initialRate.
  *
  * It also keeps the last report of each receiver's blocked share (time spent
- * on the rate limiter or a full block buffer), for `sluice monitor`.
+ * on the rate limiter or a full block buffer), for `sluice monitor` and the
+ * master's /metrics.
  *
- * Calls go one way: jobgen.c, jobs.c and
- * recovery.c call in; this file only reads the job's receivers and the
+ * Calls go one way: jobgen.c, jobs.c, recovery.c and mmetrics.c call in;
+ * this file only reads the job's receivers and the
  * cluster, and sends messages. Everything runs under the master's lock.
  */
 #ifndef SLUICE_MASTER_RATECONTROL_H
 #define SLUICE_MASTER_RATECONTROL_H
 
 #include "model.h"
+#include "promtext.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -61,6 +65,18 @@ void ratecontrol_note_receiver(job *j, uint32_t receiver_id, double blocked_shar
 void ratecontrol_status(const job *j, double *rate, double *blocked_share);
 /* "OK", "LOW" or "HIGH" for a blocked share. */
 const char *ratecontrol_level(double blocked_share);
+
+/* For `sluice monitor`: fills out->receivers (one row per started receiver
+ * of j: worker, rate, blocked share and level) and out->rate_estimate (the
+ * estimators' rates summed, -1 if none has one). The rows are allocated;
+ * release them with ratecontrol_receivers_free once out is packed. */
+void ratecontrol_receivers(const job *j, Sluice__BatchStatsReply *out);
+void ratecontrol_receivers_free(Sluice__BatchStatsReply *out);
+
+/* The master's /metrics, per job with a rate controller: its rate limit
+ * and estimate (records/s, when it has one), its largest receiver blocked
+ * share and its level as a state set. Under the master's lock. */
+void ratecontrol_metrics(job *const *jobs, size_t njobs, promtext *p);
 
 /* The controller's state as a checkpoint string (owned by the caller), and
  * its restoration after a restart (ignores streams the job no longer has;

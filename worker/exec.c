@@ -73,6 +73,11 @@ blockmgr *wengine_blocks(wengine *we)
 	return we->bm;
 }
 
+receivers *wengine_receivers(wengine *we)
+{
+	return we->rcv;
+}
+
 peer_pool *wengine_peers(wengine *we)
 {
 	return we->peers;

@@ -65,6 +65,43 @@ static void counter(promtext *p, const char *name, const char *help, double v)
 	promtext_sample(p, name, NULL, v);
 }
 
+/* Per receiver (a long-running task): records, time blocked on its rate
+ * limiter or a full block buffer, its last blocked share and its rate. The
+ * tasks of batches never wait on a rate limiter or a bounded buffer, so
+ * receivers are the only tasks with these figures. */
+static void render_receivers(wmetrics *m, promtext *p)
+{
+	static const char *const names[] = {
+	    "sluice_worker_receiver_records_total",
+	    "sluice_worker_receiver_blocked_seconds_total",
+	    "sluice_worker_receiver_blocked_ratio",
+	    "sluice_worker_receiver_rate_limit_records_per_second"};
+	static const char *const types[] = {"counter", "counter", "gauge", "gauge"};
+	static const char *const helps[] = {
+	    "records the receiver took since it started",
+	    "time the receiver waited on its rate limiter or a full block buffer",
+	    "share of its time the receiver was blocked, over its last block report",
+	    "records per second its token bucket allows (0 = unlimited)"};
+	receiver_load *l;
+	size_t n = receivers_load(wengine_receivers(m->w->engine), &l);
+	for (size_t f = 0; f < 4; f++) {
+		promtext_family(p, names[f], types[f], helps[f]);
+		for (size_t i = 0; i < n; i++) {
+			char job[24], rcv[16];
+			snprintf(job, sizeof(job), "%llu",
+			         (unsigned long long)l[i].job_id);
+			snprintf(rcv, sizeof(rcv), "%u", l[i].receiver_id);
+			double v[] = {(double)l[i].records, l[i].blocked_s,
+			              l[i].blocked_share, l[i].rate};
+			promtext_sample(
+			    p, names[f],
+			    (const char *const[]){"job_id", job, "receiver", rcv, NULL},
+			    v[f]);
+		}
+	}
+	sl_free(l);
+}
+
 static void render(wmetrics *m, promtext *p)
 {
 	worker *w = m->w;
@@ -112,6 +149,7 @@ static void render(wmetrics *m, promtext *p)
 	counter(p, "sluice_worker_disk_writes_refused_total",
 	        "block writes to disk refused for the disk budget",
 	        (double)bs.disk_refused);
+	render_receivers(m, p);
 	double cpu, rss;
 	proc_self(&cpu, &rss);
 	counter(p, "process_cpu_seconds_total", "user and system CPU time", cpu);

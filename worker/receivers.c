@@ -1,5 +1,7 @@
 /*
- * Receivers: see receivers.h.
+ * Receivers: see receivers.h. This file holds the reader thread, the
+ * lifecycle and the registry of a worker's receivers; the generator thread
+ * is in rcvgen.c, what the two share in rcv_int.h.
  *
  * Each receiver has two threads, so that reading never waits on storage or
  * on the master and blocks are cut on time whatever the source does:
@@ -15,8 +17,9 @@
  *              data) and connects again, until stopped. Failures are logged
  *              when they start, then at most every 30 s, and recovery once.
  *
- *   generator  the BlockGenerator. Every block interval (on a monotonic
- *              schedule, whether or not data came), and at once when the
+ *   generator  the BlockGenerator (rcvgen.c). Every block interval (half
+ *              an interval off the wall-clock multiples of it, whether or
+ *              not data came: rcv_next_cut), and at once when the
  *              reader finds the buffer full (max_block bytes; the reader
  *              then waits until the buffer is swapped out, so reading never
  *              outruns storing by more than one block), it swaps the buffer out
@@ -50,6 +53,7 @@
  * cost an RPC timeout per block.
  */
 #include "receivers.h"
+#include "rcv_int.h"
 #include "alloc.h"
 #include "clock.h"
 #include "log.h"
@@ -73,87 +77,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define RCV_DEFAULT_INTERVAL_MS 200
-#define RCV_DEFAULT_LEVEL       "MEMORY_AND_DISK_SER_2"
-#define RCV_READ_CHUNK          (64 * 1024)
-#define RCV_MAX_LINE            (1024 * 1024) /* longer lines are cut into records */
-#define RCV_POLL_MS             100           /* stop latency of socket waits */
-#define RCV_CONNECT_TIMEOUT_MS  5000
-#define RCV_BACKOFF_MIN_MS      100
-#define RCV_BACKOFF_MAX_MS      2000
-#define RCV_LOG_EVERY_MS        30000 /* repeated failures are logged this often */
-#define RCV_STORE_ATTEMPTS      5
-#define RCV_ENOSPC_PAUSE_MS     50
-#define RCV_REPLICA_PAUSE_MS    2000
-/* A block is cut early once its buffer holds max_block bytes: storage
- * budget / RCV_BLOCK_BUDGET_DIV, within these bounds. */
-#define RCV_BLOCK_BUDGET_DIV 8
-#define RCV_BLOCK_MIN        (256 * 1024)
-#define RCV_BLOCK_MAX        (8 * 1024 * 1024)
-
-/* A cut block whose AddBlock the master has not acknowledged yet. */
-typedef struct pending_block {
-	struct pending_block *next;
-	char *id;
-	char *wal_path; /* NULL when not in the WAL */
-	uint64_t records, bytes;
-	int64_t created_ms;
-	bool stored;     /* held by this worker's BlockManager */
-	bool replicated; /* held by the replica */
-} pending_block;
-
-/* Logs a recurring failure when it starts and then at most every
- * RCV_LOG_EVERY_MS; one thread each. */
-typedef struct {
-	bool failing;
-	uint64_t count;
-	int64_t last_log_ms;
-} fail_log;
-
-typedef struct receiver {
-	struct receiver *next;
-	const receiver_env *env;
-	/* the spec, copied */
-	uint64_t job_id;
-	uint32_t node, id;
-	char *host, *replica_url, *replica_worker_id;
-	int port;
-	int64_t interval_ms;
-	block_level level;
-	bool wal, replicate;
-	char *wal_dir;    /* dir/wal/<job_id> when wal */
-	int64_t start_ms; /* makes block ids unique across restarts */
-	char name[64];    /* "receiver <job>/<id>" for logs */
-
-	ratelimit rl;
-	pthread_t reader, generator;
-	bool reader_started, generator_started;
-	atomic_bool stop_reader, stop_generator;
-	pthread_mutex_t lock; /* buf, cut_now, and the sleeps of both threads */
-	pthread_cond_t cond;
-	rbuf buf;
-	size_t max_block; /* buf is cut early when it reaches this size */
-	bool cut_now;     /* the reader asks the generator for an early cut */
-
-	/* reader only */
-	uint8_t *line;
-	size_t line_len, line_cap;
-	fail_log conn_log;
-	/* generator only */
-	uint64_t seq;
-	pending_block *pending, **pending_tail;
-	uint32_t npending;
-	int64_t report_at_ms, report_backoff_ms;
-	int64_t replica_paused_until_ms;
-	fail_log report_log, replica_log;
-	int64_t share_since_ns; /* blocked share: since the last report */
-	uint64_t share_blocked_ns;
-
-	/* counters, logged when the receiver stops */
-	atomic_uint_fast64_t records, blocked_ns;
-	uint64_t blocks, connects;
-} receiver;
-
 struct receivers {
 	receiver_env env;
 	pthread_mutex_t lock; /* list */
@@ -163,7 +86,7 @@ struct receivers {
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static bool fail_log_due(fail_log *fl)
+bool rcv_fail_log_due(fail_log *fl)
 {
 	int64_t now = clock_mono_ms();
 	fl->count++;
@@ -174,8 +97,7 @@ static bool fail_log_due(fail_log *fl)
 	return true;
 }
 
-/* Returns how many failures preceded a success (0 if none) and resets. */
-static uint64_t fail_log_clear(fail_log *fl)
+uint64_t rcv_fail_log_clear(fail_log *fl)
 {
 	uint64_t n = fl->failing ? fl->count : 0;
 	fl->failing = false;
@@ -183,10 +105,7 @@ static uint64_t fail_log_clear(fail_log *fl)
 	return n;
 }
 
-/* Sleeps until the monotonic time until_ms or until *flag is set (or, for
- * the generator, an early cut is asked for); returns the flag. */
-static bool rcv_sleep_until(receiver *r, int64_t until_ms, atomic_bool *flag,
-                            bool wake_on_cut)
+bool rcv_sleep_until(receiver *r, int64_t until_ms, atomic_bool *flag, bool wake_on_cut)
 {
 	struct timespec ts = {.tv_sec = until_ms / 1000,
 	                      .tv_nsec = (until_ms % 1000) * 1000000};
@@ -457,7 +376,7 @@ static bool rcv_session(receiver *r, uint8_t *chunk)
 	char why[256] = "";
 	int fd = rcv_connect(r, why, sizeof(why));
 	if (fd < 0) {
-		if (!atomic_load(&r->stop_reader) && fail_log_due(&r->conn_log))
+		if (!atomic_load(&r->stop_reader) && rcv_fail_log_due(&r->conn_log))
 			log_warn(
 			    "%s: cannot connect to %s:%d: %s (attempt %llu, retrying)",
 			    r->name, r->host, r->port, why,
@@ -465,13 +384,13 @@ static bool rcv_session(receiver *r, uint8_t *chunk)
 		return false;
 	}
 	r->connects++;
-	uint64_t failed = fail_log_clear(&r->conn_log);
+	uint64_t failed = rcv_fail_log_clear(&r->conn_log);
 	log_info("%s: connected to %s:%d%s", r->name, r->host, r->port,
 	         failed ? " (source reachable again)" : "");
 	uint64_t bytes = rcv_read_all(r, fd, chunk, why, sizeof(why));
 	close(fd);
 	rcv_line_flush(r, clock_wall_ms());
-	if (bytes > 0 || fail_log_due(&r->conn_log))
+	if (bytes > 0 || rcv_fail_log_due(&r->conn_log))
 		log_info("%s: connection to %s:%d ended after %llu bytes: %s", r->name,
 		         r->host, r->port, (unsigned long long)bytes, why);
 	return bytes > 0;
@@ -491,336 +410,6 @@ static void *rcv_reader_main(void *arg)
 		    backoff * 2 > RCV_BACKOFF_MAX_MS ? RCV_BACKOFF_MAX_MS : backoff * 2;
 	}
 	sl_free(chunk);
-	return NULL;
-}
-
-/* ---- generator: cutting, storing, reporting ---------------------------- */
-
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/* Makes the encoded block durable in the WAL; returns its path (sl_free) or
- * NULL after logging why not. */
-static char *rcv_wal_write(receiver *r, const char *id, const uint8_t *enc, size_t len)
-{
-	char *path = sl_asprintf("%s/%s.blk", r->wal_dir, id);
-	char *tmp = sl_asprintf("%s.tmp", path);
-	const char *step = "open";
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		goto fail;
-	step = "write";
-	if (write_all(fd, enc, len) != 0)
-		goto fail;
-	step = "fsync";
-	if (fsync(fd) != 0)
-		goto fail;
-	step = "close";
-	int rc = close(fd);
-	fd = -1;
-	if (rc != 0)
-		goto fail;
-	step = "rename";
-	if (rename(tmp, path) != 0)
-		goto fail;
-	step = "fsync directory of";
-	if (fsync_dir(r->wal_dir) != 0)
-		goto fail;
-	sl_free(tmp);
-	return path;
-fail:
-	log_error("%s: WAL: cannot %s %s: %s; block %s goes on without the WAL", r->name,
-	          step, tmp, strerror(errno), id);
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	sl_free(tmp);
-	sl_free(path);
-	return NULL;
-}
-
-/* Disk budget: while a block fits neither in free memory nor within this
- * share of the disk budget, the generator holds it and the reader, finding
- * its buffer full, stops reading (TCP backpressure on the source). The rest
- * of the budget is left to shuffle output, so batches can still drain. */
-#define RCV_DISK_SHARE 0.75
-
-static void rcv_wait_disk(receiver *r, uint64_t len)
-{
-	bool logged = false;
-	while (!blockmgr_disk_room(r->env->bm, len, RCV_DISK_SHARE) &&
-	       !atomic_load(&r->stop_generator)) {
-		if (!logged)
-			log_warn(
-			    "%s: disk budget full: not reading until blocks are removed",
-			    r->name);
-		logged = true;
-		clock_sleep_ms(RCV_ENOSPC_PAUSE_MS);
-	}
-	if (logged)
-		log_info("%s: disk budget has room again: reading", r->name);
-}
-
-/* Stores the block in the BlockManager (blk is emptied on success). */
-static bool rcv_store(receiver *r, const char *id, rbuf *blk)
-{
-	block_level level = r->level;
-	int rc = SL_OK;
-	rcv_wait_disk(r, blk->len);
-	for (int attempt = 0; attempt < RCV_STORE_ATTEMPTS; attempt++) {
-		rc = blockmgr_put(r->env->bm, id, blk, level);
-		if (rc == SL_OK)
-			return true;
-		if (rc == SL_EEXIST || rc == SL_EINVAL)
-			break;
-		if (rc == SL_ENOSPC) {
-			log_warn("%s: no memory for block %s, storing it on disk",
-			         r->name, id);
-			level = BLOCK_DISK_ONLY;
-			clock_sleep_ms(RCV_ENOSPC_PAUSE_MS);
-		} else {
-			log_warn("%s: cannot store block %s: %s (attempt %d)", r->name,
-			         id, sl_strerror(rc), attempt + 1);
-			clock_sleep_ms(RCV_BACKOFF_MIN_MS << attempt);
-		}
-	}
-	log_error("%s: block %s not stored on this worker: %s", r->name, id,
-	          sl_strerror(rc));
-	return false;
-}
-
-/* Sends the encoded block to the replica; true once it holds it. */
-static bool rcv_replicate(receiver *r, const char *id, const uint8_t *enc, size_t len)
-{
-	char err[512] = "";
-	envelope rep;
-	int rc;
-	rpc_client *c = r->env->peers
-	                    ? peers_get(r->env->peers, r->replica_url, err, sizeof(err))
-	                    : NULL;
-	if (c != NULL) {
-		Sluice__PutBlock m = SLUICE__PUT_BLOCK__INIT;
-		m.block_id = (char *)id;
-		m.data.data = (uint8_t *)enc;
-		m.data.len = len;
-		m.disk = true;
-		rc = rpc_call_pb(c, MSG_PUT_BLOCK, &m, &rep, err, sizeof(err));
-		if (rc == SL_OK) {
-			bool ok = rep.type == MSG_PUT_BLOCK_REPLY;
-			envelope_release(&rep);
-			if (ok) {
-				if (fail_log_clear(&r->replica_log) > 0)
-					log_info("%s: replicating to %s again", r->name,
-					         r->replica_url);
-				return true;
-			}
-			snprintf(err, sizeof(err), "unexpected reply type");
-		}
-	}
-	r->replica_paused_until_ms = clock_mono_ms() + RCV_REPLICA_PAUSE_MS;
-	if (fail_log_due(&r->replica_log))
-		log_warn(
-		    "%s: cannot replicate block %s to %s: %s; blocks are held by this "
-		    "worker only until the replica answers",
-		    r->name, id, r->replica_url, err);
-	return false;
-}
-
-static void pending_free(pending_block *pb)
-{
-	sl_free(pb->id);
-	sl_free(pb->wal_path);
-	sl_free(pb);
-}
-
-/* Stores, logs and replicates one cut block; returns its report. */
-static pending_block *rcv_persist(receiver *r, rbuf *blk)
-{
-	pending_block *pb = sl_calloc(1, sizeof(*pb));
-	uint8_t *enc = NULL;
-	size_t enc_len = 0;
-	pb->id = sl_asprintf("rcv-%llu-%u-%lld-%llu", (unsigned long long)r->job_id,
-	                     r->id, (long long)r->start_ms, (unsigned long long)r->seq++);
-	pb->records = blk->count;
-	pb->bytes = blk->len;
-	pb->created_ms = clock_wall_ms();
-	bool replicate = r->replicate && clock_mono_ms() >= r->replica_paused_until_ms;
-	if ((r->wal || replicate) && block_encode(blk, &enc, &enc_len) != SL_OK) {
-		log_error("%s: cannot encode block %s", r->name, pb->id);
-		enc = NULL;
-	}
-	if (r->wal && enc != NULL)
-		pb->wal_path = rcv_wal_write(r, pb->id, enc, enc_len);
-	pb->stored = rcv_store(r, pb->id, blk);
-	if (replicate && enc != NULL)
-		pb->replicated = rcv_replicate(r, pb->id, enc, enc_len);
-	sl_free(enc);
-	return pb;
-}
-
-/* Cuts the buffer into a block and queues its report; skips empty ones. */
-static void rcv_cut(receiver *r)
-{
-	rbuf blk;
-	rbuf_init(&blk);
-	pthread_mutex_lock(&r->lock);
-	rbuf_move(&blk, &r->buf);
-	r->cut_now = false;
-	pthread_cond_broadcast(&r->cond); /* a reader waiting for room */
-	pthread_mutex_unlock(&r->lock);
-	if (blk.count == 0) {
-		rbuf_free(&blk);
-		return;
-	}
-	pending_block *pb = rcv_persist(r, &blk);
-	rbuf_free(&blk);
-	if (!pb->stored && !pb->replicated && pb->wal_path == NULL) {
-		log_error("%s: block %s (%llu records) lost: no copy could be kept",
-		          r->name, pb->id, (unsigned long long)pb->records);
-		pending_free(pb);
-		return;
-	}
-	r->blocks++;
-	*r->pending_tail = pb;
-	r->pending_tail = &pb->next;
-	r->npending++;
-}
-
-static int rcv_add_block(receiver *r, const pending_block *pb, char *err, size_t errlen)
-{
-	Sluice__AddBlock m = SLUICE__ADD_BLOCK__INIT;
-	char *ids[2], *urls[2];
-	size_t n = 0;
-	envelope rep;
-	if (pb->stored) {
-		ids[n] = (char *)r->env->worker_id;
-		urls[n++] = (char *)r->env->worker_url;
-	}
-	if (pb->replicated) {
-		ids[n] = r->replica_worker_id;
-		urls[n++] = r->replica_url;
-	}
-	m.job_id = r->job_id;
-	m.receiver_id = r->id;
-	m.node = r->node;
-	m.block_id = pb->id;
-	m.records = pb->records;
-	m.bytes = pb->bytes;
-	m.n_worker_ids = m.n_urls = n;
-	m.worker_ids = ids;
-	m.urls = urls;
-	m.created_ms = pb->created_ms;
-	m.wal_path = pb->wal_path != NULL ? pb->wal_path : "";
-	int64_t now = clock_mono_ns();
-	uint64_t blocked = atomic_load(&r->blocked_ns);
-	if (now > r->share_since_ns)
-		m.blocked_share = (double)(blocked - r->share_blocked_ns) /
-		                  (double)(now - r->share_since_ns);
-	r->share_since_ns = now;
-	r->share_blocked_ns = blocked;
-	m.rate = ratelimit_rate(&r->rl);
-	int rc = rpc_call_pb(r->env->master, MSG_ADD_BLOCK, &m, &rep, err, errlen);
-	if (rc == SL_OK) {
-		if (rep.type != MSG_ADD_BLOCK_REPLY) {
-			snprintf(err, errlen, "unexpected reply type %u", rep.type);
-			rc = SL_EPROTO;
-		}
-		envelope_release(&rep);
-	}
-	return rc;
-}
-
-/* Sends queued reports in order. On a failure the rest wait for the next
- * attempt (backoff); when final, they are logged as unreported instead. */
-static void rcv_report(receiver *r, bool final)
-{
-	char err[512] = "";
-	while (r->pending != NULL) {
-		pending_block *pb = r->pending;
-		int rc = rcv_add_block(r, pb, err, sizeof(err));
-		if (rc != SL_OK) {
-			int64_t b = r->report_backoff_ms * 2;
-			r->report_backoff_ms = b < RCV_BACKOFF_MIN_MS ? RCV_BACKOFF_MIN_MS
-			                       : b > RCV_BACKOFF_MAX_MS
-			                           ? RCV_BACKOFF_MAX_MS
-			                           : b;
-			r->report_at_ms = clock_mono_ms() + r->report_backoff_ms;
-			if (!final && fail_log_due(&r->report_log))
-				log_warn("%s: cannot report block %s to the master (%u "
-				         "queued): %s; retrying",
-				         r->name, pb->id, r->npending, err);
-			break;
-		}
-		r->pending = pb->next;
-		if (r->pending == NULL)
-			r->pending_tail = &r->pending;
-		r->npending--;
-		pending_free(pb);
-		r->report_backoff_ms = 0;
-		if (fail_log_clear(&r->report_log) > 0)
-			log_info("%s: master reachable again, reporting queued blocks",
-			         r->name);
-	}
-	for (pending_block *pb = final ? r->pending : NULL; pb != NULL; pb = pb->next)
-		log_error("%s: stopped with block %s (%llu records%s%s) unreported: %s",
-		          r->name, pb->id, (unsigned long long)pb->records,
-		          pb->stored ? ", in the block manager" : "",
-		          pb->wal_path ? ", in the WAL" : "", err);
-}
-
-static void *rcv_generator_main(void *arg)
-{
-	receiver *r = arg;
-	int64_t next_cut = clock_mono_ms() + r->interval_ms;
-	for (;;) {
-		int64_t wake = next_cut;
-		if (r->pending != NULL && r->report_at_ms < wake)
-			wake = r->report_at_ms;
-		if (rcv_sleep_until(r, wake, &r->stop_generator, true))
-			break;
-		int64_t now = clock_mono_ms();
-		pthread_mutex_lock(&r->lock);
-		bool full = r->cut_now;
-		pthread_mutex_unlock(&r->lock);
-		if (now >= next_cut || full)
-			rcv_cut(r);
-		if (now >= next_cut) {
-			next_cut += r->interval_ms;
-			if (next_cut <= now) /* fell behind: keep the cadence from now */
-				next_cut = now + r->interval_ms;
-		}
-		if (r->pending != NULL && clock_mono_ms() >= r->report_at_ms)
-			rcv_report(r, false);
-	}
-	/* The reader has been joined: this block is the last one. */
-	rcv_cut(r);
-	rcv_report(r, true);
-	while (r->pending != NULL) {
-		pending_block *pb = r->pending;
-		r->pending = pb->next;
-		pending_free(pb);
-	}
 	return NULL;
 }
 
@@ -1089,5 +678,26 @@ uint32_t receivers_count(receivers *rs)
 	pthread_mutex_lock(&rs->lock);
 	uint32_t n = rs->count;
 	pthread_mutex_unlock(&rs->lock);
+	return n;
+}
+
+size_t receivers_load(receivers *rs, receiver_load **out)
+{
+	pthread_mutex_lock(&rs->lock);
+	receiver_load *v = sl_calloc(rs->count + 1, sizeof(*v));
+	size_t n = 0;
+	for (receiver *r = rs->list; r != NULL && n < rs->count; r = r->next) {
+		receiver_load *l = &v[n++];
+		l->job_id = r->job_id;
+		l->receiver_id = r->id;
+		l->records = atomic_load(&r->records);
+		l->blocked_s = (double)atomic_load(&r->blocked_ns) / 1e9;
+		l->rate = ratelimit_rate(&r->rl);
+		pthread_mutex_lock(&r->lock);
+		l->blocked_share = r->last_share;
+		pthread_mutex_unlock(&r->lock);
+	}
+	pthread_mutex_unlock(&rs->lock);
+	*out = v;
 	return n;
 }

@@ -64,4 +64,21 @@ void receivers_stop_job(receivers *r, uint64_t job_id);
 int receivers_set_rate(receivers *r, uint64_t job_id, uint32_t receiver_id, double rate);
 uint32_t receivers_count(receivers *r);
 
+/* One receiver's backpressure figures (the worker's /metrics). A receiver is
+ * blocked while its reader waits on its token bucket or on a full block
+ * buffer (the generator has not cut it yet, or the disk budget is full). */
+typedef struct {
+	uint64_t job_id;
+	uint32_t receiver_id;
+	uint64_t records;     /* taken into its block buffer since it started */
+	double blocked_s;     /* seconds blocked since it started */
+	double blocked_share; /* share of its time blocked, in its last report */
+	double rate;          /* records/s its token bucket allows, 0 = unlimited */
+} receiver_load;
+
+/* The figures of every receiver running here, in *out (an array the caller
+ * frees with sl_free, also when 0 is returned); returns how many.
+ * Thread-safe; takes each receiver's lock briefly, never blocks on I/O. */
+size_t receivers_load(receivers *r, receiver_load **out);
+
 #endif

@@ -50,6 +50,7 @@ void jobcache_free(wengine *we);
 /* Accessors the task runner (ops.c) needs. */
 worker *wengine_worker(wengine *we);
 blockmgr *wengine_blocks(wengine *we);
+receivers *wengine_receivers(wengine *we);
 peer_pool *wengine_peers(wengine *we);
 kafka_io *wengine_kafka(wengine *we);
 

@@ -2,16 +2,21 @@
 parsing, worker RSS. Not a test itself (no test_ prefix)."""
 import os
 import re
+import shutil
 import socket
+import subprocess
 import threading
 import time
+import urllib.request
 
-from harness import log
+from harness import check, log
 
 BATCH_RE = re.compile(r"^batch (\d+)\s+(\w+)\s+records\s+(\d+)\s+sched\s+(-?\d+) ms\s+"
                       r"proc\s+(-?\d+) ms\s+total\s+(-?\d+) ms")
 BP_RE = re.compile(r"^\s+backpressure: rate (none|[\d.]+) (?:records/s)?\s*blocked "
-                   r"([\d.]+) (OK|LOW|HIGH)")
+                   r"([\d.]+) (OK|LOW|HIGH)(?:\s+estimate ([\d.]+) records/s)?")
+RCV_RE = re.compile(r"^\s+receiver (\d+) \(node (\d+)\) on (\S+): rate (unlimited|[\d.]+)"
+                    r"(?: records/s)?\s+blocked ([\d.]+) (OK|LOW|HIGH)")
 
 
 class _Source:
@@ -78,12 +83,20 @@ class PacedSource(_Source):
         log(f"source: sent {self.sent} lines in {time.monotonic() - t0:.1f} s")
 
 
-def monitor(c, job):
+def monitor(c, job, details=None):
     """(batches, rate, blocked share, level) from `sluice monitor`: the
-    finished batches as dicts, oldest first; rate None when the job has none."""
+    finished batches as dicts, oldest first; rate None when the job has none.
+    When details (a dict) is given, it gets the rate estimate ("estimate",
+    None if none) and the last per-receiver rows ("receivers": dicts)."""
     out = c.client("monitor", job, "--duration", "300ms", "--no-output").stdout
     batches, rate, share, level = [], None, None, None
     for line in out.splitlines():
+        m = RCV_RE.match(line)
+        if m and details is not None:
+            details.setdefault("receivers", {})[int(m.group(1))] = {
+                "node": int(m.group(2)), "worker": m.group(3),
+                "rate": 0.0 if m.group(4) == "unlimited" else float(m.group(4)),
+                "share": float(m.group(5)), "level": m.group(6)}
         m = BATCH_RE.match(line)
         if m:
             batches.append({"time": int(m.group(1)), "state": m.group(2),
@@ -93,6 +106,8 @@ def monitor(c, job):
         if m:
             rate = None if m.group(1) == "none" else float(m.group(1))
             share, level = float(m.group(2)), m.group(3)
+            if details is not None:
+                details["estimate"] = None if m.group(4) is None else float(m.group(4))
     return batches, rate, share, level
 
 
@@ -139,3 +154,25 @@ def dir_bytes(path, names=None):
                 except FileNotFoundError:
                     pass
     return total
+
+
+def scrape(url):
+    """The text of a /metrics page."""
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.read().decode()
+
+
+def promtool_check(text, what):
+    """Fails unless `promtool check metrics` accepts text (Debian's prometheus
+    package, scripts/setup.sh; without it the check FAILS)."""
+    promtool = shutil.which("promtool")
+    check(promtool is not None, "promtool installed (scripts/setup.sh)")
+    r = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
+                       capture_output=True, timeout=30)
+    check(r.returncode == 0, f"promtool check metrics passes on {what} ({r.stdout}{r.stderr})")
+
+
+def samples(text, name):
+    """{label string: value} of every sample of metric name in text."""
+    return {m.group(1) or "": float(m.group(2)) for m in
+            re.finditer(r"^" + re.escape(name) + r"(\{[^}]*\})? (\S+)$", text, re.M)}

@@ -22,8 +22,9 @@ from harness import BUILD, Cluster, check, log, run, wait_for
 LINE_MS = 4
 FEED = 750
 INITIAL = 40
-PUB_RE = re.compile(r"job bp: node \d+ rate ([\d.]+) records/s after batch")
-RESUME_RE = re.compile(r"job bp: node \d+ resumes at rate ([\d.]+) records/s")
+# the rate used (targetUtilization x the estimate), then the estimate
+PUB_RE = re.compile(r"job bp: node \d+ rate ([\d.]+) records/s \(estimate [\d.]+\) after batch")
+RESUME_RE = re.compile(r"job bp: node \d+ resumes at rate ([\d.]+) records/s \(estimate")
 
 
 def test():

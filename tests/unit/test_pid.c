@@ -131,6 +131,14 @@ static void test_pid_params_checked(void **state)
 	                          sizeof(err)),
 	                 SL_ECONFIG);
 	assert_non_null(strstr(err, "spark.streaming.backpressure.pid.minRate"));
+	/* the target utilization is in (0, 1] */
+	const char *bad_util[] = {"0", "1.5", "-0.5"};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(conf_set(c, "sluice.backpressure.targetUtilization",
+		                          bad_util[i], err, sizeof(err)),
+		                 SL_ECONFIG);
+		assert_non_null(strstr(err, "sluice.backpressure.targetUtilization"));
+	}
 	/* and pid_params_from_conf guards a bad interval */
 	assert_int_equal(pid_params_from_conf(&p, c, 0, err, sizeof(err)), SL_EINVAL);
 	assert_non_null(strstr(err, "interval"));
@@ -140,11 +148,20 @@ static void test_pid_params_checked(void **state)
 static void test_stream_rate(void **state)
 {
 	/* backpressure on: published rate, else initialRate, else none */
-	assert_float_equal(ratectl_stream_rate(true, 500, 10000), 500, 0);
-	assert_float_equal(ratectl_stream_rate(true, -1, 10000), 10000, 0);
-	assert_true(ratectl_stream_rate(true, -1, 0) < 0);
+	assert_float_equal(ratectl_stream_rate(true, 500, 10000, 1.0, 0), 500, 0);
+	/* the estimate is used at the target utilization; initialRate is not
+	 * scaled (the user chose it) */
+	assert_float_equal(ratectl_stream_rate(true, 500, 10000, 0.9, 0), 450, 1e-9);
+	assert_float_equal(ratectl_stream_rate(true, -1, 10000, 0.9, 0), 10000, 0);
+	assert_true(ratectl_stream_rate(true, -1, 0, 0.9, 0) < 0);
+	/* growth bound: at most twice the largest rate a batch carried... */
+	assert_float_equal(ratectl_stream_rate(true, 838000, 0, 1.0, 10000), 20000, 0);
+	assert_float_equal(ratectl_stream_rate(true, 500, 0, 0.9, 200), 400, 0);
+	assert_float_equal(ratectl_stream_rate(true, 500, 0, 0.9, 300), 450, 1e-9);
+	/* ... which does not bound initialRate */
+	assert_float_equal(ratectl_stream_rate(true, -1, 10000, 0.9, 10), 10000, 0);
 	/* backpressure off: no stream-wide rate */
-	assert_true(ratectl_stream_rate(false, 500, 10000) < 0);
+	assert_true(ratectl_stream_rate(false, 500, 10000, 0.9, 0) < 0);
 }
 
 static void clamp(ratectl_part *p, size_t n, double rate, int64_t max_pp, int64_t min_pp,

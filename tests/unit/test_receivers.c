@@ -546,6 +546,17 @@ static void test_rate_limit(void **state)
 	start_ok(f, &spec);
 	wait_records(f, 3000, 30000);
 	int64_t took = clock_mono_ms() - t0;
+	/* the source offers far more than 5000/s: the reader waited on its
+	 * bucket most of the time, and /metrics' figures say so */
+	receiver_load *l;
+	assert_int_equal(receivers_load(f->rcv, &l), 1);
+	assert_int_equal(l[0].receiver_id, 4);
+	assert_int_equal(l[0].records, 3000);
+	assert_float_equal(l[0].rate, 5000, 0);
+	assert_true(l[0].blocked_s > 0.2);
+	/* (the last window may end after the source stopped: only bounded) */
+	assert_true(l[0].blocked_share >= 0 && l[0].blocked_share <= 1.0);
+	sl_free(l);
 	assert_int_equal(receivers_stop(f->rcv, JOB_ID, 4), SL_OK);
 	source_join(&src);
 	check_blocks(f, 3000);

@@ -162,7 +162,7 @@ def monitor(c, job, duration="1s"):
             if key in batches[-1]["ranges"]:
                 fail(f"batch {batches[-1]['time']}: {key} listed twice")
             batches[-1]["ranges"][key] = (int(m.group(3)), int(m.group(4)))
-        elif line.strip() and not line.startswith("  backpressure: "):
+        elif line.strip() and not line.startswith(("  backpressure: ", "    receiver ")):
             fail(f"unexpected monitor line {line!r}")
     times = [b["time"] for b in batches]
     if times != sorted(set(times)):

@@ -16,6 +16,9 @@ after batch T", one line per published rate):
   10,000: the batches follow the estimator, not the initial rate;
 - in every batch each partition's share is its lag's share of the batch
   (within the per-partition rounding);
+- no batch takes more than twice the largest batch before it (the growth
+  bound: a small batch processed in a few ms yields a huge estimate that
+  would otherwise take most of the backlog at once);
 - every batch DONE, the ranges contiguous from offset 0.
 """
 import os
@@ -30,12 +33,14 @@ from harness import LIB, Cluster, check, log, run, wait_for
 FILL = [600000, 300000, 100000]
 INITIAL = 10000
 BATCHES = 8
-RATE_RE = re.compile(r"job (\S+): node \d+ rate ([\d.]+) records/s after batch (\d+)")
+# the rate the clamp uses (targetUtilization x the estimate), then the estimate
+RATE_RE = re.compile(r"job (\S+): node \d+ rate ([\d.]+) records/s \(estimate ([\d.]+)\) "
+                     r"after batch (\d+)")
 
 
 def published(c, job):
     """[(batch time, rate)] in the order the master published them."""
-    return [(int(m.group(3)), float(m.group(2))) for m in RATE_RE.finditer(c.master.log_text())
+    return [(int(m.group(4)), float(m.group(2))) for m in RATE_RE.finditer(c.master.log_text())
             if m.group(1) == job]
 
 
@@ -77,7 +82,7 @@ def test():
     c.client("stop", job)
     busy = [b for b in batches if b["records"] > 0]
     for b in busy:
-        log(f"batch {b['time']}: {b['records']} records: " +
+        log(f"{b['line']}: " +
             ", ".join(f"p{k[1]} {u - f}" for k, (f, u) in sorted(b["ranges"].items())))
     log(f"published rates: {rates}")
     check(all(b["state"] == "DONE" for b in batches), "every batch DONE")
@@ -106,6 +111,13 @@ def test():
         check(match, f"batch {b['time']} takes what a published rate allows, split by "
               f"lag: {got} (lags {lags})")
         followed += match[0] != INITIAL
+    # the growth bound (ratectl.h): a batch takes at most twice the largest
+    # earlier one, so a tiny batch's huge estimate does not swallow the backlog
+    for i in range(1, len(busy)):
+        most = max(b["records"] for b in busy[:i])
+        check(busy[i]["records"] <= 2 * most + len(ends),
+              f"batch {busy[i]['time']} takes at most twice the largest earlier batch "
+              f"({busy[i]['records']} vs {most})")
     check(len(busy) >= 4, f"at least 4 batches took records ({len(busy)})")
     check(followed > 0, "later batches follow the estimator's rates, not initialRate")
     c.stop()
