@@ -5,6 +5,10 @@
 #   bench/vs_spark.sh                       # 5M lines of ~100 bytes, 2 rounds A B A B
 #   LINES=1000000 ROUNDS=1 bench/vs_spark.sh   # quick look
 #   SYSTEMS=sluice LINES=2000000 bench/vs_spark.sh   # Sluice only (no ratios)
+#   SYSTEMS=sluice VARIANTS="|queued.min.messages=20000" bench/vs_spark.sh
+#       # Sluice once per variant per round (labels sluice0, sluice1, ...): a
+#       # variant is extra source parameters (wordcount.source.extra), '|'
+#       # between variants; one fill of the topic serves them all
 # CMAKE_ARGS adds words to the cmake configure command of step 1.
 #
 # Steps (every run bounded by RUN_TIMEOUT seconds; everything started is
@@ -43,6 +47,7 @@ INTERVAL_MS="${INTERVAL_MS:-1000}"
 MAX_RATE="${MAX_RATE:-250000}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-900}"
 SYSTEMS="${SYSTEMS:-spark sluice}"
+VARIANTS="${VARIANTS:-}"
 export KAFKA_PORT="${KAFKA_PORT:-23192}"
 BOOT="127.0.0.1:$KAFKA_PORT"
 OUT="$ROOT/bench/out/vs-spark-$(date +%Y%m%d-%H%M%S)"
@@ -150,9 +155,9 @@ PYEOF
         awk '{ print $2, $4, $6 }')"
 }
 
-# run_sluice N: same output as run_spark
+# run_sluice N [SOURCE_EXTRA]: same output as run_spark
 run_sluice() {
-    local n="$1"
+    local n="$1" extra="${2:-}"
     local out="vs-out-sluice-$n-$TAG" logf="$OUT/sluice-$n.log" t0 pid rc=0
     echo "$out" >>"$OUT/topics"
     "$ROOT/scripts/kafka.sh" topic-create "$out" 4 >&2
@@ -162,7 +167,7 @@ run_sluice() {
         --conf "spark.streaming.kafka.maxRatePerPartition=$MAX_RATE" \
         --conf "wordcount.brokers=$BOOT" --conf "wordcount.topics=$IN" \
         --conf "wordcount.output=$out" --conf "wordcount.group=vs-sluice-$n-$TAG" \
-        --conf wordcount.print=0 \
+        --conf wordcount.print=0 --conf "wordcount.source.extra=$extra" \
         >"$logf" 2>&1 &
     pid=$!
     echo "$pid" >>"$OUT/pids"
@@ -187,8 +192,16 @@ for r in $(seq "$ROUNDS"); do
         log "round $r: A = Spark $SPARK_VERSION local[2]"
         echo "spark $r $(run_spark "$r")" | tee -a "$OUT/results.txt" >&2
     fi
-    log "round $r: B = Sluice $WORKERS worker(s) x $SLOTS slots"
-    echo "sluice $r $(run_sluice "$r")" | tee -a "$OUT/results.txt" >&2
+    if [ -z "$VARIANTS" ]; then
+        log "round $r: B = Sluice $WORKERS worker(s) x $SLOTS slots"
+        echo "sluice $r $(run_sluice "$r")" | tee -a "$OUT/results.txt" >&2
+        continue
+    fi
+    IFS='|' read -r -a vs <<<"$VARIANTS"
+    for i in "${!vs[@]}"; do
+        log "round $r: sluice$i = Sluice $WORKERS worker(s) x $SLOTS slots, source '${vs[$i]}'"
+        echo "sluice$i $r $(run_sluice "$r-$i" "${vs[$i]}")" | tee -a "$OUT/results.txt" >&2
+    done
 done
 
 echo
@@ -196,6 +209,7 @@ echo "bench/vs_spark.sh: $LINES lines (~$((BYTES / 1000)) bytes each), 4 partiti
 echo "maxRatePerPartition $MAX_RATE; Spark ${SPARK_VERSION:-not run} local[2]; Sluice $(git -C "$ROOT" rev-parse --short HEAD)," \
     "$WORKERS worker(s) x $SLOTS slots; broker 127.0.0.1:$KAFKA_PORT"
 echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1); load before: $LOAD_BEFORE"
+[ -z "$VARIANTS" ] || echo "variants (source parameters, sluice0 sluice1 ...): $VARIANTS"
 echo "bare librdkafka consumer: $BARE records/s"
 echo
 echo "| run | system | records/s | first batch (s) | peak RSS (MB) | CPUs busy (job) | CPU µs per record (job) | CPUs busy (machine) |"
@@ -210,8 +224,14 @@ def med(name, f):
 rate = lambda r: float(r[2])
 rss = lambda r: float(r[4])
 cpu = lambda r: float(r[5]) / float(r[2]) * 1e6
-s = med("sluice", rate)
 print()
+labels = sorted({r[0] for r in rows if r[0].startswith("sluice") and r[0] != "sluice"})
+for v in labels:
+    print(f"{v}: median records/s {med(v, rate):.0f}; peak RSS {med(v, rss):.0f} MB;"
+          f" CPU per record {med(v, cpu):.2f} us; / bare consumer {med(v, rate) / float(sys.argv[2]):.2f}")
+if labels:
+    sys.exit(0)
+s = med("sluice", rate)
 if not any(r[0] == "spark" for r in rows):
     print(f"median records/s: Sluice {s:.0f}; peak RSS {med('sluice', rss):.0f} MB;"
           f" CPU per record {med('sluice', cpu):.2f} us")

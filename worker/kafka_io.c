@@ -17,8 +17,13 @@
 /* A consumer left assigned after its range is parked when no task has used
  * it for this long. */
 #define KAFKA_KEEP_MS 10000
-/* librdkafka's default queued.min.messages (its prefetch queue). */
-#define KAFKA_QUEUED_MIN 100000
+/* A source consumer's prefetch queue unless the job sets it: librdkafka's
+ * queued.min.messages (default 100,000) and queued.max.messages.kbytes
+ * (64 MiB). Its fetcher stops at either and fetcher_wake restarts it, so a
+ * small queue costs no waiting; 100,000 messages of 100 bytes held ~30 MB
+ * per partition (docs/performance.md, third pass). */
+#define KAFKA_QUEUED_MIN 2000
+#define KAFKA_QUEUED_KB  1024
 /* Records produced between two rd_kafka_poll calls of the sink. */
 #define KAFKA_POLL_EVERY 1024
 
@@ -34,6 +39,7 @@ typedef struct kclient {
 	 * past the end of its last range (the next range's first records). */
 	int64_t cont;
 	int64_t used_ms;
+	int64_t q_msgs, q_bytes; /* its prefetch queue's bounds */
 	size_t nheld;
 	bool held_lost;
 	rd_kafka_message_t *held[KAFKA_READ_BATCH];
@@ -232,9 +238,11 @@ static bool take_message(range_read *r, rd_kafka_message_t *m)
 /* Feeds n messages to the range. Records past its end are kept in c->held
  * in order, the first records of the next range of a consumer that stays
  * assigned; every other message is destroyed. */
-static void feed(kclient *c, range_read *r, rd_kafka_message_t **m, size_t n)
+static size_t feed(kclient *c, range_read *r, rd_kafka_message_t **m, size_t n)
 {
+	size_t bytes = 0;
 	for (size_t i = 0; i < n; i++) {
+		bytes += m[i]->len;
 		bool past = r->done ? m[i]->err == 0 && m[i]->offset >= r->in->kafka_until
 		                    : !take_message(r, m[i]);
 		if (past && c->nheld < KAFKA_READ_BATCH) {
@@ -245,30 +253,55 @@ static void feed(kclient *c, range_read *r, rd_kafka_message_t **m, size_t n)
 			c->held_lost = true; /* cannot happen: held empties first */
 		rd_kafka_message_destroy(m[i]);
 	}
+	return bytes;
+}
+
+/* Wakes the consumer's fetcher. librdkafka 2.0.2 stops fetching a
+ * partition whose queue holds queued.min.messages and decides again only
+ * when its broker thread wakes up: on a message for it (a request, a
+ * response) or after up to a second. Taking messages off the queue does
+ * not wake it, so a reader that drained the queue would wait. A
+ * watermark query is a request to the partition's leader, i.e. to that
+ * broker thread; once woken it sees the shorter queue and fetches again.
+ * (librdkafka 2.3 added fetch.queue.backoff.ms for this.) */
+static void fetcher_wake(kclient *c, const Sluice__TaskInput *in)
+{
+	int64_t lo, hi;
+	rd_kafka_query_watermark_offsets(c->rk, in->kafka_topic, in->kafka_partition, &lo,
+	                                 &hi, 1000);
 }
 
 /* Reads the range from the assigned consumer: first the records it had
  * fetched past the previous range, then in batches from its queue
  * (rd_kafka_consume_batch_queue: one queue lock and wake-up per batch, not
  * per message), handing each payload to emit where librdkafka holds it (no
- * copy). */
+ * copy). Every half queue taken (in messages or bytes), and when the
+ * queue is found empty, the fetcher is woken (fetcher_wake), so a queue
+ * smaller than the range refills while the rest is processed. */
 static int read_assigned(kclient *c, range_read *r, int64_t timeout)
 {
 	const Sluice__TaskInput *in = r->in;
 	rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(c->rk);
 	rd_kafka_message_t *batch[KAFKA_READ_BATCH];
-	int64_t deadline = clock_mono_ms() + timeout;
+	int64_t deadline = clock_mono_ms() + timeout, taken = 0, taken_bytes = 0;
 	size_t n = c->nheld;
 	memcpy(batch, c->held, n * sizeof(batch[0]));
 	c->nheld = 0;
 	feed(c, r, batch, n);
 	while (!r->done && r->next < in->kafka_until) {
 		ssize_t got =
-		    rd_kafka_consume_batch_queue(q, 100, batch, KAFKA_READ_BATCH);
+		    rd_kafka_consume_batch_queue(q, 10, batch, KAFKA_READ_BATCH);
 		if (got > 0) {
-			feed(c, r, batch, (size_t)got);
+			taken_bytes += (int64_t)feed(c, r, batch, (size_t)got);
+			if ((taken += got) >= c->q_msgs / 2 ||
+			    taken_bytes >= c->q_bytes / 2) {
+				taken = taken_bytes = 0;
+				fetcher_wake(c, in);
+			}
 			continue;
 		}
+		taken = taken_bytes = 0;
+		fetcher_wake(c, in);
 		if (position(c->rk, in->kafka_topic, in->kafka_partition) >=
 		    in->kafka_until)
 			break; /* the rest of the range is transaction markers */
@@ -290,19 +323,15 @@ static int read_assigned(kclient *c, range_read *r, int64_t timeout)
 /* After a range read: the consumer stays assigned, fetching the next range
  * while this batch is processed, when the partition holds at least another
  * range's worth of records past it (a backlog: the next batch's range
- * starts here and is as large) and such a range fits in the consumer's
- * prefetch queue (queued.min.messages): librdkafka 2.0.2 stops fetching
- * when that queue is full and looks again only up to a second later, so a
- * larger next range would wait for it (slower than a fresh assign; see
- * docs/performance.md). Otherwise (a live stream keeping up, the
- * partition's end, large ranges) it is parked, as before, so a job that
- * keeps up does not keep a fetch long-poll per partition going. */
-static void range_end(kclient *c, const Sluice__Node *src, const Sluice__TaskInput *in,
-                      int rv)
+ * starts here and is as large). Its prefetch is bounded by its queue
+ * (consumer_new), which the next task drains and fetcher_wake refills.
+ * Otherwise (a live stream keeping up, the partition's end) it is parked,
+ * so a job that keeps up does not keep a fetch long-poll per partition
+ * going. */
+static void range_end(kclient *c, const Sluice__TaskInput *in, int rv)
 {
-	const char *qm = kafka_param(src, "queued.min.messages");
 	int64_t lo = -1, hi = -1, len = in->kafka_until - in->kafka_from;
-	if (rv == SL_OK && !c->held_lost && len <= (qm ? atoll(qm) : KAFKA_QUEUED_MIN) &&
+	if (rv == SL_OK && !c->held_lost &&
 	    rd_kafka_get_watermark_offsets(c->rk, in->kafka_topic, in->kafka_partition,
 	                                   &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
 	    hi - in->kafka_until >= len && hi > in->kafka_until) {
@@ -313,15 +342,29 @@ static void range_end(kclient *c, const Sluice__Node *src, const Sluice__TaskInp
 	consumer_park(c);
 }
 
-static rd_kafka_t *consumer_new(const Sluice__Node *src, char *err, size_t errlen)
+/* Makes c's consumer, its prefetch queue bounded by queued.min.messages
+ * and queued.max.messages.kbytes as the job set them, else ours. */
+static rd_kafka_t *consumer_new(kclient *c, const Sluice__Node *src, char *err,
+                                size_t errlen)
 {
+	const char *qm = kafka_param(src, "queued.min.messages");
+	const char *qk = kafka_param(src, "queued.max.messages.kbytes");
+	char qms[32], qks[32];
+	c->q_msgs = qm ? atoll(qm) : KAFKA_QUEUED_MIN;
+	c->q_bytes = (qk ? atoll(qk) : KAFKA_QUEUED_KB) * 1024;
+	snprintf(qms, sizeof(qms), "%lld", (long long)c->q_msgs);
+	snprintf(qks, sizeof(qks), "%lld", (long long)(c->q_bytes / 1024));
 	const char *gid = kafka_param(src, "group.id");
 	/* A range's records exist when the task starts (until <= the high
 	 * watermark), so a fetch only long-polls past them; a short wait
 	 * keeps a re-assign right after a read (the next output job of the
 	 * batch) from waiting 500 ms for that poll to return. */
 	const char *fw = kafka_param(src, "fetch.wait.max.ms");
-	const char *extra[] = {"group.id",
+	const char *extra[] = {"queued.min.messages",
+	                       qms,
+	                       "queued.max.messages.kbytes",
+	                       qks,
+	                       "group.id",
 	                       gid ? gid : "sluice-reader",
 	                       "enable.auto.commit",
 	                       "false",
@@ -357,7 +400,7 @@ int kafka_read_range(kafka_io *k, uint64_t job_id, const Sluice__Node *src,
 	                .err = err,
 	                .errlen = errlen};
 	int rv = SL_OK;
-	if (c->rk == NULL && (c->rk = consumer_new(src, err, errlen)) == NULL) {
+	if (c->rk == NULL && (c->rk = consumer_new(c, src, err, errlen)) == NULL) {
 		rv = SL_EKAFKA;
 		goto out;
 	}
@@ -375,7 +418,7 @@ out:
 	if (rv != SL_OK && rv != SL_EUSER)
 		client_reset(c); /* start clean next time */
 	else
-		range_end(c, src, in, rv);
+		range_end(c, in, rv);
 	pthread_mutex_unlock(&c->busy);
 	return rv;
 }

@@ -2,7 +2,12 @@
 
 A 4-partition topic is pre-filled unevenly (3,500 / 2,000 / 1,000 / 0
 records, explicit partitions), then kafka_wordcount runs with a 1 s batch
-interval, maxRatePerPartition=1000 and backpressure off. Asserts, from
+interval, maxRatePerPartition=1000 and backpressure off, and its consumers'
+prefetch queue set to 200 messages (queued.min.messages), so every
+1000-record range is larger than the queue: while a partition has a
+backlog its consumer stays assigned between batches, its fetcher stops at
+200 queued messages and the reader has to wake it several times per range
+(worker/kafka_io.c fetcher_wake). Asserts, from
 `sluice monitor JOB --no-output` ("offsets topic-P:from-until" lines):
 
 - no batch takes more than 1000 records (1000/s x 1 s) from any partition;
@@ -55,7 +60,8 @@ def test():
                  "--conf", f"wordcount.brokers={BOOTSTRAP}",
                  "--conf", f"wordcount.topics={src}",
                  "--conf", f"wordcount.output={out}",
-                 "--conf", f"wordcount.group={job}")
+                 "--conf", f"wordcount.group={job}",
+                 "--conf", "wordcount.source.extra=queued.min.messages=200")
     log(r.stdout.strip())
     batches = wait_consumed(c, job, total, 180, "the pre-filled records")
     for b in batches:
