@@ -165,7 +165,8 @@ static int write_job(ck_writer *w, const ckpt_job *c)
 	 * in which snapshots were made. */
 	sqlite3_stmt *st = ck_prepare(
 	    w, "UPDATE jobs SET state = ?, error = ?, next_batch_ms = "
-	       "MAX(next_batch_ms, ?), last_batch_ms = ?, rate_state = ? WHERE id = ?");
+	       "MAX(next_batch_ms, ?), last_batch_ms = ?, rate_state = ?, records = ?, "
+	       "batches_done = ?, batches_failed = ? WHERE id = ?");
 	if (st == NULL)
 		return SL_EDB;
 	bind_text(st, 1, c->state);
@@ -173,7 +174,10 @@ static int write_job(ck_writer *w, const ckpt_job *c)
 	sqlite3_bind_int64(st, 3, c->next_batch_ms);
 	sqlite3_bind_int64(st, 4, c->last_batch_ms);
 	bind_text(st, 5, c->rate_state);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)c->job_id);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)c->records);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)c->batches_done);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)c->batches_failed);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)c->job_id);
 	int rv = ck_step(w, st);
 	sqlite3_finalize(st);
 	return rv;
@@ -371,8 +375,8 @@ static int load_job(sqlite3 *db, ckpt_job *c)
 {
 	sqlite3_stmt *st =
 	    load_prepare(db,
-	                 "SELECT state, error, next_batch_ms, last_batch_ms, rate_state "
-	                 "FROM jobs WHERE id = ?",
+	                 "SELECT state, error, next_batch_ms, last_batch_ms, rate_state, "
+	                 "records, batches_done, batches_failed FROM jobs WHERE id = ?",
 	                 c->job_id);
 	if (st == NULL)
 		return SL_EDB;
@@ -383,6 +387,9 @@ static int load_job(sqlite3 *db, ckpt_job *c)
 		c->next_batch_ms = sqlite3_column_int64(st, 2);
 		c->last_batch_ms = sqlite3_column_int64(st, 3);
 		c->rate_state = col_str(st, 4);
+		c->records = (uint64_t)sqlite3_column_int64(st, 5);
+		c->batches_done = (uint64_t)sqlite3_column_int64(st, 6);
+		c->batches_failed = (uint64_t)sqlite3_column_int64(st, 7);
 		rv = SL_OK;
 	}
 	sqlite3_finalize(st);

@@ -89,6 +89,8 @@ typedef struct {
 	char *error;
 	int64_t next_batch_ms, last_batch_ms;
 	char *rate_state;
+	/* totals since the job was submitted (records of ended batches) */
+	uint64_t records, batches_done, batches_failed;
 	ckpt_batch *batches; /* not yet retired (QUEUED, RUNNING, or just ended) */
 	size_t nbatches;
 	ckpt_batch *kept; /* ended ones a window may read (checkpoint_load_kept) */

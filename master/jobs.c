@@ -554,6 +554,9 @@ static ckpt_job *job_snapshot(job *j)
 	c->next_batch_ms = j->next_batch_ms;
 	c->last_batch_ms = j->last_batch_ms;
 	c->rate_state = ratecontrol_snapshot(j);
+	c->records = j->records;
+	c->batches_done = j->batches_done;
+	c->batches_failed = j->batches_failed;
 	lifecycle_snapshot(j, c);
 	batches_snapshot(j, c);
 	rtracker_snapshot(&j->rt, c);

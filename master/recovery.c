@@ -87,6 +87,11 @@ static job *job_from_row(struct engine *e, sqlite3_stmt *st, int64_t grace_ms)
 	j->created_ms = sqlite3_column_int64(st, 7);
 	j->next_batch_ms = sqlite3_column_int64(st, 8);
 	snprintf(j->error, sizeof(j->error), "%s", sqlite3_column_text(st, 9));
+	/* totals as of the last checkpoint; a batch it did not record as ended
+	 * runs again and is counted then */
+	j->records = (uint64_t)sqlite3_column_int64(st, 10);
+	j->batches_done = (uint64_t)sqlite3_column_int64(st, 11);
+	j->batches_failed = (uint64_t)sqlite3_column_int64(st, 12);
 	int rv =
 	    jobdef_load(&j->def, store_db(e->m->db), j->lib_hash,
 	                sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4),
@@ -119,11 +124,12 @@ int jobs_recover(struct engine *e, int64_t grace_ms, char *err, size_t errlen)
 {
 	sqlite3 *db = store_db(e->m->db);
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT id, name, state, library_hash, graph, conf, "
-	                       "batch_interval_ms, created_ms, next_batch_ms, error "
-	                       "FROM jobs ORDER BY id",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	        db,
+	        "SELECT id, name, state, library_hash, graph, conf, "
+	        "batch_interval_ms, created_ms, next_batch_ms, error, "
+	        "records, batches_done, batches_failed FROM jobs ORDER BY id",
+	        -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "state store: %s", sqlite3_errmsg(db));
 		return SL_EDB;
 	}

@@ -75,6 +75,12 @@ static const char *const store_migrations[] = {
     "CREATE TABLE alert_incidents (job_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL,"
     "  state INTEGER NOT NULL, lag_total INTEGER NOT NULL,"
     "  lag_partition INTEGER NOT NULL);",
+    /* 6 -> 7: a job's totals (records, batches done and failed), so that
+     * `sluice jobs`, the REST API and /metrics keep counting across a master
+     * restart */
+    "ALTER TABLE jobs ADD COLUMN records INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN batches_done INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN batches_failed INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define STORE_LATEST ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

@@ -112,6 +112,13 @@ def test():
     bad = {t: n for t, n in words.items() if n != per_batch}
     check(not bad, f"each of {len(batches)} saved batches holds exactly {per_batch} words "
           f"(none lost, none counted twice): {dict(list(bad.items())[:5])}")
+    # the job's totals are checkpointed: they count every batch since the
+    # submission, not only those since the last restart
+    row = jobs_table(c)["gen"]
+    lines = RATE * INTERVAL_MS // 1000
+    check(row["batches"] == len(batches) and row["records"] == lines * len(batches),
+          f"sluice jobs counts {row['batches']} batches, {row['records']} records across "
+          f"two master restarts; {len(batches)} batches of {lines} lines were saved")
     times = sorted(batches)
     gaps = [(a, b) for a, b in zip(times, times[1:]) if b - a != INTERVAL_MS]
     check(not gaps, f"every batch time from {times[0]} to {times[-1]} was generated and "
