@@ -21,7 +21,11 @@ from harness import BUILD, Cluster, check, log, run, wait_for
 
 LINE_MS = 4
 FEED = 750
-INITIAL = 40
+# Far below the job's rate (about 0.85 x 240/s): the first batches after
+# the restart carry the integral term's dip for the downtime's scheduling
+# delay (118 records in one under the sanitizer build), still many times
+# INITIAL, which is what shows the rate was kept
+INITIAL = 20
 # the rate used (targetUtilization x the estimate), then the estimate
 PUB_RE = re.compile(r"job bp: node \d+ rate ([\d.]+) records/s \(estimate [\d.]+\) after batch")
 RESUME_RE = re.compile(r"job bp: node \d+ resumes at rate ([\d.]+) records/s \(estimate")
