@@ -4,8 +4,10 @@
 1. Restart -> first batch processed: generator_wordcount (2 workers x 2
    slots, 1 s batches, every batch saved) runs; the master is killed with
    SIGKILL RESTARTS times, ~100 ms into a batch, and started again at once.
-   (gen.rate 150,000 lines/s: a batch runs ~0.3 s, so the kill falls inside
-   it; a sample where it had already ended is not counted.)
+   (gen.rate --rate, default 1,500,000 lines/s: a batch runs a few hundred
+   ms, so the kill falls inside it; a sample where it had already ended is
+   not counted. 150,000 was enough while batches started at the master's
+   next 50 ms tick.)
    Measured: from starting the new master process to the batch that was
    running at the kill being published (its output directory renamed into
    place),
@@ -35,6 +37,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
     ap.add_argument("--restarts", type=int, default=10)
     ap.add_argument("--window", type=int, default=30)
+    ap.add_argument("--rate", type=int, default=1500000,
+                    help="gen.rate, lines/s: large enough that a batch still runs 100 ms in")
     a = ap.parse_args()
     os.environ["SLUICE_BUILD"] = os.path.abspath(a.build)
     import harness
@@ -48,7 +52,7 @@ def main():
     c.wait_workers(2)
     prefix = os.path.join(c.dir, "out", "gen")
     c.client("submit", "--start", lib, "--name", "gen", "--batch-interval", "1s",
-             "--conf", "gen.rate=150000", "--conf", "print.num=1",
+             "--conf", f"gen.rate={a.rate}", "--conf", "print.num=1",
              "--conf", f"output.path={prefix}")
     wait_for(lambda: len(saved_batches(prefix)) >= 2, 60, "first batches")
 
@@ -77,9 +81,12 @@ def main():
         c.master.kill()
         c.master.p.wait(5)
         killed = nxt
+        # decided before the new master starts: a fast restart can re-run and
+        # publish the cut batch before start_master() returns
+        ended_before = killed in saved_batches(prefix)
         t0 = time.monotonic()
         c.start_master()
-        if killed in saved_batches(prefix):
+        if ended_before:
             print(f"restart {k}: the batch had ended before the kill; not counted")
             continue
         # the batch that was running at the kill, re-run by the new master
