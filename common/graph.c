@@ -147,13 +147,12 @@ bool graph_is_join(Sluice__NodeKind k)
 bool graph_kind_planned(Sluice__NodeKind k)
 {
 	/* assign_event_time is narrow: it runs fused in the chain like map;
-	 * window and reduce_by_key_and_window are planned over the datasets of
-	 * the window's batches (master/plan.c). The others need state
-	 * partitions, two shuffle inputs or worker operators not made yet. */
-	if (k == SLUICE__NODE_KIND__OP_WINDOW ||
-	    k == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW)
+	 * the batch-time windows are planned over the datasets of the window's
+	 * batches (master/plan.c). The others need state partitions or worker
+	 * operators not made yet. */
+	if (graph_is_batch_window(k))
 		return true;
-	return !graph_is_batch_window(k) && !graph_is_stateful(k) && !graph_is_join(k) &&
+	return !graph_is_stateful(k) && !graph_is_join(k) &&
 	       k != SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
 }
 

@@ -207,6 +207,8 @@ static stage *map_stage_new(ojob *oj, const batch *src, const Sluice__Node *n, p
 	s->batch_ms = src->time_ms;
 	s->shuffle_node = n->id;
 	s->num_reducers = n->partitions ? n->partitions : default_reducers(j);
+	if (n->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW)
+		s->num_reducers = 1; /* one count: its reducer emits 0 for none */
 	/* The master's epoch: a batch re-run after a master restart must not
 	 * read buckets an earlier run left behind (its reducer count may differ).
 	 * The prefix shf-JOB-TIME- still names every bucket of the batch. */
@@ -276,10 +278,13 @@ static void window_reduced(ojob *oj, batch *b, const Sluice__Node *n, parts *out
 	reduce_parts(shuffle_stage(oj, b, n), out);
 }
 
-/* reduce_by_key_and_window (Spark's form without the inverse): each batch
- * of the window reduced by key on its own (its map stage, kept with the
- * batch and shared by the windows that cover it), then the window's reduced
- * batches reduced again into this batch's final shuffle. */
+/* reduce_by_key_and_window (Spark's form without the inverse), and the
+ * counts over a window (count_by_window, count_by_value_and_window): each
+ * batch of the window reduced (counted) by key on its own (its map stage,
+ * kept with the batch and shared by the windows that cover it), then the
+ * window's reduced batches reduced (summed) again into this batch's final
+ * shuffle. The worker tells the two levels apart by the task's input: the
+ * final stage reads shuffles of the same node (worker/ops.c). */
 static void reduce_window_parts(ojob *oj, batch *src, const Sluice__Node *n, parts *out)
 {
 	stage *f = stage_find(src->wins, src->nwins, n->id);
@@ -305,8 +310,8 @@ static void node_parts(ojob *oj, batch *src, uint32_t id, parts *out)
 		source_parts(oj, src, n, out);
 	} else if (n->kind == SLUICE__NODE_KIND__OP_WINDOW) {
 		window_each(oj, src, n, window_input, out); /* not in the chain */
-	} else if (n->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW) {
-		reduce_window_parts(oj, src, n, out);
+	} else if (graph_is_batch_window(n->kind)) {
+		reduce_window_parts(oj, src, n, out); /* the windowed reductions */
 	} else if (graph_is_shuffle(n->kind)) {
 		reduce_parts(shuffle_stage(oj, src, n), out);
 	} else if (n->kind == SLUICE__NODE_KIND__OP_UNION) {

@@ -36,6 +36,13 @@
 
 typedef struct task_run task_run;
 
+/* What a shuffle sink puts in its buckets per record: the record combined
+ * with the node's reduce, or a count of 1 under the record's key
+ * (count_by_key), under the empty key (count_by_window) or under its value
+ * (count_by_value_and_window). The final stage of a windowed count sums
+ * the batches' counts as they are. */
+typedef enum { SHK_AS_IS, SHK_COUNT_KEY, SHK_COUNT_ALL, SHK_COUNT_VALUE } shuffle_keying;
+
 typedef struct {
 	sl_emitter base;
 	task_run *tr;
@@ -61,6 +68,7 @@ struct task_run {
 	sl_reduce_fn combine;
 	bool sum_i64; /* combine is the built-in i64 sum (or a count) */
 	Sluice__NodeKind shuffle_kind;
+	shuffle_keying keying;
 	uint64_t rr;
 	/* print / save / foreach sinks */
 	char **lines;
@@ -146,7 +154,7 @@ static void chain_fuse(task_run *tr)
 {
 	size_t n = tr->ts->n_chain;
 	if (n < 2 || tr->maps == NULL ||
-	    !(tr->sum_i64 || tr->shuffle_kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY))
+	    !((tr->sum_i64 && tr->keying == SHK_AS_IS) || tr->keying == SHK_COUNT_KEY))
 		return;
 	void *const *fns = tr->j->fns;
 	const uint32_t *chain = tr->ts->chain;
@@ -311,6 +319,30 @@ static bool reduces_by_key(Sluice__NodeKind k)
 	       k == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW;
 }
 
+/* The shuffles that count records into i64 values per key, summed on the
+ * reduce side (the windowed ones at both levels, as plan.c plans them). */
+static bool counts_i64(Sluice__NodeKind k)
+{
+	return k == SLUICE__NODE_KIND__OP_COUNT_BY_KEY ||
+	       k == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW ||
+	       k == SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW;
+}
+
+/* The keying of a task's shuffle sink over node sn: a windowed count's
+ * final stage reads the shuffle of its own node (the batches' counts). */
+static shuffle_keying keying_of(const Sluice__TaskSpec *ts, const Sluice__Node *sn)
+{
+	bool final = ts->input->kind == SLUICE__TASK_INPUT__KIND__SHUFFLE &&
+	             ts->input->shuffle_node == sn->id;
+	if (sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY)
+		return SHK_COUNT_KEY;
+	if (sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW && !final)
+		return SHK_COUNT_ALL;
+	if (sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW && !final)
+		return SHK_COUNT_VALUE;
+	return SHK_AS_IS;
+}
+
 /* Reducer bucket of a key: FNV-1a 64 of the key mod the reducer count. */
 static uint32_t bucket_of(uint64_t h, uint32_t nred)
 {
@@ -325,15 +357,24 @@ static int sink_shuffle(sl_emitter *self, const sl_record *r)
 		rbuf_append_record(&tr->buckets[tr->rr++ % tr->nred], r);
 		return 0;
 	}
-	uint64_t h = kvmap_hash(r->key, r->key_len);
+	const uint8_t *key = r->key_len > 0 ? r->key : (const uint8_t *)"";
+	uint32_t klen = r->key_len;
+	if (tr->keying == SHK_COUNT_VALUE) {
+		key = r->value_len > 0 ? r->value : (const uint8_t *)"";
+		klen = r->value_len;
+	} else if (tr->keying == SHK_COUNT_ALL) {
+		key = (const uint8_t *)"";
+		klen = 0;
+	}
+	uint64_t h = kvmap_hash(key, klen);
 	uint32_t b = bucket_of(h, tr->nred);
 	if (tr->maps == NULL) {
 		rbuf_append_record(&tr->buckets[b], r);
 		return 0;
 	}
 	int rv;
-	if (tr->shuffle_kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY)
-		rv = kvmap_add_i64(tr->maps[b], h, r->key, r->key_len, 1);
+	if (tr->keying != SHK_AS_IS)
+		rv = kvmap_add_i64(tr->maps[b], h, key, klen, 1);
 	else if (tr->sum_i64 && r->value_len == 8)
 		rv = kvmap_add_i64(tr->maps[b], h, r->key, r->key_len,
 		                   sl_i64_decode(r->value, 8));
@@ -430,8 +471,8 @@ static int sink_open(task_run *tr)
 		tr->nred = o->num_reducers;
 		tr->shuffle_kind = sn->kind;
 		tr->buckets = sl_calloc(tr->nred, sizeof(rbuf));
-		if (reduces_by_key(sn->kind) ||
-		    sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY) {
+		tr->keying = keying_of(tr->ts, sn);
+		if (reduces_by_key(sn->kind) || counts_i64(sn->kind)) {
 			size_t hint = keys_hint_get(tr->ts->job_id, sn->id, false);
 			tr->maps = sl_calloc(tr->nred, sizeof(kvmap *));
 			for (uint32_t i = 0; i < tr->nred; i++)
@@ -760,6 +801,13 @@ static int reduce_emit(task_run *tr, reduce_state *rs, const Sluice__Node *sn)
 	}
 	if (rs->map == NULL)
 		return SL_OK;
+	if (rs->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW &&
+	    kvmap_count(rs->map) == 0) {
+		uint8_t zero[8]; /* an empty window counts 0 (its one reducer) */
+		sl_i64_encode(0, zero);
+		sl_record r = {.key = (const uint8_t *)"", .value = zero, .value_len = 8};
+		return tr->head->emit(tr->head, &r);
+	}
 	size_t pos = 0;
 	sl_record r;
 	while (kvmap_next(rs->map, &pos, &r)) {
@@ -776,7 +824,7 @@ static int input_shuffle(task_run *tr)
 	const Sluice__Node *sn = graph_node(tr->g, in->shuffle_node);
 	reduce_state rs = {.kind = sn->kind};
 	rbuf_init(&rs.all);
-	if (reduces_by_key(sn->kind) || sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY ||
+	if (reduces_by_key(sn->kind) || counts_i64(sn->kind) ||
 	    sn->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
 		rs.map = kvmap_new_sized(keys_hint_get(tr->ts->job_id, sn->id, true));
 	rs.fn = reduces_by_key(sn->kind) ? (sl_reduce_fn)tr->j->fns[sn->id]
