@@ -303,6 +303,50 @@ static void reduce_window_parts(ojob *oj, batch *src, const Sluice__Node *n, par
 	reduce_parts(f, out);
 }
 
+/* The two map stages of join node n over batch src (left, right): the
+ * ones src keeps when an output job planned them, else new ones (kept in
+ * src when src is the batch being planned, as shuffle_stage does). */
+static void join_stages(ojob *oj, batch *src, const Sluice__Node *n, stage *side[2])
+{
+	for (size_t i = 0; i + 1 < src->njoins; i += 2)
+		if (src->joins[i]->shuffle_node == n->id) {
+			side[0] = src->joins[i];
+			side[1] = src->joins[i + 1];
+			if (src != oj->b) {
+				stage_borrow(oj, side[0]);
+				stage_borrow(oj, side[1]);
+			}
+			return;
+		}
+	for (int k = 0; k < 2; k++) {
+		parts in = {0};
+		node_parts(oj, src, n->inputs[k], &in);
+		side[k] = map_stage_new(oj, src, n, &in);
+	}
+	side[1]->num_reducers = side[0]->num_reducers; /* partitioned alike */
+	if (src == oj->b) {
+		src->joins =
+		    sl_realloc(src->joins, (src->njoins + 2) * sizeof(*src->joins));
+		src->joins[src->njoins++] = side[0];
+		src->joins[src->njoins++] = side[1];
+	}
+}
+
+/* A join or cogroup: each side hash-partitioned by key into its own map
+ * stage, then one reduce task per partition reads both (worker/cogroup.c). */
+static void join_parts(ojob *oj, batch *src, const Sluice__Node *n, parts *out)
+{
+	stage *side[2];
+	join_stages(oj, src, n, side);
+	for (uint32_t r = 0; r < side[0]->num_reducers; r++) {
+		part *p = parts_add(out);
+		p->in.kind = TIN_SHUFFLE;
+		p->in.parent = side[0];
+		p->in.right = side[1];
+		p->in.reduce_partition = r;
+	}
+}
+
 static void node_parts(ojob *oj, batch *src, uint32_t id, parts *out)
 {
 	const Sluice__Node *n = graph_node(oj->b->job->graph, id);
@@ -314,6 +358,8 @@ static void node_parts(ojob *oj, batch *src, uint32_t id, parts *out)
 		reduce_window_parts(oj, src, n, out); /* the windowed reductions */
 	} else if (graph_is_shuffle(n->kind)) {
 		reduce_parts(shuffle_stage(oj, src, n), out);
+	} else if (graph_is_join(n->kind)) {
+		join_parts(oj, src, n, out);
 	} else if (n->kind == SLUICE__NODE_KIND__OP_UNION) {
 		for (size_t i = 0; i < n->n_inputs; i++)
 			node_parts(oj, src, n->inputs[i], out);
@@ -348,22 +394,24 @@ int64_t plan_retention_ms(const Sluice__JobGraph *g, int64_t interval_ms)
 	return ms;
 }
 
+static void stage_link_parent(stage *st, stage *parent)
+{
+	if (parent == NULL)
+		return;
+	for (size_t k = 0; k < st->nparents; k++)
+		if (st->parents[k] == parent)
+			return;
+	st->parents = sl_realloc(st->parents, (st->nparents + 1) * sizeof(*st->parents));
+	st->parents[st->nparents++] = parent;
+}
+
 static void stage_link_parents(stage *st)
 {
-	for (size_t t = 0; t < st->ntasks; t++) {
-		stage *parent =
-		    st->tasks[t]->in.kind == TIN_SHUFFLE ? st->tasks[t]->in.parent : NULL;
-		if (parent == NULL)
-			continue;
-		bool have = false;
-		for (size_t k = 0; k < st->nparents; k++)
-			have |= st->parents[k] == parent;
-		if (!have) {
-			st->parents = sl_realloc(st->parents, (st->nparents + 1) *
-			                                          sizeof(*st->parents));
-			st->parents[st->nparents++] = parent;
+	for (size_t t = 0; t < st->ntasks; t++)
+		if (st->tasks[t]->in.kind == TIN_SHUFFLE) {
+			stage_link_parent(st, st->tasks[t]->in.parent);
+			stage_link_parent(st, st->tasks[t]->in.right); /* a join's */
 		}
-	}
 }
 
 static void result_output(ojob *oj, const Sluice__Node *out)

@@ -19,6 +19,7 @@
  */
 #include "alloc.h"
 #include "api.h"
+#include "cogroup.h"
 #include "kvmap.h"
 #include "log.h"
 #include "msgtypes.h"
@@ -818,10 +819,78 @@ static int reduce_emit(task_run *tr, reduce_state *rs, const Sluice__Node *sn)
 	return SL_OK;
 }
 
+/* Fetches this partition's bucket of every map output of one shuffle into
+ * rs (merge_bucket); a missing bucket is FETCH_FAILED. */
+static int fetch_buckets(task_run *tr, reduce_state *rs, const char *shuffle_id,
+                         Sluice__ShuffleSource *const *srcs, size_t n)
+{
+	int rv = SL_OK;
+	for (size_t s = 0; s < n && rv == SL_OK; s++) {
+		char id[256], err[512] = "";
+		snprintf(id, sizeof(id), "%s-m%u-r%u", shuffle_id, srcs[s]->map_index,
+		         tr->ts->input->reduce_partition);
+		tr->rs = rs;
+		rv = with_block(tr, id, srcs[s]->worker_id, srcs[s]->url, merge_bucket,
+		                err, sizeof(err));
+		if (rv != SL_OK && rv != SL_EUSER) {
+			snprintf(tr->missing, sizeof(tr->missing), "%s",
+			         srcs[s]->worker_id);
+			rv =
+			    fail(tr, SLUICE__TASK_STATUS__STATE__FETCH_FAILED, "%s", err);
+		}
+	}
+	return rv;
+}
+
+static int rbuf_iter_records(sl_iter *it, sl_record *r)
+{
+	return rbuf_iter_next(it->arg, r);
+}
+
+/* A join or cogroup's reduce side: both sides' buckets of this partition,
+ * then worker/cogroup.c over them into the chain. */
+static int input_join(task_run *tr, const Sluice__Node *sn)
+{
+	const Sluice__TaskInput *in = tr->ts->input;
+	cogroup_kind kind;
+	if (cogroup_kind_of(sn->kind, &kind) != SL_OK || in->right_shuffle_id[0] == '\0')
+		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		            "task for %s (node %u) names no right side to join",
+		            graph_kind_name(sn->kind), sn->id);
+	reduce_state side[2] = {{.kind = SLUICE__NODE_KIND__OP_TRANSFORM},
+	                        {.kind = SLUICE__NODE_KIND__OP_TRANSFORM}};
+	rbuf_init(&side[0].all);
+	rbuf_init(&side[1].all);
+	int rv = fetch_buckets(tr, &side[0], in->shuffle_id, in->shuffle_sources,
+	                       in->n_shuffle_sources);
+	if (rv == SL_OK)
+		rv = fetch_buckets(tr, &side[1], in->right_shuffle_id, in->right_sources,
+		                   in->n_right_sources);
+	if (rv == SL_OK) {
+		rbuf_iter li, ri;
+		rbuf_iter_init(&li, side[0].all.data, side[0].all.len);
+		rbuf_iter_init(&ri, side[1].all.data, side[1].all.len);
+		sl_iter l = {.next = rbuf_iter_records, .arg = &li};
+		sl_iter r = {.next = rbuf_iter_records, .arg = &ri};
+		uint64_t emitted = 0;
+		char err[512] = "";
+		rv = cogroup_run(kind, &l, &r, tr->head, &emitted, err, sizeof(err));
+		if (rv != SL_OK && tr->state == SLUICE__TASK_STATUS__STATE__FINISHED)
+			rv = fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			          "%s (node %u): %s", graph_kind_name(sn->kind), sn->id,
+			          err);
+	}
+	rbuf_free(&side[0].all);
+	rbuf_free(&side[1].all);
+	return rv;
+}
+
 static int input_shuffle(task_run *tr)
 {
 	const Sluice__TaskInput *in = tr->ts->input;
 	const Sluice__Node *sn = graph_node(tr->g, in->shuffle_node);
+	if (graph_is_join(sn->kind))
+		return input_join(tr, sn);
 	reduce_state rs = {.kind = sn->kind};
 	rbuf_init(&rs.all);
 	if (reduces_by_key(sn->kind) || counts_i64(sn->kind) ||
@@ -829,21 +898,8 @@ static int input_shuffle(task_run *tr)
 		rs.map = kvmap_new_sized(keys_hint_get(tr->ts->job_id, sn->id, true));
 	rs.fn = reduces_by_key(sn->kind) ? (sl_reduce_fn)tr->j->fns[sn->id]
 	                                 : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
-	int rv = SL_OK;
-	for (size_t s = 0; s < in->n_shuffle_sources && rv == SL_OK; s++) {
-		const Sluice__ShuffleSource *src = in->shuffle_sources[s];
-		char id[256], err[512] = "";
-		snprintf(id, sizeof(id), "%s-m%u-r%u", in->shuffle_id, src->map_index,
-		         in->reduce_partition);
-		tr->rs = &rs;
-		rv = with_block(tr, id, src->worker_id, src->url, merge_bucket, err,
-		                sizeof(err));
-		if (rv != SL_OK && rv != SL_EUSER) {
-			snprintf(tr->missing, sizeof(tr->missing), "%s", src->worker_id);
-			rv =
-			    fail(tr, SLUICE__TASK_STATUS__STATE__FETCH_FAILED, "%s", err);
-		}
-	}
+	int rv = fetch_buckets(tr, &rs, in->shuffle_id, in->shuffle_sources,
+	                       in->n_shuffle_sources);
 	if (rv == SL_OK)
 		rv = reduce_emit(tr, &rs, sn);
 	if (rs.map != NULL)
