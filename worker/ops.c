@@ -9,9 +9,10 @@
  * Inputs: generator indices, receiver blocks (local, else fetched from a
  * holder), text files, or the shuffle buckets of a parent map stage, reduced,
  * counted, grouped or collected on the reduce side according to the shuffle
- * node. Sinks: shuffle buckets (hash-partitioned, with map-side combine for
- * reduce_by_key and count_by_key), print lines, a part file of a
- * save_as_text_files directory, or a foreach_partition call.
+ * node, or joined with a second parent's (a join: cogroup.h). Sinks:
+ * shuffle buckets (hash-partitioned, with map-side combine for reduce_by_key
+ * and the counts), print lines, a part file of a save_as_text_files
+ * directory, or a foreach_partition call.
  *
  * A missing receiver block fails the task (retried; the block may come back
  * with its replica's holder); a missing shuffle bucket is FETCH_FAILED so
@@ -842,11 +843,6 @@ static int fetch_buckets(task_run *tr, reduce_state *rs, const char *shuffle_id,
 	return rv;
 }
 
-static int rbuf_iter_records(sl_iter *it, sl_record *r)
-{
-	return rbuf_iter_next(it->arg, r);
-}
-
 /* A join or cogroup's reduce side: both sides' buckets of this partition,
  * then worker/cogroup.c over them into the chain. */
 static int input_join(task_run *tr, const Sluice__Node *sn)
@@ -867,14 +863,10 @@ static int input_join(task_run *tr, const Sluice__Node *sn)
 		rv = fetch_buckets(tr, &side[1], in->right_shuffle_id, in->right_sources,
 		                   in->n_right_sources);
 	if (rv == SL_OK) {
-		rbuf_iter li, ri;
-		rbuf_iter_init(&li, side[0].all.data, side[0].all.len);
-		rbuf_iter_init(&ri, side[1].all.data, side[1].all.len);
-		sl_iter l = {.next = rbuf_iter_records, .arg = &li};
-		sl_iter r = {.next = rbuf_iter_records, .arg = &ri};
 		uint64_t emitted = 0;
 		char err[512] = "";
-		rv = cogroup_run(kind, &l, &r, tr->head, &emitted, err, sizeof(err));
+		rv = cogroup_run_buffers(kind, &side[0].all, &side[1].all, tr->head,
+		                         &emitted, err, sizeof(err));
 		if (rv != SL_OK && tr->state == SLUICE__TASK_STATUS__STATE__FINISHED)
 			rv = fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
 			          "%s (node %u): %s", graph_kind_name(sn->kind), sn->id,
