@@ -279,10 +279,12 @@ static int node_validate(const Sluice__JobGraph *g, const Sluice__Node *n, size_
 	}
 	/* The builder's bounds, again for graphs from the wire: the master plans
 	 * one task per partition. */
-	if ((graph_is_shuffle(n->kind) && n->partitions > 100000) ||
+	bool keyed = graph_is_shuffle(n->kind) || graph_is_join(n->kind) ||
+	             has_window(n->kind) || graph_is_stateful(n->kind);
+	if ((keyed && n->partitions > 100000) ||
 	    (n->kind == SLUICE__NODE_KIND__SRC_GENERATOR && n->partitions > 4096)) {
 		snprintf(err, errlen, "graph node %zu (%s) has %u partitions (limit %u)",
-		         i, kn, n->partitions, graph_is_shuffle(n->kind) ? 100000 : 4096);
+		         i, kn, n->partitions, keyed ? 100000 : 4096);
 		return SL_EJOB;
 	}
 	if (n->kind == SLUICE__NODE_KIND__SRC_GENERATOR && n->rate <= 0) {

@@ -311,6 +311,15 @@ static void test_wire_refusals(void **state)
 	expect_wire(&h, 1000, "graph node 1 (full_outer_join) has 1 inputs, expected 2");
 	n->n_inputs = 2; /* joins are planned (master/plan.c) */
 	assert_int_equal(graph_validate_job(&h.g, 1000, werr, sizeof(werr)), SL_OK);
+	n->partitions = 100001; /* the master plans a task per partition */
+	expect_wire(
+	    &h, 1000,
+	    "graph node 1 (full_outer_join) has 100001 partitions (limit 100000)");
+	n = hgraph_make(&h, SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW);
+	n->length_ms = n->slide_ms = 1000;
+	n->partitions = 4000000000u;
+	expect_wire(&h, 1000,
+	            "graph node 1 (count_by_value_and_window) has 4000000000 partitions");
 
 	/* assign_event_time runs fused in the chain: planned today */
 	n = hgraph_make(&h, SLUICE__NODE_KIND__OP_ASSIGN_EVENT_TIME);
