@@ -147,14 +147,12 @@ bool graph_is_join(Sluice__NodeKind k)
 bool graph_kind_planned(Sluice__NodeKind k)
 {
 	/* assign_event_time is narrow: it runs fused in the chain like map;
-	 * window and reduce_by_key_and_window are planned over the datasets of
-	 * the window's batches (master/plan.c). The others need state
-	 * partitions, two shuffle inputs or worker operators not made yet. */
-	if (k == SLUICE__NODE_KIND__OP_WINDOW ||
-	    k == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW)
+	 * the batch-time windows are planned over the datasets of the window's
+	 * batches, the joins as two map stages read by one reduce stage
+	 * (master/plan.c). The others need state partitions not made yet. */
+	if (graph_is_batch_window(k) || graph_is_join(k))
 		return true;
-	return !graph_is_batch_window(k) && !graph_is_stateful(k) && !graph_is_join(k) &&
-	       k != SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
+	return !graph_is_stateful(k) && k != SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
 }
 
 const Sluice__Node *graph_node(const Sluice__JobGraph *g, uint32_t id)
@@ -281,10 +279,12 @@ static int node_validate(const Sluice__JobGraph *g, const Sluice__Node *n, size_
 	}
 	/* The builder's bounds, again for graphs from the wire: the master plans
 	 * one task per partition. */
-	if ((graph_is_shuffle(n->kind) && n->partitions > 100000) ||
+	bool keyed = graph_is_shuffle(n->kind) || graph_is_join(n->kind) ||
+	             has_window(n->kind) || graph_is_stateful(n->kind);
+	if ((keyed && n->partitions > 100000) ||
 	    (n->kind == SLUICE__NODE_KIND__SRC_GENERATOR && n->partitions > 4096)) {
 		snprintf(err, errlen, "graph node %zu (%s) has %u partitions (limit %u)",
-		         i, kn, n->partitions, graph_is_shuffle(n->kind) ? 100000 : 4096);
+		         i, kn, n->partitions, keyed ? 100000 : 4096);
 		return SL_EJOB;
 	}
 	if (n->kind == SLUICE__NODE_KIND__SRC_GENERATOR && n->rate <= 0) {

@@ -170,6 +170,7 @@ void batch_free(batch *b)
 	sl_free(b->ojobs);
 	sl_free(b->shuffles);
 	sl_free(b->wins);
+	sl_free(b->joins);
 	sl_free(b);
 }
 
@@ -502,6 +503,7 @@ void batches_rearm(job *j)
 			continue;
 		b->nshuffles = 0; /* the failed output jobs' stages go */
 		b->nwins = 0;
+		b->njoins = 0;
 		b->ojobs_ended = 0;
 		for (size_t k = 0; k < b->nojobs; k++) {
 			if (b->ojobs[k]->state == OJ_DONE)

@@ -71,6 +71,10 @@ typedef struct batch {
 	 * shuffle of a reduce_by_key_and_window over the window's batches. */
 	struct stage **wins;
 	size_t nwins;
+	/* Join map stages of this batch (plan.c), two per join node: the left
+	 * side's then the right side's, both writing the join node's shuffle. */
+	struct stage **joins;
+	size_t njoins;
 } batch;
 
 /* A finished batch, kept for `sluice monitor` (the last BATCH_HISTORY). */

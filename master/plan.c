@@ -208,6 +208,8 @@ static stage *map_stage_new(ojob *oj, const batch *src, const Sluice__Node *n, p
 	s->batch_ms = src->time_ms;
 	s->shuffle_node = n->id;
 	s->num_reducers = n->partitions ? n->partitions : default_reducers(j);
+	if (n->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW)
+		s->num_reducers = 1; /* one count: its reducer emits 0 for none */
 	/* The master's epoch: a batch re-run after a master restart must not
 	 * read buckets an earlier run left behind (its reducer count may differ).
 	 * The prefix shf-JOB-TIME- still names every bucket of the batch. */
@@ -277,10 +279,13 @@ static void window_reduced(ojob *oj, batch *b, const Sluice__Node *n, parts *out
 	reduce_parts(shuffle_stage(oj, b, n), out);
 }
 
-/* reduce_by_key_and_window (Spark's form without the inverse): each batch
- * of the window reduced by key on its own (its map stage, kept with the
- * batch and shared by the windows that cover it), then the window's reduced
- * batches reduced again into this batch's final shuffle. */
+/* reduce_by_key_and_window (Spark's form without the inverse), and the
+ * counts over a window (count_by_window, count_by_value_and_window): each
+ * batch of the window reduced (counted) by key on its own (its map stage,
+ * kept with the batch and shared by the windows that cover it), then the
+ * window's reduced batches reduced (summed) again into this batch's final
+ * shuffle. The worker tells the two levels apart by the task's input: the
+ * final stage reads shuffles of the same node (worker/ops.c). */
 static void reduce_window_parts(ojob *oj, batch *src, const Sluice__Node *n, parts *out)
 {
 	stage *f = stage_find(src->wins, src->nwins, n->id);
@@ -299,6 +304,50 @@ static void reduce_window_parts(ojob *oj, batch *src, const Sluice__Node *n, par
 	reduce_parts(f, out);
 }
 
+/* The two map stages of join node n over batch src (left, right): the
+ * ones src keeps when an output job planned them, else new ones (kept in
+ * src when src is the batch being planned, as shuffle_stage does). */
+static void join_stages(ojob *oj, batch *src, const Sluice__Node *n, stage *side[2])
+{
+	for (size_t i = 0; i + 1 < src->njoins; i += 2)
+		if (src->joins[i]->shuffle_node == n->id) {
+			side[0] = src->joins[i];
+			side[1] = src->joins[i + 1];
+			if (src != oj->b) {
+				stage_borrow(oj, side[0]);
+				stage_borrow(oj, side[1]);
+			}
+			return;
+		}
+	for (int k = 0; k < 2; k++) {
+		parts in = {0};
+		node_parts(oj, src, n->inputs[k], &in);
+		side[k] = map_stage_new(oj, src, n, &in);
+	}
+	side[1]->num_reducers = side[0]->num_reducers; /* partitioned alike */
+	if (src == oj->b) {
+		src->joins =
+		    sl_realloc(src->joins, (src->njoins + 2) * sizeof(*src->joins));
+		src->joins[src->njoins++] = side[0];
+		src->joins[src->njoins++] = side[1];
+	}
+}
+
+/* A join or cogroup: each side hash-partitioned by key into its own map
+ * stage, then one reduce task per partition reads both (worker/cogroup.c). */
+static void join_parts(ojob *oj, batch *src, const Sluice__Node *n, parts *out)
+{
+	stage *side[2];
+	join_stages(oj, src, n, side);
+	for (uint32_t r = 0; r < side[0]->num_reducers; r++) {
+		part *p = parts_add(out);
+		p->in.kind = TIN_SHUFFLE;
+		p->in.parent = side[0];
+		p->in.right = side[1];
+		p->in.reduce_partition = r;
+	}
+}
+
 static void node_parts(ojob *oj, batch *src, uint32_t id, parts *out)
 {
 	const Sluice__Node *n = graph_node(oj->b->job->graph, id);
@@ -306,10 +355,12 @@ static void node_parts(ojob *oj, batch *src, uint32_t id, parts *out)
 		source_parts(oj, src, n, out);
 	} else if (n->kind == SLUICE__NODE_KIND__OP_WINDOW) {
 		window_each(oj, src, n, window_input, out); /* not in the chain */
-	} else if (n->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW) {
-		reduce_window_parts(oj, src, n, out);
+	} else if (graph_is_batch_window(n->kind)) {
+		reduce_window_parts(oj, src, n, out); /* the windowed reductions */
 	} else if (graph_is_shuffle(n->kind)) {
 		reduce_parts(shuffle_stage(oj, src, n), out);
+	} else if (graph_is_join(n->kind)) {
+		join_parts(oj, src, n, out);
 	} else if (n->kind == SLUICE__NODE_KIND__OP_UNION) {
 		for (size_t i = 0; i < n->n_inputs; i++)
 			node_parts(oj, src, n->inputs[i], out);
@@ -344,22 +395,24 @@ int64_t plan_retention_ms(const Sluice__JobGraph *g, int64_t interval_ms)
 	return ms;
 }
 
+static void stage_link_parent(stage *st, stage *parent)
+{
+	if (parent == NULL)
+		return;
+	for (size_t k = 0; k < st->nparents; k++)
+		if (st->parents[k] == parent)
+			return;
+	st->parents = sl_realloc(st->parents, (st->nparents + 1) * sizeof(*st->parents));
+	st->parents[st->nparents++] = parent;
+}
+
 static void stage_link_parents(stage *st)
 {
-	for (size_t t = 0; t < st->ntasks; t++) {
-		stage *parent =
-		    st->tasks[t]->in.kind == TIN_SHUFFLE ? st->tasks[t]->in.parent : NULL;
-		if (parent == NULL)
-			continue;
-		bool have = false;
-		for (size_t k = 0; k < st->nparents; k++)
-			have |= st->parents[k] == parent;
-		if (!have) {
-			st->parents = sl_realloc(st->parents, (st->nparents + 1) *
-			                                          sizeof(*st->parents));
-			st->parents[st->nparents++] = parent;
+	for (size_t t = 0; t < st->ntasks; t++)
+		if (st->tasks[t]->in.kind == TIN_SHUFFLE) {
+			stage_link_parent(st, st->tasks[t]->in.parent);
+			stage_link_parent(st, st->tasks[t]->in.right); /* a join's */
 		}
-	}
 }
 
 static void result_output(ojob *oj, const Sluice__Node *out)

@@ -250,7 +250,7 @@ typedef struct {
 	Sluice__TaskOutput out;
 	Sluice__BlockRef br, *brp;
 	char *wids[HOLDERS_MAX], *urls[HOLDERS_MAX];
-	Sluice__ShuffleSource *src, **srcp;
+	Sluice__ShuffleSource *src, **srcp, *rsrc, **rsrcp;
 	char *file;
 } spec_buf;
 
@@ -273,6 +273,22 @@ static void spec_block(const rblock *b, spec_buf *sb)
 	in->n_blocks = 1;
 }
 
+/* Where each map output of p is: *src and *srcp allocated (freed with sb). */
+static void spec_sources(sched *s, const stage *p, Sluice__ShuffleSource **src,
+                         Sluice__ShuffleSource ***srcp)
+{
+	*src = sl_calloc(p->ntasks + 1, sizeof(**src));
+	*srcp = sl_calloc(p->ntasks + 1, sizeof(**srcp));
+	for (size_t i = 0; i < p->ntasks; i++) {
+		worker_entry *w = cluster_find(s->cl, p->tasks[i]->worker);
+		sluice__shuffle_source__init(&(*src)[i]);
+		(*src)[i].map_index = (uint32_t)i;
+		(*src)[i].worker_id = p->tasks[i]->worker;
+		(*src)[i].url = w ? w->rpc_url : "";
+		(*srcp)[i] = &(*src)[i];
+	}
+}
+
 static void spec_shuffle(sched *s, const mtask *t, spec_buf *sb)
 {
 	Sluice__TaskInput *in = &sb->in;
@@ -281,18 +297,15 @@ static void spec_shuffle(sched *s, const mtask *t, spec_buf *sb)
 	in->shuffle_id = p->shuffle_id;
 	in->reduce_partition = t->in.reduce_partition;
 	in->shuffle_node = p->shuffle_node;
-	sb->src = sl_calloc(p->ntasks + 1, sizeof(*sb->src));
-	sb->srcp = sl_calloc(p->ntasks + 1, sizeof(*sb->srcp));
-	for (size_t i = 0; i < p->ntasks; i++) {
-		worker_entry *w = cluster_find(s->cl, p->tasks[i]->worker);
-		sluice__shuffle_source__init(&sb->src[i]);
-		sb->src[i].map_index = (uint32_t)i;
-		sb->src[i].worker_id = p->tasks[i]->worker;
-		sb->src[i].url = w ? w->rpc_url : "";
-		sb->srcp[i] = &sb->src[i];
-	}
+	spec_sources(s, p, &sb->src, &sb->srcp);
 	in->shuffle_sources = sb->srcp;
 	in->n_shuffle_sources = p->ntasks;
+	if (t->in.right != NULL) { /* a join's reduce side */
+		in->right_shuffle_id = t->in.right->shuffle_id;
+		spec_sources(s, t->in.right, &sb->rsrc, &sb->rsrcp);
+		in->right_sources = sb->rsrcp;
+		in->n_right_sources = t->in.right->ntasks;
+	}
 }
 
 static void spec_input(sched *s, const mtask *t, spec_buf *sb)
@@ -379,6 +392,8 @@ static void task_launch(sched *s, mtask *t, worker_entry *w)
 	}
 	sl_free(sb.src);
 	sl_free(sb.srcp);
+	sl_free(sb.rsrc);
+	sl_free(sb.rsrcp);
 }
 
 #define WAL_WAIT_MS 60000

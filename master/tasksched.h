@@ -69,6 +69,7 @@ typedef struct {
 	uint32_t source_node;
 	rblock *block;        /* TIN_BLOCK (owned by the batch's dataset) */
 	struct stage *parent; /* TIN_SHUFFLE: the map stage */
+	struct stage *right;  /* TIN_SHUFFLE into a join: the right side's */
 	uint32_t reduce_partition;
 	int64_t gen_start, gen_count;
 	char *file;       /* TIN_FILE */

@@ -8,6 +8,7 @@
  */
 #include "cogroup.h"
 #include "alloc.h"
+#include "api.h"
 #include "kvmap.h"
 #include "sluice/err.h"
 
@@ -185,4 +186,20 @@ int cogroup_run(cogroup_kind kind, sl_iter *left, sl_iter *right, sl_emitter *ou
 	kvmap_free(lm);
 	kvmap_free(rm);
 	return rv;
+}
+
+static int rbuf_iter_records(sl_iter *it, sl_record *r)
+{
+	return rbuf_iter_next(it->arg, r);
+}
+
+int cogroup_run_buffers(cogroup_kind kind, const rbuf *left, const rbuf *right,
+                        sl_emitter *out, uint64_t *emitted, char *err, size_t errlen)
+{
+	rbuf_iter li, ri;
+	rbuf_iter_init(&li, left->data, left->len);
+	rbuf_iter_init(&ri, right->data, right->len);
+	sl_iter l = {.next = rbuf_iter_records, .arg = &li};
+	sl_iter r = {.next = rbuf_iter_records, .arg = &ri};
+	return cogroup_run(kind, &l, &r, out, emitted, err, errlen);
 }

@@ -17,8 +17,9 @@
 #ifndef SLUICE_WORKER_COGROUP_H
 #define SLUICE_WORKER_COGROUP_H
 
-#include "sluice/sluice.h"
 #include "job.pb-c.h"
+#include "record.h"
+#include "sluice/sluice.h"
 
 #include <stdint.h>
 
@@ -38,5 +39,9 @@ int cogroup_kind_of(Sluice__NodeKind k, cogroup_kind *out);
  * (the task then fails) — err says what. *emitted counts the records out. */
 int cogroup_run(cogroup_kind kind, sl_iter *left, sl_iter *right, sl_emitter *out,
                 uint64_t *emitted, char *err, size_t errlen);
+
+/* cogroup_run over two buffers of records (a join task's fetched buckets). */
+int cogroup_run_buffers(cogroup_kind kind, const rbuf *left, const rbuf *right,
+                        sl_emitter *out, uint64_t *emitted, char *err, size_t errlen);
 
 #endif

@@ -9,9 +9,10 @@
  * Inputs: generator indices, receiver blocks (local, else fetched from a
  * holder), text files, or the shuffle buckets of a parent map stage, reduced,
  * counted, grouped or collected on the reduce side according to the shuffle
- * node. Sinks: shuffle buckets (hash-partitioned, with map-side combine for
- * reduce_by_key and count_by_key), print lines, a part file of a
- * save_as_text_files directory, or a foreach_partition call.
+ * node, or joined with a second parent's (a join: cogroup.h). Sinks:
+ * shuffle buckets (hash-partitioned, with map-side combine for reduce_by_key
+ * and the counts), print lines, a part file of a save_as_text_files
+ * directory, or a foreach_partition call.
  *
  * A missing receiver block fails the task (retried; the block may come back
  * with its replica's holder); a missing shuffle bucket is FETCH_FAILED so
@@ -19,6 +20,7 @@
  */
 #include "alloc.h"
 #include "api.h"
+#include "cogroup.h"
 #include "kvmap.h"
 #include "log.h"
 #include "msgtypes.h"
@@ -35,6 +37,13 @@
 #include <string.h>
 
 typedef struct task_run task_run;
+
+/* What a shuffle sink puts in its buckets per record: the record combined
+ * with the node's reduce, or a count of 1 under the record's key
+ * (count_by_key), under the empty key (count_by_window) or under its value
+ * (count_by_value_and_window). The final stage of a windowed count sums
+ * the batches' counts as they are. */
+typedef enum { SHK_AS_IS, SHK_COUNT_KEY, SHK_COUNT_ALL, SHK_COUNT_VALUE } shuffle_keying;
 
 typedef struct {
 	sl_emitter base;
@@ -61,6 +70,7 @@ struct task_run {
 	sl_reduce_fn combine;
 	bool sum_i64; /* combine is the built-in i64 sum (or a count) */
 	Sluice__NodeKind shuffle_kind;
+	shuffle_keying keying;
 	uint64_t rr;
 	/* print / save / foreach sinks */
 	char **lines;
@@ -146,7 +156,7 @@ static void chain_fuse(task_run *tr)
 {
 	size_t n = tr->ts->n_chain;
 	if (n < 2 || tr->maps == NULL ||
-	    !(tr->sum_i64 || tr->shuffle_kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY))
+	    !((tr->sum_i64 && tr->keying == SHK_AS_IS) || tr->keying == SHK_COUNT_KEY))
 		return;
 	void *const *fns = tr->j->fns;
 	const uint32_t *chain = tr->ts->chain;
@@ -311,6 +321,30 @@ static bool reduces_by_key(Sluice__NodeKind k)
 	       k == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW;
 }
 
+/* The shuffles that count records into i64 values per key, summed on the
+ * reduce side (the windowed ones at both levels, as plan.c plans them). */
+static bool counts_i64(Sluice__NodeKind k)
+{
+	return k == SLUICE__NODE_KIND__OP_COUNT_BY_KEY ||
+	       k == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW ||
+	       k == SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW;
+}
+
+/* The keying of a task's shuffle sink over node sn: a windowed count's
+ * final stage reads the shuffle of its own node (the batches' counts). */
+static shuffle_keying keying_of(const Sluice__TaskSpec *ts, const Sluice__Node *sn)
+{
+	bool final = ts->input->kind == SLUICE__TASK_INPUT__KIND__SHUFFLE &&
+	             ts->input->shuffle_node == sn->id;
+	if (sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY)
+		return SHK_COUNT_KEY;
+	if (sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW && !final)
+		return SHK_COUNT_ALL;
+	if (sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW && !final)
+		return SHK_COUNT_VALUE;
+	return SHK_AS_IS;
+}
+
 /* Reducer bucket of a key: FNV-1a 64 of the key mod the reducer count. */
 static uint32_t bucket_of(uint64_t h, uint32_t nred)
 {
@@ -325,15 +359,24 @@ static int sink_shuffle(sl_emitter *self, const sl_record *r)
 		rbuf_append_record(&tr->buckets[tr->rr++ % tr->nred], r);
 		return 0;
 	}
-	uint64_t h = kvmap_hash(r->key, r->key_len);
+	const uint8_t *key = r->key_len > 0 ? r->key : (const uint8_t *)"";
+	uint32_t klen = r->key_len;
+	if (tr->keying == SHK_COUNT_VALUE) {
+		key = r->value_len > 0 ? r->value : (const uint8_t *)"";
+		klen = r->value_len;
+	} else if (tr->keying == SHK_COUNT_ALL) {
+		key = (const uint8_t *)"";
+		klen = 0;
+	}
+	uint64_t h = kvmap_hash(key, klen);
 	uint32_t b = bucket_of(h, tr->nred);
 	if (tr->maps == NULL) {
 		rbuf_append_record(&tr->buckets[b], r);
 		return 0;
 	}
 	int rv;
-	if (tr->shuffle_kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY)
-		rv = kvmap_add_i64(tr->maps[b], h, r->key, r->key_len, 1);
+	if (tr->keying != SHK_AS_IS)
+		rv = kvmap_add_i64(tr->maps[b], h, key, klen, 1);
 	else if (tr->sum_i64 && r->value_len == 8)
 		rv = kvmap_add_i64(tr->maps[b], h, r->key, r->key_len,
 		                   sl_i64_decode(r->value, 8));
@@ -430,8 +473,8 @@ static int sink_open(task_run *tr)
 		tr->nred = o->num_reducers;
 		tr->shuffle_kind = sn->kind;
 		tr->buckets = sl_calloc(tr->nred, sizeof(rbuf));
-		if (reduces_by_key(sn->kind) ||
-		    sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY) {
+		tr->keying = keying_of(tr->ts, sn);
+		if (reduces_by_key(sn->kind) || counts_i64(sn->kind)) {
 			size_t hint = keys_hint_get(tr->ts->job_id, sn->id, false);
 			tr->maps = sl_calloc(tr->nred, sizeof(kvmap *));
 			for (uint32_t i = 0; i < tr->nred; i++)
@@ -760,6 +803,13 @@ static int reduce_emit(task_run *tr, reduce_state *rs, const Sluice__Node *sn)
 	}
 	if (rs->map == NULL)
 		return SL_OK;
+	if (rs->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW &&
+	    kvmap_count(rs->map) == 0) {
+		uint8_t zero[8]; /* an empty window counts 0 (its one reducer) */
+		sl_i64_encode(0, zero);
+		sl_record r = {.key = (const uint8_t *)"", .value = zero, .value_len = 8};
+		return tr->head->emit(tr->head, &r);
+	}
 	size_t pos = 0;
 	sl_record r;
 	while (kvmap_next(rs->map, &pos, &r)) {
@@ -770,32 +820,78 @@ static int reduce_emit(task_run *tr, reduce_state *rs, const Sluice__Node *sn)
 	return SL_OK;
 }
 
-static int input_shuffle(task_run *tr)
+/* Fetches this partition's bucket of every map output of one shuffle into
+ * rs (merge_bucket); a missing bucket is FETCH_FAILED. */
+static int fetch_buckets(task_run *tr, reduce_state *rs, const char *shuffle_id,
+                         Sluice__ShuffleSource *const *srcs, size_t n)
 {
-	const Sluice__TaskInput *in = tr->ts->input;
-	const Sluice__Node *sn = graph_node(tr->g, in->shuffle_node);
-	reduce_state rs = {.kind = sn->kind};
-	rbuf_init(&rs.all);
-	if (reduces_by_key(sn->kind) || sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY ||
-	    sn->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
-		rs.map = kvmap_new_sized(keys_hint_get(tr->ts->job_id, sn->id, true));
-	rs.fn = reduces_by_key(sn->kind) ? (sl_reduce_fn)tr->j->fns[sn->id]
-	                                 : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
 	int rv = SL_OK;
-	for (size_t s = 0; s < in->n_shuffle_sources && rv == SL_OK; s++) {
-		const Sluice__ShuffleSource *src = in->shuffle_sources[s];
+	for (size_t s = 0; s < n && rv == SL_OK; s++) {
 		char id[256], err[512] = "";
-		snprintf(id, sizeof(id), "%s-m%u-r%u", in->shuffle_id, src->map_index,
-		         in->reduce_partition);
-		tr->rs = &rs;
-		rv = with_block(tr, id, src->worker_id, src->url, merge_bucket, err,
-		                sizeof(err));
+		snprintf(id, sizeof(id), "%s-m%u-r%u", shuffle_id, srcs[s]->map_index,
+		         tr->ts->input->reduce_partition);
+		tr->rs = rs;
+		rv = with_block(tr, id, srcs[s]->worker_id, srcs[s]->url, merge_bucket,
+		                err, sizeof(err));
 		if (rv != SL_OK && rv != SL_EUSER) {
-			snprintf(tr->missing, sizeof(tr->missing), "%s", src->worker_id);
+			snprintf(tr->missing, sizeof(tr->missing), "%s",
+			         srcs[s]->worker_id);
 			rv =
 			    fail(tr, SLUICE__TASK_STATUS__STATE__FETCH_FAILED, "%s", err);
 		}
 	}
+	return rv;
+}
+
+/* A join or cogroup's reduce side: both sides' buckets of this partition,
+ * then worker/cogroup.c over them into the chain. */
+static int input_join(task_run *tr, const Sluice__Node *sn)
+{
+	const Sluice__TaskInput *in = tr->ts->input;
+	cogroup_kind kind;
+	if (cogroup_kind_of(sn->kind, &kind) != SL_OK || in->right_shuffle_id[0] == '\0')
+		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		            "task for %s (node %u) names no right side to join",
+		            graph_kind_name(sn->kind), sn->id);
+	reduce_state side[2] = {{.kind = SLUICE__NODE_KIND__OP_TRANSFORM},
+	                        {.kind = SLUICE__NODE_KIND__OP_TRANSFORM}};
+	rbuf_init(&side[0].all);
+	rbuf_init(&side[1].all);
+	int rv = fetch_buckets(tr, &side[0], in->shuffle_id, in->shuffle_sources,
+	                       in->n_shuffle_sources);
+	if (rv == SL_OK)
+		rv = fetch_buckets(tr, &side[1], in->right_shuffle_id, in->right_sources,
+		                   in->n_right_sources);
+	if (rv == SL_OK) {
+		uint64_t emitted = 0;
+		char err[512] = "";
+		rv = cogroup_run_buffers(kind, &side[0].all, &side[1].all, tr->head,
+		                         &emitted, err, sizeof(err));
+		if (rv != SL_OK && tr->state == SLUICE__TASK_STATUS__STATE__FINISHED)
+			rv = fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			          "%s (node %u): %s", graph_kind_name(sn->kind), sn->id,
+			          err);
+	}
+	rbuf_free(&side[0].all);
+	rbuf_free(&side[1].all);
+	return rv;
+}
+
+static int input_shuffle(task_run *tr)
+{
+	const Sluice__TaskInput *in = tr->ts->input;
+	const Sluice__Node *sn = graph_node(tr->g, in->shuffle_node);
+	if (graph_is_join(sn->kind))
+		return input_join(tr, sn);
+	reduce_state rs = {.kind = sn->kind};
+	rbuf_init(&rs.all);
+	if (reduces_by_key(sn->kind) || counts_i64(sn->kind) ||
+	    sn->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
+		rs.map = kvmap_new_sized(keys_hint_get(tr->ts->job_id, sn->id, true));
+	rs.fn = reduces_by_key(sn->kind) ? (sl_reduce_fn)tr->j->fns[sn->id]
+	                                 : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
+	int rv = fetch_buckets(tr, &rs, in->shuffle_id, in->shuffle_sources,
+	                       in->n_shuffle_sources);
 	if (rv == SL_OK)
 		rv = reduce_emit(tr, &rs, sn);
 	if (rs.map != NULL)

@@ -121,12 +121,11 @@ static void test_builder_fields(void **state)
 
 	char err[ERRLEN];
 	const Sluice__JobGraph *g = api_ctx_graph(ctx);
-	/* structurally fine, multiples of 500 ms; window and
-	 * reduce_by_key_and_window are planned (master/plan.c), count_by_window
-	 * is not yet */
+	/* structurally fine, multiples of 500 ms; the batch-time windows are
+	 * planned (master/plan.c), update_state_by_key is not yet */
 	assert_int_equal(graph_validate_job(g, 500, err, sizeof(err)), SL_EJOB);
-	assert_contains(err, "node 4 (count_by_window): count_by_window is not "
-	                     "supported by this master yet");
+	assert_contains(err, "node 6 (update_state_by_key): update_state_by_key is "
+	                     "not supported by this master yet");
 	/* 5000/2000 are not multiples of 1500: the numbers come first */
 	assert_int_equal(graph_validate_job(g, 1500, err, sizeof(err)), SL_EJOB);
 	assert_contains(err,
@@ -310,9 +309,17 @@ static void test_wire_refusals(void **state)
 	n = hgraph_make(&h, SLUICE__NODE_KIND__OP_FULL_OUTER_JOIN);
 	n->n_inputs = 1;
 	expect_wire(&h, 1000, "graph node 1 (full_outer_join) has 1 inputs, expected 2");
-	n->n_inputs = 2;
+	n->n_inputs = 2; /* joins are planned (master/plan.c) */
+	assert_int_equal(graph_validate_job(&h.g, 1000, werr, sizeof(werr)), SL_OK);
+	n->partitions = 100001; /* the master plans a task per partition */
+	expect_wire(
+	    &h, 1000,
+	    "graph node 1 (full_outer_join) has 100001 partitions (limit 100000)");
+	n = hgraph_make(&h, SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW);
+	n->length_ms = n->slide_ms = 1000;
+	n->partitions = 4000000000u;
 	expect_wire(&h, 1000,
-	            "node 1 (full_outer_join): full_outer_join is not supported");
+	            "graph node 1 (count_by_value_and_window) has 4000000000 partitions");
 
 	/* assign_event_time runs fused in the chain: planned today */
 	n = hgraph_make(&h, SLUICE__NODE_KIND__OP_ASSIGN_EVENT_TIME);
