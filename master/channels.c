@@ -278,7 +278,11 @@ static const char *parse_spec(const cJSON *o, chan_spec *s)
 	s->brokers = opt_str(o, "brokers", "", &bad);
 	s->source = opt_str(o, "source", "", &bad);
 	const cJSON *iv = cJSON_GetObjectItemCaseSensitive(o, "batch_interval_ms");
-	s->interval_ms = cJSON_IsNumber(iv) ? (int64_t)iv->valuedouble : 1000;
+	/* converted only within range: a double outside int64 is undefined */
+	s->interval_ms = !cJSON_IsNumber(iv) ? 1000
+	                 : iv->valuedouble >= 10 && iv->valuedouble <= 3600000
+	                     ? (int64_t)iv->valuedouble
+	                     : -1;
 	if (bad)
 		return "string values of at most 500 characters";
 	if (iv != NULL &&

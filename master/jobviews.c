@@ -147,7 +147,11 @@ static const char *import_fields(const cJSON *o, const cJSON **name, const cJSON
 	*conf = cJSON_GetObjectItemCaseSensitive(o, "conf");
 	*graph = cJSON_GetObjectItemCaseSensitive(o, "graph");
 	const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "batch_interval_ms");
-	*iv = cJSON_IsNumber(i) ? (int64_t)i->valuedouble : 0;
+	/* converted only within range (a double outside int64 is undefined);
+	 * the engine's submit check names the limits of a kept value */
+	*iv = cJSON_IsNumber(i) && i->valuedouble >= 0 && i->valuedouble <= 3600000
+	          ? (int64_t)i->valuedouble
+	          : 0;
 	if (!cJSON_IsObject(o))
 		return "a JSON object (sluice config export's output)";
 	if (!cJSON_IsString(*name) || !cJSON_IsString(*hash) || !cJSON_IsString(*graph))
