@@ -343,6 +343,8 @@ static const char *parse_spec(const cJSON *o, chan_spec *s)
 		return "batch_interval_ms as an integer 10..3600000";
 	if (!name_ok(s->name))
 		return "a name of 1..90 letters, digits, '-' or '_'";
+	if (strcmp(kind, "dir") == 0 && cJSON_GetObjectItemCaseSensitive(o, "topic"))
+		return "no topic for kind \"dir\" (user jobs read DIR/data)";
 	if (strcmp(kind, "dir") == 0)
 		return dir_spec_problem(s);
 	if (strcmp(kind, "kafka") != 0 || s->dir[0] != '\0')

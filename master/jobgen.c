@@ -27,7 +27,7 @@
 static bool take_save_dir(batch *b, const char *sub)
 {
 	char *ok = sl_asprintf("%s/_SUCCESS", sub);
-	bool done = strstr(sub, ".tmp-e") == NULL && access(ok, F_OK) == 0;
+	bool done = strstr(strrchr(sub, '/'), ".tmp-e") == NULL && access(ok, F_OK) == 0;
 	sl_free(ok);
 	DIR *d = done ? opendir(sub) : NULL;
 	if (d == NULL)

@@ -6,7 +6,8 @@ save_as_text_files(D/landing/batch)) and CH.read (text_file_stream(D/landing)
 whose "again" output saves its text_file_stream(input.dir) as it is) reads
 D/data, so it reads the channel:
 
-- bad specs are refused naming the problem (a relative dir; an unknown kind);
+- bad specs are refused naming the problem (a relative dir; an unknown
+  kind; a topic on a dir channel; a second channel on the same dir);
 - the channel shows kind dir, its landing and data directories, both system
   jobs PUBLISHED, NOT_READY, and the user job as its reader;
 - the user job cannot start (CLI exit 1, REST 409) while CH.read is STOPPED:
@@ -91,6 +92,10 @@ def test():
     status, body = call(base, "POST", "/api/v1/channels", op,
                         {"name": ch, "kind": "tape", "source": "dir:/x"})
     check(status == 400 and "kind" in body["error"], f"an unknown kind: {status} {body}")
+    status, body = call(base, "POST", "/api/v1/channels", op,
+                        {"name": ch, "kind": "dir", "dir": "/x", "topic": "t",
+                         "source": "dir:/y"})
+    check(status == 400 and "no topic" in body["error"], f"a topic on a dir channel: {body}")
 
     r = c.client("channels", "create", ch, "--dir", d, "--source",
                  f"socket:127.0.0.1:{src.port}", "--batch-interval", "500ms")
