@@ -16,14 +16,15 @@ static void print_row(const cJSON *ch)
 	char wj[160], rj[160];
 	snprintf(wj, sizeof(wj), "%s=%s", json_str(w, "name"), json_str(w, "state"));
 	snprintf(rj, sizeof(rj), "%s=%s", json_str(r, "name"), json_str(r, "state"));
+	bool dir = strcmp(json_str(ch, "kind"), "dir") == 0;
 	printf("%-16s %-6s %-20s %-10s %-30s %-30s %s\n", json_str(ch, "name"),
-	       json_str(ch, "kind"), json_str(ch, "topic"), json_str(ch, "state"), wj, rj,
-	       json_str(ch, "source"));
+	       json_str(ch, "kind"), json_str(ch, dir ? "dir" : "topic"),
+	       json_str(ch, "state"), wj, rj, json_str(ch, "source"));
 }
 
 static void print_header(void)
 {
-	printf("%-16s %-6s %-20s %-10s %-30s %-30s %s\n", "NAME", "KIND", "TOPIC",
+	printf("%-16s %-6s %-20s %-10s %-30s %-30s %s\n", "NAME", "KIND", "TOPIC/DIR",
 	       "STATE", "WRITE JOB", "READ JOB", "SOURCE");
 }
 
@@ -49,8 +50,9 @@ static int show(cJSON *o, bool json)
 	return EXIT_OK;
 }
 
-/* create NAME --topic T --brokers B --source S [--batch-interval D]: the
- * request body, or NULL (usage printed). */
+/* create NAME (--topic T --brokers B | --dir PATH) --source S
+ * [--batch-interval D]: the request body, or NULL (usage printed); --dir
+ * makes a directory channel. */
 static cJSON *create_body(int argc, char **argv, const char *name)
 {
 	cJSON *b = cJSON_CreateObject();
@@ -61,7 +63,11 @@ static cJSON *create_body(int argc, char **argv, const char *name)
 		const char *key = strcmp(o, "--topic") == 0     ? "topic"
 		                  : strcmp(o, "--brokers") == 0 ? "brokers"
 		                  : strcmp(o, "--source") == 0  ? "source"
+		                  : strcmp(o, "--dir") == 0     ? "dir"
 		                                                : NULL;
+		if (i + 1 < argc && key != NULL && strcmp(key, "dir") == 0)
+			cJSON_ReplaceItemInObjectCaseSensitive(b, "kind",
+			                                       cJSON_CreateString("dir"));
 		int64_t ms;
 		if (i + 1 < argc && key != NULL) {
 			cJSON_AddStringToObject(b, key, argv[++i]);
@@ -118,13 +124,18 @@ const client_cmd cmd_channels = {
              "       sluice channels show NAME [--json]\n"
              "       sluice channels create NAME --brokers HOST:PORT --source SRC\n"
              "                              [--topic T] [--batch-interval D] [--json]\n"
+             "       sluice channels create NAME --dir /PATH --source SRC\n"
+             "                              [--batch-interval D] [--json]\n"
              "       sluice channels delete NAME [--json]\n"
              "A channel is a Kafka topic T (default NAME) that user jobs read. Creating\n"
              "it creates two system jobs, PUBLISHED: NAME.write (data write: SRC ->\n"
              "topic T.in) and NAME.read (data read: T.in -> T, exactly once). SRC is\n"
              "kafka:TOPIC, socket:HOST:PORT or dir:/PATH. Start both (sluice start)\n"
              "before any job that reads T. Delete needs both stopped and no running\n"
-             "reader; it removes the system jobs (the topics stay).\n",
+             "reader; it removes the system jobs (the topics stay).\n"
+             "With --dir, the channel is the directory PATH: NAME.write saves SRC\n"
+             "under PATH/landing, NAME.read copies each finished batch to PATH/data,\n"
+             "which user jobs read with text_file_stream(PATH/data).\n",
     .run = channels_run,
     .needs_master = 1,
 };

@@ -145,6 +145,9 @@ static const conf_key keys[] = {
            "system jobs only, set by the master: data write or data read"),
     KEY("sluice.channel.topic", CONF_STRING, NULL, 0, 0,
         "system jobs only, set by the master: the channel's topic (user jobs read it)"),
+    KEY("sluice.channel.dir", CONF_STRING, NULL, 0, 0,
+        "system jobs only, set by the master: a directory channel's directory "
+        "(user jobs read DIR/data)"),
     KEY("sluice.channel.brokers", CONF_STRING, NULL, 0, 0,
         "system jobs only, set by the master: the channel's Kafka bootstrap servers"),
     KEY("sluice.channel.source", CONF_STRING, NULL, 0, 0,

@@ -32,9 +32,10 @@
  * fuzzer) from exhausting the master. */
 #define CHANNELS_MAX 32
 
-/* A channel as given to POST /api/v1/channels. */
+/* A channel as given to POST /api/v1/channels; dir is "" for a Kafka
+ * channel, else the directory of a directory channel. */
 typedef struct {
-	const char *name, *topic, *brokers, *source;
+	const char *name, *topic, *brokers, *source, *dir;
 	int64_t interval_ms;
 } chan_spec;
 
@@ -92,10 +93,36 @@ static sl_stream *source_stream(sl_ctx *ctx, const chan_spec *s, char *err, size
 	return NULL;
 }
 
+/* A directory channel's system job: write: SRC -> DIR/landing/batch-T;
+ * read: DIR/landing (finished save directories) -> DIR/data/batch-T, each
+ * batch published whole by save_as_text_files. */
+static int build_dir_graph(sl_ctx *ctx, const chan_spec *s, bool write, char *err,
+                           size_t len)
+{
+	char path[600];
+	sl_stream *in;
+	if (write) {
+		if ((in = source_stream(ctx, s, err, len)) == NULL)
+			return SL_EINVAL;
+	} else {
+		snprintf(path, sizeof(path), "%s/landing", s->dir);
+		in = sl_text_file_stream(ctx, path);
+	}
+	snprintf(path, sizeof(path), "%s/%s/batch", s->dir, write ? "landing" : "data");
+	sl_save_as_text_files(in, path, NULL);
+	if (api_ctx_error(ctx) != NULL) {
+		snprintf(err, len, "%s", api_ctx_error(ctx));
+		return SL_EINVAL;
+	}
+	return SL_OK;
+}
+
 /* Builds the graph of the system job with role into ctx. */
 static int build_graph(sl_ctx *ctx, const chan_spec *s, bool write, char *err, size_t len)
 {
 	char landing[300], params[700];
+	if (s->dir[0] != '\0')
+		return build_dir_graph(ctx, s, write, err, len);
 	snprintf(landing, sizeof(landing), "%s.in", s->topic);
 	sl_stream *in;
 	if (write) {
@@ -137,12 +164,14 @@ static int submit_system(master *m, const chan_spec *s, bool write, const char *
 	int rv = build_graph(ctx, s, write, err, len);
 	char jname[128];
 	snprintf(jname, sizeof(jname), "%s.%s", s->name, write ? "write" : "read");
+	/* a directory channel has no topic: the gate matches its data dir */
 	Sluice__SubmitJob__ConfEntry *conf[5] = {
 	    conf_entry("sluice.channel.name", s->name),
 	    conf_entry("sluice.channel.role", write ? "write" : "read"),
-	    conf_entry("sluice.channel.topic", s->topic),
+	    conf_entry("sluice.channel.source", s->source),
 	    conf_entry("sluice.channel.brokers", s->brokers),
-	    conf_entry("sluice.channel.source", s->source)};
+	    s->dir[0] ? conf_entry("sluice.channel.dir", s->dir)
+	              : conf_entry("sluice.channel.topic", s->topic)};
 	Sluice__SubmitJob sj = SLUICE__SUBMIT_JOB__INIT;
 	sj.name = jname;
 	sj.library.data = (uint8_t *)lib;
@@ -179,13 +208,19 @@ static cJSON *channel_json(const job *r)
 	const char *name = chgate_channel(r);
 	const job *w = chgate_system_job(r->e, name, "write");
 	const char *topic = conf_get_str(r->conf, "sluice.channel.topic");
+	const char *dir = conf_get_str(r->conf, "sluice.channel.dir");
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "name", name);
-	cJSON_AddStringToObject(o, "kind", "kafka");
+	cJSON_AddStringToObject(o, "kind", dir ? "dir" : "kafka");
 	cJSON_AddStringToObject(o, "topic", topic ? topic : "");
-	char landing[300];
+	char landing[600];
 	snprintf(landing, sizeof(landing), "%s.in", topic ? topic : "");
-	cJSON_AddStringToObject(o, "landing_topic", landing);
+	cJSON_AddStringToObject(o, "landing_topic", topic ? landing : "");
+	cJSON_AddStringToObject(o, "dir", dir ? dir : "");
+	snprintf(landing, sizeof(landing), "%s/landing", dir ? dir : "");
+	cJSON_AddStringToObject(o, "landing_dir", dir ? landing : "");
+	snprintf(landing, sizeof(landing), "%s/data", dir ? dir : "");
+	cJSON_AddStringToObject(o, "data_dir", dir ? landing : "");
 	const char *b = conf_get_str(r->conf, "sluice.channel.brokers");
 	const char *src = conf_get_str(r->conf, "sluice.channel.source");
 	cJSON_AddStringToObject(o, "brokers", b ? b : "");
@@ -195,9 +230,9 @@ static cJSON *channel_json(const job *r)
 	cJSON_AddItemToObject(o, "write_job", sysjob_json(w));
 	cJSON_AddItemToObject(o, "read_job", sysjob_json(r));
 	cJSON *readers = cJSON_AddArrayToObject(o, "readers");
-	for (size_t i = 0; topic && i < r->e->njobs; i++) {
+	for (size_t i = 0; i < r->e->njobs; i++) {
 		const job *u = r->e->jobs[i];
-		if (chgate_role(u) == NULL && chgate_reads_topic(u, topic))
+		if (chgate_role(u) == NULL && chgate_reads_channel(u, r))
 			cJSON_AddItemToArray(readers, cJSON_CreateString(u->name));
 	}
 	return o;
@@ -265,6 +300,27 @@ static bool chars_ok(const char *s, const char *set)
 	return s[0] != '\0' && s[strspn(s, set)] == '\0';
 }
 
+#define SOURCE_RULE                                                                      \
+	"a source: kafka:TOPIC, socket:HOST:PORT or dir:/PATH (letters, digits, "        \
+	"'.', '_', '-', ':' and '/')"
+
+/* What is wrong with a directory channel's spec, or NULL. */
+static const char *dir_spec_problem(const chan_spec *s)
+{
+	size_t n = strlen(s->dir);
+	if (s->dir[0] != '/' || n < 2 || n > 400 || s->dir[n - 1] == '/' ||
+	    !chars_ok(s->dir, KAFKA_TOPIC_CHARS "/") || strstr(s->dir, "..") ||
+	    strstr(s->dir, "//"))
+		return "dir as an absolute path of at most 400 letters, digits, '.', "
+		       "'_', '-' and '/' (not /, no '..', no trailing '/')";
+	if (strncmp(s->source, "kafka:", 6) == 0 &&
+	    !chars_ok(s->brokers, KAFKA_TOPIC_CHARS ":,[]"))
+		return "brokers as host:port[,host:port] for a kafka: source";
+	if (!chars_ok(s->source, KAFKA_TOPIC_CHARS ":/"))
+		return SOURCE_RULE;
+	return NULL;
+}
+
 /* Reads the POST body into s (strings point into o); NULL when it is
  * usable, else what is wrong. */
 static const char *parse_spec(const cJSON *o, chan_spec *s)
@@ -277,6 +333,7 @@ static const char *parse_spec(const cJSON *o, chan_spec *s)
 	s->topic = opt_str(o, "topic", s->name, &bad);
 	s->brokers = opt_str(o, "brokers", "", &bad);
 	s->source = opt_str(o, "source", "", &bad);
+	s->dir = opt_str(o, "dir", "", &bad);
 	const cJSON *iv = cJSON_GetObjectItemCaseSensitive(o, "batch_interval_ms");
 	/* converted only within range: a double outside int64 is undefined */
 	s->interval_ms = !cJSON_IsNumber(iv) ? 1000
@@ -290,16 +347,19 @@ static const char *parse_spec(const cJSON *o, chan_spec *s)
 		return "batch_interval_ms as an integer 10..3600000";
 	if (!name_ok(s->name))
 		return "a name of 1..90 letters, digits, '-' or '_'";
-	if (strcmp(kind, "kafka") != 0)
-		return "kind \"kafka\" (directory channels are not built yet)";
+	if (strcmp(kind, "dir") == 0 && cJSON_GetObjectItemCaseSensitive(o, "topic"))
+		return "no topic for kind \"dir\" (user jobs read DIR/data)";
+	if (strcmp(kind, "dir") == 0)
+		return dir_spec_problem(s);
+	if (strcmp(kind, "kafka") != 0 || s->dir[0] != '\0')
+		return "kind \"kafka\" (with brokers) or \"dir\" (with dir)";
 	if (!chars_ok(s->topic, KAFKA_TOPIC_CHARS) || strlen(s->topic) > 245)
 		return "a topic of 1..245 letters, digits, '.', '_' or '-' (Kafka's "
 		       "rule)";
 	if (!chars_ok(s->brokers, KAFKA_TOPIC_CHARS ":,[]"))
 		return "brokers as host:port[,host:port]";
 	if (!chars_ok(s->source, KAFKA_TOPIC_CHARS ":/"))
-		return "a source: kafka:TOPIC, socket:HOST:PORT or dir:/PATH (letters, "
-		       "digits, '.', '_', '-', ':' and '/')";
+		return SOURCE_RULE;
 	return NULL;
 }
 
@@ -325,6 +385,18 @@ static int read_syslib(master *m, uint8_t **lib, size_t *len, char *err, size_t 
 	return SL_EIO;
 }
 
+/* The channel whose directory is dir, or NULL: two channels never share
+ * one (each would take the other's files). */
+static const job *dir_owner(struct engine *e, const char *dir)
+{
+	for (size_t i = 0; i < e->njobs; i++) {
+		const char *d = conf_get_str(e->jobs[i]->conf, "sluice.channel.dir");
+		if (d != NULL && strcmp(d, dir) == 0)
+			return e->jobs[i];
+	}
+	return NULL;
+}
+
 static void create_channel(master *m, const httpd_req *req, const char *who,
                            httpd_res *res, channels_gc *gc)
 {
@@ -345,6 +417,10 @@ static void create_channel(master *m, const httpd_req *req, const char *who,
 	           jobs_find(m->engine, jn[1]) != NULL) {
 		httpd_error(res, 409, "channel '%s' or a job named %s/%s already exists",
 		            s.name, jn[0], jn[1]);
+	} else if (s.dir[0] && dir_owner(m->engine, s.dir) != NULL) {
+		httpd_error(res, 409,
+		            "directory %s is already the directory of channel '%s'",
+		            s.dir, chgate_channel(dir_owner(m->engine, s.dir)));
 	} else if (channel_count(m->engine) >= CHANNELS_MAX) {
 		httpd_error(res, 409,
 		            "there are already %d channels, the most a master keeps",
@@ -367,8 +443,9 @@ static void create_channel(master *m, const httpd_req *req, const char *who,
 			job_free(w);
 		}
 	} else {
-		log_info("channel %s created by %s: topic %s, source %s", s.name, who,
-		         s.topic, s.source);
+		log_info("channel %s created by %s: %s %s, source %s", s.name, who,
+		         s.dir[0] ? "directory" : "topic", s.dir[0] ? s.dir : s.topic,
+		         s.source);
 		reply_json(res, 201,
 		           channel_json(chgate_system_job(m->engine, s.name, "read")));
 	}
@@ -415,11 +492,10 @@ static void delete_channel(master *m, const char *name, const char *who, httpd_r
 		httpd_error(res, 404, "no channel named '%.100s'", name);
 		return;
 	}
-	const char *topic = conf_get_str(sys[1]->conf, "sluice.channel.topic");
-	for (size_t i = 0; topic && i < e->njobs; i++) {
+	for (size_t i = 0; i < e->njobs; i++) {
 		const job *u = e->jobs[i];
 		if (chgate_role(u) == NULL && is_active(u) &&
-		    chgate_reads_topic(u, topic)) {
+		    chgate_reads_channel(u, sys[1])) {
 			httpd_error(res, 409,
 			            "channel '%s' is read by job '%s', which is %s: stop "
 			            "it first",

@@ -1,6 +1,9 @@
 /*
  * Channels (SPEC §8, docs/operations.md "Channels and system jobs"): a named
- * data path between the outside world and user jobs, kept in a Kafka topic.
+ * data path between the outside world and user jobs, kept in a Kafka topic
+ * (or, for a directory channel DIR, in DIR/landing and DIR/data: write
+ * saves the source under DIR/landing, read copies each finished batch to
+ * DIR/data, which user jobs read with text_file_stream).
  * Creating channel C with topic T creates its two system jobs, ordinary jobs
  * of the engine built by the master from built-in nodes only:
  *
@@ -8,7 +11,8 @@
  *                          a directory) -> Kafka topic T.in (the landing)
  *   C.read  (data read)   T.in -> T, exactly once: what user jobs read
  *
- * A user job whose Kafka sources name T reads the channel; it cannot start
+ * A user job whose Kafka sources name T (directory channel: whose
+ * text_file_stream names DIR/data) reads the channel; it cannot start
  * while either system job is not RUNNING (chgate.h, called by
  * runconf_check_start). A channel has no table of its own: it is the pair
  * of system jobs, marked by their sluice.channel.* keys, so it is persisted,

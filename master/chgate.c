@@ -48,6 +48,33 @@ bool chgate_reads_topic(const job *j, const char *topic)
 	return false;
 }
 
+/* Whether one of j's text_file_stream sources names dir (a trailing '/'
+ * of the job's path aside). */
+static bool reads_dir(const job *j, const char *dir)
+{
+	size_t dl = strlen(dir);
+	for (size_t i = 0; i < j->graph->n_nodes; i++) {
+		const Sluice__Node *n = j->graph->nodes[i];
+		if (n->kind == SLUICE__NODE_KIND__SRC_FILES && n->path &&
+		    strncmp(n->path, dir, dl) == 0 &&
+		    n->path[dl + strspn(n->path + dl, "/")] == '\0')
+			return true;
+	}
+	return false;
+}
+
+bool chgate_reads_channel(const job *j, const job *r)
+{
+	const char *dir = conf_get_str(r->conf, "sluice.channel.dir");
+	const char *topic = conf_get_str(r->conf, "sluice.channel.topic");
+	if (dir != NULL) {
+		char data[600];
+		snprintf(data, sizeof(data), "%s/data", dir);
+		return reads_dir(j, data);
+	}
+	return topic != NULL && chgate_reads_topic(j, topic);
+}
+
 /* The state a user sees (as job_shown_state, without calling back into
  * lifecycle.c, which calls this file through runconf.c). */
 static const char *state_of(const job *s)
@@ -67,17 +94,23 @@ static int check_channel(const job *j, const job *r, char *err, size_t errlen)
 {
 	const char *name = chgate_channel(r);
 	const char *topic = conf_get_str(r->conf, "sluice.channel.topic");
-	if (topic == NULL || !chgate_reads_topic(j, topic))
+	const char *dir = conf_get_str(r->conf, "sluice.channel.dir");
+	if (!chgate_reads_channel(j, r))
 		return SL_OK;
+	char src[600];
+	if (dir != NULL)
+		snprintf(src, sizeof(src), "directory %s/data", dir);
+	else
+		snprintf(src, sizeof(src), "topic %s", topic);
 	const job *sys[2] = {chgate_system_job(r->e, name, "write"), r};
 	const char *what[2] = {"data write", "data read"};
 	for (int k = 0; k < 2; k++) {
 		if (sys[k] != NULL && sys[k]->state == JOB_RUNNING && !sys[k]->draining)
 			continue;
 		snprintf(err, errlen,
-		         "job '%s' reads channel '%s' (topic %s), whose %s system job "
+		         "job '%s' reads channel '%s' (%s), whose %s system job "
 		         "'%s.%s' is %s: start it first",
-		         j->name, name, topic, what[k], name, k == 0 ? "write" : "read",
+		         j->name, name, src, what[k], name, k == 0 ? "write" : "read",
 		         state_of(sys[k]));
 		return SL_ESTATE;
 	}

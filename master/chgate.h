@@ -24,6 +24,11 @@ job *chgate_system_job(struct engine *e, const char *name, const char *role);
 /* Whether one of j's Kafka sources names topic. */
 bool chgate_reads_topic(const job *j, const char *topic);
 
+/* Whether user job j reads the channel whose data read job is r: a Kafka
+ * source names the channel's topic, or (directory channel DIR) a
+ * text_file_stream names DIR/data. */
+bool chgate_reads_channel(const job *j, const job *r);
+
 /* SL_OK when every channel j reads has both system jobs RUNNING (or j is a
  * system job); else SL_ESTATE with a message naming the job, the channel
  * and the system job that is not running, with its state. */

@@ -20,6 +20,27 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/* A finished save_as_text_files directory (DIR/SUB holding _SUCCESS; never
+ * an uncommitted SUB.tmp-eN): its part files go into the batch. */
+static bool take_save_dir(batch *b, const char *sub)
+{
+	char *ok = sl_asprintf("%s/_SUCCESS", sub);
+	bool done = strstr(strrchr(sub, '/'), ".tmp-e") == NULL && access(ok, F_OK) == 0;
+	sl_free(ok);
+	DIR *d = done ? opendir(sub) : NULL;
+	if (d == NULL)
+		return false;
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
+		if (strncmp(de->d_name, "part-", 5) != 0)
+			continue;
+		b->files = sl_realloc(b->files, (b->nfiles + 1) * sizeof(char *));
+		b->files[b->nfiles++] = sl_asprintf("%s/%s", sub, de->d_name);
+	}
+	closedir(d);
+	return true;
+}
 
 static void list_new_files(job *j, const Sluice__Node *n, batch *b)
 {
@@ -35,16 +56,22 @@ static void list_new_files(job *j, const Sluice__Node *n, batch *b)
 		bool seen = false;
 		for (size_t i = 0; i < j->nseen && !seen; i++)
 			seen = strcmp(j->seen_files[i], path) == 0;
-		if (seen || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-		    (int64_t)st.st_mtime * 1000 > b->time_ms) {
+		if (seen || stat(path, &st) != 0 ||
+		    (int64_t)st.st_mtime * 1000 > b->time_ms ||
+		    !(S_ISREG(st.st_mode) ||
+		      (S_ISDIR(st.st_mode) && take_save_dir(b, path)))) {
 			sl_free(path);
 			continue;
 		}
 		j->seen_files =
 		    sl_realloc(j->seen_files, (j->nseen + 1) * sizeof(char *));
 		j->seen_files[j->nseen++] = sl_strdup(path);
-		b->files = sl_realloc(b->files, (b->nfiles + 1) * sizeof(char *));
-		b->files[b->nfiles++] = path;
+		if (S_ISREG(st.st_mode)) {
+			b->files = sl_realloc(b->files, (b->nfiles + 1) * sizeof(char *));
+			b->files[b->nfiles++] = path;
+		} else {
+			sl_free(path);
+		}
 	}
 	closedir(d);
 }

@@ -96,13 +96,17 @@ static void stage_take_parts(stage *s, parts *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* Whether path, as the generator lists it (DIR/NAME), is a file of dir:
- * the batch's files are those of every file stream of the job. */
+/* Whether path, as the generator lists it (DIR/NAME, or DIR/SUB/part-N of
+ * a finished save directory), is a file of dir: the batch's files are those
+ * of every file stream of the job. */
 static bool file_in_dir(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);
-	return strncmp(path, dir, n) == 0 && path[n] == '/' &&
-	       strchr(path + n + 1, '/') == NULL;
+	if (strncmp(path, dir, n) != 0 || path[n] != '/')
+		return false;
+	const char *sub = strchr(path + n + 1, '/');
+	return sub == NULL ||
+	       (strchr(sub + 1, '/') == NULL && strncmp(sub + 1, "part-", 5) == 0);
 }
 
 /* src: the batch whose records the partitions are (a window reads earlier
