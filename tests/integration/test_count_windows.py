@@ -17,11 +17,10 @@ The test feeds lines for ~10 batches on two workers, then checks:
 """
 import collections
 import os
-import time
 
 from harness import (Cluster, TextServer, check, counter_diff, jobs_table, run,
-                     saved_batches, wait_for, BUILD)
-from test_windows import counts, make_lines
+                     saved_batches, BUILD)
+from test_windows import counts, drain, make_lines
 
 UNIT_MS = 500
 WINDOWS = {"c3s1": (3, 1), "c5s2": (5, 2), "v3s1": (3, 1), "v5s2": (5, 2)}
@@ -71,20 +70,7 @@ def test():
              "--name", "cwin", "--batch-interval", f"{UNIT_MS}ms",
              "--conf", f"source.port={server.port}", "--conf", f"output.path={out}",
              "--conf", f"window.unit_ms={UNIT_MS}")
-    wait_for(lambda: server.done.is_set(), 60, "the text to be sent")
-    wait_for(lambda: sum(counts(os.path.join(out, "batch")).values(),
-                         collections.Counter()).total() >= len(text.split()),
-             60, "every word counted in the per-batch output")
-    last = max(saved_batches(os.path.join(out, "batch")))
-    wait_for(lambda: all(max(saved_batches(os.path.join(out, n)), default=0) >= last +
-                         5 * UNIT_MS for n in WINDOWS), 60, "windows past the last word")
-    c.client("stop", "cwin")
-    time.sleep(0.5)
-
-    per_batch = counts(os.path.join(out, "batch"))
-    total = sum(per_batch.values(), collections.Counter())
-    check(total == collections.Counter(text.split()),
-          f"the per-batch outputs hold every fed word once ({total.total()} words)")
+    per_batch = drain(c, server, out, text, "cwin", WINDOWS)
     check(sum(1 for cnt in per_batch.values() if cnt) >= 5, "the words span 5+ batches")
     first, final = min(per_batch), max(per_batch)
     for name, (length, slide) in WINDOWS.items():

@@ -58,23 +58,29 @@ def start(name, server):
     return c, out
 
 
-def finish_and_check(c, server, out, text):
-    """Waits for every word and the windows past it, stops the job, checks
-    every window against the per-batch outputs."""
+def drain(c, server, out, text, job, windows):
+    """Waits for every word and for the windows past it, stops the job and
+    returns the per-batch counts, checked to hold every fed word once."""
     wait_for(lambda: server.done.is_set(), 60, "the text to be sent")
     wait_for(lambda: sum(counts(os.path.join(out, "batch")).values(),
                          collections.Counter()).total() >= len(text.split()),
              60, "every word counted in the per-batch output")
     last = max(saved_batches(os.path.join(out, "batch")))
     wait_for(lambda: all(max(saved_batches(os.path.join(out, n)), default=0) >= last +
-                         5 * UNIT_MS for n in WINDOWS), 60, "windows past the last word")
-    c.client("stop", "win")
+                         5 * UNIT_MS for n in windows), 60, "windows past the last word")
+    c.client("stop", job)
     time.sleep(0.5)
-
     per_batch = counts(os.path.join(out, "batch"))
     total = sum(per_batch.values(), collections.Counter())
     check(total == collections.Counter(text.split()),
           f"the per-batch outputs hold every fed word once ({total.total()} words)")
+    return per_batch
+
+
+def finish_and_check(c, server, out, text):
+    """Waits for every word and the windows past it, stops the job, checks
+    every window against the per-batch outputs."""
+    per_batch = drain(c, server, out, text, "win", WINDOWS)
     nonempty = [t for t, cnt in per_batch.items() if cnt]
     check(len(nonempty) >= 5, f"the words span {len(nonempty)} batches")
     first, final = min(per_batch), max(per_batch)
