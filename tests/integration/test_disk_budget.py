@@ -2,7 +2,7 @@
 
 Two workers with a small memory budget and sluice.worker.diskBudget=BUDGET
 run slow_wordcount (1 ms per 1 KiB line; blocks stored MEMORY_AND_DISK_SER_2:
-spilled to disk and replicated) with backpressure OFF, fed for 60 s several times faster
+spilled to disk and replicated) with backpressure OFF, fed for 30 s several times faster
 than it processes. Sampled every 0.25 s:
 
 - each worker's blocks and WAL directories never hold more than BUDGET
@@ -20,7 +20,7 @@ from harness import BUILD, Cluster, check, fail, jobs_table, log, run, wait_for
 
 BUDGET = 12 * 2**20
 FEED = 12 * 2**20      # bytes/s; the job takes about 1 KiB line / ms / slot
-SECONDS = 60
+SECONDS = 30
 
 
 def text_chunk():
