@@ -89,7 +89,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md ${_docs} DESTINATION ${CMAKE_INSTA
 # ---- cpack -G DEB ----
 # Depends: from dpkg-shlibdeps (the libraries the binaries link: libnng,
 # librdkafka, liblz4, libsqlite3, libcjson, libprotobuf-c, libmbedcrypto, libc)
-# plus adduser for the postinst that creates the sluice user.
+# plus adduser for the postinst that creates the sluice user, and libcurl4,
+# which the master loads with dlopen for email alerts (master/notify.c), so
+# dpkg-shlibdeps cannot see it.
 set(CPACK_PACKAGE_NAME sluice)
 set(CPACK_PACKAGE_VENDOR "Sluice")
 set(CPACK_PACKAGE_CONTACT "Sluice developers <sluice-dev@localhost>")
@@ -105,7 +107,7 @@ set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, libcurl4")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "openssh-client, openssl")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "gcc, libc6-dev, pkg-config, make")
 set(_conffiles ${PROJECT_BINARY_DIR}/packaging/conffiles)

@@ -21,9 +21,11 @@
 #include <nng/supplemental/http/http.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -105,39 +107,112 @@ static char *mail_text(const settings *s, const item *it)
 	                   date, s->from, to, it->subject, it->subject, it->json);
 }
 
+/* libcurl is loaded when the first email is sent, not linked into the
+ * master: linked, its dependency tree (gnutls, krb5, ldap, ssh2, ...) and
+ * curl_global_init's OpenSSL start took about 6 MB of every master's RSS,
+ * with or without email alerts (docs/performance.md, idle memory). The
+ * delivery thread is the only caller, so it loads the library once and
+ * keeps it for the life of the process. */
+typedef struct {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *c, CURLoption opt, ...);
+	CURLcode (*easy_perform)(CURL *c);
+	void (*easy_cleanup)(CURL *c);
+	const char *(*easy_strerror)(CURLcode rc);
+	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+	void (*slist_free_all)(struct curl_slist *l);
+} curl_api;
+
+#define CURL_SONAME "libcurl.so.4"
+
+static const struct {
+	const char *name;
+	size_t off;
+} curl_syms[] = {
+    {"curl_global_init", offsetof(curl_api, global_init)},
+    {"curl_easy_init", offsetof(curl_api, easy_init)},
+    {"curl_easy_setopt", offsetof(curl_api, easy_setopt)},
+    {"curl_easy_perform", offsetof(curl_api, easy_perform)},
+    {"curl_easy_cleanup", offsetof(curl_api, easy_cleanup)},
+    {"curl_easy_strerror", offsetof(curl_api, easy_strerror)},
+    {"curl_slist_append", offsetof(curl_api, slist_append)},
+    {"curl_slist_free_all", offsetof(curl_api, slist_free_all)},
+};
+
+static curl_api cu;
+static bool cu_ok;
+static char cu_error[320];
+static pthread_once_t cu_once = PTHREAD_ONCE_INIT;
+
+static void curl_load(void)
+{
+	void *h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) {
+		snprintf(cu_error, sizeof(cu_error),
+		         "email alerts need libcurl (Debian package libcurl4): %s",
+		         dlerror());
+		return;
+	}
+	curl_api a;
+	for (size_t i = 0; i < sizeof(curl_syms) / sizeof(curl_syms[0]); i++) {
+		void *p = dlsym(h, curl_syms[i].name);
+		if (p == NULL) {
+			snprintf(cu_error, sizeof(cu_error), "%s has no %s", CURL_SONAME,
+			         curl_syms[i].name);
+			return;
+		}
+		/* POSIX: a dlsym result converts to a function pointer */
+		memcpy((char *)&a + curl_syms[i].off, &p, sizeof(p));
+	}
+	CURLcode rc = a.global_init(CURL_GLOBAL_DEFAULT);
+	if (rc != CURLE_OK) {
+		snprintf(cu_error, sizeof(cu_error), "curl_global_init: %s",
+		         a.easy_strerror(rc));
+		return;
+	}
+	cu = a;
+	cu_ok = true;
+}
+
 static int email_deliver(const settings *s, const item *it, char *err, size_t errlen)
 {
-	CURL *c = curl_easy_init();
+	pthread_once(&cu_once, curl_load);
+	if (!cu_ok) {
+		snprintf(err, errlen, "SMTP %s: %s", s->smtp_url, cu_error);
+		return SL_EIO;
+	}
+	CURL *c = cu.easy_init();
 	if (c == NULL) {
 		snprintf(err, errlen, "curl_easy_init failed");
 		return SL_ENOMEM;
 	}
 	struct curl_slist *rcpt = NULL;
 	for (size_t i = 0; i < it->nrcpt; i++)
-		rcpt = curl_slist_append(rcpt, it->rcpt[i]);
+		rcpt = cu.slist_append(rcpt, it->rcpt[i]);
 	payload p = {.buf = mail_text(s, it)};
 	p.len = strlen(p.buf);
-	curl_easy_setopt(c, CURLOPT_URL, s->smtp_url);
-	curl_easy_setopt(c, CURLOPT_MAIL_FROM, s->from);
-	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
-	curl_easy_setopt(c, CURLOPT_READFUNCTION, mail_read);
-	curl_easy_setopt(c, CURLOPT_READDATA, &p);
-	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(c, CURLOPT_USE_SSL, s->starttls);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
+	cu.easy_setopt(c, CURLOPT_URL, s->smtp_url);
+	cu.easy_setopt(c, CURLOPT_MAIL_FROM, s->from);
+	cu.easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+	cu.easy_setopt(c, CURLOPT_READFUNCTION, mail_read);
+	cu.easy_setopt(c, CURLOPT_READDATA, &p);
+	cu.easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	cu.easy_setopt(c, CURLOPT_USE_SSL, s->starttls);
+	cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
+	cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
 	if (s->user[0]) {
-		curl_easy_setopt(c, CURLOPT_USERNAME, s->user);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, s->password);
+		cu.easy_setopt(c, CURLOPT_USERNAME, s->user);
+		cu.easy_setopt(c, CURLOPT_PASSWORD, s->password);
 	}
 	if (s->ca[0])
-		curl_easy_setopt(c, CURLOPT_CAINFO, s->ca);
-	CURLcode rc = curl_easy_perform(c);
+		cu.easy_setopt(c, CURLOPT_CAINFO, s->ca);
+	CURLcode rc = cu.easy_perform(c);
 	if (rc != CURLE_OK)
-		snprintf(err, errlen, "SMTP %s: %s", s->smtp_url, curl_easy_strerror(rc));
-	curl_slist_free_all(rcpt);
-	curl_easy_cleanup(c);
+		snprintf(err, errlen, "SMTP %s: %s", s->smtp_url, cu.easy_strerror(rc));
+	cu.slist_free_all(rcpt);
+	cu.easy_cleanup(c);
 	sl_free(p.buf);
 	return rc == CURLE_OK ? SL_OK : SL_EIO;
 }
@@ -511,12 +586,6 @@ static int settings_load(settings *s, const sl_conf *c, char *err, size_t errlen
 	return SL_OK;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_start(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 int notifier_new(notifier **out, const sl_conf *conf, notify_done_fn done, void *arg,
                  char *err, size_t errlen)
 {
@@ -526,7 +595,6 @@ int notifier_new(notifier **out, const sl_conf *conf, notify_done_fn done, void 
 		sl_free(n);
 		return rv;
 	}
-	pthread_once(&curl_once, curl_start);
 	n->done = done;
 	n->arg = arg;
 	pthread_mutex_init(&n->mu, NULL);
