@@ -290,7 +290,7 @@ static void window_reduced(ojob *oj, batch *b, const Sluice__Node *n, parts *out
  * window's reduced batches reduced (summed) again into this batch's final
  * shuffle. The worker tells the two levels apart by the task's input: the
  * final stage reads shuffles of the same node (worker/ops.c). */
-static void reduce_window_parts(ojob *oj, batch *src, const Sluice__Node *n, parts *out)
+static stage *window_final_stage(ojob *oj, batch *src, const Sluice__Node *n)
 {
 	stage *f = stage_find(src->wins, src->nwins, n->id);
 	if (f == NULL) {
@@ -305,7 +305,12 @@ static void reduce_window_parts(ojob *oj, batch *src, const Sluice__Node *n, par
 	} else if (src != oj->b) {
 		stage_borrow(oj, f);
 	}
-	reduce_parts(f, out);
+	return f;
+}
+
+static void reduce_window_parts(ojob *oj, batch *src, const Sluice__Node *n, parts *out)
+{
+	reduce_parts(window_final_stage(oj, src, n), out);
 }
 
 static uint32_t node_reducers(job *j, const Sluice__Node *n)
@@ -314,20 +319,27 @@ static uint32_t node_reducers(job *j, const Sluice__Node *n)
 }
 
 /* Whether join n reads its sides' own shuffles (Spark's shared
- * partitioner): both sides are keyed reductions (reduce/count/group by
- * key, their reduce output hash-partitioned by key) into the same number of
- * partitions, and the join asks for that number or for 0 (the default:
- * then it takes theirs). Its reduce task then reduces each side's
- * partition itself and joins them: no second shuffle of either side. */
+ * partitioner): both sides are keyed reductions (reduce/count/group by key,
+ * reduce_by_key_and_window, count_by_value_and_window: their reduce output
+ * is hash-partitioned by key) into the same number of partitions, and the
+ * join asks for that number or for 0 (the default: then it takes theirs).
+ * Its reduce task then reduces each side's partition itself and joins
+ * them: no second shuffle of either side. */
 static bool join_shares_sides(job *j, const Sluice__Node *n)
 {
 	uint32_t np[2];
 	for (int k = 0; k < 2; k++) {
 		const Sluice__Node *in = graph_node(j->graph, n->inputs[k]);
-		if (in->kind != SLUICE__NODE_KIND__OP_REDUCE_BY_KEY &&
-		    in->kind != SLUICE__NODE_KIND__OP_COUNT_BY_KEY &&
-		    in->kind != SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
+		switch (in->kind) {
+		case SLUICE__NODE_KIND__OP_REDUCE_BY_KEY:
+		case SLUICE__NODE_KIND__OP_COUNT_BY_KEY:
+		case SLUICE__NODE_KIND__OP_GROUP_BY_KEY:
+		case SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW:
+		case SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW:
+			break;
+		default:
 			return false;
+		}
 		np[k] = node_reducers(j, in);
 	}
 	return np[0] == np[1] && (n->partitions == 0 || n->partitions == np[0]);
@@ -341,10 +353,14 @@ static void join_stages(ojob *oj, batch *src, const Sluice__Node *n, stage *side
 {
 	job *j = oj->b->job;
 	if (join_shares_sides(j, n)) {
-		for (int k = 0; k < 2; k++)
-			side[k] =
-			    shuffle_stage(oj, src, graph_node(j->graph, n->inputs[k]));
-		return;
+		for (int k = 0; k < 2; k++) {
+			const Sluice__Node *in = graph_node(j->graph, n->inputs[k]);
+			side[k] = graph_is_batch_window(in->kind)
+			              ? window_final_stage(oj, src, in)
+			              : shuffle_stage(oj, src, in);
+		}
+		if (side[0]->num_reducers == side[1]->num_reducers)
+			return; /* else planned apart (the slots changed): reshuffle */
 	}
 	for (size_t i = 0; i + 1 < src->njoins; i += 2)
 		if (src->joins[i]->shuffle_node == n->id) {

@@ -9,6 +9,7 @@ missing side; cogroup as one line per key with both value lists sorted),
 and the per-batch comparison the tests share.
 """
 import collections
+import json
 import os
 
 from harness import check, log, saved_batches
@@ -53,6 +54,15 @@ def reference(kind, left, right):
             for b in rg.get(k, ["null"]):
                 out[f"{k}\t[{a},{b}]"] += 1
     return out
+
+
+def reduced(recs):
+    """join_job.c's reduce_by_key(join_concat) of (key, value) records:
+    (key, the key's values sorted and joined by '+')."""
+    g = collections.defaultdict(list)
+    for k, v in recs:
+        g[k].append(v)
+    return [(k, "+".join(sorted(vs))) for k, vs in g.items()]
 
 
 def cogroup_line(ln):
@@ -100,3 +110,12 @@ def check_join_output(out, name, kind, times, sides_at, expect_nulls):
     check(lines > 0, f"{name}: has output lines")
     check((nulls > 0) == expect_nulls,
           f"{name}: {'has' if expect_nulls else 'no'} missing sides ({nulls})")
+
+
+def batch_tasks(c, job):
+    """{batch ms: (input records, tasks, task failures)} of the job's
+    finished batches, from `sluice monitor --json`."""
+    lines = c.client("monitor", job, "--json", "--no-output", "--duration", "1s",
+                     timeout=60).stdout.splitlines()
+    return {b["batch_ms"]: (b["input_records"], b["tasks"], b["task_failures"])
+            for b in map(json.loads, lines)}

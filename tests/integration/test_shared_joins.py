@@ -23,13 +23,13 @@ sides computed here (each key's values sorted, joined by '+'), and
 sjoin / sfo equal the join of those (matches and nulls both present).
 """
 import collections
-import json
 import os
 import random
 import time
 
 from harness import BUILD, Cluster, TextServer, check, jobs_table, run, saved_batches, wait_for
-from join_ref import check_join_output, check_saved_sides, fed_count, read_lines
+from join_ref import (batch_tasks, check_join_output, check_saved_sides, fed_count, read_lines,
+                      reduced)
 
 UNIT_MS = 500
 N = 600
@@ -39,14 +39,6 @@ EMPTY_BATCH_TASKS = {"shared": 12, "reshuffled": 26}
 def make_side(tag, keys, n, seed):
     rnd = random.Random(seed)
     return [f"k{rnd.randrange(*keys)} {tag}{i}" for i in range(n)]
-
-
-def reduced(recs):
-    """The (key, values sorted and joined by '+') records of one batch side."""
-    g = collections.defaultdict(list)
-    for k, v in recs:
-        g[k].append(v)
-    return [(k, "+".join(sorted(vs))) for k, vs in g.items()]
 
 
 def check_job(out, job, lrecs, rrecs, last):
@@ -62,14 +54,6 @@ def check_job(out, job, lrecs, rrecs, last):
         return reduced(left.get(t, [])), reduced(right.get(t, []))
     check_join_output(out, "sjoin", "join", times, sides_at, False)
     check_join_output(out, "sfo", "fo", times, sides_at, True)
-
-
-def batch_tasks(c, job):
-    """{batch ms: (input records, tasks, task failures)} of the finished batches."""
-    lines = c.client("monitor", job, "--json", "--no-output", "--duration", "1s",
-                     timeout=60).stdout.splitlines()
-    return {b["batch_ms"]: (b["input_records"], b["tasks"], b["task_failures"])
-            for b in map(json.loads, lines)}
 
 
 def test():

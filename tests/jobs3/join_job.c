@@ -20,8 +20,12 @@
  *   OUT/wfo-T    full_outer_join(window(left), right, 3)   (a window and a
  *                plain stream: output every slide)
  *   OUT/wcg-T    cogroup(window(left), window(right), 0)
+ *   OUT/swfo-T   full_outer_join(rl, rr, 0) of rl, rr =
+ *                reduce_by_key_and_window(left/right, join_concat, 3):
+ *                partitioned alike, so read without a reshuffle
  * join.mode=shared, joins of reduce_by_key outputs (join.partitions each;
- * reduce "join_concat": the key's values sorted, joined by '+'):
+ * reduce "join_concat" here and above: the key's values sorted, joined by
+ * '+'):
  *   OUT/rl-T, OUT/rr-T  the two reduced sides
  *   OUT/sjoin-T  join(rl, rr, join.partitions)     co-partitioned: no reshuffle
  *   OUT/sfo-T    full_outer_join(rl, rr, 0)         0: takes the sides' count
@@ -134,6 +138,11 @@ static void window_joins(sl_ctx *ctx, sl_stream *l, sl_stream *r, const char *di
 	save(sl_join(lw, rw, 2), dir, "wjoin");
 	save(sl_full_outer_join(lw, r, 3), dir, "wfo");
 	save(sl_cogroup(lw, rw, 0), dir, "wcg");
+	sl_stream *rl =
+	    sl_reduce_by_key_and_window(l, "join_concat", NULL, NULL, len, slide, 3);
+	sl_stream *rr =
+	    sl_reduce_by_key_and_window(r, "join_concat", NULL, NULL, len, slide, 3);
+	save(sl_full_outer_join(rl, rr, 0), dir, "swfo");
 }
 
 static void shared_joins(sl_ctx *ctx, sl_stream *l, sl_stream *r, const char *dir)
