@@ -290,7 +290,7 @@ static void window_reduced(ojob *oj, batch *b, const Sluice__Node *n, parts *out
  * window's reduced batches reduced (summed) again into this batch's final
  * shuffle. The worker tells the two levels apart by the task's input: the
  * final stage reads shuffles of the same node (worker/ops.c). */
-static void reduce_window_parts(ojob *oj, batch *src, const Sluice__Node *n, parts *out)
+static stage *window_final_stage(ojob *oj, batch *src, const Sluice__Node *n)
 {
 	stage *f = stage_find(src->wins, src->nwins, n->id);
 	if (f == NULL) {
@@ -305,14 +305,63 @@ static void reduce_window_parts(ojob *oj, batch *src, const Sluice__Node *n, par
 	} else if (src != oj->b) {
 		stage_borrow(oj, f);
 	}
-	reduce_parts(f, out);
+	return f;
+}
+
+static void reduce_window_parts(ojob *oj, batch *src, const Sluice__Node *n, parts *out)
+{
+	reduce_parts(window_final_stage(oj, src, n), out);
+}
+
+static uint32_t node_reducers(job *j, const Sluice__Node *n)
+{
+	return n->partitions ? n->partitions : default_reducers(j);
+}
+
+/* Whether join n reads its sides' own shuffles (Spark's shared
+ * partitioner): both sides are keyed reductions (reduce/count/group by key,
+ * reduce_by_key_and_window, count_by_value_and_window: their reduce output
+ * is hash-partitioned by key) into the same number of partitions, and the
+ * join asks for that number or for 0 (the default: then it takes theirs).
+ * Its reduce task then reduces each side's partition itself and joins
+ * them: no second shuffle of either side. */
+static bool join_shares_sides(job *j, const Sluice__Node *n)
+{
+	uint32_t np[2];
+	for (int k = 0; k < 2; k++) {
+		const Sluice__Node *in = graph_node(j->graph, n->inputs[k]);
+		switch (in->kind) {
+		case SLUICE__NODE_KIND__OP_REDUCE_BY_KEY:
+		case SLUICE__NODE_KIND__OP_COUNT_BY_KEY:
+		case SLUICE__NODE_KIND__OP_GROUP_BY_KEY:
+		case SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW:
+		case SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW:
+			break;
+		default:
+			return false;
+		}
+		np[k] = node_reducers(j, in);
+	}
+	return np[0] == np[1] && (n->partitions == 0 || n->partitions == np[0]);
 }
 
 /* The two map stages of join node n over batch src (left, right): the
+ * sides' own shuffles when partitioned alike (join_shares_sides), else the
  * ones src keeps when an output job planned them, else new ones (kept in
  * src when src is the batch being planned, as shuffle_stage does). */
 static void join_stages(ojob *oj, batch *src, const Sluice__Node *n, stage *side[2])
 {
+	job *j = oj->b->job;
+	if (join_shares_sides(j, n)) {
+		for (int k = 0; k < 2; k++) {
+			const Sluice__Node *in = graph_node(j->graph, n->inputs[k]);
+			side[k] = graph_is_batch_window(in->kind)
+			              ? window_final_stage(oj, src, in)
+			              : shuffle_stage(oj, src, in);
+		}
+		if (side[0]->num_reducers == side[1]->num_reducers)
+			return; /* else planned apart (the slots changed): reshuffle */
+	}
 	for (size_t i = 0; i + 1 < src->njoins; i += 2)
 		if (src->joins[i]->shuffle_node == n->id) {
 			side[0] = src->joins[i];
@@ -349,6 +398,7 @@ static void join_parts(ojob *oj, batch *src, const Sluice__Node *n, parts *out)
 		p->in.parent = side[0];
 		p->in.right = side[1];
 		p->in.reduce_partition = r;
+		p->in.source_node = n->id; /* the join, when side[0] is not its shuffle */
 	}
 }
 

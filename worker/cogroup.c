@@ -203,3 +203,23 @@ int cogroup_run_buffers(cogroup_kind kind, const rbuf *left, const rbuf *right,
 	sl_iter r = {.next = rbuf_iter_records, .arg = &ri};
 	return cogroup_run(kind, &l, &r, out, emitted, err, errlen);
 }
+
+typedef struct {
+	const kvmap *m;
+	size_t pos;
+} map_cursor;
+
+static int map_iter_records(sl_iter *it, sl_record *r)
+{
+	map_cursor *c = it->arg;
+	return kvmap_next(c->m, &c->pos, r) ? 1 : 0;
+}
+
+int cogroup_run_maps(cogroup_kind kind, const kvmap *left, const kvmap *right,
+                     sl_emitter *out, uint64_t *emitted, char *err, size_t errlen)
+{
+	map_cursor lc = {.m = left}, rc = {.m = right};
+	sl_iter l = {.next = map_iter_records, .arg = &lc};
+	sl_iter r = {.next = map_iter_records, .arg = &rc};
+	return cogroup_run(kind, &l, &r, out, emitted, err, errlen);
+}

@@ -18,6 +18,7 @@
 #define SLUICE_WORKER_COGROUP_H
 
 #include "job.pb-c.h"
+#include "kvmap.h"
 #include "record.h"
 #include "sluice/sluice.h"
 
@@ -43,5 +44,11 @@ int cogroup_run(cogroup_kind kind, sl_iter *left, sl_iter *right, sl_emitter *ou
 /* cogroup_run over two buffers of records (a join task's fetched buckets). */
 int cogroup_run_buffers(cogroup_kind kind, const rbuf *left, const rbuf *right,
                         sl_emitter *out, uint64_t *emitted, char *err, size_t errlen);
+
+/* cogroup_run over two reduced sides, one record per key each (a join of
+ * sides partitioned alike: each side's own reduce output, see
+ * master/plan.c). */
+int cogroup_run_maps(cogroup_kind kind, const kvmap *left, const kvmap *right,
+                     sl_emitter *out, uint64_t *emitted, char *err, size_t errlen);
 
 #endif

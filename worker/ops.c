@@ -843,37 +843,82 @@ static int fetch_buckets(task_run *tr, reduce_state *rs, const char *shuffle_id,
 	return rv;
 }
 
+/* The reduce side of keyed shuffle node sn (reduce/count/group by key):
+ * its map of combined values, sized from the previous batch. */
+static void reduce_state_init(task_run *tr, const Sluice__Node *sn, reduce_state *rs)
+{
+	memset(rs, 0, sizeof(*rs));
+	rs->kind = sn->kind;
+	rbuf_init(&rs->all);
+	if (reduces_by_key(sn->kind) || counts_i64(sn->kind) ||
+	    sn->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
+		rs->map = kvmap_new_sized(keys_hint_get(tr->ts->job_id, sn->id, true));
+	rs->fn = reduces_by_key(sn->kind)
+	             ? (sl_reduce_fn)tr->j->fns[sn->id]
+	             : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
+}
+
+static void reduce_state_free(task_run *tr, const Sluice__Node *sn, reduce_state *rs)
+{
+	if (rs->map != NULL)
+		keys_hint_set(tr->ts->job_id, sn->id, true, kvmap_count(rs->map));
+	kvmap_free(rs->map);
+	rbuf_free(&rs->all);
+}
+
 /* A join or cogroup's reduce side: both sides' buckets of this partition,
- * then worker/cogroup.c over them into the chain. */
-static int input_join(task_run *tr, const Sluice__Node *sn)
+ * then worker/cogroup.c over them into the chain. With its sides
+ * partitioned alike (the task reads the sides' own shuffles, not the
+ * join's: master/plan.c), each side is reduced by key first, as its own
+ * reduce task would. */
+static int input_join(task_run *tr, const Sluice__Node *jn)
 {
 	const Sluice__TaskInput *in = tr->ts->input;
 	cogroup_kind kind;
-	if (cogroup_kind_of(sn->kind, &kind) != SL_OK || in->right_shuffle_id[0] == '\0')
+	bool shared = in->shuffle_node != jn->id;
+	if (cogroup_kind_of(jn->kind, &kind) != SL_OK ||
+	    in->right_shuffle_id[0] == '\0' ||
+	    (shared && jn->inputs[0] != in->shuffle_node))
 		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
 		            "task for %s (node %u) names no right side to join",
-		            graph_kind_name(sn->kind), sn->id);
-	reduce_state side[2] = {{.kind = SLUICE__NODE_KIND__OP_TRANSFORM},
-	                        {.kind = SLUICE__NODE_KIND__OP_TRANSFORM}};
-	rbuf_init(&side[0].all);
-	rbuf_init(&side[1].all);
-	int rv = fetch_buckets(tr, &side[0], in->shuffle_id, in->shuffle_sources,
-	                       in->n_shuffle_sources);
+		            graph_kind_name(jn->kind), jn->id);
+	const Sluice__Node *sn[2] = {jn, jn};
+	reduce_state side[2];
+	for (int k = 0; k < 2; k++) {
+		if (shared) {
+			sn[k] = graph_node(tr->g, jn->inputs[k]);
+			reduce_state_init(tr, sn[k], &side[k]);
+		} else { /* the records as they are (merge_bucket) */
+			side[k] = (reduce_state){.kind = SLUICE__NODE_KIND__OP_TRANSFORM};
+			rbuf_init(&side[k].all);
+		}
+	}
+	int rv = SL_OK;
+	if (shared && (side[0].map == NULL || side[1].map == NULL))
+		rv = fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		          "%s (node %u): a side read as partitioned alike is not "
+		          "reduced by key",
+		          graph_kind_name(jn->kind), jn->id);
+	if (rv == SL_OK)
+		rv = fetch_buckets(tr, &side[0], in->shuffle_id, in->shuffle_sources,
+		                   in->n_shuffle_sources);
 	if (rv == SL_OK)
 		rv = fetch_buckets(tr, &side[1], in->right_shuffle_id, in->right_sources,
 		                   in->n_right_sources);
 	if (rv == SL_OK) {
 		uint64_t emitted = 0;
 		char err[512] = "";
-		rv = cogroup_run_buffers(kind, &side[0].all, &side[1].all, tr->head,
-		                         &emitted, err, sizeof(err));
+		rv = shared ? cogroup_run_maps(kind, side[0].map, side[1].map, tr->head,
+		                               &emitted, err, sizeof(err))
+		            : cogroup_run_buffers(kind, &side[0].all, &side[1].all,
+		                                  tr->head, &emitted, err, sizeof(err));
 		if (rv != SL_OK && tr->state == SLUICE__TASK_STATUS__STATE__FINISHED)
 			rv = fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-			          "%s (node %u): %s", graph_kind_name(sn->kind), sn->id,
+			          "%s (node %u): %s", graph_kind_name(jn->kind), jn->id,
 			          err);
 	}
-	rbuf_free(&side[0].all);
-	rbuf_free(&side[1].all);
+	reduce_state_free(tr, sn[0], &side[0]);
+	reduce_state_free(tr, sn[1], &side[1]);
 	return rv;
 }
 
@@ -883,21 +928,15 @@ static int input_shuffle(task_run *tr)
 	const Sluice__Node *sn = graph_node(tr->g, in->shuffle_node);
 	if (graph_is_join(sn->kind))
 		return input_join(tr, sn);
-	reduce_state rs = {.kind = sn->kind};
-	rbuf_init(&rs.all);
-	if (reduces_by_key(sn->kind) || counts_i64(sn->kind) ||
-	    sn->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
-		rs.map = kvmap_new_sized(keys_hint_get(tr->ts->job_id, sn->id, true));
-	rs.fn = reduces_by_key(sn->kind) ? (sl_reduce_fn)tr->j->fns[sn->id]
-	                                 : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
+	if (in->right_shuffle_id[0] != '\0') /* a join reading its sides' shuffles */
+		return input_join(tr, graph_node(tr->g, in->source_node));
+	reduce_state rs;
+	reduce_state_init(tr, sn, &rs);
 	int rv = fetch_buckets(tr, &rs, in->shuffle_id, in->shuffle_sources,
 	                       in->n_shuffle_sources);
 	if (rv == SL_OK)
 		rv = reduce_emit(tr, &rs, sn);
-	if (rs.map != NULL)
-		keys_hint_set(tr->ts->job_id, sn->id, true, kvmap_count(rs.map));
-	kvmap_free(rs.map);
-	rbuf_free(&rs.all);
+	reduce_state_free(tr, sn, &rs);
 	return rv;
 }
 

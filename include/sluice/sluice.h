@@ -258,7 +258,12 @@ sl_stream *sl_map_with_state(sl_stream *s, const sl_state_spec *spec);
 /* Joins of two keyed streams, per batch (or per window of windowed
  * streams), on key bytes. Output value: a two-element value list (see
  * sl_list_next) [left value, right value], an absent side as SL_LIST_NULL
- * in the outer joins. One output record per matching pair. */
+ * in the outer joins. One output record per matching pair. partitions as
+ * for reduce_by_key; when a and b are both outputs of reduce_by_key,
+ * count_by_key, group_by_key, reduce_by_key_and_window or
+ * count_by_value_and_window with the same partition count, and partitions
+ * is 0 or that count, the join reads their partitions as they are (no
+ * second shuffle of either side). */
 sl_stream *sl_join(sl_stream *a, sl_stream *b, int partitions);
 sl_stream *sl_left_outer_join(sl_stream *a, sl_stream *b, int partitions);
 sl_stream *sl_right_outer_join(sl_stream *a, sl_stream *b, int partitions);

@@ -7,7 +7,8 @@
  * Each is checked against a naive reference written here: joins by nested
  * loops over the raw records of both sides (outer nulls as "<null>"),
  * cogroup by collecting each key's values per side in arrival order, over
- * random inputs (keys on one side only, repeated keys, empty values); the
+ * random inputs (keys on one side only, repeated keys, empty values), and
+ * over sides already reduced to one value per key (cogroup_run_maps); the
  * window merge by recomputing every window from its batches, for windows of
  * 3 and 5 batches sliding by 1 and 2, over 24 random batches. Failures of
  * user functions, malformed lists and a key leaving a window it was not in
@@ -280,6 +281,56 @@ static void test_joins_against_reference(void **state)
 	}
 }
 
+/* cogroup_run_maps (a join of sides partitioned alike, each side already
+ * reduced to one value per key) against the same reference. */
+static void test_joins_of_reduced_sides(void **state)
+{
+	(void)state;
+	unsigned seed = 23;
+	static char *want[MAXOUT];
+	for (int round = 0; round < 20; round++) {
+		kv side[2][7];
+		size_t n[2] = {0, 0};
+		kvmap *m[2] = {kvmap_new(), kvmap_new()};
+		for (int s = 0; s < 2; s++)
+			for (int key = 0; key < 7; key++) {
+				if (rand_r(&seed) % 3 == 0)
+					continue; /* the key is on the other side only */
+				kv *x = &side[s][n[s]++];
+				snprintf(x->key, sizeof(x->key), "k%d", key);
+				snprintf(x->val, sizeof(x->val), "%c%d", s ? 'b' : 'a',
+				         round);
+				assert_int_equal(
+				    kvmap_combine(m[s], (const uint8_t *)x->key,
+				                  (uint32_t)strlen(x->key),
+				                  (const uint8_t *)x->val,
+				                  (uint32_t)strlen(x->val), NULL),
+				    0);
+			}
+		for (int k = COGROUP_JOIN; k <= COGROUP_LISTS; k++) {
+			sink out = {.base.emit = sink_emit,
+			            .fmt = k == COGROUP_LISTS ? fmt_lists : fmt_pair};
+			uint64_t emitted = 0;
+			char err[ERRLEN] = "";
+			assert_int_equal(cogroup_run_maps((cogroup_kind)k, m[0], m[1],
+			                                  &out.base, &emitted, err,
+			                                  sizeof(err)),
+			                 SL_OK);
+			size_t nw = k == COGROUP_LISTS
+			                ? ref_cogroup(side[0], n[0], side[1], n[1], want)
+			                : ref_join((cogroup_kind)k, side[0], n[0],
+			                           side[1], n[1], want);
+			assert_int_equal(emitted, out.n);
+			assert_same_lines(out.lines, out.n, want, nw);
+			sink_free(&out);
+			for (size_t i = 0; i < nw; i++)
+				sl_free(want[i]);
+		}
+		kvmap_free(m[0]);
+		kvmap_free(m[1]);
+	}
+}
+
 static int fail_emit(sl_emitter *self, const sl_record *r)
 {
 	(void)self;
@@ -522,6 +573,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_joins_against_reference, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_joins_of_reduced_sides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_join_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_window_merge_against_reference, setup,
 	                                    teardown),
