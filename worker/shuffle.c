@@ -1,0 +1,361 @@
+/*
+ * The shuffle on the worker: the map side's sink and the reduce side's input.
+ *
+ * Map side: a task whose output is a shuffle hash-partitions its records
+ * into one bucket per reducer (FNV-1a of the key, kvmap_hash), combining
+ * them per key first (map-side combine) for reduce_by_key and the counts,
+ * then stores each bucket as a block "<shuffle>-m<map>-r<reducer>" in the
+ * block manager (memory and disk) for the reducers to fetch.
+ *
+ * Reduce side: a task whose input is a shuffle fetches its partition's
+ * bucket of every map output (local ones without a copy), merges them by
+ * key (reduce, count, group) or keeps them whole (transform, repartition),
+ * or hands both parents' buckets to worker/cogroup.c for a join; a missing
+ * bucket is FETCH_FAILED so that the master recomputes that map output.
+ */
+#include "alloc.h"
+#include "cogroup.h"
+#include "log.h"
+#include "ops_int.h"
+#include "sluice/err.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- hash map sizes from the previous batch ---- */
+
+/* The number of keys the last task of a shuffle put in one map (largest
+ * bucket on the map side; its partition on the reduce side), by (job,
+ * shuffle node, side): the next batch's maps start at that size instead of
+ * growing through every power of two. A small direct-mapped cache: a
+ * collision only costs the rehashes the hint would have saved. */
+#define HINT_SLOTS 64
+
+static struct {
+	uint64_t job;
+	uint32_t node;
+	bool reduce;
+	size_t keys;
+} keys_hints[HINT_SLOTS];
+static pthread_mutex_t keys_hints_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t hint_slot(uint64_t job, uint32_t node, bool reduce)
+{
+	return (size_t)((job * 31 + node * 2 + reduce) % HINT_SLOTS);
+}
+
+static size_t keys_hint_get(uint64_t job, uint32_t node, bool reduce)
+{
+	size_t i = hint_slot(job, node, reduce), keys = 0;
+	pthread_mutex_lock(&keys_hints_lock);
+	if (keys_hints[i].job == job && keys_hints[i].node == node &&
+	    keys_hints[i].reduce == reduce)
+		keys = keys_hints[i].keys;
+	pthread_mutex_unlock(&keys_hints_lock);
+	return keys;
+}
+
+static void keys_hint_set(uint64_t job, uint32_t node, bool reduce, size_t keys)
+{
+	size_t i = hint_slot(job, node, reduce);
+	pthread_mutex_lock(&keys_hints_lock);
+	keys_hints[i].job = job;
+	keys_hints[i].node = node;
+	keys_hints[i].reduce = reduce;
+	keys_hints[i].keys = keys;
+	pthread_mutex_unlock(&keys_hints_lock);
+}
+
+/* ---- sinks ---- */
+
+/* reduce_by_key, and reduce_by_key_and_window as the master plans it: each
+ * batch of the window reduced by key, then the window's batches reduced
+ * again, both with the node's reduce function (master/plan.c). */
+static bool reduces_by_key(Sluice__NodeKind k)
+{
+	return k == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY ||
+	       k == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW;
+}
+
+/* The shuffles that count records into i64 values per key, summed on the
+ * reduce side (the windowed ones at both levels, as plan.c plans them). */
+static bool counts_i64(Sluice__NodeKind k)
+{
+	return k == SLUICE__NODE_KIND__OP_COUNT_BY_KEY ||
+	       k == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW ||
+	       k == SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW;
+}
+
+/* The keying of a task's shuffle sink over node sn: a windowed count's
+ * final stage reads the shuffle of its own node (the batches' counts). */
+static shuffle_keying keying_of(const Sluice__TaskSpec *ts, const Sluice__Node *sn)
+{
+	bool final = ts->input->kind == SLUICE__TASK_INPUT__KIND__SHUFFLE &&
+	             ts->input->shuffle_node == sn->id;
+	if (sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY)
+		return SHK_COUNT_KEY;
+	if (sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW && !final)
+		return SHK_COUNT_ALL;
+	if (sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW && !final)
+		return SHK_COUNT_VALUE;
+	return SHK_AS_IS;
+}
+
+/* Reducer bucket of a key: FNV-1a 64 of the key mod the reducer count. */
+static uint32_t bucket_of(uint64_t h, uint32_t nred)
+{
+	return (uint32_t)(h % nred);
+}
+
+static int sink_shuffle(sl_emitter *self, const sl_record *r)
+{
+	task_run *tr = self->arg;
+	tr->st->records_out++;
+	if (tr->shuffle_kind == SLUICE__NODE_KIND__OP_REPARTITION) {
+		rbuf_append_record(&tr->buckets[tr->rr++ % tr->nred], r);
+		return 0;
+	}
+	const uint8_t *key = r->key_len > 0 ? r->key : (const uint8_t *)"";
+	uint32_t klen = r->key_len;
+	if (tr->keying == SHK_COUNT_VALUE) {
+		key = r->value_len > 0 ? r->value : (const uint8_t *)"";
+		klen = r->value_len;
+	} else if (tr->keying == SHK_COUNT_ALL) {
+		key = (const uint8_t *)"";
+		klen = 0;
+	}
+	uint64_t h = kvmap_hash(key, klen);
+	uint32_t b = bucket_of(h, tr->nred);
+	if (tr->maps == NULL) {
+		rbuf_append_record(&tr->buckets[b], r);
+		return 0;
+	}
+	int rv;
+	if (tr->keying != SHK_AS_IS)
+		rv = kvmap_add_i64(tr->maps[b], h, key, klen, 1);
+	else if (tr->sum_i64 && r->value_len == 8)
+		rv = kvmap_add_i64(tr->maps[b], h, r->key, r->key_len,
+		                   sl_i64_decode(r->value, 8));
+	else
+		rv = kvmap_combine_h(tr->maps[b], h, r->key, r->key_len, r->value,
+		                     r->value_len, tr->combine);
+	if (rv != 0) {
+		const Sluice__Node *n = graph_node(tr->g, tr->ts->output->shuffle_node);
+		return ops_user_failed(tr, n, rv);
+	}
+	return 0;
+}
+
+int shuffle_sink_open(task_run *tr)
+{
+	const Sluice__TaskOutput *o = tr->ts->output;
+	const Sluice__Node *sn = graph_node(tr->g, o->shuffle_node);
+	tr->sink.emit = sink_shuffle;
+	tr->nred = o->num_reducers;
+	tr->shuffle_kind = sn->kind;
+	tr->buckets = sl_calloc(tr->nred, sizeof(rbuf));
+	tr->keying = keying_of(tr->ts, sn);
+	if (reduces_by_key(sn->kind) || counts_i64(sn->kind)) {
+		size_t hint = keys_hint_get(tr->ts->job_id, sn->id, false);
+		tr->maps = sl_calloc(tr->nred, sizeof(kvmap *));
+		for (uint32_t i = 0; i < tr->nred; i++)
+			tr->maps[i] = kvmap_new_sized(hint);
+		tr->combine = reduces_by_key(sn->kind)
+		                  ? (sl_reduce_fn)tr->j->fns[sn->id]
+		                  : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
+		tr->sum_i64 =
+		    tr->combine == (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
+	}
+	return SL_OK;
+}
+
+void shuffle_sink_close(task_run *tr)
+{
+	blockmgr *bm = wengine_blocks(tr->we);
+	tr->st->bucket_bytes = sl_calloc(tr->nred, sizeof(uint64_t));
+	tr->st->n_bucket_bytes = tr->nred;
+	size_t most = 0;
+	for (uint32_t b = 0; b < tr->nred; b++) {
+		char id[256];
+		if (tr->maps != NULL) {
+			size_t pos = 0;
+			sl_record r;
+			while (kvmap_next(tr->maps[b], &pos, &r))
+				rbuf_append_record(&tr->buckets[b], &r);
+			if (kvmap_count(tr->maps[b]) > most)
+				most = kvmap_count(tr->maps[b]);
+		}
+		snprintf(id, sizeof(id), "%s-m%u-r%u", tr->ts->output->shuffle_id,
+		         tr->ts->partition, b);
+		tr->st->bucket_bytes[b] = tr->buckets[b].len;
+		blockmgr_remove(bm, id);
+		int rv = blockmgr_put(bm, id, &tr->buckets[b], BLOCK_MEMORY_AND_DISK);
+		if (rv != SL_OK) {
+			ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			         "storing shuffle bucket %s: %s", id, sl_strerror(rv));
+			return;
+		}
+	}
+	if (tr->maps != NULL)
+		keys_hint_set(tr->ts->job_id, tr->ts->output->shuffle_node, false, most);
+}
+
+void shuffle_sink_free(task_run *tr)
+{
+	for (uint32_t b = 0; b < tr->nred; b++) {
+		rbuf_free(&tr->buckets[b]);
+		if (tr->maps)
+			kvmap_free(tr->maps[b]);
+	}
+	sl_free(tr->buckets);
+	sl_free(tr->maps);
+}
+
+/* Reduce side: state while merging the buckets of one reduce partition. */
+typedef struct reduce_state {
+	kvmap *map;
+	sl_reduce_fn fn;
+	Sluice__NodeKind kind;
+	rbuf all;
+} reduce_state;
+
+static int merge_bucket(task_run *tr, const uint8_t *data, size_t len)
+{
+	reduce_state *rs = tr->rs;
+	rbuf_iter it;
+	sl_record r;
+	int rv;
+	if (rs->kind == SLUICE__NODE_KIND__OP_REPARTITION)
+		return ops_push_rbuf(tr, data, len);
+	rbuf_iter_init(&it, data, len);
+	while ((rv = rbuf_iter_next(&it, &r)) > 0) {
+		tr->st->records_in++;
+		if (rs->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY) {
+			kvmap_append(rs->map, r.key, r.key_len, r.value, r.value_len);
+		} else if (rs->kind == SLUICE__NODE_KIND__OP_TRANSFORM) {
+			rbuf_append_record(&rs->all, &r);
+		} else if ((rv = kvmap_combine(rs->map, r.key, r.key_len, r.value,
+		                               r.value_len, rs->fn)) != 0) {
+			return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			                "reduce function failed with %d", rv);
+		}
+	}
+	return rv < 0 ? ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+	                         "a shuffle bucket is "
+	                         "malformed")
+	              : SL_OK;
+}
+
+static int reduce_emit(task_run *tr, reduce_state *rs, const Sluice__Node *sn)
+{
+	if (rs->kind == SLUICE__NODE_KIND__OP_TRANSFORM) {
+		rbuf_iter ri;
+		rbuf_iter_init(&ri, rs->all.data, rs->all.len);
+		sl_iter it = {.next = ops_rbuf_iter_next, .arg = &ri};
+		int rv = ((sl_transform_fn)tr->j->fns[sn->id])(tr->ts->batch_ms, &it,
+		                                               tr->head);
+		return rv == 0 ? SL_OK
+		               : (tr->state != SLUICE__TASK_STATUS__STATE__FINISHED
+		                      ? rv
+		                      : ops_user_failed(tr, sn, rv));
+	}
+	if (rs->map == NULL)
+		return SL_OK;
+	if (rs->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW &&
+	    kvmap_count(rs->map) == 0) {
+		uint8_t zero[8]; /* an empty window counts 0 (its one reducer) */
+		sl_i64_encode(0, zero);
+		sl_record r = {.key = (const uint8_t *)"", .value = zero, .value_len = 8};
+		return tr->head->emit(tr->head, &r);
+	}
+	size_t pos = 0;
+	sl_record r;
+	while (kvmap_next(rs->map, &pos, &r)) {
+		int rv = tr->head->emit(tr->head, &r);
+		if (rv != 0)
+			return rv;
+	}
+	return SL_OK;
+}
+
+/* Fetches this partition's bucket of every map output of one shuffle into
+ * rs (merge_bucket); a missing bucket is FETCH_FAILED. */
+static int fetch_buckets(task_run *tr, reduce_state *rs, const char *shuffle_id,
+                         Sluice__ShuffleSource *const *srcs, size_t n)
+{
+	int rv = SL_OK;
+	for (size_t s = 0; s < n && rv == SL_OK; s++) {
+		char id[256], err[512] = "";
+		snprintf(id, sizeof(id), "%s-m%u-r%u", shuffle_id, srcs[s]->map_index,
+		         tr->ts->input->reduce_partition);
+		tr->rs = rs;
+		rv = ops_with_block(tr, id, srcs[s]->worker_id, srcs[s]->url,
+		                    merge_bucket, err, sizeof(err));
+		if (rv != SL_OK && rv != SL_EUSER) {
+			snprintf(tr->missing, sizeof(tr->missing), "%s",
+			         srcs[s]->worker_id);
+			rv = ops_fail(tr, SLUICE__TASK_STATUS__STATE__FETCH_FAILED, "%s",
+			              err);
+		}
+	}
+	return rv;
+}
+
+/* A join or cogroup's reduce side: both sides' buckets of this partition,
+ * then worker/cogroup.c over them into the chain. */
+static int input_join(task_run *tr, const Sluice__Node *sn)
+{
+	const Sluice__TaskInput *in = tr->ts->input;
+	cogroup_kind kind;
+	if (cogroup_kind_of(sn->kind, &kind) != SL_OK || in->right_shuffle_id[0] == '\0')
+		return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		                "task for %s (node %u) names no right side to join",
+		                graph_kind_name(sn->kind), sn->id);
+	reduce_state side[2] = {{.kind = SLUICE__NODE_KIND__OP_TRANSFORM},
+	                        {.kind = SLUICE__NODE_KIND__OP_TRANSFORM}};
+	rbuf_init(&side[0].all);
+	rbuf_init(&side[1].all);
+	int rv = fetch_buckets(tr, &side[0], in->shuffle_id, in->shuffle_sources,
+	                       in->n_shuffle_sources);
+	if (rv == SL_OK)
+		rv = fetch_buckets(tr, &side[1], in->right_shuffle_id, in->right_sources,
+		                   in->n_right_sources);
+	if (rv == SL_OK) {
+		uint64_t emitted = 0;
+		char err[512] = "";
+		rv = cogroup_run_buffers(kind, &side[0].all, &side[1].all, tr->head,
+		                         &emitted, err, sizeof(err));
+		if (rv != SL_OK && tr->state == SLUICE__TASK_STATUS__STATE__FINISHED)
+			rv = ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			              "%s (node %u): %s", graph_kind_name(sn->kind),
+			              sn->id, err);
+	}
+	rbuf_free(&side[0].all);
+	rbuf_free(&side[1].all);
+	return rv;
+}
+
+int shuffle_input_run(task_run *tr)
+{
+	const Sluice__TaskInput *in = tr->ts->input;
+	const Sluice__Node *sn = graph_node(tr->g, in->shuffle_node);
+	if (graph_is_join(sn->kind))
+		return input_join(tr, sn);
+	reduce_state rs = {.kind = sn->kind};
+	rbuf_init(&rs.all);
+	if (reduces_by_key(sn->kind) || counts_i64(sn->kind) ||
+	    sn->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
+		rs.map = kvmap_new_sized(keys_hint_get(tr->ts->job_id, sn->id, true));
+	rs.fn = reduces_by_key(sn->kind) ? (sl_reduce_fn)tr->j->fns[sn->id]
+	                                 : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
+	int rv = fetch_buckets(tr, &rs, in->shuffle_id, in->shuffle_sources,
+	                       in->n_shuffle_sources);
+	if (rv == SL_OK)
+		rv = reduce_emit(tr, &rs, sn);
+	if (rs.map != NULL)
+		keys_hint_set(tr->ts->job_id, sn->id, true, kvmap_count(rs.map));
+	kvmap_free(rs.map);
+	rbuf_free(&rs.all);
+	return rv;
+}
