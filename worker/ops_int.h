@@ -48,6 +48,9 @@ struct task_run {
 	uint32_t nred;
 	rbuf *buckets;
 	kvmap **maps;
+	struct spill_set **spills; /* per bucket, once its map has spilled */
+	size_t spill_at;           /* bytes the maps may hold before spilling */
+	uint64_t nspills;
 	sl_reduce_fn combine;
 	bool sum_i64; /* combine is the built-in i64 sum (or a count) */
 	Sluice__NodeKind shuffle_kind;
@@ -93,6 +96,10 @@ int ops_rbuf_iter_next(sl_iter *it, sl_record *r);
 
 /* Sets up the shuffle sink of tr (buckets, map-side combine maps). */
 int shuffle_sink_open(task_run *tr);
+/* Spills the map-side combine maps when they hold more than their share
+ * (tr->spill_at); the fused word count calls it after each line. SL_OK,
+ * or SL_EUSER with the task failed when a spill cannot be written. */
+int shuffle_sink_check(task_run *tr);
 /* Stores the buckets as blocks and reports their sizes in tr->st. */
 void shuffle_sink_close(task_run *tr);
 /* Frees the shuffle sink's buckets and maps. */

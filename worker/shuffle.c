@@ -12,12 +12,21 @@
  * key (reduce, count, group) or keeps them whole (transform, repartition),
  * or hands both parents' buckets to worker/cogroup.c for a join; a missing
  * bucket is FETCH_FAILED so that the master recomputes that map output.
+ *
+ * Memory: the combine maps of both sides are kept within the task's share
+ * of the execution memory (sluice.worker.memory x spark.memory.fraction x
+ * (1 - spark.memory.storageFraction) / slots, or
+ * sluice.shuffle.spillThreshold): past it a map is sorted and spilled as a
+ * run to the work directory (worker/spill.h), and the runs are merged by
+ * key when the task writes its buckets (map side) or emits (reduce side).
  */
 #include "alloc.h"
 #include "cogroup.h"
 #include "log.h"
 #include "ops_int.h"
 #include "sluice/err.h"
+#include "spill.h"
+#include "worker.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -67,6 +76,35 @@ static void keys_hint_set(uint64_t job, uint32_t node, bool reduce, size_t keys)
 	pthread_mutex_unlock(&keys_hints_lock);
 }
 
+/* ---- memory share ---- */
+
+/* The bytes a task's combine maps may hold before they spill. */
+static size_t spill_threshold(task_run *tr)
+{
+	worker *w = wengine_worker(tr->we);
+	int64_t forced = conf_get_bytes(w->conf, "sluice.shuffle.spillThreshold");
+	if (forced > 0)
+		return (size_t)forced;
+	double frac = conf_get_double(w->conf, "spark.memory.fraction") *
+	              (1 - conf_get_double(w->conf, "spark.memory.storageFraction"));
+	return (size_t)((double)w->memory * frac) / (w->slots > 0 ? w->slots : 1);
+}
+
+/* A key-count hint for a map that may hold bytes: at most what keeps its
+ * table (32 bytes a slot, at most a quarter full when sized) under half
+ * of them, so that a batch of many keys does not make the next batch's
+ * maps start over their budget. */
+static size_t hint_within(size_t keys, size_t bytes)
+{
+	size_t most = bytes / 256;
+	return keys < most ? keys : most;
+}
+
+static const char *work_dir(task_run *tr)
+{
+	return wengine_worker(tr->we)->dir;
+}
+
 /* ---- sinks ---- */
 
 /* reduce_by_key, and reduce_by_key_and_window as the master plans it: each
@@ -108,6 +146,27 @@ static uint32_t bucket_of(uint64_t h, uint32_t nred)
 	return (uint32_t)(h % nred);
 }
 
+int shuffle_sink_check(task_run *tr)
+{
+	size_t bytes = 0;
+	for (uint32_t b = 0; b < tr->nred; b++)
+		bytes += kvmap_bytes_peak(tr->maps[b]);
+	if (bytes <= tr->spill_at)
+		return SL_OK;
+	for (uint32_t b = 0; b < tr->nred; b++) {
+		char err[512];
+		if (kvmap_count(tr->maps[b]) == 0)
+			continue;
+		if (tr->spills[b] == NULL)
+			tr->spills[b] = spill_set_new(work_dir(tr), tr->combine);
+		if (spill_set_add(tr->spills[b], tr->maps[b], err, sizeof(err)) != SL_OK)
+			return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s",
+			                err);
+	}
+	tr->nspills++;
+	return SL_OK;
+}
+
 static int sink_shuffle(sl_emitter *self, const sl_record *r)
 {
 	task_run *tr = self->arg;
@@ -144,7 +203,7 @@ static int sink_shuffle(sl_emitter *self, const sl_record *r)
 		const Sluice__Node *n = graph_node(tr->g, tr->ts->output->shuffle_node);
 		return ops_user_failed(tr, n, rv);
 	}
-	return 0;
+	return shuffle_sink_check(tr);
 }
 
 int shuffle_sink_open(task_run *tr)
@@ -157,8 +216,11 @@ int shuffle_sink_open(task_run *tr)
 	tr->buckets = sl_calloc(tr->nred, sizeof(rbuf));
 	tr->keying = keying_of(tr->ts, sn);
 	if (reduces_by_key(sn->kind) || counts_i64(sn->kind)) {
-		size_t hint = keys_hint_get(tr->ts->job_id, sn->id, false);
+		tr->spill_at = spill_threshold(tr);
+		size_t hint = hint_within(keys_hint_get(tr->ts->job_id, sn->id, false),
+		                          tr->spill_at / tr->nred);
 		tr->maps = sl_calloc(tr->nred, sizeof(kvmap *));
+		tr->spills = sl_calloc(tr->nred, sizeof(spill_set *));
 		for (uint32_t i = 0; i < tr->nred; i++)
 			tr->maps[i] = kvmap_new_sized(hint);
 		tr->combine = reduces_by_key(sn->kind)
@@ -170,21 +232,52 @@ int shuffle_sink_open(task_run *tr)
 	return SL_OK;
 }
 
+/* Writes bucket b's combined records: the map's, or the merge of its
+ * spilled runs and the map. */
+static int bucket_from_map(task_run *tr, uint32_t b)
+{
+	sl_record r;
+	char err[512];
+	int rv;
+	if (tr->spills[b] == NULL) {
+		size_t pos = 0;
+		while (kvmap_next(tr->maps[b], &pos, &r))
+			rbuf_append_record(&tr->buckets[b], &r);
+		return SL_OK;
+	}
+	rv = spill_merge_start(tr->spills[b], tr->maps[b], err, sizeof(err));
+	while (rv == SL_OK &&
+	       (rv = spill_merge_next(tr->spills[b], &r, err, sizeof(err))) > 0) {
+		rbuf_append_record(&tr->buckets[b], &r);
+		rv = SL_OK;
+	}
+	kvmap_clear(tr->maps[b]);
+	spill_set_free(tr->spills[b]);
+	tr->spills[b] = NULL;
+	if (rv == SL_OK)
+		return SL_OK;
+	return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "shuffle bucket %u: %s",
+	                b, err);
+}
+
 void shuffle_sink_close(task_run *tr)
 {
 	blockmgr *bm = wengine_blocks(tr->we);
 	tr->st->bucket_bytes = sl_calloc(tr->nred, sizeof(uint64_t));
 	tr->st->n_bucket_bytes = tr->nred;
 	size_t most = 0;
+	if (tr->nspills > 0)
+		log_info(
+		    "task %llu: map-side combine spilled %llu times over its %zu MiB",
+		    (unsigned long long)tr->ts->task_id, (unsigned long long)tr->nspills,
+		    tr->spill_at >> 20);
 	for (uint32_t b = 0; b < tr->nred; b++) {
 		char id[256];
 		if (tr->maps != NULL) {
-			size_t pos = 0;
-			sl_record r;
-			while (kvmap_next(tr->maps[b], &pos, &r))
-				rbuf_append_record(&tr->buckets[b], &r);
-			if (kvmap_count(tr->maps[b]) > most)
+			if (tr->maps[b] != NULL && kvmap_count(tr->maps[b]) > most)
 				most = kvmap_count(tr->maps[b]);
+			if (bucket_from_map(tr, b) != SL_OK)
+				return;
 		}
 		snprintf(id, sizeof(id), "%s-m%u-r%u", tr->ts->output->shuffle_id,
 		         tr->ts->partition, b);
@@ -207,9 +300,12 @@ void shuffle_sink_free(task_run *tr)
 		rbuf_free(&tr->buckets[b]);
 		if (tr->maps)
 			kvmap_free(tr->maps[b]);
+		if (tr->spills)
+			spill_set_free(tr->spills[b]);
 	}
 	sl_free(tr->buckets);
 	sl_free(tr->maps);
+	sl_free(tr->spills);
 }
 
 /* Reduce side: state while merging the buckets of one reduce partition. */
@@ -218,7 +314,25 @@ typedef struct reduce_state {
 	sl_reduce_fn fn;
 	Sluice__NodeKind kind;
 	rbuf all;
+	spill_set *spill; /* the map's runs once it has passed spill_at */
+	size_t spill_at;
 } reduce_state;
+
+/* Spills the reduce map when it passes its share. */
+static int reduce_check(task_run *tr, reduce_state *rs)
+{
+	char err[512];
+	if (kvmap_bytes_peak(rs->map) <= rs->spill_at)
+		return SL_OK;
+	if (rs->spill == NULL)
+		rs->spill = spill_set_new(work_dir(tr),
+		                          rs->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY
+		                              ? spill_concat
+		                              : rs->fn);
+	if (spill_set_add(rs->spill, rs->map, err, sizeof(err)) != SL_OK)
+		return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
+	return SL_OK;
+}
 
 static int merge_bucket(task_run *tr, const uint8_t *data, size_t len)
 {
@@ -231,20 +345,40 @@ static int merge_bucket(task_run *tr, const uint8_t *data, size_t len)
 	rbuf_iter_init(&it, data, len);
 	while ((rv = rbuf_iter_next(&it, &r)) > 0) {
 		tr->st->records_in++;
+		if (rs->kind == SLUICE__NODE_KIND__OP_TRANSFORM) {
+			rbuf_append_record(&rs->all, &r);
+			continue;
+		}
 		if (rs->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY) {
 			kvmap_append(rs->map, r.key, r.key_len, r.value, r.value_len);
-		} else if (rs->kind == SLUICE__NODE_KIND__OP_TRANSFORM) {
-			rbuf_append_record(&rs->all, &r);
 		} else if ((rv = kvmap_combine(rs->map, r.key, r.key_len, r.value,
 		                               r.value_len, rs->fn)) != 0) {
 			return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
 			                "reduce function failed with %d", rv);
 		}
+		if (reduce_check(tr, rs) != SL_OK)
+			return SL_EUSER;
 	}
 	return rv < 0 ? ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
 	                         "a shuffle bucket is "
 	                         "malformed")
 	              : SL_OK;
+}
+
+/* Emits the merge of the reduce map's spilled runs and what it holds. */
+static int reduce_emit_merged(task_run *tr, reduce_state *rs)
+{
+	char err[512];
+	sl_record r;
+	int rv = spill_merge_start(rs->spill, rs->map, err, sizeof(err));
+	while (rv == SL_OK &&
+	       (rv = spill_merge_next(rs->spill, &r, err, sizeof(err))) > 0)
+		if ((rv = tr->head->emit(tr->head, &r)) != 0)
+			return rv;
+	if (rv == SL_OK)
+		return SL_OK;
+	return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "reduce partition %u: %s",
+	                tr->ts->input->reduce_partition, err);
 }
 
 static int reduce_emit(task_run *tr, reduce_state *rs, const Sluice__Node *sn)
@@ -262,6 +396,8 @@ static int reduce_emit(task_run *tr, reduce_state *rs, const Sluice__Node *sn)
 	}
 	if (rs->map == NULL)
 		return SL_OK;
+	if (rs->spill != NULL)
+		return reduce_emit_merged(tr, rs);
 	if (rs->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW &&
 	    kvmap_count(rs->map) == 0) {
 		uint8_t zero[8]; /* an empty window counts 0 (its one reducer) */
@@ -344,9 +480,11 @@ int shuffle_input_run(task_run *tr)
 		return input_join(tr, sn);
 	reduce_state rs = {.kind = sn->kind};
 	rbuf_init(&rs.all);
+	rs.spill_at = spill_threshold(tr);
 	if (reduces_by_key(sn->kind) || counts_i64(sn->kind) ||
 	    sn->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
-		rs.map = kvmap_new_sized(keys_hint_get(tr->ts->job_id, sn->id, true));
+		rs.map = kvmap_new_sized(hint_within(
+		    keys_hint_get(tr->ts->job_id, sn->id, true), rs.spill_at));
 	rs.fn = reduces_by_key(sn->kind) ? (sl_reduce_fn)tr->j->fns[sn->id]
 	                                 : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
 	int rv = fetch_buckets(tr, &rs, in->shuffle_id, in->shuffle_sources,
@@ -355,6 +493,12 @@ int shuffle_input_run(task_run *tr)
 		rv = reduce_emit(tr, &rs, sn);
 	if (rs.map != NULL)
 		keys_hint_set(tr->ts->job_id, sn->id, true, kvmap_count(rs.map));
+	if (rs.spill != NULL)
+		log_info("task %llu: reduce spilled %zu runs (%llu MiB) over its %zu MiB",
+		         (unsigned long long)tr->ts->task_id, spill_set_runs(rs.spill),
+		         (unsigned long long)(spill_set_disk_bytes(rs.spill) >> 20),
+		         rs.spill_at >> 20);
+	spill_set_free(rs.spill);
 	kvmap_free(rs.map);
 	rbuf_free(&rs.all);
 	return rv;
