@@ -84,7 +84,7 @@ static int op_split_count(sl_emitter *self, const sl_record *r)
 {
 	task_run *tr = ((op_em *)self)->tr;
 	tr->st->records_out += builtin_split_count(r, tr->maps, tr->nred);
-	return shuffle_sink_check(tr);
+	return shuffle_sink_note(tr, (size_t)r->value_len + 1);
 }
 
 /* Fuses the chain's tail when it is exactly sl_split_words -> sl_pair_one

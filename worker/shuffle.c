@@ -203,7 +203,7 @@ static int sink_shuffle(sl_emitter *self, const sl_record *r)
 		const Sluice__Node *n = graph_node(tr->g, tr->ts->output->shuffle_node);
 		return ops_user_failed(tr, n, rv);
 	}
-	return shuffle_sink_check(tr);
+	return shuffle_sink_note(tr, (size_t)klen + r->value_len + 16);
 }
 
 int shuffle_sink_open(task_run *tr)
