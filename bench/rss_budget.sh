@@ -17,7 +17,8 @@
 #          distinct keys): the map-side combine and the reduce side's maps.
 # For each it prints the worker's and the master's peak RSS (VmHWM, read
 # from /proc just before the job is stopped) and the worker's peak minus
-# its budget. Needs a broker (scripts/kafka.sh, KAFKA_PORT, default 23192;
+# its budget. KEEP=1 keeps each run's master and worker logs (`sluice
+# standalone --keep`; the worker logs each combine map spill). Needs a broker (scripts/kafka.sh, KAFKA_PORT, default 23192;
 # started and stopped here unless one answers). Logs: bench/out/rss-<time>/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -116,7 +117,7 @@ run_case() {
         --conf "spark.streaming.kafka.maxRatePerPartition=$MAX_RATE" \
         --conf "wordcount.brokers=$BOOT" --conf "wordcount.topics=$in" \
         --conf "wordcount.output=$out" --conf "wordcount.group=rss-$c-$TAG" \
-        --conf wordcount.print=0 >"$logf" 2>&1 &
+        --conf wordcount.print=0 ${KEEP:+--keep} >"$logf" 2>&1 &
     pid=$!
     echo "$pid" >>"$OUT/pids"
     bench_wait_drained "$logf" "$lines" "$RUN_TIMEOUT" "$pid" >"$OUT/$c.drained" || rc=$?

@@ -164,6 +164,10 @@ static const conf_key keys[] = {
         "memory the master reserves per job outside the budget for driving it"),
     KEY("sluice.cu.memory", CONF_BYTES, "512m", 16 * MiB, TiB,
         "memory share of one compute unit (1 CU = 1 task slot + this much memory)"),
+    KEY("sluice.shuffle.spillThreshold", CONF_BYTES, "0", 0, TiB,
+        "bytes a task's combine maps hold before they spill sorted runs to the work "
+        "directory "
+        "(0 = the task's share of execution memory)"),
     /* Rate control and backpressure. */
     KEY("spark.streaming.receiver.maxRate", CONF_INT, "0", 0, NONE,
         "most records per second each receiver accepts (0 = unlimited)"),

@@ -12,6 +12,8 @@
 #include "api.h"
 #include "sluice/err.h"
 
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define KV_MIN_CAP 64
@@ -146,6 +148,12 @@ size_t kvmap_count(const kvmap *m)
 size_t kvmap_bytes(const kvmap *m)
 {
 	return m->bytes + m->cap * sizeof(kv_entry);
+}
+
+size_t kvmap_bytes_peak(const kvmap *m)
+{
+	bool grows = (m->n + 1) * 4 > m->cap * 3; /* as kv_insert decides */
+	return kvmap_bytes(m) + (grows ? 2 * m->cap * sizeof(kv_entry) : 0);
 }
 
 static void kv_grow(kvmap *m)
@@ -372,4 +380,52 @@ int kvmap_next(const kvmap *m, size_t *pos, sl_record *out)
 		return 1;
 	}
 	return 0;
+}
+
+/* ---- sorting for spills ---- */
+
+uint64_t kvmap_order_hash(const uint8_t *k, uint32_t n)
+{
+	return slot_hash(kvmap_hash(k, n));
+}
+
+int kvmap_order_cmp(uint64_t ha, const uint8_t *ka, uint32_t la, uint64_t hb,
+                    const uint8_t *kb, uint32_t lb)
+{
+	if (ha != hb)
+		return ha < hb ? -1 : 1;
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return la == 0 ? 0 : memcmp(ka, kb, la);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const kv_entry *x = a, *y = b;
+	return kvmap_order_cmp(x->hash, x->kv, x->klen, y->hash, y->kv, y->klen);
+}
+
+void kvmap_sort(kvmap *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].hash != 0)
+			m->slots[n++] = m->slots[i];
+	/* the empty slots after the entries end kvmap_next */
+	memset(m->slots + n, 0, (m->cap - n) * sizeof(kv_entry));
+	qsort(m->slots, n, sizeof(kv_entry), entry_cmp);
+}
+
+void kvmap_clear(kvmap *m)
+{
+	for (kv_chunk *c = m->chunks, *next; c != NULL; c = next) {
+		next = c->next;
+		sl_free(c);
+	}
+	m->chunks = NULL;
+	m->bytes = 0;
+	m->n = 0;
+	sl_free(m->slots);
+	m->cap = KV_MIN_CAP;
+	m->slots = sl_calloc(m->cap, sizeof(kv_entry));
 }

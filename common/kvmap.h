@@ -39,6 +39,10 @@ void kvmap_free(kvmap *m);
 size_t kvmap_count(const kvmap *m);
 /* Approximate bytes held (arena, table). */
 size_t kvmap_bytes(const kvmap *m);
+/* kvmap_bytes plus what the next new key would add for a moment when it
+ * doubles the table (old and new tables held while rehashing): what a
+ * caller keeping the map under a budget compares with it. */
+size_t kvmap_bytes_peak(const kvmap *m);
 
 /* Inserts (k, v), or combines v into the existing value with fn. Returns 0
  * or the reduce function's error (the stored value is then unchanged). */
@@ -71,5 +75,21 @@ void kvmap_append_list(kvmap *m, const uint8_t *k, uint32_t klen, const uint8_t 
 const uint8_t *kvmap_get(const kvmap *m, const uint8_t *k, uint32_t klen, uint32_t *vlen);
 /* Iteration in table order: call with *pos = 0 until it returns 0. */
 int kvmap_next(const kvmap *m, size_t *pos, sl_record *out);
+
+/* ---- spilling (worker/spill.h) ---- */
+
+/* The order of sorted runs: keys by kvmap_order_hash, then length, then
+ * bytes. A total order on keys that every map and run agrees on, so that
+ * runs merge by key without comparing most keys byte by byte. */
+uint64_t kvmap_order_hash(const uint8_t *k, uint32_t n);
+int kvmap_order_cmp(uint64_t ha, const uint8_t *ka, uint32_t la, uint64_t hb,
+                    const uint8_t *kb, uint32_t lb);
+/* Sorts the entries in kvmap_order (in place, no allocation): afterwards
+ * kvmap_next returns them in that order, and the map must not be read by
+ * key or changed until kvmap_clear. */
+void kvmap_sort(kvmap *m);
+/* Empties the map and gives its memory back (arena and table; the table
+ * starts again at its smallest size). */
+void kvmap_clear(kvmap *m);
 
 #endif

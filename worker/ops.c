@@ -7,92 +7,30 @@
  * (Spark's pipelining of narrow transformations within a stage).
  *
  * Inputs: generator indices, receiver blocks (local, else fetched from a
- * holder), text files, or the shuffle buckets of a parent map stage, reduced,
- * counted, grouped or collected on the reduce side according to the shuffle
- * node, or joined with a second parent's (a join: cogroup.h). Sinks:
- * shuffle buckets (hash-partitioned, with map-side combine for reduce_by_key
- * and the counts), print lines, a part file of a save_as_text_files
- * directory, or a foreach_partition call.
+ * holder), text files, Kafka offset ranges (kafka_io.h), or the shuffle
+ * buckets of a parent map stage (worker/shuffle.c). Sinks: shuffle buckets
+ * (worker/shuffle.c), print lines, a part file of a save_as_text_files
+ * directory, a Kafka topic, or a foreach_partition call.
  *
  * A missing receiver block fails the task (retried; the block may come back
  * with its replica's holder); a missing shuffle bucket is FETCH_FAILED so
  * the master recomputes that map output instead.
  */
 #include "alloc.h"
-#include "api.h"
-#include "cogroup.h"
-#include "kvmap.h"
 #include "log.h"
 #include "msgtypes.h"
+#include "ops_int.h"
 #include "proc.h"
 #include "sluice/err.h"
-#include "wengine.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
-typedef struct task_run task_run;
-
-/* What a shuffle sink puts in its buckets per record: the record combined
- * with the node's reduce, or a count of 1 under the record's key
- * (count_by_key), under the empty key (count_by_window) or under its value
- * (count_by_value_and_window). The final stage of a windowed count sums
- * the batches' counts as they are. */
-typedef enum { SHK_AS_IS, SHK_COUNT_KEY, SHK_COUNT_ALL, SHK_COUNT_VALUE } shuffle_keying;
-
-typedef struct {
-	sl_emitter base;
-	task_run *tr;
-	const Sluice__Node *node;
-	void *fn;
-	sl_emitter *next;
-} op_em;
-
-struct task_run {
-	wengine *we;
-	wjob *j;
-	const Sluice__TaskSpec *ts;
-	const Sluice__JobGraph *g;
-	Sluice__TaskStatus *st;
-	api_task api;
-	op_em *ops;
-	sl_emitter *head;
-	sl_emitter sink;
-	/* shuffle sink */
-	uint32_t nred;
-	rbuf *buckets;
-	kvmap **maps;
-	sl_reduce_fn combine;
-	bool sum_i64; /* combine is the built-in i64 sum (or a count) */
-	Sluice__NodeKind shuffle_kind;
-	shuffle_keying keying;
-	uint64_t rr;
-	/* print / save / foreach sinks */
-	char **lines;
-	size_t nlines;
-	FILE *save;
-	rbuf collect;
-	int val_fmt;
-	char *fmtbuf;
-	size_t fmtcap;
-	/* outcome */
-	Sluice__TaskStatus__State state;
-	char err[512];
-	char missing[32];
-	struct reduce_state *rs; /* reduce side of a shuffle input */
-	kafka_out *kout;         /* kafka sink */
-	bool kdone;              /* this batch's output was committed before */
-};
-
-static int fail(task_run *tr, Sluice__TaskStatus__State state, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(task_run *tr, Sluice__TaskStatus__State state, const char *fmt, ...)
+int ops_fail(task_run *tr, Sluice__TaskStatus__State state, const char *fmt, ...)
 {
 	if (tr->state == SLUICE__TASK_STATUS__STATE__FINISHED) {
 		va_list ap;
@@ -104,11 +42,11 @@ static int fail(task_run *tr, Sluice__TaskStatus__State state, const char *fmt, 
 	return SL_EUSER;
 }
 
-static int user_failed(task_run *tr, const Sluice__Node *n, int rv)
+int ops_user_failed(task_run *tr, const Sluice__Node *n, int rv)
 {
-	return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-	            "user function '%s' (%s, node %u) returned %d", n->fn,
-	            graph_kind_name(n->kind), n->id, rv);
+	return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+	                "user function '%s' (%s, node %u) returned %d", n->fn,
+	                graph_kind_name(n->kind), n->id, rv);
 }
 
 /* ---- the operator chain ---- */
@@ -122,21 +60,21 @@ static int op_emit(sl_emitter *self, const sl_record *r)
 	if (op->node->kind == SLUICE__NODE_KIND__OP_FILTER) {
 		rv = ((sl_filter_fn)op->fn)(r);
 		if (rv < 0)
-			return user_failed(op->tr, op->node, rv);
+			return ops_user_failed(op->tr, op->node, rv);
 		return rv > 0 ? op->next->emit(op->next, r) : 0;
 	}
 	if (op->node->kind == SLUICE__NODE_KIND__OP_ASSIGN_EVENT_TIME) {
 		sl_record timed = *r;
 		rv = ((sl_event_time_fn)op->fn)(r, &timed.event_time_ms);
 		if (rv != 0)
-			return user_failed(op->tr, op->node, rv);
+			return ops_user_failed(op->tr, op->node, rv);
 		return op->next->emit(op->next, &timed);
 	}
 	rv = ((sl_map_fn)op->fn)(r, op->next);
 	if (rv != 0)
 		return op->tr->state != SLUICE__TASK_STATUS__STATE__FINISHED
 		           ? rv
-		           : user_failed(op->tr, op->node, rv);
+		           : ops_user_failed(op->tr, op->node, rv);
 	return 0;
 }
 
@@ -146,7 +84,7 @@ static int op_split_count(sl_emitter *self, const sl_record *r)
 {
 	task_run *tr = ((op_em *)self)->tr;
 	tr->st->records_out += builtin_split_count(r, tr->maps, tr->nred);
-	return 0;
+	return shuffle_sink_note(tr, (size_t)r->value_len + 1);
 }
 
 /* Fuses the chain's tail when it is exactly sl_split_words -> sl_pair_one
@@ -266,129 +204,7 @@ static const char *fmt_record(task_run *tr, const sl_record *r, size_t *len)
 	return tr->fmtbuf;
 }
 
-/* ---- hash map sizes from the previous batch ---- */
-
-/* The number of keys the last task of a shuffle put in one map (largest
- * bucket on the map side; its partition on the reduce side), by (job,
- * shuffle node, side): the next batch's maps start at that size instead of
- * growing through every power of two. A small direct-mapped cache: a
- * collision only costs the rehashes the hint would have saved. */
-#define HINT_SLOTS 64
-
-static struct {
-	uint64_t job;
-	uint32_t node;
-	bool reduce;
-	size_t keys;
-} keys_hints[HINT_SLOTS];
-static pthread_mutex_t keys_hints_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static size_t hint_slot(uint64_t job, uint32_t node, bool reduce)
-{
-	return (size_t)((job * 31 + node * 2 + reduce) % HINT_SLOTS);
-}
-
-static size_t keys_hint_get(uint64_t job, uint32_t node, bool reduce)
-{
-	size_t i = hint_slot(job, node, reduce), keys = 0;
-	pthread_mutex_lock(&keys_hints_lock);
-	if (keys_hints[i].job == job && keys_hints[i].node == node &&
-	    keys_hints[i].reduce == reduce)
-		keys = keys_hints[i].keys;
-	pthread_mutex_unlock(&keys_hints_lock);
-	return keys;
-}
-
-static void keys_hint_set(uint64_t job, uint32_t node, bool reduce, size_t keys)
-{
-	size_t i = hint_slot(job, node, reduce);
-	pthread_mutex_lock(&keys_hints_lock);
-	keys_hints[i].job = job;
-	keys_hints[i].node = node;
-	keys_hints[i].reduce = reduce;
-	keys_hints[i].keys = keys;
-	pthread_mutex_unlock(&keys_hints_lock);
-}
-
 /* ---- sinks ---- */
-
-/* reduce_by_key, and reduce_by_key_and_window as the master plans it: each
- * batch of the window reduced by key, then the window's batches reduced
- * again, both with the node's reduce function (master/plan.c). */
-static bool reduces_by_key(Sluice__NodeKind k)
-{
-	return k == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY ||
-	       k == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW;
-}
-
-/* The shuffles that count records into i64 values per key, summed on the
- * reduce side (the windowed ones at both levels, as plan.c plans them). */
-static bool counts_i64(Sluice__NodeKind k)
-{
-	return k == SLUICE__NODE_KIND__OP_COUNT_BY_KEY ||
-	       k == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW ||
-	       k == SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW;
-}
-
-/* The keying of a task's shuffle sink over node sn: a windowed count's
- * final stage reads the shuffle of its own node (the batches' counts). */
-static shuffle_keying keying_of(const Sluice__TaskSpec *ts, const Sluice__Node *sn)
-{
-	bool final = ts->input->kind == SLUICE__TASK_INPUT__KIND__SHUFFLE &&
-	             ts->input->shuffle_node == sn->id;
-	if (sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_KEY)
-		return SHK_COUNT_KEY;
-	if (sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW && !final)
-		return SHK_COUNT_ALL;
-	if (sn->kind == SLUICE__NODE_KIND__OP_COUNT_BY_VALUE_AND_WINDOW && !final)
-		return SHK_COUNT_VALUE;
-	return SHK_AS_IS;
-}
-
-/* Reducer bucket of a key: FNV-1a 64 of the key mod the reducer count. */
-static uint32_t bucket_of(uint64_t h, uint32_t nred)
-{
-	return (uint32_t)(h % nred);
-}
-
-static int sink_shuffle(sl_emitter *self, const sl_record *r)
-{
-	task_run *tr = self->arg;
-	tr->st->records_out++;
-	if (tr->shuffle_kind == SLUICE__NODE_KIND__OP_REPARTITION) {
-		rbuf_append_record(&tr->buckets[tr->rr++ % tr->nred], r);
-		return 0;
-	}
-	const uint8_t *key = r->key_len > 0 ? r->key : (const uint8_t *)"";
-	uint32_t klen = r->key_len;
-	if (tr->keying == SHK_COUNT_VALUE) {
-		key = r->value_len > 0 ? r->value : (const uint8_t *)"";
-		klen = r->value_len;
-	} else if (tr->keying == SHK_COUNT_ALL) {
-		key = (const uint8_t *)"";
-		klen = 0;
-	}
-	uint64_t h = kvmap_hash(key, klen);
-	uint32_t b = bucket_of(h, tr->nred);
-	if (tr->maps == NULL) {
-		rbuf_append_record(&tr->buckets[b], r);
-		return 0;
-	}
-	int rv;
-	if (tr->keying != SHK_AS_IS)
-		rv = kvmap_add_i64(tr->maps[b], h, key, klen, 1);
-	else if (tr->sum_i64 && r->value_len == 8)
-		rv = kvmap_add_i64(tr->maps[b], h, r->key, r->key_len,
-		                   sl_i64_decode(r->value, 8));
-	else
-		rv = kvmap_combine_h(tr->maps[b], h, r->key, r->key_len, r->value,
-		                     r->value_len, tr->combine);
-	if (rv != 0) {
-		const Sluice__Node *n = graph_node(tr->g, tr->ts->output->shuffle_node);
-		return user_failed(tr, n, rv);
-	}
-	return 0;
-}
 
 static int sink_print(sl_emitter *self, const sl_record *r)
 {
@@ -411,8 +227,8 @@ static int sink_save(sl_emitter *self, const sl_record *r)
 	fmt_record(tr, r, &len);
 	tr->fmtbuf[len] = '\n';
 	if (fwrite(tr->fmtbuf, 1, len + 1, tr->save) != len + 1)
-		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-		            "writing part file: %s", strerror(errno));
+		return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		                "writing part file: %s", strerror(errno));
 	return 0;
 }
 
@@ -424,7 +240,8 @@ static int sink_kafka(sl_emitter *self, const sl_record *r)
 	if (tr->kdone)
 		return 0;
 	int rv = kafka_out_write(tr->kout, r, err, sizeof(err));
-	return rv == SL_OK ? 0 : fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
+	return rv == SL_OK ? 0
+	                   : ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
 }
 
 static int sink_kafka_open(task_run *tr)
@@ -436,7 +253,7 @@ static int sink_kafka_open(task_run *tr)
 	                        tr->ts->batch_ms, tr->ts->partition, tr->ts->attempt,
 	                        &tr->kout, &tr->kdone, err, sizeof(err));
 	if (rv != SL_OK)
-		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
+		return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
 	if (tr->kdone)
 		log_info("batch %lld partition %u: output already committed to %s; not "
 		         "written "
@@ -467,27 +284,8 @@ static int sink_open(task_run *tr)
 	if (graph_is_output(on->kind))
 		tr->val_fmt = effective_format(tr->g, on->inputs[0]);
 	switch (o->kind) {
-	case SLUICE__TASK_OUTPUT__KIND__SHUFFLE: {
-		const Sluice__Node *sn = graph_node(tr->g, o->shuffle_node);
-		tr->sink.emit = sink_shuffle;
-		tr->nred = o->num_reducers;
-		tr->shuffle_kind = sn->kind;
-		tr->buckets = sl_calloc(tr->nred, sizeof(rbuf));
-		tr->keying = keying_of(tr->ts, sn);
-		if (reduces_by_key(sn->kind) || counts_i64(sn->kind)) {
-			size_t hint = keys_hint_get(tr->ts->job_id, sn->id, false);
-			tr->maps = sl_calloc(tr->nred, sizeof(kvmap *));
-			for (uint32_t i = 0; i < tr->nred; i++)
-				tr->maps[i] = kvmap_new_sized(hint);
-			tr->combine =
-			    reduces_by_key(sn->kind)
-			        ? (sl_reduce_fn)tr->j->fns[sn->id]
-			        : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
-			tr->sum_i64 =
-			    tr->combine == (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
-		}
-		return SL_OK;
-	}
+	case SLUICE__TASK_OUTPUT__KIND__SHUFFLE:
+		return shuffle_sink_open(tr);
 	case SLUICE__TASK_OUTPUT__KIND__PRINT:
 		tr->sink.emit = sink_print;
 		return SL_OK;
@@ -497,8 +295,8 @@ static int sink_open(task_run *tr)
 		char *tmp = part_path(tr, true);
 		if (proc_mkdirs_parent(tmp, err, sizeof(err)) != SL_OK ||
 		    (tr->save = fopen(tmp, "w")) == NULL)
-			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-			     "cannot create %s: %s", tmp, strerror(errno));
+			ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			         "cannot create %s: %s", tmp, strerror(errno));
 		sl_free(tmp);
 		return tr->save ? SL_OK : SL_EIO;
 	}
@@ -508,46 +306,16 @@ static int sink_open(task_run *tr)
 	case SLUICE__TASK_OUTPUT__KIND__KAFKA:
 		return sink_kafka_open(tr);
 	default:
-		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-		            "output kind %d is not supported by this worker", o->kind);
+		return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		                "output kind %d is not supported by this worker",
+		                o->kind);
 	}
 }
 
-static int rbuf_iter_adapter(sl_iter *it, sl_record *r)
+int ops_rbuf_iter_next(sl_iter *it, sl_record *r)
 {
 	int rv = rbuf_iter_next(it->arg, r);
 	return rv > 0 ? 1 : 0;
-}
-
-static void shuffle_close(task_run *tr)
-{
-	blockmgr *bm = wengine_blocks(tr->we);
-	tr->st->bucket_bytes = sl_calloc(tr->nred, sizeof(uint64_t));
-	tr->st->n_bucket_bytes = tr->nred;
-	size_t most = 0;
-	for (uint32_t b = 0; b < tr->nred; b++) {
-		char id[256];
-		if (tr->maps != NULL) {
-			size_t pos = 0;
-			sl_record r;
-			while (kvmap_next(tr->maps[b], &pos, &r))
-				rbuf_append_record(&tr->buckets[b], &r);
-			if (kvmap_count(tr->maps[b]) > most)
-				most = kvmap_count(tr->maps[b]);
-		}
-		snprintf(id, sizeof(id), "%s-m%u-r%u", tr->ts->output->shuffle_id,
-		         tr->ts->partition, b);
-		tr->st->bucket_bytes[b] = tr->buckets[b].len;
-		blockmgr_remove(bm, id);
-		int rv = blockmgr_put(bm, id, &tr->buckets[b], BLOCK_MEMORY_AND_DISK);
-		if (rv != SL_OK) {
-			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-			     "storing shuffle bucket %s: %s", id, sl_strerror(rv));
-			return;
-		}
-	}
-	if (tr->maps != NULL)
-		keys_hint_set(tr->ts->job_id, tr->ts->output->shuffle_node, false, most);
 }
 
 static void sink_close(task_run *tr)
@@ -555,38 +323,38 @@ static void sink_close(task_run *tr)
 	const Sluice__TaskOutput *o = tr->ts->output;
 	bool ok = tr->state == SLUICE__TASK_STATUS__STATE__FINISHED;
 	if (o->kind == SLUICE__TASK_OUTPUT__KIND__SHUFFLE && ok) {
-		shuffle_close(tr);
+		shuffle_sink_close(tr);
 	} else if (o->kind == SLUICE__TASK_OUTPUT__KIND__SAVE && tr->save != NULL) {
 		char *tmp = part_path(tr, true), *fin = part_path(tr, false);
 		if (fclose(tr->save) != 0 && ok)
-			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "closing %s: %s",
-			     tmp, strerror(errno));
+			ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "closing %s: %s",
+			         tmp, strerror(errno));
 		else if (ok && rename(tmp, fin) != 0)
-			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "publishing %s: %s",
-			     fin, strerror(errno));
+			ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			         "publishing %s: %s", fin, strerror(errno));
 		tr->save = NULL;
 		sl_free(tmp);
 		sl_free(fin);
 	} else if (o->kind == SLUICE__TASK_OUTPUT__KIND__KAFKA && tr->kout != NULL) {
 		char err[512];
 		if (kafka_out_close(tr->kout, ok, err, sizeof(err)) != SL_OK)
-			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
+			ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
 		tr->kout = NULL;
 	} else if (o->kind == SLUICE__TASK_OUTPUT__KIND__FOREACH && ok) {
 		const Sluice__Node *n = graph_node(tr->g, o->output_node);
 		rbuf_iter ri;
 		rbuf_iter_init(&ri, tr->collect.data, tr->collect.len);
-		sl_iter it = {.next = rbuf_iter_adapter, .arg = &ri};
+		sl_iter it = {.next = ops_rbuf_iter_next, .arg = &ri};
 		int rv = ((sl_partition_fn)tr->j->fns[n->id])(
 		    tr->ts->batch_ms, (int)tr->ts->partition, &it);
 		if (rv != 0)
-			user_failed(tr, n, rv);
+			ops_user_failed(tr, n, rv);
 	}
 }
 
 /* ---- inputs ---- */
 
-static int push_rbuf(task_run *tr, const uint8_t *data, size_t len)
+int ops_push_rbuf(task_run *tr, const uint8_t *data, size_t len)
 {
 	rbuf_iter it;
 	sl_record r;
@@ -598,8 +366,8 @@ static int push_rbuf(task_run *tr, const uint8_t *data, size_t len)
 			return rv;
 	}
 	if (rv < 0)
-		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-		            "a block is malformed");
+		return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		                "a block is malformed");
 	return SL_OK;
 }
 
@@ -634,10 +402,8 @@ static int block_get(task_run *tr, const char *id, const char *worker_id, const 
 	return rv;
 }
 
-typedef int (*block_fn)(task_run *tr, const uint8_t *data, size_t len);
-
-static int with_block(task_run *tr, const char *id, const char *wid, const char *url,
-                      block_fn fn, char *err, size_t errlen)
+int ops_with_block(task_run *tr, const char *id, const char *wid, const char *url,
+                   ops_block_fn fn, char *err, size_t errlen)
 {
 	block_ref *ref = NULL;
 	rbuf copy;
@@ -672,8 +438,9 @@ static int input_blocks(task_run *tr)
 				if ((strcmp(br->worker_ids[h], self) == 0) != (pass == 0))
 					continue;
 				err[0] = '\0';
-				rv = with_block(tr, br->block_id, br->worker_ids[h],
-				                br->urls[h], push_rbuf, err, sizeof(err));
+				rv = ops_with_block(tr, br->block_id, br->worker_ids[h],
+				                    br->urls[h], ops_push_rbuf, err,
+				                    sizeof(err));
 				if (rv == SL_OK || rv == SL_EUSER)
 					break;
 				log_warn("block %s from %s: %s", br->block_id,
@@ -683,9 +450,9 @@ static int input_blocks(task_run *tr)
 		if (rv == SL_EUSER)
 			return rv;
 		if (rv != SL_OK)
-			return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-			            "input block %s unavailable on every holder: %s",
-			            br->block_id, err);
+			return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			                "input block %s unavailable on every holder: %s",
+			                br->block_id, err);
 	}
 	return SL_OK;
 }
@@ -701,7 +468,7 @@ static int input_generator(task_run *tr)
 		if (rv != 0)
 			return tr->state != SLUICE__TASK_STATUS__STATE__FINISHED
 			           ? rv
-			           : user_failed(tr, n, rv);
+			           : ops_user_failed(tr, n, rv);
 	}
 	return SL_OK;
 }
@@ -722,7 +489,7 @@ static int input_kafka(task_run *tr)
 	                          kafka_emit, tr, err, sizeof(err));
 	if (rv == SL_OK || tr->state != SLUICE__TASK_STATUS__STATE__FINISHED)
 		return rv;
-	return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
+	return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED, "%s", err);
 }
 
 static int input_files(task_run *tr)
@@ -735,8 +502,9 @@ static int input_files(task_run *tr)
 		ssize_t n;
 		int rv = SL_OK;
 		if (fp == NULL)
-			return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-			            "cannot read %s: %s", in->files[f], strerror(errno));
+			return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			                "cannot read %s: %s", in->files[f],
+			                strerror(errno));
 		while (rv == SL_OK && (n = getline(&line, &cap, fp)) >= 0) {
 			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 				n--;
@@ -753,193 +521,6 @@ static int input_files(task_run *tr)
 	return SL_OK;
 }
 
-/* Reduce side: state while merging the buckets of one reduce partition. */
-typedef struct reduce_state {
-	kvmap *map;
-	sl_reduce_fn fn;
-	Sluice__NodeKind kind;
-	rbuf all;
-} reduce_state;
-
-static int merge_bucket(task_run *tr, const uint8_t *data, size_t len)
-{
-	reduce_state *rs = tr->rs;
-	rbuf_iter it;
-	sl_record r;
-	int rv;
-	if (rs->kind == SLUICE__NODE_KIND__OP_REPARTITION)
-		return push_rbuf(tr, data, len);
-	rbuf_iter_init(&it, data, len);
-	while ((rv = rbuf_iter_next(&it, &r)) > 0) {
-		tr->st->records_in++;
-		if (rs->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY) {
-			kvmap_append(rs->map, r.key, r.key_len, r.value, r.value_len);
-		} else if (rs->kind == SLUICE__NODE_KIND__OP_TRANSFORM) {
-			rbuf_append_record(&rs->all, &r);
-		} else if ((rv = kvmap_combine(rs->map, r.key, r.key_len, r.value,
-		                               r.value_len, rs->fn)) != 0) {
-			return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-			            "reduce function failed with %d", rv);
-		}
-	}
-	return rv < 0 ? fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-	                     "a shuffle bucket is "
-	                     "malformed")
-	              : SL_OK;
-}
-
-static int reduce_emit(task_run *tr, reduce_state *rs, const Sluice__Node *sn)
-{
-	if (rs->kind == SLUICE__NODE_KIND__OP_TRANSFORM) {
-		rbuf_iter ri;
-		rbuf_iter_init(&ri, rs->all.data, rs->all.len);
-		sl_iter it = {.next = rbuf_iter_adapter, .arg = &ri};
-		int rv = ((sl_transform_fn)tr->j->fns[sn->id])(tr->ts->batch_ms, &it,
-		                                               tr->head);
-		return rv == 0 ? SL_OK
-		               : (tr->state != SLUICE__TASK_STATUS__STATE__FINISHED
-		                      ? rv
-		                      : user_failed(tr, sn, rv));
-	}
-	if (rs->map == NULL)
-		return SL_OK;
-	if (rs->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW &&
-	    kvmap_count(rs->map) == 0) {
-		uint8_t zero[8]; /* an empty window counts 0 (its one reducer) */
-		sl_i64_encode(0, zero);
-		sl_record r = {.key = (const uint8_t *)"", .value = zero, .value_len = 8};
-		return tr->head->emit(tr->head, &r);
-	}
-	size_t pos = 0;
-	sl_record r;
-	while (kvmap_next(rs->map, &pos, &r)) {
-		int rv = tr->head->emit(tr->head, &r);
-		if (rv != 0)
-			return rv;
-	}
-	return SL_OK;
-}
-
-/* Fetches this partition's bucket of every map output of one shuffle into
- * rs (merge_bucket); a missing bucket is FETCH_FAILED. */
-static int fetch_buckets(task_run *tr, reduce_state *rs, const char *shuffle_id,
-                         Sluice__ShuffleSource *const *srcs, size_t n)
-{
-	int rv = SL_OK;
-	for (size_t s = 0; s < n && rv == SL_OK; s++) {
-		char id[256], err[512] = "";
-		snprintf(id, sizeof(id), "%s-m%u-r%u", shuffle_id, srcs[s]->map_index,
-		         tr->ts->input->reduce_partition);
-		tr->rs = rs;
-		rv = with_block(tr, id, srcs[s]->worker_id, srcs[s]->url, merge_bucket,
-		                err, sizeof(err));
-		if (rv != SL_OK && rv != SL_EUSER) {
-			snprintf(tr->missing, sizeof(tr->missing), "%s",
-			         srcs[s]->worker_id);
-			rv =
-			    fail(tr, SLUICE__TASK_STATUS__STATE__FETCH_FAILED, "%s", err);
-		}
-	}
-	return rv;
-}
-
-/* The reduce side of keyed shuffle node sn (reduce/count/group by key):
- * its map of combined values, sized from the previous batch. */
-static void reduce_state_init(task_run *tr, const Sluice__Node *sn, reduce_state *rs)
-{
-	memset(rs, 0, sizeof(*rs));
-	rs->kind = sn->kind;
-	rbuf_init(&rs->all);
-	if (reduces_by_key(sn->kind) || counts_i64(sn->kind) ||
-	    sn->kind == SLUICE__NODE_KIND__OP_GROUP_BY_KEY)
-		rs->map = kvmap_new_sized(keys_hint_get(tr->ts->job_id, sn->id, true));
-	rs->fn = reduces_by_key(sn->kind)
-	             ? (sl_reduce_fn)tr->j->fns[sn->id]
-	             : (sl_reduce_fn)builtin_find("sl_sum_i64", NULL);
-}
-
-static void reduce_state_free(task_run *tr, const Sluice__Node *sn, reduce_state *rs)
-{
-	if (rs->map != NULL)
-		keys_hint_set(tr->ts->job_id, sn->id, true, kvmap_count(rs->map));
-	kvmap_free(rs->map);
-	rbuf_free(&rs->all);
-}
-
-/* A join or cogroup's reduce side: both sides' buckets of this partition,
- * then worker/cogroup.c over them into the chain. With its sides
- * partitioned alike (the task reads the sides' own shuffles, not the
- * join's: master/plan.c), each side is reduced by key first, as its own
- * reduce task would. */
-static int input_join(task_run *tr, const Sluice__Node *jn)
-{
-	const Sluice__TaskInput *in = tr->ts->input;
-	cogroup_kind kind;
-	bool shared = in->shuffle_node != jn->id;
-	if (cogroup_kind_of(jn->kind, &kind) != SL_OK ||
-	    in->right_shuffle_id[0] == '\0' ||
-	    (shared && jn->inputs[0] != in->shuffle_node))
-		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-		            "task for %s (node %u) names no right side to join",
-		            graph_kind_name(jn->kind), jn->id);
-	const Sluice__Node *sn[2] = {jn, jn};
-	reduce_state side[2];
-	for (int k = 0; k < 2; k++) {
-		if (shared) {
-			sn[k] = graph_node(tr->g, jn->inputs[k]);
-			reduce_state_init(tr, sn[k], &side[k]);
-		} else { /* the records as they are (merge_bucket) */
-			side[k] = (reduce_state){.kind = SLUICE__NODE_KIND__OP_TRANSFORM};
-			rbuf_init(&side[k].all);
-		}
-	}
-	int rv = SL_OK;
-	if (shared && (side[0].map == NULL || side[1].map == NULL))
-		rv = fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-		          "%s (node %u): a side read as partitioned alike is not "
-		          "reduced by key",
-		          graph_kind_name(jn->kind), jn->id);
-	if (rv == SL_OK)
-		rv = fetch_buckets(tr, &side[0], in->shuffle_id, in->shuffle_sources,
-		                   in->n_shuffle_sources);
-	if (rv == SL_OK)
-		rv = fetch_buckets(tr, &side[1], in->right_shuffle_id, in->right_sources,
-		                   in->n_right_sources);
-	if (rv == SL_OK) {
-		uint64_t emitted = 0;
-		char err[512] = "";
-		rv = shared ? cogroup_run_maps(kind, side[0].map, side[1].map, tr->head,
-		                               &emitted, err, sizeof(err))
-		            : cogroup_run_buffers(kind, &side[0].all, &side[1].all,
-		                                  tr->head, &emitted, err, sizeof(err));
-		if (rv != SL_OK && tr->state == SLUICE__TASK_STATUS__STATE__FINISHED)
-			rv = fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-			          "%s (node %u): %s", graph_kind_name(jn->kind), jn->id,
-			          err);
-	}
-	reduce_state_free(tr, sn[0], &side[0]);
-	reduce_state_free(tr, sn[1], &side[1]);
-	return rv;
-}
-
-static int input_shuffle(task_run *tr)
-{
-	const Sluice__TaskInput *in = tr->ts->input;
-	const Sluice__Node *sn = graph_node(tr->g, in->shuffle_node);
-	if (graph_is_join(sn->kind))
-		return input_join(tr, sn);
-	if (in->right_shuffle_id[0] != '\0') /* a join reading its sides' shuffles */
-		return input_join(tr, graph_node(tr->g, in->source_node));
-	reduce_state rs;
-	reduce_state_init(tr, sn, &rs);
-	int rv = fetch_buckets(tr, &rs, in->shuffle_id, in->shuffle_sources,
-	                       in->n_shuffle_sources);
-	if (rv == SL_OK)
-		rv = reduce_emit(tr, &rs, sn);
-	reduce_state_free(tr, sn, &rs);
-	return rv;
-}
-
 static int input_run(task_run *tr)
 {
 	switch (tr->ts->input->kind) {
@@ -950,14 +531,14 @@ static int input_run(task_run *tr)
 	case SLUICE__TASK_INPUT__KIND__FILES:
 		return input_files(tr);
 	case SLUICE__TASK_INPUT__KIND__SHUFFLE:
-		return input_shuffle(tr);
+		return shuffle_input_run(tr);
 	case SLUICE__TASK_INPUT__KIND__KAFKA:
 		return input_kafka(tr);
 	default:
-		return fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
-		            "input kind %d is not "
-		            "supported by this worker",
-		            tr->ts->input->kind);
+		return ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		                "input kind %d is not "
+		                "supported by this worker",
+		                tr->ts->input->kind);
 	}
 }
 
@@ -981,13 +562,7 @@ static bool spec_valid(task_run *tr)
 
 static void run_free(task_run *tr)
 {
-	for (uint32_t b = 0; b < tr->nred; b++) {
-		rbuf_free(&tr->buckets[b]);
-		if (tr->maps)
-			kvmap_free(tr->maps[b]);
-	}
-	sl_free(tr->buckets);
-	sl_free(tr->maps);
+	shuffle_sink_free(tr);
 	sl_free(tr->ops);
 	sl_free(tr->fmtbuf);
 	rbuf_free(&tr->collect);
@@ -1012,8 +587,8 @@ void ops_run_task(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
 	                    .attempt = (int)ts->attempt,
 	                    .conf = j->conf};
 	if (!spec_valid(&tr)) {
-		fail(&tr, SLUICE__TASK_STATUS__STATE__FAILED,
-		     "task names nodes outside the graph");
+		ops_fail(&tr, SLUICE__TASK_STATUS__STATE__FAILED,
+		         "task names nodes outside the graph");
 	} else {
 		api_task_set(&tr.api);
 		chain_build(&tr);

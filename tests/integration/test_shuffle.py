@@ -1,7 +1,10 @@
 """Shuffle across workers (SPEC §4): the same ~1.5 MB text is fed over a
 socket to examples/socket_wordcount.so in two clusters:
 
-  A: one worker with one slot, reduce.partitions=1 (no data crosses workers);
+  A: one worker with one slot, reduce.partitions=1 (no data crosses workers),
+     its combine maps limited to 96 KiB (sluice.shuffle.spillThreshold) so
+     that the map-side combine and the reduce spill sorted runs to disk and
+     merge them back (worker/spill.c);
   B: three workers with two slots each, reduce.partitions=7 (more reducers
      than workers, so reduce tasks fetch buckets from other workers).
 
@@ -10,7 +13,9 @@ socket to examples/socket_wordcount.so in two clusters:
 - in B every published batch has exactly part-00000..part-00006, and every
   word of part-0000k hashes to reducer k (FNV-1a 64-bit of the key, mod 7:
   the workers' hash partitioning), so each word is in one part file only;
-- in B all three workers ran tasks of the job (each logged loading it).
+- in B all three workers ran tasks of the job (each logged loading it);
+- in A both the map side and the reduce side spilled (the worker logged it),
+  so A's totals check the spilled path and B's the in-memory one.
 """
 import collections
 import os
@@ -28,11 +33,11 @@ def fnv1a64(b):
     return h
 
 
-def count_in_cluster(name, text, nlines, workers, slots, reducers):
+def count_in_cluster(name, text, nlines, workers, slots, reducers, worker_conf=None):
     c = Cluster(name)
     c.start_master()
     for i in range(workers):
-        c.start_worker(f"w{i}", slots=slots)
+        c.start_worker(f"w{i}", slots=slots, extra_conf=worker_conf)
     c.wait_workers(workers)
     server = TextServer(text, chunk=16384, pause=0.02)
     prefix = os.path.join(c.dir, "out", "wc")
@@ -51,10 +56,13 @@ def count_in_cluster(name, text, nlines, workers, slots, reducers):
     check(len(tokens) == nlines and all(v == 1 for v in tokens.values()),
           f"{name}: each of the {nlines} lines counted exactly once")
     loaded = [w for w, p in c.workers.items() if "loaded job wc" in p.log_text()]
+    logs = "".join(p.log_text() for p in c.workers.values())
+    spilled = {side for side, line in (("map", "map-side combine spilled"),
+                                       ("reduce", "reduce spilled")) if line in logs}
     c.client("stop", "wc")
     server.stop()
     c.stop()
-    return got, batches, loaded
+    return got, batches, loaded, spilled
 
 
 def test():
@@ -62,11 +70,14 @@ def test():
     want = collections.Counter(text.split())
     log(f"text: {len(text)} bytes, {nlines} lines, {len(want)} distinct words")
 
-    single, _, _ = count_in_cluster("shuffle1", text, nlines, workers=1, slots=1, reducers=1)
+    single, _, _, spilled = count_in_cluster(
+        "shuffle1", text, nlines, workers=1, slots=1, reducers=1,
+        worker_conf={"sluice.shuffle.spillThreshold": "96k"})
     diff = counter_diff(single, want)
     check(diff == "", f"single worker, 1 reducer: totals equal an independent count {diff}")
+    check(spilled == {"map", "reduce"}, f"single worker: both sides spilled: {spilled}")
 
-    multi, batches, loaded = count_in_cluster("shuffle3", text, nlines, workers=3, slots=2,
+    multi, batches, loaded, _ = count_in_cluster("shuffle3", text, nlines, workers=3, slots=2,
                                               reducers=7)
     diff = counter_diff(multi, single)
     check(diff == "", f"3 workers, 7 reducers: totals equal the single-worker run {diff}")
