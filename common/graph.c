@@ -148,11 +148,11 @@ bool graph_kind_planned(Sluice__NodeKind k)
 {
 	/* assign_event_time is narrow: it runs fused in the chain like map;
 	 * the batch-time windows are planned over the datasets of the window's
-	 * batches, the joins as two map stages read by one reduce stage
-	 * (master/plan.c). The others need state partitions not made yet. */
-	if (graph_is_batch_window(k) || graph_is_join(k))
-		return true;
-	return !graph_is_stateful(k) && k != SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
+	 * batches, the joins as two map stages read by one reduce stage, the
+	 * stateful nodes as a shuffle into state partitions kept on workers
+	 * (master/plan.c, stateplan.h). Event-time windows need the master's
+	 * watermark, not built yet. */
+	return k != SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
 }
 
 const Sluice__Node *graph_node(const Sluice__JobGraph *g, uint32_t id)

@@ -149,6 +149,10 @@ typedef struct {
 	void (*stage_failed)(stage *s, const char *why);
 	/* t was sent to worker (locality bookkeeping). */
 	void (*task_launched)(stage *s, mtask *t, const char *worker);
+	/* Optional: whether t must run on one worker (out; "" = none can take
+	 * it yet), e.g. a state partition's task where its state lives. A
+	 * pinned task waits for that worker's slot, whatever it failed on. */
+	bool (*task_pin)(stage *s, const mtask *t, char out[32]);
 } sched_ops;
 
 typedef struct {

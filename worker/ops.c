@@ -26,6 +26,7 @@
 #include "msgtypes.h"
 #include "proc.h"
 #include "sluice/err.h"
+#include "stateops.h"
 #include "wengine.h"
 
 #include <errno.h>
@@ -877,12 +878,36 @@ static int input_join(task_run *tr, const Sluice__Node *sn)
 	return rv;
 }
 
+/* update_state_by_key / map_with_state: this partition's records of the
+ * batch applied to its state (stateops.h), the output into the chain. */
+static int input_state(task_run *tr, const Sluice__Node *sn)
+{
+	const Sluice__TaskInput *in = tr->ts->input;
+	reduce_state rs = {.kind = SLUICE__NODE_KIND__OP_TRANSFORM}; /* collects */
+	rbuf_init(&rs.all);
+	int rv = fetch_buckets(tr, &rs, in->shuffle_id, in->shuffle_sources,
+	                       in->n_shuffle_sources);
+	if (rv == SL_OK) {
+		char err[512] = "";
+		rv = stateops_apply(tr->j, tr->ts, sn, &rs.all, tr->head, err,
+		                    sizeof(err));
+		if (rv != SL_OK)
+			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			     "%s (node %u, partition %u): %s", graph_kind_name(sn->kind),
+			     sn->id, in->reduce_partition, err);
+	}
+	rbuf_free(&rs.all);
+	return rv;
+}
+
 static int input_shuffle(task_run *tr)
 {
 	const Sluice__TaskInput *in = tr->ts->input;
 	const Sluice__Node *sn = graph_node(tr->g, in->shuffle_node);
 	if (graph_is_join(sn->kind))
 		return input_join(tr, sn);
+	if (graph_is_stateful(sn->kind))
+		return input_state(tr, sn);
 	reduce_state rs = {.kind = sn->kind};
 	rbuf_init(&rs.all);
 	if (reduces_by_key(sn->kind) || counts_i64(sn->kind) ||

@@ -373,6 +373,7 @@ static void rollback(state_part *sp)
 		u->old_val = NULL;
 		e->touched = u->old_touched;
 		e->logged_ms = STATE_NO_VERSION;
+		e->seen_ms = STATE_NO_VERSION; /* the batch runs again: visit it */
 		if (e->attached) {
 			sp->bytes += e->vlen;
 			set_deadline(sp, e, u->old_deadline);

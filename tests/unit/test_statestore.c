@@ -240,6 +240,9 @@ static void test_failure_and_rerun(void **state)
 		assert_int_equal(state_i64(sp, "a"), 3);
 		assert_int_equal(state_i64(sp, "d"), 1);
 		assert_int_equal(state_part_keys(sp), 4);
+		/* every key held is called and emitted again, also those the
+		 * undone run had visited without values (b, c) */
+		assert_int_equal(out.n, 4);
 	}
 	/* once the next batch began, the older one is refused */
 	assert_int_equal(run_update(sp, 3000, "c", &out), SL_OK);
