@@ -328,7 +328,8 @@ static int write_stparts(ck_writer *w, const ckpt_job *c)
 {
 	int rv = ck_exec(w, "DELETE FROM state_parts WHERE job_id = ?", c->job_id);
 	sqlite3_stmt *st = ck_prepare(w, "INSERT INTO state_parts(job_id, node, part, "
-	                                 "nparts, worker_id) VALUES (?,?,?,?,?)");
+	                                 "nparts, worker_id, replica_id, ckpt_ms) "
+	                                 "VALUES (?,?,?,?,?,?,?)");
 	rv = rv == SL_OK && st ? SL_OK : SL_EDB;
 	for (size_t i = 0; i < c->nstparts && rv == SL_OK; i++) {
 		const ckpt_statepart *p = &c->stparts[i];
@@ -337,6 +338,8 @@ static int write_stparts(ck_writer *w, const ckpt_job *c)
 		sqlite3_bind_int(st, 3, (int)p->part);
 		sqlite3_bind_int(st, 4, (int)p->nparts);
 		bind_text(st, 5, p->worker);
+		bind_text(st, 6, p->replica);
+		sqlite3_bind_int64(st, 7, p->ckpt_ms);
 		rv = ck_step(w, st);
 	}
 	sqlite3_finalize(st);
@@ -544,8 +547,8 @@ static int load_stparts(sqlite3 *db, ckpt_job *c)
 {
 	sqlite3_stmt *st =
 	    load_prepare(db,
-	                 "SELECT node, part, nparts, worker_id FROM "
-	                 "state_parts WHERE job_id = ? ORDER BY node, part",
+	                 "SELECT node, part, nparts, worker_id, replica_id, ckpt_ms "
+	                 "FROM state_parts WHERE job_id = ? ORDER BY node, part",
 	                 c->job_id);
 	if (st == NULL)
 		return SL_EDB;
@@ -556,6 +559,9 @@ static int load_stparts(sqlite3 *db, ckpt_job *c)
 		p->part = (uint32_t)sqlite3_column_int(st, 1);
 		p->nparts = (uint32_t)sqlite3_column_int(st, 2);
 		snprintf(p->worker, sizeof(p->worker), "%s", sqlite3_column_text(st, 3));
+		snprintf(p->replica, sizeof(p->replica), "%s",
+		         sqlite3_column_text(st, 4));
+		p->ckpt_ms = sqlite3_column_int64(st, 5);
 	}
 	sqlite3_finalize(st);
 	return SL_OK;

@@ -89,6 +89,8 @@ typedef struct {
 typedef struct {
 	uint32_t node, part, nparts;
 	char worker[32];
+	char replica[32]; /* holds its checkpoint and the deltas since */
+	int64_t ckpt_ms;  /* its last full checkpoint, 0 = none */
 } ckpt_statepart;
 
 typedef struct {

@@ -127,12 +127,17 @@ typedef struct ratecontrol ratecontrol; /* ratecontrol.c */
 
 /* The sticky placement of one stateful node's partitions (stateplan.h):
  * partition p's state lives on worker[p] ("" = to be placed again, its
- * worker was lost). nparts is fixed at the node's first planning: a key's
- * partition never changes. */
+ * worker was lost) and replicates to replica[p] ("" = none); ckpt_ms[p]
+ * is its last full checkpoint (0 = none), full[p] asks its next task for
+ * one (a new replica). nparts is fixed at the node's first planning: a
+ * key's partition never changes. */
 typedef struct {
 	uint32_t node;
 	uint32_t nparts;
 	char (*worker)[32];
+	char (*replica)[32];
+	int64_t *ckpt_ms;
+	bool *full;
 } stplace;
 
 typedef struct job {

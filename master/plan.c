@@ -703,6 +703,9 @@ static void ojob_maybe_complete(ojob *oj)
 static void plan_task_done(stage *s, mtask *t, const Sluice__TaskStatus *st)
 {
 	ojob *oj = s->owner;
+	if (st->state_ckpt_ms > 0 && t->in.kind == TIN_SHUFFLE && t->in.parent != NULL)
+		stateplan_task_done(oj->b->job, t->in.parent->shuffle_node,
+		                    t->in.reduce_partition, st->state_ckpt_ms);
 	if (s == oj->result && st->n_lines > 0) {
 		t->lines = sl_calloc(st->n_lines, sizeof(char *));
 		for (size_t i = 0; i < st->n_lines; i++)
@@ -720,7 +723,7 @@ static void plan_task_launched(stage *s, mtask *t, const char *worker)
 }
 
 /* A state partition's task runs on the worker holding its state. */
-static bool plan_task_pin(stage *s, const mtask *t, char out[32])
+static bool plan_task_pin(stage *s, const mtask *t, task_pinning *out)
 {
 	if (t->in.kind != TIN_SHUFFLE || t->in.parent == NULL)
 		return false;

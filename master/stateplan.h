@@ -13,9 +13,17 @@
  * so a restarted master sends each partition's tasks to the worker that
  * still holds its state in memory.
  *
- * A partition whose worker is LOST is placed again on the alive worker with
- * the fewest partitions of the job; its state starts empty there (rebuilding
- * it from a checkpoint is not built yet: the master logs the loss).
+ * Each partition also has a replica: another worker to which its state
+ * task sends, after each batch, either a full checkpoint (every
+ * checkpoint interval, and at once for a new replica) or the batch's delta
+ * (the keys it changed), as blocks (worker/stateops.h). The master records
+ * each partition's last full checkpoint (reported in the task's status)
+ * and then removes the older checkpoint and its deltas from the workers.
+ * When a partition's worker is LOST its replica takes it over, rebuilding
+ * the state from the checkpoint and the deltas since, and a new replica is
+ * picked (which gets a full checkpoint with the next batch). A partition
+ * that had no replica (a single worker) starts empty elsewhere; the master
+ * logs the loss.
  *
  * Everything runs under the master's lock, over the model (model.h); it
  * calls nothing above it.
@@ -34,14 +42,19 @@
  * when it places partitions. */
 uint32_t stateplan_parts(job *j, const Sluice__Node *n, uint32_t dflt);
 
-/* The worker partition part of node must run on, in out ("" when no worker
- * is alive to take it yet). false when node has no placement (not a
+/* The worker partition part of node must run on (out->worker, "" when no
+ * worker is alive to take it yet), its replica and whether its next task
+ * writes a full checkpoint. false when node has no placement (not a
  * planned stateful node): the task may run anywhere. A partition left
- * without a worker is placed now. */
-bool stateplan_worker(job *j, uint32_t node, uint32_t part, char out[32]);
+ * without a worker or a replica gets one now. */
+bool stateplan_worker(job *j, uint32_t node, uint32_t part, task_pinning *out);
 
-/* worker_id is LOST: its partitions are to be placed again; returns how
- * many it held. */
+/* A task of partition part finished; ckpt_ms > 0: it wrote a full
+ * checkpoint at that batch (the older one is removed from the workers). */
+void stateplan_task_done(job *j, uint32_t node, uint32_t part, int64_t ckpt_ms);
+
+/* worker_id is LOST: the partitions it held move to their replicas, those
+ * it replicated get a new replica; returns how many it touched. */
 size_t stateplan_worker_lost(job *j, const char *worker_id);
 
 /* The placement into a checkpoint snapshot, and back from one. */

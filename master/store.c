@@ -86,6 +86,7 @@ static const char *const store_migrations[] = {
      * partition's tasks to the worker that holds its state */
     "CREATE TABLE state_parts (job_id INTEGER NOT NULL, node INTEGER NOT NULL,"
     "  part INTEGER NOT NULL, nparts INTEGER NOT NULL, worker_id TEXT NOT NULL,"
+    "  replica_id TEXT NOT NULL, ckpt_ms INTEGER NOT NULL,"
     "  PRIMARY KEY (job_id, node, part));",
 };
 

@@ -146,10 +146,10 @@ static worker_entry *local_worker(sched *s, const mtask *t)
 
 static worker_entry *pick_worker(sched *s, const mtask *t, bool *pinned)
 {
-	char pin[32];
-	*pinned = s->ops.task_pin != NULL && s->ops.task_pin(t->stage, t, pin);
+	task_pinning pin;
+	*pinned = s->ops.task_pin != NULL && s->ops.task_pin(t->stage, t, &pin);
 	if (*pinned) { /* e.g. a state partition: where its state lives */
-		worker_entry *w = pin[0] ? cluster_find(s->cl, pin) : NULL;
+		worker_entry *w = pin.worker[0] ? cluster_find(s->cl, pin.worker) : NULL;
 		return w != NULL && free_slots(s, w) > 0 ? w : NULL;
 	}
 	if (t->stage->pin != NULL && t->stage->pin[0] != '\0') { /* standalone job */
@@ -258,6 +258,7 @@ typedef struct {
 	char *wids[HOLDERS_MAX], *urls[HOLDERS_MAX];
 	Sluice__ShuffleSource *src, **srcp, *rsrc, **rsrcp;
 	char *file;
+	task_pinning pin; /* a state task's replica */
 } spec_buf;
 
 static void spec_block(const rblock *b, spec_buf *sb)
@@ -307,6 +308,12 @@ static void spec_shuffle(sched *s, const mtask *t, spec_buf *sb)
 	spec_sources(s, p, &sb->src, &sb->srcp);
 	in->shuffle_sources = sb->srcp;
 	in->n_shuffle_sources = p->ntasks;
+	if (s->ops.task_pin != NULL && s->ops.task_pin(t->stage, t, &sb->pin)) {
+		in->state_replica_id = sb->pin.replica_id;
+		in->state_replica_url = sb->pin.replica_url;
+		in->state_full = sb->pin.full;
+		in->state_ckpt_ms = sb->pin.ckpt_ms;
+	}
 	if (t->in.right != NULL) { /* a join's reduce side */
 		in->right_shuffle_id = t->in.right->shuffle_id;
 		spec_sources(s, t->in.right, &sb->rsrc, &sb->rsrcp);

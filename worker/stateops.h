@@ -12,6 +12,11 @@
  * the batch the state last committed (a retry after a later failure of the
  * task, or a batch re-run after a master restart) first rolls that batch
  * back, so no batch is counted twice.
+ *
+ * After each batch the partition is copied to the replica worker the
+ * master names (a full checkpoint every checkpoint interval, else the
+ * batch's delta), and a worker taking a partition over rebuilds it from
+ * the copies it holds (stateops.c, top).
  */
 #ifndef SLUICE_WORKER_STATEOPS_H
 #define SLUICE_WORKER_STATEOPS_H
@@ -25,9 +30,13 @@
  * key's new state, map_with_state the mapped records (and those of the keys
  * timing out). A new, empty partition is first seeded from the node's
  * initial-state function. Blocks while another task holds the partition.
- * Returns SL_OK, or non-zero with err set (the batch is then undone):
- * SL_ESTATE when the state has already seen a later batch. */
-int stateops_apply(wjob *j, const Sluice__TaskSpec *ts, const Sluice__Node *n,
-                   const rbuf *records, sl_emitter *out, char *err, size_t errlen);
+ * A partition this worker takes over is first rebuilt. *ckpt_ms is set to
+ * the batch when a full checkpoint was replicated with it.
+ * Returns SL_OK, or non-zero with err set (the batch is then undone, unless
+ * only its replication failed: a retry rolls it back): SL_ESTATE when the
+ * state has already seen a later batch or cannot be rebuilt. */
+int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
+                   const Sluice__Node *n, const rbuf *records, sl_emitter *out,
+                   int64_t *ckpt_ms, char *err, size_t errlen);
 
 #endif

@@ -42,9 +42,9 @@ def counts(prefix):
     return out
 
 
-def start(name, port, workers=2, fail_key=""):
+def start(name, port, workers=2, fail_key="", conf=None):
     """A master, workers w0.. and state_job reading 127.0.0.1:port."""
-    c = Cluster(name, conf={"sluice.heartbeat.interval": "200ms"})
+    c = Cluster(name, conf={"sluice.heartbeat.interval": "200ms", **(conf or {})})
     c.start_master()
     for i in range(workers):
         c.start_worker(f"w{i}", slots=2)
@@ -128,9 +128,11 @@ def check_idle(out, per_batch):
           f"({len(want)}): {bad[:3]}, unexpected {extra[:3]}")
 
 
-def check_all(out, per_batch):
+def check_all(out, per_batch, min_batches=10):
+    """min_batches: how many batches the words must span at least (fewer
+    when a test stalls the receiver, e.g. its block replica is killed)."""
     nonempty = [t for t, cnt in per_batch.items() if cnt]
-    check(len(nonempty) >= 10, f"the words span {len(nonempty)} batches")
+    check(len(nonempty) >= min_batches, f"the words span {len(nonempty)} batches")
     check_totals(out, per_batch)
     check_idle(out, per_batch)
     log("state outputs checked")
