@@ -138,6 +138,7 @@ typedef struct {
 	char (*replica)[32];
 	int64_t *ckpt_ms;
 	bool *full;
+	uint64_t *keys, *bytes; /* size after its last task (not checkpointed) */
 } stplace;
 
 typedef struct job {

@@ -703,9 +703,10 @@ static void ojob_maybe_complete(ojob *oj)
 static void plan_task_done(stage *s, mtask *t, const Sluice__TaskStatus *st)
 {
 	ojob *oj = s->owner;
-	if (st->state_ckpt_ms > 0 && t->in.kind == TIN_SHUFFLE && t->in.parent != NULL)
+	if (t->in.kind == TIN_SHUFFLE && t->in.parent != NULL) /* a state task? */
 		stateplan_task_done(oj->b->job, t->in.parent->shuffle_node,
-		                    t->in.reduce_partition, st->state_ckpt_ms);
+		                    t->in.reduce_partition, st->state_ckpt_ms,
+		                    st->state_keys, st->state_bytes);
 	if (s == oj->result && st->n_lines > 0) {
 		t->lines = sl_calloc(st->n_lines, sizeof(char *));
 		for (size_t i = 0; i < st->n_lines; i++)

@@ -30,6 +30,8 @@ static stplace *place_add(job *j, uint32_t node, uint32_t nparts)
 	p->replica = sl_calloc(nparts, sizeof(*p->replica));
 	p->ckpt_ms = sl_calloc(nparts, sizeof(*p->ckpt_ms));
 	p->full = sl_calloc(nparts, sizeof(*p->full));
+	p->keys = sl_calloc(nparts, sizeof(*p->keys));
+	p->bytes = sl_calloc(nparts, sizeof(*p->bytes));
 	return p;
 }
 
@@ -132,10 +134,15 @@ bool stateplan_worker(job *j, uint32_t node, uint32_t part, task_pinning *out)
 	return true;
 }
 
-void stateplan_task_done(job *j, uint32_t node, uint32_t part, int64_t ckpt_ms)
+void stateplan_task_done(job *j, uint32_t node, uint32_t part, int64_t ckpt_ms,
+                         uint64_t keys, uint64_t bytes)
 {
 	stplace *p = place_find(j, node);
-	if (p == NULL || part >= p->nparts || ckpt_ms <= 0)
+	if (p == NULL || part >= p->nparts)
+		return;
+	p->keys[part] = keys;
+	p->bytes[part] = bytes;
+	if (ckpt_ms <= 0)
 		return;
 	int64_t old = p->ckpt_ms[part];
 	p->ckpt_ms[part] = ckpt_ms;
@@ -189,6 +196,16 @@ size_t stateplan_worker_lost(job *j, const char *worker_id)
 	return n;
 }
 
+void stateplan_size(const job *j, uint64_t *keys, uint64_t *bytes)
+{
+	*keys = *bytes = 0;
+	for (size_t i = 0; i < j->nstp; i++)
+		for (uint32_t p = 0; p < j->stp[i].nparts; p++) {
+			*keys += j->stp[i].keys[p];
+			*bytes += j->stp[i].bytes[p];
+		}
+}
+
 void stateplan_snapshot(const job *j, ckpt_job *c)
 {
 	size_t n = 0;
@@ -235,6 +252,8 @@ void stateplan_free(job *j)
 		sl_free(j->stp[i].replica);
 		sl_free(j->stp[i].ckpt_ms);
 		sl_free(j->stp[i].full);
+		sl_free(j->stp[i].keys);
+		sl_free(j->stp[i].bytes);
 	}
 	sl_free(j->stp);
 	j->stp = NULL;

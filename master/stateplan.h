@@ -49,9 +49,15 @@ uint32_t stateplan_parts(job *j, const Sluice__Node *n, uint32_t dflt);
  * without a worker or a replica gets one now. */
 bool stateplan_worker(job *j, uint32_t node, uint32_t part, task_pinning *out);
 
-/* A task of partition part finished; ckpt_ms > 0: it wrote a full
- * checkpoint at that batch (the older one is removed from the workers). */
-void stateplan_task_done(job *j, uint32_t node, uint32_t part, int64_t ckpt_ms);
+/* A task of partition part finished with the partition holding keys keys
+ * of about bytes bytes; ckpt_ms > 0: it wrote a full checkpoint at that
+ * batch (the older one is removed from the workers). */
+void stateplan_task_done(job *j, uint32_t node, uint32_t part, int64_t ckpt_ms,
+                         uint64_t keys, uint64_t bytes);
+
+/* The job's state size: keys and bytes over all its partitions, as their
+ * last tasks reported (0 after a master restart until the next batch). */
+void stateplan_size(const job *j, uint64_t *keys, uint64_t *bytes);
 
 /* worker_id is LOST: the partitions it held move to their replicas, those
  * it replicated get a new replica; returns how many it touched. */

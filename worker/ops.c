@@ -890,7 +890,8 @@ static int input_state(task_run *tr, const Sluice__Node *sn)
 	if (rv == SL_OK) {
 		char err[512] = "";
 		rv = stateops_apply(tr->we, tr->j, tr->ts, sn, &rs.all, tr->head,
-		                    &tr->st->state_ckpt_ms, err, sizeof(err));
+		                    &tr->st->state_ckpt_ms, &tr->st->state_keys,
+		                    &tr->st->state_bytes, err, sizeof(err));
 		if (rv != SL_OK)
 			fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
 			     "%s (node %u, partition %u): %s", graph_kind_name(sn->kind),

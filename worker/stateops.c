@@ -224,7 +224,8 @@ static int replicate(wengine *we, wjob *j, state_part *sp, const Sluice__TaskSpe
 
 int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
                    const Sluice__Node *n, const rbuf *records, sl_emitter *out,
-                   int64_t *ckpt_ms, char *err, size_t errlen)
+                   int64_t *ckpt_ms, uint64_t *keys, uint64_t *bytes, char *err,
+                   size_t errlen)
 {
 	uint32_t part = ts->input->reduce_partition;
 	state_part *sp =
@@ -243,6 +244,8 @@ int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
 			state_part_abort(sp);
 		}
 	}
+	*keys = state_part_keys(sp);
+	*bytes = state_part_bytes(sp);
 	state_store_release(j->states, sp);
 	return rv;
 }

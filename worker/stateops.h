@@ -31,12 +31,14 @@
  * timing out). A new, empty partition is first seeded from the node's
  * initial-state function. Blocks while another task holds the partition.
  * A partition this worker takes over is first rebuilt. *ckpt_ms is set to
- * the batch when a full checkpoint was replicated with it.
+ * the batch when a full checkpoint was replicated with it, *keys and
+ * *bytes to the partition's size after the task (for the master's views).
  * Returns SL_OK, or non-zero with err set (the batch is then undone, unless
  * only its replication failed: a retry rolls it back): SL_ESTATE when the
  * state has already seen a later batch or cannot be rebuilt. */
 int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
                    const Sluice__Node *n, const rbuf *records, sl_emitter *out,
-                   int64_t *ckpt_ms, char *err, size_t errlen);
+                   int64_t *ckpt_ms, uint64_t *keys, uint64_t *bytes, char *err,
+                   size_t errlen);
 
 #endif
