@@ -344,6 +344,10 @@ static void print_backpressure(const Sluice__BatchStatsReply *r)
 		snprintf(est, sizeof(est), "  estimate %.0f records/s", r->rate_estimate);
 	printf("  backpressure: rate %s  blocked %.2f %s%s\n", rate, r->blocked_share,
 	       r->blocked_level, est);
+	if (r->state_keys > 0 || r->state_bytes > 0)
+		printf("  state: %llu keys, %llu bytes\n",
+		       (unsigned long long)r->state_keys,
+		       (unsigned long long)r->state_bytes);
 	for (size_t i = 0; i < r->n_receivers; i++) {
 		const Sluice__ReceiverLoad *l = r->receivers[i];
 		char lr[32] = "unlimited";

@@ -3,6 +3,7 @@
  * library at hand to resolve symbols), the master (structure only: it never
  * loads user code) and workers (symbols, when they load the library).
  */
+#include "alloc.h"
 #include "api.h"
 #include "kafka.h"
 
@@ -148,11 +149,11 @@ bool graph_kind_planned(Sluice__NodeKind k)
 {
 	/* assign_event_time is narrow: it runs fused in the chain like map;
 	 * the batch-time windows are planned over the datasets of the window's
-	 * batches, the joins as two map stages read by one reduce stage
-	 * (master/plan.c). The others need state partitions not made yet. */
-	if (graph_is_batch_window(k) || graph_is_join(k))
-		return true;
-	return !graph_is_stateful(k) && k != SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
+	 * batches, the joins as two map stages read by one reduce stage, the
+	 * stateful nodes as a shuffle into state partitions kept on workers
+	 * (master/plan.c, stateplan.h). Event-time windows need the master's
+	 * watermark, not built yet. */
+	return k != SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
 }
 
 const Sluice__Node *graph_node(const Sluice__JobGraph *g, uint32_t id)
@@ -232,6 +233,40 @@ static int node_check_times(const Sluice__Node *n, size_t i, int64_t batch_ms, c
 		return SL_EJOB;
 	}
 	return SL_OK;
+}
+
+/* Refuses a batch-time window over a stateful stream: a window re-reads
+ * the datasets of earlier batches, and a state partition cannot apply an
+ * earlier batch again (master/stateplan.h). Inputs are earlier nodes, so
+ * one backward sweep marks everything node i reads. */
+static int window_over_state(const Sluice__JobGraph *g, size_t i, char *err,
+                             size_t errlen)
+{
+	if (!graph_is_batch_window(g->nodes[i]->kind))
+		return SL_OK;
+	bool *reads = sl_calloc(i + 1, sizeof(bool));
+	reads[i] = true;
+	int rv = SL_OK;
+	for (size_t k = i + 1; k-- > 0 && rv == SL_OK;) {
+		const Sluice__Node *n = g->nodes[k];
+		if (!reads[k])
+			continue;
+		if (k != i && graph_is_stateful(n->kind)) {
+			char lb[160];
+			snprintf(
+			    err, errlen,
+			    "%s reads %s (node %zu): a window over a stateful stream is "
+			    "not supported by this master yet",
+			    node_label(g->nodes[i], i, lb, sizeof(lb)),
+			    graph_kind_name(n->kind), k);
+			rv = SL_EJOB;
+		}
+		for (size_t j = 0; j < n->n_inputs; j++)
+			if (n->inputs[j] < k)
+				reads[n->inputs[j]] = true;
+	}
+	sl_free(reads);
+	return rv;
 }
 
 /* Refuses, after every other check passed, a kind the master cannot plan. */
@@ -347,7 +382,8 @@ int graph_validate_job(const Sluice__JobGraph *g, int64_t batch_ms, char *err,
 		return SL_EJOB;
 	}
 	for (size_t i = 0; i < g->n_nodes; i++)
-		if (node_check_planned(g->nodes[i], i, err, errlen) != SL_OK)
+		if (node_check_planned(g->nodes[i], i, err, errlen) != SL_OK ||
+		    window_over_state(g, i, err, errlen) != SL_OK)
 			return SL_EJOB;
 	return SL_OK;
 }

@@ -1,11 +1,12 @@
 /*
  * The driver checkpoint: see checkpoint.h.
  *
- * Tables (store.c, schema version 5): jobs (generator clock, state, rate
+ * Tables (store.c, schema version 8): jobs (generator clock, state, rate
  * state), batches (progress and committed outputs), kafka_ranges (ranges of
  * the batches not yet retired), kafka_offsets (next offset per partition),
- * blocks (receiver blocks still needed), receivers (placement). A checkpoint
- * replaces the job's rows in the last four and updates the first two, all
+ * blocks (receiver blocks still needed), receivers (placement), state_parts
+ * (where each state partition lives). A checkpoint replaces the job's rows
+ * in the last five and updates the first two, all
  * in one BEGIN IMMEDIATE ... COMMIT; a failure anywhere rolls it back.
  *
  * The writer steps every statement through ck_step, which is where the
@@ -85,6 +86,7 @@ void ckpt_job_free(ckpt_job *c)
 	sl_free(c->batches);
 	sl_free(c->blocks);
 	sl_free(c->receivers);
+	sl_free(c->stparts);
 	for (size_t i = 0; i < c->ntransitions; i++) {
 		sl_free(c->transitions[i].who);
 		sl_free(c->transitions[i].why);
@@ -322,6 +324,28 @@ static int write_receivers(ck_writer *w, const ckpt_job *c)
 	return rv;
 }
 
+static int write_stparts(ck_writer *w, const ckpt_job *c)
+{
+	int rv = ck_exec(w, "DELETE FROM state_parts WHERE job_id = ?", c->job_id);
+	sqlite3_stmt *st = ck_prepare(w, "INSERT INTO state_parts(job_id, node, part, "
+	                                 "nparts, worker_id, replica_id, ckpt_ms) "
+	                                 "VALUES (?,?,?,?,?,?,?)");
+	rv = rv == SL_OK && st ? SL_OK : SL_EDB;
+	for (size_t i = 0; i < c->nstparts && rv == SL_OK; i++) {
+		const ckpt_statepart *p = &c->stparts[i];
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)c->job_id);
+		sqlite3_bind_int(st, 2, (int)p->node);
+		sqlite3_bind_int(st, 3, (int)p->part);
+		sqlite3_bind_int(st, 4, (int)p->nparts);
+		bind_text(st, 5, p->worker);
+		bind_text(st, 6, p->replica);
+		sqlite3_bind_int64(st, 7, p->ckpt_ms);
+		rv = ck_step(w, st);
+	}
+	sqlite3_finalize(st);
+	return rv;
+}
+
 int checkpoint_write(sqlite3 *db, const ckpt_job *c, char *err, size_t errlen)
 {
 	ck_writer w = {.db = db, .err = err, .errlen = errlen};
@@ -344,6 +368,8 @@ int checkpoint_write(sqlite3 *db, const ckpt_job *c, char *err, size_t errlen)
 		rv = write_receivers(&w, c);
 	if (rv == SL_OK)
 		rv = write_transitions(&w, c);
+	if (rv == SL_OK)
+		rv = write_stparts(&w, c);
 	if (rv == SL_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "checkpoint commit: %s",
 		         msg ? msg : sqlite3_errmsg(db));
@@ -517,6 +543,30 @@ static int load_receivers(sqlite3 *db, ckpt_job *c)
 	return SL_OK;
 }
 
+static int load_stparts(sqlite3 *db, ckpt_job *c)
+{
+	sqlite3_stmt *st =
+	    load_prepare(db,
+	                 "SELECT node, part, nparts, worker_id, replica_id, ckpt_ms "
+	                 "FROM state_parts WHERE job_id = ? ORDER BY node, part",
+	                 c->job_id);
+	if (st == NULL)
+		return SL_EDB;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		GROW(c->stparts, c->nstparts);
+		ckpt_statepart *p = &c->stparts[c->nstparts++];
+		p->node = (uint32_t)sqlite3_column_int(st, 0);
+		p->part = (uint32_t)sqlite3_column_int(st, 1);
+		p->nparts = (uint32_t)sqlite3_column_int(st, 2);
+		snprintf(p->worker, sizeof(p->worker), "%s", sqlite3_column_text(st, 3));
+		snprintf(p->replica, sizeof(p->replica), "%s",
+		         sqlite3_column_text(st, 4));
+		p->ckpt_ms = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_finalize(st);
+	return SL_OK;
+}
+
 int checkpoint_load(sqlite3 *db, uint64_t job_id, ckpt_job **out, char *err,
                     size_t errlen)
 {
@@ -545,6 +595,8 @@ int checkpoint_load(sqlite3 *db, uint64_t job_id, ckpt_job **out, char *err,
 		rv = load_blocks(db, c);
 	if (rv == SL_OK)
 		rv = load_receivers(db, c);
+	if (rv == SL_OK)
+		rv = load_stparts(db, c);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (rv != SL_OK) {
 		snprintf(err, errlen, "loading the checkpoint of job %llu: %s",

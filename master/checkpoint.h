@@ -9,10 +9,10 @@
  * ranges of those batches and the next offset of every partition, every
  * receiver block still needed (unallocated ones, batch_ms = 0, and those of
  * unfinished batches) with its holders and WAL location, where each receiver
- * runs, and the rate controller's state (an opaque string; backpressure
- * fills it later). The snapshot owns plain copies, never engine pointers, so
- * the engine makes it under the master's lock and the checkpointer writes it
- * without that lock.
+ * runs, where each state partition lives, and the rate controller's state
+ * (an opaque string; backpressure fills it later). The snapshot owns plain copies, never
+ * engine pointers, so the engine makes it under the master's lock and the checkpointer
+ * writes it without that lock.
  *
  * The engine snapshots a job at most once per tick and only when something
  * changed: after generating batches ("before" the batches run: a batch is
@@ -83,6 +83,16 @@ typedef struct {
 	char *who, *why;
 } ckpt_transition;
 
+/* Where partition part of a stateful node keeps its state (stateplan.h):
+ * the placement a restarted master keeps, so the workers' in-memory state
+ * is found again. */
+typedef struct {
+	uint32_t node, part, nparts;
+	char worker[32];
+	char replica[32]; /* holds its checkpoint and the deltas since */
+	int64_t ckpt_ms;  /* its last full checkpoint, 0 = none */
+} ckpt_statepart;
+
 typedef struct {
 	uint64_t job_id;
 	char state[12];
@@ -105,6 +115,8 @@ typedef struct {
 	size_t nreceivers;
 	ckpt_transition *transitions; /* those not yet known durable */
 	size_t ntransitions;
+	ckpt_statepart *stparts; /* state partitions' placement */
+	size_t nstparts;
 } ckpt_job;
 
 /* Appenders (the engine builds snapshots with them). */

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "plan.h"
 #include "ratecontrol.h"
+#include "stateplan.h"
 #include "rtracker.h"
 #include "sluice/err.h"
 
@@ -165,6 +166,13 @@ void batches_start_ojobs(job *j)
 		batch *b = j->batches[i];
 		if (b->gen_seq > j->ckpt_durable)
 			break; /* not yet durably generated (nor any later one) */
+		/* State: batch t applies to the state batch t-1 left, and a
+		 * worker can undo only its last batch, so a stateful job runs
+		 * its batches one at a time, each once the previous one's end is
+		 * durable (a restarted master never re-runs an older batch than
+		 * the workers' state has seen). */
+		if (j->stateful && (i > 0 || j->nretiring > 0))
+			break;
 		for (size_t k = 0; k < b->nojobs && running < j->concurrent_jobs; k++) {
 			ojob *oj = b->ojobs[k];
 			if (oj->state != OJ_WAITING)
@@ -437,6 +445,7 @@ void batches_snapshot(job *j, ckpt_job *c)
 		*r = j->koff[i];
 		r->topic = sl_strdup(j->koff[i].topic);
 	}
+	stateplan_snapshot(j, c);
 }
 
 /* The Kafka ranges and blocks a checkpoint holds for b's time. */
@@ -520,6 +529,7 @@ void batches_restore(job *j, const ckpt_job *c)
 		*r = c->offsets[i];
 		r->topic = sl_strdup(c->offsets[i].topic);
 	}
+	stateplan_restore(j, c);
 }
 
 void batches_rearm(job *j)

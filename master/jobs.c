@@ -20,6 +20,7 @@
 #include "joblag.h"
 #include "lifecycle.h"
 #include "runconf.h"
+#include "stateplan.h"
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
@@ -116,6 +117,8 @@ int job_conf_apply(job *j, char *err, size_t errlen)
 			return SL_ECONFIG;
 	const sl_conf *mc = j->e->m->conf;
 	j->retain_ms = plan_retention_ms(j->graph, j->interval_ms);
+	for (size_t i = 0; i < j->graph->n_nodes; i++)
+		j->stateful |= graph_is_stateful(j->graph->nodes[i]->kind);
 	j->max_failures = (uint32_t)conf_get_int(j->conf, "spark.task.maxFailures");
 	j->concurrent_jobs =
 	    (uint32_t)conf_get_int(j->conf, "spark.streaming.concurrentJobs");
@@ -251,6 +254,7 @@ void job_free(job *j)
 {
 	rtracker_stop(&j->rt);
 	kafka_free(&j->kafka);
+	stateplan_free(j);
 	lifecycle_free(j);
 	ratecontrol_free(j);
 	for (size_t i = 0; i < j->nbatches; i++)
@@ -476,6 +480,7 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 	ratecontrol_status(j, &out.rate, &out.blocked_share);
 	out.blocked_level = (char *)ratecontrol_level(out.blocked_share);
 	ratecontrol_receivers(j, &out);
+	stateplan_size(j, &out.state_keys, &out.state_bytes);
 	out.n_batches = n;
 	out.batches = ptrs;
 	rpc_reply_set(rep, MSG_BATCH_STATS_REPLY, &out);
@@ -732,7 +737,9 @@ void engine_worker_event(struct engine *e, worker_entry *w, bool lost)
 		return;
 	}
 	sched_worker_lost(e->sched, w->id);
-	for (size_t i = 0; i < e->njobs; i++)
+	for (size_t i = 0; i < e->njobs; i++) {
 		if (rtracker_worker_lost(&e->jobs[i]->rt, w->id))
 			job_checkpoint(e->jobs[i]);
+		stateplan_worker_lost(e->jobs[i], w->id);
+	}
 }

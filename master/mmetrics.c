@@ -10,6 +10,7 @@
 #include "lifecycle.h"
 #include "ratecontrol.h"
 #include "promtext.h"
+#include "stateplan.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +78,9 @@ static const family job_families[] = {
      "start to end of the last finished batch"},
     {"sluice_job_last_batch_total_delay_seconds", "gauge",
      "batch time to end of the last finished batch"},
+    {"sluice_job_state_keys", "gauge",
+     "keys held by update_state_by_key / map_with_state, all partitions"},
+    {"sluice_job_state_bytes", "gauge", "approximate bytes of those keys and states"},
 };
 
 static void render_job(const job *j, size_t f, promtext *p)
@@ -103,6 +107,14 @@ static void render_job(const job *j, size_t f, promtext *p)
 	case 3:
 		promtext_sample(p, job_families[f].name, l, (double)j->rt.npending);
 		break;
+	case 8:
+	case 9: {
+		uint64_t keys, bytes;
+		stateplan_size(j, &keys, &bytes);
+		promtext_sample(p, job_families[f].name, l,
+		                (double)(f == 8 ? keys : bytes));
+		break;
+	}
 	default:
 		if (b == NULL)
 			break;

@@ -125,6 +125,22 @@ typedef struct {
 
 typedef struct ratecontrol ratecontrol; /* ratecontrol.c */
 
+/* The sticky placement of one stateful node's partitions (stateplan.h):
+ * partition p's state lives on worker[p] ("" = to be placed again, its
+ * worker was lost) and replicates to replica[p] ("" = none); ckpt_ms[p]
+ * is its last full checkpoint (0 = none), full[p] asks its next task for
+ * one (a new replica). nparts is fixed at the node's first planning: a
+ * key's partition never changes. */
+typedef struct {
+	uint32_t node;
+	uint32_t nparts;
+	char (*worker)[32];
+	char (*replica)[32];
+	int64_t *ckpt_ms;
+	bool *full;
+	uint64_t *keys, *bytes; /* size after its last task (not checkpointed) */
+} stplace;
+
 typedef struct job {
 	struct engine *e;
 	uint64_t id;
@@ -169,6 +185,12 @@ typedef struct job {
 	batch **kept;
 	size_t nkept;
 	int64_t retain_ms; /* the longest window length - the interval; 0: none */
+	/* update_state_by_key / map_with_state nodes: where their partitions
+	 * live (stateplan.h); a job with one runs its batches one after the
+	 * other, each after the previous one's end is durable (jobgen.c). */
+	stplace *stp;
+	size_t nstp;
+	bool stateful;
 	/* Checkpoints: seq of the last one queued, of the last one durable;
 	 * dirty when the job changed since the last one queued. */
 	uint64_t ckpt_seq, ckpt_durable;

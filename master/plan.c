@@ -13,6 +13,7 @@
 #include "kafka_src.h"
 #include "log.h"
 #include "proc.h"
+#include "stateplan.h"
 #include "sluice/err.h"
 
 #include <errno.h>
@@ -213,7 +214,9 @@ static stage *map_stage_new(ojob *oj, const batch *src, const Sluice__Node *n, p
 	s->shuffle_node = n->id;
 	s->num_reducers = n->partitions ? n->partitions : default_reducers(j);
 	if (n->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW)
-		s->num_reducers = 1; /* one count: its reducer emits 0 for none */
+		s->num_reducers = 1;    /* one count: its reducer emits 0 for none */
+	if (graph_is_stateful(n->kind)) /* a key's state partition never moves */
+		s->num_reducers = stateplan_parts(j, n, default_reducers(j));
 	/* The master's epoch: a batch re-run after a master restart must not
 	 * read buckets an earlier run left behind (its reducer count may differ).
 	 * The prefix shf-JOB-TIME- still names every bucket of the batch. */
@@ -411,7 +414,9 @@ static void node_parts(ojob *oj, batch *src, uint32_t id, parts *out)
 		window_each(oj, src, n, window_input, out); /* not in the chain */
 	} else if (graph_is_batch_window(n->kind)) {
 		reduce_window_parts(oj, src, n, out); /* the windowed reductions */
-	} else if (graph_is_shuffle(n->kind)) {
+	} else if (graph_is_shuffle(n->kind) || graph_is_stateful(n->kind)) {
+		/* a stateful node: shuffled by key into its state partitions,
+		 * each task run where its state lives (plan_task_pin) */
 		reduce_parts(shuffle_stage(oj, src, n), out);
 	} else if (graph_is_join(n->kind)) {
 		join_parts(oj, src, n, out);
@@ -748,6 +753,10 @@ static void ojob_maybe_complete(ojob *oj)
 static void plan_task_done(stage *s, mtask *t, const Sluice__TaskStatus *st)
 {
 	ojob *oj = s->owner;
+	if (t->in.kind == TIN_SHUFFLE && t->in.parent != NULL) /* a state task? */
+		stateplan_task_done(oj->b->job, t->in.parent->shuffle_node,
+		                    t->in.reduce_partition, st->state_ckpt_ms,
+		                    st->state_keys, st->state_bytes);
 	if (s == oj->result && st->n_lines > 0) {
 		t->lines = sl_calloc(st->n_lines, sizeof(char *));
 		for (size_t i = 0; i < st->n_lines; i++)
@@ -764,9 +773,21 @@ static void plan_task_launched(stage *s, mtask *t, const char *worker)
 		                  t->in.kr->partition, worker);
 }
 
+/* A state partition's task runs on the worker holding its state. */
+static bool plan_task_pin(stage *s, const mtask *t, task_pinning *out)
+{
+	if (t->in.kind != TIN_SHUFFLE || t->in.parent == NULL)
+		return false;
+	job *j = ((ojob *)s->owner)->b->job;
+	const Sluice__Node *n = graph_node(j->graph, t->in.parent->shuffle_node);
+	return n != NULL && graph_is_stateful(n->kind) &&
+	       stateplan_worker(j, n->id, t->in.reduce_partition, out);
+}
+
 const sched_ops plan_sched_ops = {
     .stage_live = plan_stage_live,
     .task_done = plan_task_done,
     .stage_failed = plan_stage_failed,
     .task_launched = plan_task_launched,
+    .task_pin = plan_task_pin,
 };

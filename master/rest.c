@@ -21,6 +21,7 @@
 #include "logq.h"
 #include "mmetrics.h"
 #include "runconf.h"
+#include "stateplan.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
 #include "job.pb-c.h"
@@ -70,6 +71,10 @@ static cJSON *job_json(const job *j)
 	cJSON_AddNumberToObject(o, "records", (double)j->records);
 	cJSON_AddNumberToObject(o, "last_batch_ms", (double)j->last_batch_ms);
 	cJSON_AddNumberToObject(o, "receivers", (double)j->rt.nrcv);
+	uint64_t keys, bytes;
+	stateplan_size(j, &keys, &bytes);
+	cJSON_AddNumberToObject(o, "state_keys", (double)keys);
+	cJSON_AddNumberToObject(o, "state_bytes", (double)bytes);
 	cJSON_AddStringToObject(o, "library_hash", j->lib_hash);
 	cJSON_AddStringToObject(o, "error", j->error);
 	return o;

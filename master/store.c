@@ -81,6 +81,13 @@ static const char *const store_migrations[] = {
     "ALTER TABLE jobs ADD COLUMN records INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE jobs ADD COLUMN batches_done INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE jobs ADD COLUMN batches_failed INTEGER NOT NULL DEFAULT 0;",
+    /* 7 -> 8: where each state partition of update_state_by_key /
+     * map_with_state lives (stateplan.c), so a restarted master sends a
+     * partition's tasks to the worker that holds its state */
+    "CREATE TABLE state_parts (job_id INTEGER NOT NULL, node INTEGER NOT NULL,"
+    "  part INTEGER NOT NULL, nparts INTEGER NOT NULL, worker_id TEXT NOT NULL,"
+    "  replica_id TEXT NOT NULL, ckpt_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (job_id, node, part));",
 };
 
 #define STORE_LATEST ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

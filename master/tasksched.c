@@ -144,8 +144,14 @@ static worker_entry *local_worker(sched *s, const mtask *t)
 	return NULL;
 }
 
-static worker_entry *pick_worker(sched *s, const mtask *t)
+static worker_entry *pick_worker(sched *s, const mtask *t, bool *pinned)
 {
+	task_pinning pin;
+	*pinned = s->ops.task_pin != NULL && s->ops.task_pin(t->stage, t, &pin);
+	if (*pinned) { /* e.g. a state partition: where its state lives */
+		worker_entry *w = pin.worker[0] ? cluster_find(s->cl, pin.worker) : NULL;
+		return w != NULL && free_slots(s, w) > 0 ? w : NULL;
+	}
 	if (t->stage->pin != NULL && t->stage->pin[0] != '\0') { /* standalone job */
 		worker_entry *w = cluster_find(s->cl, t->stage->pin);
 		return w != NULL && w->state == WORKER_ALIVE && free_slots(s, w) > 0
@@ -252,6 +258,7 @@ typedef struct {
 	char *wids[HOLDERS_MAX], *urls[HOLDERS_MAX];
 	Sluice__ShuffleSource *src, **srcp, *rsrc, **rsrcp;
 	char *file;
+	task_pinning pin; /* a state task's replica */
 } spec_buf;
 
 static void spec_block(const rblock *b, spec_buf *sb)
@@ -296,10 +303,17 @@ static void spec_shuffle(sched *s, const mtask *t, spec_buf *sb)
 	in->kind = SLUICE__TASK_INPUT__KIND__SHUFFLE;
 	in->shuffle_id = p->shuffle_id;
 	in->reduce_partition = t->in.reduce_partition;
+	in->num_partitions = p->num_reducers;
 	in->shuffle_node = p->shuffle_node;
 	spec_sources(s, p, &sb->src, &sb->srcp);
 	in->shuffle_sources = sb->srcp;
 	in->n_shuffle_sources = p->ntasks;
+	if (s->ops.task_pin != NULL && s->ops.task_pin(t->stage, t, &sb->pin)) {
+		in->state_replica_id = sb->pin.replica_id;
+		in->state_replica_url = sb->pin.replica_url;
+		in->state_full = sb->pin.full;
+		in->state_ckpt_ms = sb->pin.ckpt_ms;
+	}
 	if (t->in.right != NULL) { /* a join's reduce side */
 		in->right_shuffle_id = t->in.right->shuffle_id;
 		spec_sources(s, t->in.right, &sb->rsrc, &sb->rsrcp);
@@ -431,7 +445,10 @@ static bool schedule_stage(sched *s, stage *st)
 		mtask *t = st->tasks[i];
 		if (t->state != TASK_PENDING || block_wait(s, t))
 			continue;
-		worker_entry *w = pick_worker(s, t);
+		bool pinned;
+		worker_entry *w = pick_worker(s, t, &pinned);
+		if (w == NULL && pinned)
+			continue; /* waits for its worker; others may still run */
 		if (w == NULL)
 			return false;
 		task_launch(s, t, w);

@@ -137,6 +137,16 @@ typedef struct stage {
 	int64_t first_task_wall; /* earliest task start (launch + queue time) */
 } stage;
 
+/* Where a pinned task runs (sched_ops.task_pin) and, for a state task,
+ * where its state replicates and whether it writes a full checkpoint. */
+typedef struct task_pinning {
+	char worker[32];
+	char replica_id[32];
+	char replica_url[256];
+	bool full;
+	int64_t ckpt_ms; /* its last full checkpoint, 0 = none */
+} task_pinning;
+
 /* How the scheduler reports to the layer that registered the stages. */
 typedef struct {
 	/* Whether an output job that uses s is running: only then are its tasks
@@ -149,6 +159,11 @@ typedef struct {
 	void (*stage_failed)(stage *s, const char *why);
 	/* t was sent to worker (locality bookkeeping). */
 	void (*task_launched)(stage *s, mtask *t, const char *worker);
+	/* Optional: whether t must run on one worker (out->worker; "" = none
+	 * can take it yet), e.g. a state partition's task where its state
+	 * lives, and what the task is told about its state's replica. A pinned
+	 * task waits for that worker's slot, whatever it failed on. */
+	bool (*task_pin)(stage *s, const mtask *t, struct task_pinning *out);
 } sched_ops;
 
 typedef struct {

@@ -488,6 +488,8 @@ static int handle_drop_job(wengine *we, const envelope *req, rpc_reply *rep)
 	uint32_t n = blockmgr_remove_prefix(we->bm, prefix);
 	snprintf(prefix, sizeof(prefix), "shf-%llu-", (unsigned long long)d->job_id);
 	n += blockmgr_remove_prefix(we->bm, prefix);
+	snprintf(prefix, sizeof(prefix), "stb-%llu-", (unsigned long long)d->job_id);
+	n += blockmgr_remove_prefix(we->bm, prefix); /* state copies (stateops.h) */
 	uint32_t wal = wal_remove_job(we->w->dir, d->job_id);
 	log_info("job %llu dropped: %u blocks and buckets, %u WAL segments deleted",
 	         (unsigned long long)d->job_id, n, wal);

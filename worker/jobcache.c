@@ -12,6 +12,7 @@
 #include "msgtypes.h"
 #include "proc.h"
 #include "sluice/err.h"
+#include "statestore.h"
 #include "wengine.h"
 
 #include <dlfcn.h>
@@ -122,6 +123,7 @@ static int job_load(wengine *we, uint64_t job_id, const char *hash, wjob **out, 
 	}
 	if ((rv = resolve_fns(j, err, errlen)) != SL_OK)
 		goto fail;
+	j->states = state_store_new();
 	log_info("loaded job %s (id %llu, library %.16s)", j->info->name,
 	         (unsigned long long)job_id, got);
 	*out = j;
@@ -173,6 +175,7 @@ void jobcache_free(wengine *we)
 		sluice__fetch_library_reply__free_unpacked(j->info, NULL);
 		conf_free(j->conf);
 		sl_free(j->fns);
+		state_store_free(j->states);
 		sl_free(j);
 		j = next;
 	}

@@ -26,6 +26,7 @@
 #include "ops_int.h"
 #include "sluice/err.h"
 #include "spill.h"
+#include "stateops.h"
 #include "worker.h"
 
 #include <pthread.h>
@@ -529,12 +530,38 @@ static int input_join(task_run *tr, const Sluice__Node *jn)
 	return rv;
 }
 
+/* update_state_by_key / map_with_state: this partition's records of the
+ * batch applied to its state (stateops.h), the output into the chain. */
+static int input_state(task_run *tr, const Sluice__Node *sn)
+{
+	const Sluice__TaskInput *in = tr->ts->input;
+	reduce_state rs = {.kind = SLUICE__NODE_KIND__OP_TRANSFORM}; /* collects */
+	rbuf_init(&rs.all);
+	int rv = fetch_buckets(tr, &rs, in->shuffle_id, in->shuffle_sources,
+	                       in->n_shuffle_sources);
+	if (rv == SL_OK) {
+		char err[512] = "";
+		rv = stateops_apply(tr->we, tr->j, tr->ts, sn, &rs.all, tr->head,
+		                    &tr->st->state_ckpt_ms, &tr->st->state_keys,
+		                    &tr->st->state_bytes, err, sizeof(err));
+		if (rv != SL_OK)
+			ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
+			         "%s (node %u, partition %u): %s",
+			         graph_kind_name(sn->kind), sn->id, in->reduce_partition,
+			         err);
+	}
+	rbuf_free(&rs.all);
+	return rv;
+}
+
 int shuffle_input_run(task_run *tr)
 {
 	const Sluice__TaskInput *in = tr->ts->input;
 	const Sluice__Node *sn = graph_node(tr->g, in->shuffle_node);
 	if (graph_is_join(sn->kind))
 		return input_join(tr, sn);
+	if (graph_is_stateful(sn->kind))
+		return input_state(tr, sn);
 	if (in->right_shuffle_id[0] != '\0') /* a join reading its sides' shuffles */
 		return input_join(tr, graph_node(tr->g, in->source_node));
 	reduce_state rs;

@@ -27,7 +27,6 @@
 #define NO_DEADLINE    INT64_MAX
 #define CKPT_MAGIC     "SLSTATE1"
 #define CKPT_MAGIC_LEN 8
-#define CKPT_MAX_RAW   ((size_t)16 << 30)
 
 typedef struct st_entry {
 	struct st_entry *next; /* hash chain */
@@ -373,6 +372,7 @@ static void rollback(state_part *sp)
 		u->old_val = NULL;
 		e->touched = u->old_touched;
 		e->logged_ms = STATE_NO_VERSION;
+		e->seen_ms = STATE_NO_VERSION; /* the batch runs again: visit it */
 		if (e->attached) {
 			sp->bytes += e->vlen;
 			set_deadline(sp, e, u->old_deadline);
@@ -735,21 +735,6 @@ static void ckpt_records(const state_part *sp, rbuf *b)
 	sl_free(v);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *c = p;
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int state_part_encode(const state_part *sp, uint8_t **out, size_t *len)
 {
 	rbuf b;
@@ -767,56 +752,6 @@ int state_part_encode(const state_part *sp, uint8_t **out, size_t *len)
 	*len = CKPT_MAGIC_LEN + enclen;
 	sl_free(enc);
 	return SL_OK;
-}
-
-int state_part_checkpoint(state_part *sp, const char *path, char *err, size_t errlen)
-{
-	uint8_t *data = NULL;
-	size_t len = 0;
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int rv = state_part_encode(sp, &data, &len);
-	int fd =
-	    rv == SL_OK ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
-	bool ok = fd >= 0 && write_all(fd, data, len) == 0 && fsync(fd) == 0;
-	if (fd >= 0 && close(fd) != 0)
-		ok = false;
-	if (ok && rename(tmp, path) != 0)
-		ok = false;
-	sl_free(data);
-	if (!ok) {
-		snprintf(err, errlen, "state checkpoint %s: %s", path,
-		         rv != SL_OK ? sl_strerror(rv) : strerror(errno));
-		unlink(tmp);
-		return SL_EIO;
-	}
-	sp->ckpt_version = sp->version;
-	return SL_OK;
-}
-
-static uint8_t *read_whole(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0, r;
-	do {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 65536;
-			buf = sl_realloc(buf, cap);
-		}
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-	} while (r > 0);
-	bool bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		sl_free(buf);
-		return NULL;
-	}
-	*len = n;
-	return buf;
 }
 
 /* Inserts the checkpoint's records into sp; SL_EPROTO with err if bad. */
@@ -864,6 +799,128 @@ static int ckpt_fill(state_part *sp, const rbuf *b, const char *path, char *err,
 	return SL_OK;
 }
 
+/* ---- replication: full checkpoints and deltas as records ---- */
+
+void state_part_full_records(const state_part *sp, rbuf *out)
+{
+	ckpt_records(sp, out);
+}
+
+void state_part_checkpointed(state_part *sp)
+{
+	sp->ckpt_version = sp->version;
+}
+
+int64_t state_part_checkpoint_version(const state_part *sp)
+{
+	return sp->ckpt_version;
+}
+
+void state_part_swap(state_part *a, state_part *b)
+{
+	state_part t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/* Appends one key of a delta: flag 1 + deadline + state, or flag 0. */
+static void delta_key(rbuf *out, const st_entry *e, uint8_t **v, size_t *cap)
+{
+	if (9 + (size_t)e->vlen > *cap) {
+		*cap = 2 * (9 + (size_t)e->vlen);
+		*v = sl_realloc(*v, *cap);
+	}
+	(*v)[0] = e->attached;
+	sl_i64_encode(e->deadline, *v + 1);
+	if (e->attached && e->vlen > 0)
+		memcpy(*v + 9, e->val, e->vlen);
+	rbuf_append(out, e->key, e->klen, *v, e->attached ? 9 + e->vlen : 1, e->touched);
+}
+
+void state_part_delta_records(const state_part *sp, rbuf *out)
+{
+	uint8_t meta[24], *v = NULL;
+	size_t cap = 0;
+	sl_i64_encode(sp->version, meta);
+	sl_i64_encode(sp->prev_version, meta + 8);
+	sl_i64_encode(sp->timeout_ms, meta + 16);
+	rbuf_append(out, NULL, 0, meta, sizeof(meta), 0);
+	if (sp->undo_ms == sp->version) /* the log of the committed batch */
+		for (size_t i = 0; i < sp->nundo; i++)
+			delta_key(out, sp->undo[i].e, &v, &cap);
+	sl_free(v);
+}
+
+int state_part_restore_records(state_part *sp, const rbuf *full, const char *name,
+                               char *err, size_t errlen)
+{
+	if (sp->count != 0 || sp->version != STATE_NO_VERSION) {
+		snprintf(err, errlen, "%s: the partition to restore into is not empty",
+		         name);
+		return SL_ESTATE;
+	}
+	int rv = ckpt_fill(sp, full, name, err, errlen);
+	sp->ckpt_version = sp->version;
+	return rv;
+}
+
+/* Applies one record of a delta to the open batch. */
+static int delta_apply_one(state_part *sp, const sl_record *r, const char *name,
+                           char *err, size_t errlen)
+{
+	if (r->value_len < 1 || (r->value[0] == 1 && r->value_len < 9)) {
+		snprintf(err, errlen, "%s: damaged: a delta record of %u bytes", name,
+		         r->value_len);
+		return SL_EPROTO;
+	}
+	uint64_t h = key_hash(r->key, r->key_len);
+	st_entry *e = find(sp, r->key, r->key_len, h);
+	if (r->value[0] == 0) {
+		if (e != NULL)
+			drop(sp, e);
+		return SL_OK;
+	}
+	e = put(sp, e, r->key, r->key_len, h, r->value + 9, r->value_len - 9);
+	e->touched = r->event_time_ms;
+	set_deadline(sp, e, sl_i64_decode(r->value + 1, 8));
+	return SL_OK;
+}
+
+int state_part_apply_delta(state_part *sp, const rbuf *delta, const char *name, char *err,
+                           size_t errlen)
+{
+	rbuf_iter it;
+	sl_record r;
+	err[0] = '\0';
+	rbuf_iter_init(&it, delta->data, delta->len);
+	if (rbuf_iter_next(&it, &r) != 1 || r.key_len != 0 || r.value_len != 24) {
+		snprintf(err, errlen, "%s: damaged: no version record", name);
+		return SL_EPROTO;
+	}
+	int64_t v = sl_i64_decode(r.value, 8), prev = sl_i64_decode(r.value + 8, 8);
+	if (sp->version != v && sp->version != prev) {
+		snprintf(
+		    err, errlen,
+		    "%s: the delta of batch %lld follows batch %lld, the state is at "
+		    "%lld",
+		    name, (long long)v, (long long)prev, (long long)sp->version);
+		return SL_ESTATE;
+	}
+	int rv = state_part_begin(sp, v, err, errlen);
+	if (rv != SL_OK)
+		return rv;
+	while (rv == SL_OK && (rv = rbuf_iter_next(&it, &r)) > 0)
+		rv = delta_apply_one(sp, &r, name, err, errlen);
+	if (rv != SL_OK) {
+		if (rv > 0 || err[0] == '\0')
+			snprintf(err, errlen, "%s: damaged records", name);
+		state_part_abort(sp);
+		return SL_EPROTO;
+	}
+	state_part_commit(sp);
+	return SL_OK;
+}
+
 int state_part_decode(const uint8_t *data, size_t len, const char *name, size_t max_raw,
                       state_part **out, char *err, size_t errlen)
 {
@@ -890,18 +947,4 @@ int state_part_decode(const uint8_t *data, size_t len, const char *name, size_t 
 	sp->ckpt_version = sp->version;
 	*out = sp;
 	return SL_OK;
-}
-
-int state_part_load(const char *path, state_part **out, char *err, size_t errlen)
-{
-	size_t len = 0;
-	*out = NULL;
-	uint8_t *data = read_whole(path, &len);
-	if (data == NULL) {
-		snprintf(err, errlen, "state checkpoint %s: %s", path, strerror(errno));
-		return SL_EIO;
-	}
-	int rv = state_part_decode(data, len, path, CKPT_MAX_RAW, out, err, errlen);
-	sl_free(data);
-	return rv;
 }

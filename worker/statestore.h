@@ -31,6 +31,7 @@
 #ifndef SLUICE_WORKER_STATESTORE_H
 #define SLUICE_WORKER_STATESTORE_H
 
+#include "record.h"
 #include "sluice/sluice.h"
 
 #include <pthread.h>
@@ -130,6 +131,36 @@ int state_part_load(const char *path, state_part **out, char *err, size_t errlen
  * decompressed size): SL_EPROTO when damaged. */
 int state_part_decode(const uint8_t *data, size_t len, const char *name, size_t max_raw,
                       state_part **out, char *err, size_t errlen);
+
+/* ---- replication (worker/stateops.c): the state as record blocks ---- */
+
+/* The committed state as a full checkpoint's records (the same records as
+ * state_part_encode's block), appended to out. */
+void state_part_full_records(const state_part *sp, rbuf *out);
+/* The last committed batch's changes, appended to out: a meta record
+ * (empty key; value = the batch, the version before it and the timeout,
+ * three i64), then per key it changed (key, 1 + i64 deadline + state, event
+ * time = batch last touched) or (key, 0) when it removed it. Call after
+ * state_part_commit and before the next begin. */
+void state_part_delta_records(const state_part *sp, rbuf *out);
+/* The committed version is checkpointed (state_part_checkpoint_due), and
+ * the version last so marked (STATE_NO_VERSION: none). */
+void state_part_checkpointed(state_part *sp);
+int64_t state_part_checkpoint_version(const state_part *sp);
+/* Exchanges the contents of two partitions (a rebuilt one takes the place
+ * of the registry's). */
+void state_part_swap(state_part *a, state_part *b);
+/* Fills an empty partition from a full checkpoint's records (its version
+ * becomes the checkpoint's). SL_ESTATE if sp is not empty, SL_EPROTO with
+ * err naming name when damaged. */
+int state_part_restore_records(state_part *sp, const rbuf *full, const char *name,
+                               char *err, size_t errlen);
+/* Applies a delta as its batch, in a transaction like a batch run (so it
+ * can be rolled back by a re-run of that batch): the delta must follow the
+ * state's version, or be of the committed batch (applied again). SL_ESTATE
+ * when it does not follow, SL_EPROTO when damaged, with err. */
+int state_part_apply_delta(state_part *sp, const rbuf *delta, const char *name, char *err,
+                           size_t errlen);
 
 /* ---- the registry: state partitions of this worker ---- */
 

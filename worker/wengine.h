@@ -25,6 +25,8 @@ typedef struct wjob {
 	Sluice__FetchLibraryReply *info; /* graph, conf, name */
 	sl_conf *conf;
 	void **fns; /* per node: resolved user function */
+	/* its state partitions on this worker (statestore.h, stateops.h) */
+	struct state_store *states;
 	struct wjob *next;
 } wjob;
 

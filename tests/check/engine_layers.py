@@ -24,6 +24,7 @@ RANK = {
     "rtracker.h": 2,
     "kafka_src.h": 2,
     "model.h": 3,
+    "stateplan.h": 3.5,
     "plan.h": 4,
     "jobgen.h": 5,
     "engine_int.h": 7,
@@ -35,6 +36,7 @@ FILES = {
     "tasksched.c": (1, "tasksched.h"),
     "rtracker.c": (2, "rtracker.h"),
     "kafka_src.c": (2, "kafka_src.h"),
+    "stateplan.c": (3.5, "stateplan.h"),
     "plan.c": (4, "plan.h"),
     "jobgen.c": (5, "jobgen.h"),
 }

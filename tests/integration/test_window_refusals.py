@@ -33,11 +33,11 @@ CASES = [
      ["node 3 (count_by_window)", "must be > 0 ms, got 0 and 1000"]),
     ("negative_timeout", "1s",
      ["node 3 (map_with_state)", "timeout must be >= 0 ms", "-1000"]),
-    # the batch-time windows are planned; update_state_by_key not yet
-    ("valid", "1s", ["node 11 (update_state_by_key)", "is not supported by this master yet"]),
+    # the batch-time windows and state are planned; event_time_window not yet
+    ("valid", "1s", ["node 21 (event_time_window)", "is not supported by this master yet"]),
     # every window of "valid" is a multiple of 500 ms: only planning refuses
     ("valid", "500ms",
-     ["node 11 (update_state_by_key)", "is not supported by this master yet"]),
+     ["node 21 (event_time_window)", "is not supported by this master yet"]),
 ]
 
 

@@ -134,6 +134,13 @@ static ckpt_job *snapshot(int gen)
 	c->nreceivers = 1;
 	snprintf(c->receivers[0].worker, sizeof(c->receivers[0].worker), "worker-%d",
 	         gen + 1);
+	c->stparts = sl_calloc(2, sizeof(*c->stparts));
+	c->nstparts = 2;
+	for (uint32_t p = 0; p < 2; p++) {
+		c->stparts[p] = (ckpt_statepart){.node = 5, .part = p, .nparts = 2};
+		snprintf(c->stparts[p].worker, sizeof(c->stparts[p].worker), "worker-%d",
+		         gen + (int)p);
+	}
 	return c;
 }
 
@@ -168,6 +175,9 @@ static char *render(sqlite3 *db)
 	for (size_t i = 0; i < c->nreceivers; i++)
 		OUT("receiver %u %s\n", c->receivers[i].receiver_id,
 		    c->receivers[i].worker);
+	for (size_t i = 0; i < c->nstparts; i++)
+		OUT("state %u %u/%u %s\n", c->stparts[i].node, c->stparts[i].part,
+		    c->stparts[i].nparts, c->stparts[i].worker);
 #undef OUT
 	ckpt_job_free(c);
 	return s;
@@ -256,6 +266,7 @@ static void test_roundtrip(void **state)
 	                       "worker-1:wal-1:0\n"));
 	assert_non_null(strstr(s, "block input-7-0-1-1 1000 2 2"));
 	assert_non_null(strstr(s, "receiver 0 worker-2\n"));
+	assert_non_null(strstr(s, "state 5 0/2 worker-1\nstate 5 1/2 worker-2\n"));
 	free(s);
 }
 

@@ -121,11 +121,20 @@ static void test_builder_fields(void **state)
 
 	char err[ERRLEN];
 	const Sluice__JobGraph *g = api_ctx_graph(ctx);
-	/* structurally fine, multiples of 500 ms; the batch-time windows are
-	 * planned (master/plan.c), update_state_by_key is not yet */
+	/* structurally fine, multiples of 500 ms; the batch-time windows and
+	 * the state are planned (master/plan.c), event_time_window is not yet */
 	assert_int_equal(graph_validate_job(g, 500, err, sizeof(err)), SL_EJOB);
-	assert_contains(err, "node 6 (update_state_by_key): update_state_by_key is "
+	assert_contains(err, "node 12 (event_time_window): event_time_window is "
 	                     "not supported by this master yet");
+	/* a window over a stateful stream would re-run earlier batches' state */
+	sl_ctx *sc = api_ctx_new(NULL);
+	sl_stream *st = sl_update_state_by_key(pairs(sc), "upd", NULL, 2);
+	sl_print(sl_map(sl_window(st, 1000, 500), "m"), 3);
+	assert_int_equal(graph_validate_job(api_ctx_graph(sc), 500, err, sizeof(err)),
+	                 SL_EJOB);
+	assert_contains(err, "(window) reads update_state_by_key (node 2): a window "
+	                     "over a stateful stream is not supported");
+	api_ctx_free(sc);
 	/* 5000/2000 are not multiples of 1500: the numbers come first */
 	assert_int_equal(graph_validate_job(g, 1500, err, sizeof(err)), SL_EJOB);
 	assert_contains(err,

@@ -240,6 +240,9 @@ static void test_failure_and_rerun(void **state)
 		assert_int_equal(state_i64(sp, "a"), 3);
 		assert_int_equal(state_i64(sp, "d"), 1);
 		assert_int_equal(state_part_keys(sp), 4);
+		/* every key held is called and emitted again, also those the
+		 * undone run had visited without values (b, c) */
+		assert_int_equal(out.n, 4);
 	}
 	/* once the next batch began, the older one is refused */
 	assert_int_equal(run_update(sp, 3000, "c", &out), SL_OK);
@@ -356,6 +359,67 @@ static void test_map_with_state_timeouts(void **state)
 	assert_int_equal(state_i64(sp, "c"), 2);
 	rbuf_free(&b.buf);
 	state_part_free(sp);
+}
+
+/* ---- replication: full records and deltas (worker/stateops.c) ---- */
+
+static int copy_delta(const state_part *from, state_part *to, char *err)
+{
+	rbuf b;
+	rbuf_init(&b);
+	state_part_delta_records(from, &b);
+	int rv = state_part_apply_delta(to, &b, "delta", err, ERRLEN);
+	rbuf_free(&b);
+	return rv;
+}
+
+static void test_replica_deltas(void **state)
+{
+	(void)state;
+	state_part *sp = state_part_new(3000), *rp = state_part_new(0);
+	collect out, rout;
+	state_stats st;
+	char err[ERRLEN];
+	rbuf full;
+	rbuf_init(&full);
+	collect_init(&out);
+	assert_int_equal(run_map(sp, 1000, "a a b", &out, &st), SL_OK);
+	state_part_full_records(sp, &full);
+	assert_int_equal(state_part_restore_records(rp, &full, "full", err, sizeof(err)),
+	                 SL_OK);
+	assert_int_equal(state_part_restore_records(rp, &full, "full", err, sizeof(err)),
+	                 SL_ESTATE); /* only into an empty partition */
+	rbuf_free(&full);
+	assert_int_equal(state_part_version(rp), 1000);
+	assert_int_equal(state_i64(rp, "a"), 2);
+	/* deltas: changed keys, new ones, removed ones ("rm..."), in order */
+	const char *batches[] = {"a c", "rmx c", "rmx"};
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(run_map(sp, 2000 + 1000 * i, batches[i], &out, &st),
+		                 SL_OK);
+		assert_int_equal(copy_delta(sp, rp, err), SL_OK);
+		assert_int_equal(copy_delta(sp, rp, err), SL_OK); /* again: the same */
+	}
+	assert_int_equal(state_part_version(rp), 4000);
+	assert_int_equal(state_part_keys(rp), state_part_keys(sp));
+	assert_int_equal(state_i64(rp, "a"), 3);
+	assert_int_equal(state_i64(rp, "c"), 2);
+	assert_int_equal(state_i64(rp, "rmx"), -1);
+	/* deadlines came along: the same batch times the same keys out on both */
+	collect_init(&out);
+	collect_init(&rout);
+	assert_int_equal(run_map(sp, 6000, "z", &out, &st), SL_OK);
+	assert_int_equal(run_map(rp, 6000, "z", &rout, &st), SL_OK);
+	assert_string_equal(out.text, rout.text);
+	assert_contains(out.text, "a=timeout;");
+	/* a delta that does not follow the state is refused: no silent gap */
+	assert_int_equal(run_map(sp, 7000, "q", &out, &st), SL_OK);
+	assert_int_equal(run_map(sp, 8000, "q", &out, &st), SL_OK);
+	assert_int_equal(copy_delta(sp, rp, err), SL_ESTATE);
+	assert_contains(err, "the delta of batch 8000 follows batch 7000, the state is "
+	                     "at 6000");
+	state_part_free(sp);
+	state_part_free(rp);
 }
 
 /* ---- checkpoints ---- */
@@ -550,6 +614,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_failure_and_rerun, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_map_with_state_timeouts, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_replica_deltas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_checkpoint_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_checkpoint_damaged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_seed_and_registry, setup, teardown),

@@ -1,0 +1,251 @@
+/*
+ * State tasks: see stateops.h. The state store (statestore.h) does the
+ * semantics (grouping, timeouts, undo); this file binds a task to its
+ * partition and to the job's functions, and keeps a copy of the partition
+ * on its replica worker.
+ *
+ * Replication: after each batch the task sends its replica (named in the
+ * task by the master) one block through the ordinary block replication
+ * message (MSG_PUT_BLOCK): every checkpoint interval (and when the master
+ * asks, for a new replica) the whole partition, "stb-J-N-P-c<T>-full",
+ * otherwise the batch's delta, "stb-J-N-P-c<C>-d<T>" (C: the last full
+ * checkpoint), which holds only the keys the batch changed. A worker given
+ * a partition it does not hold, with a checkpoint C from the master (it was
+ * the replica), rebuilds it from those blocks: the full checkpoint, then
+ * each later batch's delta or newer full checkpoint, in batch order. A
+ * delta must follow the state's version exactly, so a gap is an error, not
+ * a silently wrong total. Blocks are immutable: a batch run again after its
+ * block was replicated keeps the first copy (the same for a deterministic
+ * function).
+ */
+#include "stateops.h"
+#include "alloc.h"
+#include "api.h"
+#include "log.h"
+#include "msgtypes.h"
+#include "sluice/err.h"
+#include "statestore.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+static int records_next(sl_iter *it, sl_record *r)
+{
+	return rbuf_iter_next(it->arg, r) > 0 ? 1 : 0;
+}
+
+/* The initial-state function of n, or NULL (with err set when named but not
+ * found: the client checked it at submit, so this is a damaged library). */
+static sl_initial_state_fn initial_fn(wjob *j, const Sluice__Node *n, char *err,
+                                      size_t errlen)
+{
+	if (n->init_fn == NULL || n->init_fn[0] == '\0')
+		return NULL;
+	void *fn = builtin_find(n->init_fn, NULL);
+	if (fn == NULL)
+		fn = dlsym(j->dl, n->init_fn);
+	if (fn == NULL)
+		snprintf(err, errlen, "initial state function '%s' (node %u) not found",
+		         n->init_fn, n->id);
+	return (sl_initial_state_fn)fn;
+}
+
+/* Seeds a partition that never held state from n's initial state. */
+static int seed_new(wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
+                    const Sluice__Node *n, char *err, size_t errlen)
+{
+	if (state_part_version(sp) != STATE_NO_VERSION || state_part_keys(sp) != 0)
+		return SL_OK;
+	err[0] = '\0';
+	sl_initial_state_fn fn = initial_fn(j, n, err, errlen);
+	if (fn == NULL)
+		return err[0] ? SL_EJOB : SL_OK;
+	return state_part_seed(sp, fn, ts->input->reduce_partition,
+	                       ts->input->num_partitions, ts->batch_ms, err, errlen);
+}
+
+static int apply_batch(wjob *j, state_part *sp, const Sluice__Node *n,
+                       const rbuf *records, sl_emitter *out, char *err, size_t errlen)
+{
+	rbuf_iter ri;
+	rbuf_iter_init(&ri, records->data, records->len);
+	sl_iter it = {.next = records_next, .arg = &ri};
+	state_stats stats = {0};
+	if (n->kind == SLUICE__NODE_KIND__OP_UPDATE_STATE_BY_KEY)
+		return state_part_update_by_key(
+		    sp, &it, (sl_update_state_fn)j->fns[n->id], out, &stats, err, errlen);
+	return state_part_map_with_state(sp, &it, (sl_map_state_fn)j->fns[n->id], out,
+	                                 &stats, err, errlen);
+}
+
+static void block_name(char *out, size_t len, const Sluice__TaskSpec *ts,
+                       const Sluice__Node *n, int64_t base, int64_t t, bool full)
+{
+	if (full)
+		snprintf(out, len, "stb-%llu-%u-%u-c%lld-full",
+		         (unsigned long long)ts->job_id, n->id,
+		         ts->input->reduce_partition, (long long)t);
+	else
+		snprintf(out, len, "stb-%llu-%u-%u-c%lld-d%lld",
+		         (unsigned long long)ts->job_id, n->id,
+		         ts->input->reduce_partition, (long long)base, (long long)t);
+}
+
+/* Applies the local block id to sp (a full checkpoint replaces it); 1 when
+ * applied, 0 when this worker has no such block. */
+static int rebuild_step(wengine *we, state_part **sp, const char *id, bool full,
+                        char *err, size_t errlen)
+{
+	block_ref *ref = NULL;
+	if (blockmgr_get(wengine_blocks(we), id, &ref) != SL_OK)
+		return 0;
+	int rv;
+	if (full) {
+		state_part *fresh = state_part_new(0);
+		rv = state_part_restore_records(fresh, block_ref_data(ref), id, err,
+		                                errlen);
+		if (rv == SL_OK)
+			state_part_swap(*sp, fresh);
+		state_part_free(fresh);
+	} else {
+		rv = state_part_apply_delta(*sp, block_ref_data(ref), id, err, errlen);
+	}
+	block_ref_release(ref);
+	return rv == SL_OK ? 1 : rv;
+}
+
+/* A partition this worker takes over (it held its replica): rebuilt from
+ * the master's checkpoint C and the blocks after it, up to this batch. */
+static int rebuild(wengine *we, wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
+                   const Sluice__Node *n, char *err, size_t errlen)
+{
+	int64_t c = ts->input->state_ckpt_ms, step = j->info->batch_interval_ms;
+	if (c <= 0 || step <= 0 || state_part_version(sp) != STATE_NO_VERSION ||
+	    state_part_keys(sp) != 0)
+		return SL_OK;
+	char id[160];
+	block_name(id, sizeof(id), ts, n, c, c, true);
+	int rv = rebuild_step(we, &sp, id, true, err, errlen), deltas = 0;
+	if (rv == 0) {
+		snprintf(err, errlen,
+		         "rebuilding the state: checkpoint %s is not on this "
+		         "worker",
+		         id);
+		return SL_ESTATE;
+	}
+	for (int64_t t = c + step; t <= ts->batch_ms && rv == 1; t += step) {
+		block_name(id, sizeof(id), ts, n, c, t, true);
+		if ((rv = rebuild_step(we, &sp, id, true, err, errlen)) == 1) {
+			c = t; /* a newer full checkpoint: the base from now on */
+			continue;
+		}
+		block_name(id, sizeof(id), ts, n, c, t, false);
+		rv = rv == 0 ? rebuild_step(we, &sp, id, false, err, errlen) : rv;
+		deltas += rv == 1;
+		rv = rv == 0 ? 1 : rv; /* a batch without a delta changed nothing */
+	}
+	if (rv != 1)
+		return rv;
+	log_info("job %llu: state partition %u of node %u rebuilt from checkpoint %lld "
+	         "and %d deltas: at batch %lld, %zu keys",
+	         (unsigned long long)ts->job_id, ts->input->reduce_partition, n->id,
+	         (long long)ts->input->state_ckpt_ms, deltas,
+	         (long long)state_part_version(sp), state_part_keys(sp));
+	return SL_OK;
+}
+
+/* Sends block id (records) to the replica. */
+static int put_replica(wengine *we, const char *url, const char *id, const rbuf *b,
+                       char *err, size_t errlen)
+{
+	uint8_t *enc = NULL;
+	size_t len = 0;
+	envelope rep;
+	int rv = block_encode(b, &enc, &len);
+	rpc_client *c =
+	    rv == SL_OK ? peers_get(wengine_peers(we), url, err, errlen) : NULL;
+	if (c == NULL) {
+		sl_free(enc);
+		return rv == SL_OK ? SL_ETRANSPORT : rv;
+	}
+	Sluice__PutBlock m = SLUICE__PUT_BLOCK__INIT;
+	m.block_id = (char *)id;
+	m.data.data = enc;
+	m.data.len = len;
+	m.disk = true;
+	rv = rpc_call_pb(c, MSG_PUT_BLOCK, &m, &rep, err, errlen);
+	sl_free(enc);
+	if (rv == SL_OK) {
+		if (rep.type != MSG_PUT_BLOCK_REPLY) {
+			snprintf(err, errlen, "replica refused state block %s", id);
+			rv = SL_EIO;
+		}
+		envelope_release(&rep);
+	}
+	return rv;
+}
+
+/* After the batch committed: its full checkpoint or its delta to the
+ * replica; *ckpt_ms = the batch when a full checkpoint was written. */
+static int replicate(wengine *we, wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
+                     const Sluice__Node *n, int64_t *ckpt_ms, char *err, size_t errlen)
+{
+	const Sluice__TaskInput *in = ts->input;
+	if (in->state_replica_url == NULL || in->state_replica_url[0] == '\0')
+		return SL_OK; /* a single worker: nowhere to copy it */
+	int64_t interval = state_checkpoint_interval(j->conf, j->info->batch_interval_ms);
+	bool full =
+	    in->state_full || state_part_checkpoint_due(sp, ts->batch_ms, interval);
+	char id[160];
+	rbuf b;
+	rbuf_init(&b);
+	if (full)
+		state_part_full_records(sp, &b);
+	else
+		state_part_delta_records(sp, &b);
+	block_name(id, sizeof(id), ts, n, state_part_checkpoint_version(sp), ts->batch_ms,
+	           full);
+	int rv = put_replica(we, in->state_replica_url, id, &b, err, errlen);
+	rbuf_free(&b);
+	if (rv != SL_OK) {
+		char e2[512];
+		snprintf(e2, sizeof(e2), "replicating state block %s to %s: %s", id,
+		         in->state_replica_id, err);
+		snprintf(err, errlen, "%s", e2);
+		return rv;
+	}
+	if (full) {
+		state_part_checkpointed(sp);
+		*ckpt_ms = ts->batch_ms;
+	}
+	return SL_OK;
+}
+
+int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
+                   const Sluice__Node *n, const rbuf *records, sl_emitter *out,
+                   int64_t *ckpt_ms, uint64_t *keys, uint64_t *bytes, char *err,
+                   size_t errlen)
+{
+	uint32_t part = ts->input->reduce_partition;
+	state_part *sp =
+	    state_store_acquire(j->states, ts->job_id, n->id, part, n->timeout_ms);
+	int rv = rebuild(we, j, sp, ts, n, err, errlen);
+	if (rv == SL_OK)
+		rv = seed_new(j, sp, ts, n, err, errlen);
+	if (rv == SL_OK)
+		rv = state_part_begin(sp, ts->batch_ms, err, errlen);
+	if (rv == SL_OK) {
+		rv = apply_batch(j, sp, n, records, out, err, errlen);
+		if (rv == SL_OK) {
+			state_part_commit(sp);
+			rv = replicate(we, j, sp, ts, n, ckpt_ms, err, errlen);
+		} else {
+			state_part_abort(sp);
+		}
+	}
+	*keys = state_part_keys(sp);
+	*bytes = state_part_bytes(sp);
+	state_store_release(j->states, sp);
+	return rv;
+}
