@@ -12,7 +12,27 @@ import collections
 import json
 import os
 
-from harness import check, log, saved_batches
+from harness import BUILD, Cluster, check, log, saved_batches
+
+JOIN_JOB = os.path.join(BUILD, "tests", "jobs3", "join_job.so")
+
+
+def join_cluster(name, job, unit_ms, *conf, slots=3):
+    """A master and two workers running tests/jobs3/join_job.c as JOB, one
+    batch every UNIT_MS, saving under CLUSTER/out; CONF: key=value pairs.
+    Returns the cluster and the output directory."""
+    c = Cluster(name, conf={"sluice.heartbeat.interval": "200ms"})
+    c.start_master()
+    c.start_worker("w0", slots=slots)
+    c.start_worker("w1", slots=slots)
+    c.wait_workers(2)
+    out = os.path.join(c.dir, "out")
+    args = ["submit", "--start", JOIN_JOB, "--name", job, "--batch-interval", f"{unit_ms}ms",
+            "--conf", f"output.path={out}"]
+    for kv in conf:
+        args += ["--conf", kv]
+    c.client(*args)
+    return c, out
 
 
 def read_lines(d):

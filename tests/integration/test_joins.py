@@ -20,8 +20,8 @@ import os
 import random
 import time
 
-from harness import Cluster, TextServer, check, jobs_table, run, saved_batches, wait_for, BUILD
-from join_ref import check_join_output, check_saved_sides, fed_count
+from harness import TextServer, check, jobs_table, run, saved_batches, wait_for
+from join_ref import check_join_output, check_saved_sides, fed_count, join_cluster
 
 UNIT_MS = 500
 JOINS = ("join", "lo", "ro", "fo", "cg")
@@ -37,16 +37,8 @@ def test():
     rtext = make_side("b", (10, 30), 1500, 32)
     lsrv = TextServer(ltext, chunk=len(ltext) // 100 + 1, pause=0.05)
     rsrv = TextServer(rtext, chunk=len(rtext) // 100 + 1, pause=0.05)
-    c = Cluster("joins", conf={"sluice.heartbeat.interval": "200ms"})
-    c.start_master()
-    c.start_worker("w0", slots=3)
-    c.start_worker("w1", slots=3)
-    c.wait_workers(2)
-    out = os.path.join(c.dir, "out")
-    c.client("submit", "--start", os.path.join(BUILD, "tests", "jobs3", "join_job.so"),
-             "--name", "joins", "--batch-interval", f"{UNIT_MS}ms",
-             "--conf", f"left.port={lsrv.port}", "--conf", f"right.port={rsrv.port}",
-             "--conf", f"output.path={out}")
+    c, out = join_cluster("joins", "joins", UNIT_MS, f"left.port={lsrv.port}",
+                          f"right.port={rsrv.port}")
     wait_for(lambda: lsrv.done.is_set() and rsrv.done.is_set(), 60, "both texts sent")
 
     wait_for(lambda: fed_count(out, "left") >= 1500 and fed_count(out, "right") >= 1500, 60,

@@ -27,9 +27,9 @@ import os
 import random
 import time
 
-from harness import (BUILD, Cluster, TextServer, check, jobs_table, log, run, saved_batches,
-                     wait_for)
-from join_ref import batch_tasks, check_join_output, check_saved_sides, fed_count, reduced
+from harness import TextServer, check, jobs_table, log, run, saved_batches, wait_for
+from join_ref import (batch_tasks, check_join_output, check_saved_sides, fed_count, join_cluster,
+                      reduced)
 
 UNIT_MS, LENGTH_MS, SLIDE_MS = 500, 1500, 1000
 N = 900
@@ -55,18 +55,9 @@ def test():
     ltext, rtext = "".join(x + "\n" for x in lrecs), "".join(x + "\n" for x in rrecs)
     lsrv = TextServer(ltext, chunk=len(ltext) // 60 + 1, pause=0.05)
     rsrv = TextServer(rtext, chunk=len(rtext) // 60 + 1, pause=0.05)
-    c = Cluster("wjoins", conf={"sluice.heartbeat.interval": "200ms"})
-    c.start_master()
-    c.start_worker("w0", slots=3)
-    c.start_worker("w1", slots=3)
-    c.wait_workers(2)
-    out = os.path.join(c.dir, "out")
-    c.client("submit", "--start", os.path.join(BUILD, "tests", "jobs3", "join_job.so"),
-             "--name", "wjoins", "--batch-interval", f"{UNIT_MS}ms",
-             "--conf", "join.mode=window", "--conf", f"window.ms={LENGTH_MS}",
-             "--conf", f"slide.ms={SLIDE_MS}",
-             "--conf", f"left.port={lsrv.port}", "--conf", f"right.port={rsrv.port}",
-             "--conf", f"output.path={out}")
+    c, out = join_cluster("wjoins", "wjoins", UNIT_MS, "join.mode=window",
+                          f"window.ms={LENGTH_MS}", f"slide.ms={SLIDE_MS}",
+                          f"left.port={lsrv.port}", f"right.port={rsrv.port}")
     wait_for(lambda: fed_count(out, "left") >= N and fed_count(out, "right") >= N, 90,
              "every record saved by its side")
     # past the windows that hold the last records: a window without records

@@ -21,8 +21,8 @@ import random
 import time
 
 from kharness import BOOTSTRAP, name, produce, require_broker, topic_create  # first
-from harness import BUILD, Cluster, check, jobs_table, run, saved_batches, wait_for
-from join_ref import check_join_output, check_saved_sides, fed_count
+from harness import check, jobs_table, run, saved_batches, wait_for
+from join_ref import check_join_output, check_saved_sides, fed_count, join_cluster
 
 UNIT_MS = 500
 N = 800  # records per side
@@ -43,18 +43,10 @@ def test():
     produce(ltopic, lrecs[:N // 2])
     produce(rtopic, rrecs[:N // 2])
 
-    c = Cluster("kafka-joins", conf={"sluice.heartbeat.interval": "200ms"})
-    c.start_master()
-    c.start_worker("w0", slots=3)
-    c.start_worker("w1", slots=3)
-    c.wait_workers(2)
-    out = os.path.join(c.dir, "out")
-    c.client("submit", "--start", os.path.join(BUILD, "tests", "jobs3", "join_job.so"),
-             "--name", job, "--batch-interval", f"{UNIT_MS}ms",
-             "--conf", f"source.brokers={BOOTSTRAP}", "--conf", f"source.group={job}",
-             "--conf", f"left.topic={ltopic}", "--conf", f"right.topic={rtopic}",
-             "--conf", "spark.streaming.kafka.maxRatePerPartition=200",
-             "--conf", f"output.path={out}")
+    c, out = join_cluster("kafka-joins", job, UNIT_MS, f"source.brokers={BOOTSTRAP}",
+                          f"source.group={job}", f"left.topic={ltopic}",
+                          f"right.topic={rtopic}",
+                          "spark.streaming.kafka.maxRatePerPartition=200")
     wait_for(lambda: fed_count(out, "left") > 0, 60, "the first batch with records")
     produce(ltopic, lrecs[N // 2:])
     produce(rtopic, rrecs[N // 2:])
