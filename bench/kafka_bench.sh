@@ -26,6 +26,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/lib.sh"
 BUILD="${BUILD:-$ROOT/build-kbench}"
 LINES="${LINES:-10000000}"
 PARTITIONS=4
@@ -45,9 +46,8 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 mkdir -p "$OUT"
 log "building (Release) into $BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$OUT/cmake.log" 2>&1
-cmake --build "$BUILD" -j"$(nproc)" --target sluice sluice-master sluice-worker \
-    sluice-kafka-tool kafka_wordcount >>"$OUT/cmake.log" 2>&1
+bench_build_release "$BUILD" "$OUT/cmake.log" sluice sluice-master sluice-worker \
+    sluice-kafka-tool kafka_wordcount
 
 "$ROOT/scripts/kafka.sh" start >&2
 [ "${KEEP_KAFKA:-0}" = 1 ] || trap '"$ROOT/scripts/kafka.sh" stop >&2 || true' EXIT
@@ -82,48 +82,8 @@ run_job() {
         --conf "wordcount.output=$out" --conf "wordcount.group=$job" \
         >"$log" 2>&1 &
     local pid=$! rc=0
-    python3 - "$log" "$LINES" "$RUN_TIMEOUT" "$pid" <<'EOF' || rc=$?
-import re, sys, time, os
-path, total, timeout, pid = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-batch_re = re.compile(r"^batch (\d+)\s+(\S+)\s+records\s+(\d+)\s+sched\s+(-?\d+) ms\s+"
-                      r"proc\s+(-?\d+) ms\s+total\s+(-?\d+) ms")
-off_re = re.compile(r"^    offsets (.+)-(\d+):(\d+)-(\d+)$")
-deadline = time.monotonic() + timeout
-while True:
-    batches = []
-    with open(path, errors="replace") as f:
-        for line in f:
-            m = batch_re.match(line)
-            if m:
-                batches.append({"t": int(m[1]), "state": m[2], "records": int(m[3]),
-                                "total": int(m[6]), "taken": 0})
-            m = off_re.match(line)
-            if m and batches:
-                batches[-1]["taken"] += int(m[4]) - int(m[3])
-    bad = [b for b in batches if b["state"] != "DONE"]
-    if bad:
-        sys.exit(f"batch {bad[0]['t']} {bad[0]['state']} (see {path})")
-    done, first, last = 0, None, None
-    for b in batches:
-        if b["taken"] and first is None:
-            first = b
-        done += b["taken"]
-        if done >= total:
-            last = b
-            break
-    if last is not None:
-        secs = (last["t"] + last["total"] - first["t"]) / 1000
-        busy = [b for b in batches if b["taken"]]
-        print(f"{total / secs:.0f} {secs:.1f} {len(busy)} {max(b['taken'] for b in busy)}")
-        break
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        sys.exit(f"sluice standalone exited early (see {path})")
-    if time.monotonic() > deadline:
-        sys.exit(f"not done after {timeout}s: {done} of {total} records (see {path})")
-    time.sleep(1)
-EOF
+    bench_wait_drained "$log" "$LINES" "$RUN_TIMEOUT" "$pid" >"$OUT/drained-$w.txt" || rc=$?
+    [ $rc -ne 0 ] || awk '{ print $1, $2, $3, $6 }' "$OUT/drained-$w.txt"
     kill -INT "$pid" 2>/dev/null || true
     wait "$pid" || true
     return $rc

@@ -12,8 +12,7 @@ bench_lines() {
 # bench_wait_drained LOG LINES TIMEOUT PID: waits until the batches and
 # "offsets" lines `sluice standalone` printed into LOG account for LINES
 # records, then prints "records/s seconds batches first-batch-time-ms
-# first-batch-end-ms" (the
-# rate from the time of the first batch with records to the end of the batch
+# first-batch-end-ms max-records-per-batch" (the rate from the time of the first batch with records to the end of the batch
 # that took the last offset). Fails on a FAILED batch, a dead PID or TIMEOUT s.
 bench_wait_drained() {
     python3 - "$@" <<'PYEOF'
@@ -47,7 +46,8 @@ while True:
     if last is not None:
         secs = (last["t"] + last["total"] - first["t"]) / 1000
         busy = [b for b in batches if b["taken"]]
-        print(f"{total / secs:.0f} {secs:.2f} {len(busy)} {first['t']} {first['t'] + first['total']}")
+        print(f"{total / secs:.0f} {secs:.2f} {len(busy)} {first['t']} {first['t'] + first['total']} "
+              f"{max(b['taken'] for b in busy)}")
         break
     try:
         os.kill(pid, 0)
@@ -57,4 +57,28 @@ while True:
         sys.exit(f"not done after {timeout}s: {done} of {total} records (see {path})")
     time.sleep(0.5)
 PYEOF
+}
+
+# bench_cleanup: the EXIT trap of the Kafka benchmarks. Stops the processes
+# listed in $OUT/pids (SIGINT, then SIGKILL a second later), deletes the
+# topics listed in $OUT/topics, and stops the broker if the script started
+# it (STARTED_KAFKA=1).
+bench_cleanup() {
+    local p
+    while read -r p; do kill -INT "$p" 2>/dev/null || true; done <"$OUT/pids"
+    sleep 1
+    while read -r p; do kill -KILL "$p" 2>/dev/null || true; done <"$OUT/pids"
+    while read -r p; do "$ROOT/scripts/kafka.sh" topic-delete "$p" >/dev/null 2>&1 || true; done \
+        <"$OUT/topics"
+    [ "${STARTED_KAFKA:-0}" = 0 ] || "$ROOT/scripts/kafka.sh" stop >&2 || true
+}
+
+# bench_build_release BUILD LOG TARGET...: configures BUILD as a Release
+# build (plus the words of CMAKE_ARGS) and builds TARGETs, output into LOG.
+bench_build_release() {
+    local build="$1" logf="$2"
+    shift 2
+    # shellcheck disable=SC2086 # CMAKE_ARGS: extra words for cmake
+    cmake -S "$ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >"$logf" 2>&1
+    cmake --build "$build" -j2 --target "$@" >>"$logf" 2>&1
 }

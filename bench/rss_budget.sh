@@ -43,22 +43,11 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 STARTED_KAFKA=0
 : >"$OUT/pids"
 : >"$OUT/topics"
-cleanup() {
-    local p
-    while read -r p; do kill -INT "$p" 2>/dev/null || true; done <"$OUT/pids"
-    sleep 1
-    while read -r p; do kill -KILL "$p" 2>/dev/null || true; done <"$OUT/pids"
-    while read -r p; do "$ROOT/scripts/kafka.sh" topic-delete "$p" >/dev/null 2>&1 || true; done \
-        <"$OUT/topics"
-    [ "$STARTED_KAFKA" = 0 ] || "$ROOT/scripts/kafka.sh" stop >&2 || true
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 log "building Sluice (Release) into $BUILD"
-# shellcheck disable=SC2086 # CMAKE_ARGS: extra words for cmake
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >"$OUT/cmake.log" 2>&1
-cmake --build "$BUILD" -j2 --target sluice sluice-master sluice-worker sluice-kafka-tool \
-    kafka_wordcount >>"$OUT/cmake.log" 2>&1
+bench_build_release "$BUILD" "$OUT/cmake.log" sluice sluice-master sluice-worker \
+    sluice-kafka-tool kafka_wordcount
 if ! "$ROOT/scripts/kafka.sh" status >/dev/null 2>&1; then
     "$ROOT/scripts/kafka.sh" start >&2
     STARTED_KAFKA=1

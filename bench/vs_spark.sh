@@ -65,22 +65,11 @@ STARTED_KAFKA=0
 # topics they create are recorded in files, for cleanup to find.
 : >"$OUT/pids"
 echo "$IN" >"$OUT/topics"
-cleanup() {
-    local p
-    while read -r p; do kill -INT "$p" 2>/dev/null || true; done <"$OUT/pids"
-    sleep 1
-    while read -r p; do kill -KILL "$p" 2>/dev/null || true; done <"$OUT/pids"
-    while read -r p; do "$ROOT/scripts/kafka.sh" topic-delete "$p" >/dev/null 2>&1 || true; done \
-        <"$OUT/topics"
-    [ "$STARTED_KAFKA" = 0 ] || "$ROOT/scripts/kafka.sh" stop >&2 || true
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 log "building Sluice (Release) into $BUILD"
-# shellcheck disable=SC2086 # CMAKE_ARGS: extra words for cmake
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >"$OUT/cmake.log" 2>&1
-cmake --build "$BUILD" -j2 --target sluice sluice-master sluice-worker sluice-kafka-tool \
-    kafka_wordcount >>"$OUT/cmake.log" 2>&1
+bench_build_release "$BUILD" "$OUT/cmake.log" sluice sluice-master sluice-worker \
+    sluice-kafka-tool kafka_wordcount
 
 case " $SYSTEMS " in *" spark "*) WITH_SPARK=1 ;; *) WITH_SPARK=0 ;; esac
 [ "$WITH_SPARK" = 0 ] || {
@@ -180,7 +169,7 @@ run_sluice() {
     sed -i "/^$pid\$/d" "$OUT/pids"
     [ "$rc" = 0 ] || { log "Sluice run $n failed (see $logf)"; return 1; }
     local rate secs nb ft fe
-    read -r rate secs nb ft fe <"$OUT/sluice-$n.drained"
+    read -r rate secs nb ft fe _ <"$OUT/sluice-$n.drained"
     local we
     we=$(awk -v a="$ft" -v s="$secs" 'BEGIN { printf "%.0f", a + s * 1000 }')
     echo "$rate $(awk -v a="$fe" -v b="$t0" 'BEGIN { printf "%.1f", (a - b) / 1000 }') $(
