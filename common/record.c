@@ -17,10 +17,10 @@
 #include <assert.h>
 #include <limits.h>
 #include <lz4.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 #define BLOCK_MAGIC      "SLB1"
 #define BLOCK_HEADER_LEN 28
@@ -55,28 +55,21 @@ static uint64_t get_u64(const uint8_t *p)
 	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
-/* ---- CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) ---- */
-
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_table_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-		for (int k = 0; k < 8; k++)
-			c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-		crc_table[i] = c;
-	}
-}
+/* ---- CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) ----
+ * zlib's crc32 (the same checksum): ~14x faster here than a byte table
+ * (7 GB/s vs 0.5 GB/s), which mattered once a state checkpoint of 1M keys
+ * went through block_encode / block_decode (docs/performance.md). */
 
 static uint32_t record_crc32(const uint8_t *p, size_t len)
 {
-	pthread_once(&crc_once, crc_table_init);
-	uint32_t c = 0xFFFFFFFFu;
-	for (size_t i = 0; i < len; i++)
-		c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-	return c ^ 0xFFFFFFFFu;
+	uLong c = crc32(0L, Z_NULL, 0);
+	while (len > 0) { /* zlib takes uInt lengths */
+		uInt n = len > UINT_MAX ? UINT_MAX : (uInt)len;
+		c = crc32(c, p, n);
+		p += n;
+		len -= n;
+	}
+	return (uint32_t)c;
 }
 
 /* ---- rbuf ---- */

@@ -8,6 +8,7 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format valgrind python3
   libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler
   librdkafka-dev liblz4-dev libsqlite3-dev libcjson-dev libcmocka-dev libcurl4-openssl-dev
+  zlib1g-dev
   iproute2 openssl kcat netcat-openbsd procps openssh-server prometheus python3-aiosmtpd
   python3-venv
   default-jre-headless maven
