@@ -21,7 +21,7 @@ touches TOUCHED distinct held keys per batch for --batches batches of
 Per case: the median / p90 / max processing time per batch (batch start to
 end, as the master measures it; the monitor lines `sluice standalone`
 prints) after --warmup batches (the first batch seeds the state), the peak
-VmRSS of the worker(s) sampled every 0.2 s, and the state size the monitor
+RSS of the worker(s) sampled every 0.2 s, and the state size the monitor
 reports (checked against HELD: a run that did not hold its keys is an
 error, not a figure). With more than one worker each state partition is
 replicated: a delta per batch and the whole partition every checkpoint
@@ -39,6 +39,8 @@ import sys
 import threading
 import time
 
+from proctree import proc_table
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH_RE = re.compile(r"^batch (\d+)\s+(\w+)\s+records\s+(\d+)\s+sched\s+(-?\d+) ms\s+"
                       r"proc\s+(-?\d+) ms\s+total\s+(-?\d+) ms")
@@ -47,41 +49,27 @@ CASES = [("mws", 1000, 1000), ("mws", 1000000, 1000), ("mws", 10000, 10000),
          ("mws", 1000000, 10000), ("usbk", 1000000, 1000)]
 
 
-def rss_kb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def workers_of(pid):
-    """pids of the sluice-worker children of pid."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
+def worker_rss(pid):
+    """{pid: RSS kB} of the sluice-worker children of pid."""
+    out = {}
+    for child, (ppid, _, rss) in proc_table().items():
+        if ppid != pid:
             continue
         try:
-            with open(f"/proc/{d}/stat") as f:
-                s = f.read()
-            ppid = int(s[s.rindex(")") + 2:].split()[1])
-            with open(f"/proc/{d}/cmdline", "rb") as f:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
                 argv0 = f.read().split(b"\0")[0].decode(errors="replace")
-        except (OSError, ValueError):
+        except OSError:
             continue
-        if ppid == pid and argv0.endswith("sluice-worker"):
-            out.append(int(d))
+        if argv0.endswith("sluice-worker"):
+            out[child] = rss
     return out
 
 
 def sample_rss(pid, peak, stop):
-    """peak[worker pid] = its highest VmRSS (kB) until stop is set."""
+    """peak[worker pid] = its highest RSS (kB) until stop is set."""
     while not stop.wait(0.2):
-        for w in workers_of(pid):
-            peak[w] = max(peak.get(w, 0), rss_kb(w))
+        for w, rss in worker_rss(pid).items():
+            peak[w] = max(peak.get(w, 0), rss)
 
 
 def run_case(a, workers, op, held, touched):
