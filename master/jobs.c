@@ -481,6 +481,7 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 	out.blocked_level = (char *)ratecontrol_level(out.blocked_share);
 	ratecontrol_receivers(j, &out);
 	stateplan_size(j, &out.state_keys, &out.state_bytes);
+	stateplan_events(j, &out.late_records, &out.watermark_ms);
 	out.n_batches = n;
 	out.batches = ptrs;
 	rpc_reply_set(rep, MSG_BATCH_STATS_REPLY, &out);

@@ -755,8 +755,7 @@ static void plan_task_done(stage *s, mtask *t, const Sluice__TaskStatus *st)
 	ojob *oj = s->owner;
 	if (t->in.kind == TIN_SHUFFLE && t->in.parent != NULL) /* a state task? */
 		stateplan_task_done(oj->b->job, t->in.parent->shuffle_node,
-		                    t->in.reduce_partition, st->state_ckpt_ms,
-		                    st->state_keys, st->state_bytes);
+		                    t->in.reduce_partition, oj->b->time_ms, st);
 	if (s == oj->result && st->n_lines > 0) {
 		t->lines = sl_calloc(st->n_lines, sizeof(char *));
 		for (size_t i = 0; i < st->n_lines; i++)
@@ -781,7 +780,8 @@ static bool plan_task_pin(stage *s, const mtask *t, task_pinning *out)
 	job *j = ((ojob *)s->owner)->b->job;
 	const Sluice__Node *n = graph_node(j->graph, t->in.parent->shuffle_node);
 	return n != NULL && graph_is_stateful(n->kind) &&
-	       stateplan_worker(j, n->id, t->in.reduce_partition, out);
+	       stateplan_worker(j, n->id, t->in.reduce_partition,
+	                        ((ojob *)s->owner)->b->time_ms, out);
 }
 
 const sched_ops plan_sched_ops = {

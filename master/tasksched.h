@@ -144,7 +144,8 @@ typedef struct task_pinning {
 	char replica_id[32];
 	char replica_url[256];
 	bool full;
-	int64_t ckpt_ms; /* its last full checkpoint, 0 = none */
+	int64_t ckpt_ms;      /* its last full checkpoint, 0 = none */
+	int64_t watermark_ms; /* event-time window: the batch's, INT64_MIN = none */
 } task_pinning;
 
 /* How the scheduler reports to the layer that registered the stages. */

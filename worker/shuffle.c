@@ -530,7 +530,8 @@ static int input_join(task_run *tr, const Sluice__Node *jn)
 	return rv;
 }
 
-/* update_state_by_key / map_with_state: this partition's records of the
+/* update_state_by_key / map_with_state / event_time_window: this
+ * partition's records of the
  * batch applied to its state (stateops.h), the output into the chain. */
 static int input_state(task_run *tr, const Sluice__Node *sn)
 {
@@ -541,9 +542,8 @@ static int input_state(task_run *tr, const Sluice__Node *sn)
 	                       in->n_shuffle_sources);
 	if (rv == SL_OK) {
 		char err[512] = "";
-		rv = stateops_apply(tr->we, tr->j, tr->ts, sn, &rs.all, tr->head,
-		                    &tr->st->state_ckpt_ms, &tr->st->state_keys,
-		                    &tr->st->state_bytes, err, sizeof(err));
+		rv = stateops_apply(tr->we, tr->j, tr->ts, sn, &rs.all, tr->head, tr->st,
+		                    err, sizeof(err));
 		if (rv != SL_OK)
 			ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
 			         "%s (node %u, partition %u): %s",

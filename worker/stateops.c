@@ -21,6 +21,7 @@
 #include "stateops.h"
 #include "alloc.h"
 #include "api.h"
+#include "evwindow.h"
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
@@ -65,13 +66,31 @@ static int seed_new(wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
 	                       ts->input->num_partitions, ts->batch_ms, err, errlen);
 }
 
-static int apply_batch(wjob *j, state_part *sp, const Sluice__Node *n,
-                       const rbuf *records, sl_emitter *out, char *err, size_t errlen)
+static int apply_window(wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
+                        const Sluice__Node *n, sl_iter *it, sl_emitter *out,
+                        Sluice__TaskStatus *st, char *err, size_t errlen)
+{
+	evwin_spec spec = {.length_ms = n->length_ms,
+	                   .slide_ms = n->slide_ms,
+	                   .reduce = (sl_reduce_fn)j->fns[n->id]};
+	evwin_stats ws = {0};
+	int rv = evwin_run(sp, &spec, it, ts->input->event_watermark_ms, out, &ws, err,
+	                   errlen);
+	st->max_event_time_ms = ws.max_event_time;
+	st->late_records = ws.late;
+	return rv;
+}
+
+static int apply_batch(wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
+                       const Sluice__Node *n, const rbuf *records, sl_emitter *out,
+                       Sluice__TaskStatus *st, char *err, size_t errlen)
 {
 	rbuf_iter ri;
 	rbuf_iter_init(&ri, records->data, records->len);
 	sl_iter it = {.next = records_next, .arg = &ri};
 	state_stats stats = {0};
+	if (n->kind == SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW)
+		return apply_window(j, sp, ts, n, &it, out, st, err, errlen);
 	if (n->kind == SLUICE__NODE_KIND__OP_UPDATE_STATE_BY_KEY)
 		return state_part_update_by_key(
 		    sp, &it, (sl_update_state_fn)j->fns[n->id], out, &stats, err, errlen);
@@ -224,8 +243,7 @@ static int replicate(wengine *we, wjob *j, state_part *sp, const Sluice__TaskSpe
 
 int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
                    const Sluice__Node *n, const rbuf *records, sl_emitter *out,
-                   int64_t *ckpt_ms, uint64_t *keys, uint64_t *bytes, char *err,
-                   size_t errlen)
+                   Sluice__TaskStatus *st, char *err, size_t errlen)
 {
 	uint32_t part = ts->input->reduce_partition;
 	state_part *sp =
@@ -236,16 +254,16 @@ int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
 	if (rv == SL_OK)
 		rv = state_part_begin(sp, ts->batch_ms, err, errlen);
 	if (rv == SL_OK) {
-		rv = apply_batch(j, sp, n, records, out, err, errlen);
+		rv = apply_batch(j, sp, ts, n, records, out, st, err, errlen);
 		if (rv == SL_OK) {
 			state_part_commit(sp);
-			rv = replicate(we, j, sp, ts, n, ckpt_ms, err, errlen);
+			rv = replicate(we, j, sp, ts, n, &st->state_ckpt_ms, err, errlen);
 		} else {
 			state_part_abort(sp);
 		}
 	}
-	*keys = state_part_keys(sp);
-	*bytes = state_part_bytes(sp);
+	st->state_keys = state_part_keys(sp);
+	st->state_bytes = state_part_bytes(sp);
 	state_store_release(j->states, sp);
 	return rv;
 }
