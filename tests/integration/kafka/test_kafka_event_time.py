@@ -115,7 +115,19 @@ def taken(out):
     return sum(len(v) for v in saved(out, "in").values())
 
 
-def test():
+def restart_master(c, out):
+    """kill -9 of the master, a new one on the same state store: the
+    watermark and the late count must come back from its checkpoint."""
+    killed = max(saved_batches(os.path.join(out, "win")))
+    c.master.kill()
+    c.master.p.wait(5)
+    c.start_master()
+    wait_for(lambda: max(saved_batches(os.path.join(out, "win"))) > killed + 2 * UNIT_MS, 60,
+             "batches after the master restart")
+    log(f"master killed after batch {killed}, restarted")
+
+
+def test(restart=False):
     require_broker()
     topic, job = name("evtime"), name("evt")
     topic_create(topic, 1)
@@ -136,6 +148,8 @@ def test():
         produce(topic, [f"{ts}\t{k}" for ts, k in p], timestamps=True)
         total += len(p)
         wait_for(lambda: taken(out) >= total, 60, f"phase {i + 1} taken by the job")
+        if restart and i == 1:
+            restart_master(c, out)
     last_in = max(t for t, v in saved(out, "in").items() if v)
     # the batch after the last record's emits what it closes
     wait_for(lambda: max(saved_batches(os.path.join(out, "win")), default=0) > last_in,
