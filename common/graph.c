@@ -142,6 +142,17 @@ bool graph_is_stateful(Sluice__NodeKind k)
 	       k == SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
 }
 
+bool graph_is_incremental_window(const Sluice__Node *n)
+{
+	return n->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW &&
+	       n->inv_fn != NULL && n->inv_fn[0] != '\0';
+}
+
+bool graph_node_stateful(const Sluice__Node *n)
+{
+	return graph_is_stateful(n->kind) || graph_is_incremental_window(n);
+}
+
 bool graph_is_join(Sluice__NodeKind k)
 {
 	return k >= SLUICE__NODE_KIND__OP_JOIN && k <= SLUICE__NODE_KIND__OP_COGROUP;
@@ -253,7 +264,7 @@ static int window_over_state(const Sluice__JobGraph *g, size_t i, char *err,
 		const Sluice__Node *n = g->nodes[k];
 		if (!reads[k])
 			continue;
-		if (k != i && graph_is_stateful(n->kind)) {
+		if (k != i && graph_node_stateful(n)) {
 			char lb[160];
 			snprintf(
 			    err, errlen,

@@ -145,6 +145,9 @@ typedef struct {
 	 * batch replaces them), INT64_MIN = no event time. */
 	int64_t *ev_max, *ev_batch, *ev_bmax;
 	uint64_t *ev_late, *ev_blate;
+	/* An incremental window whose partition started empty (its worker lost
+	 * without a replica): its next window is recomputed whole. */
+	bool recompute;
 } stplace;
 
 typedef struct job {

@@ -231,6 +231,7 @@ static void primary_lost(job *j, stplace *p, uint32_t part, const char *worker_i
 		          j->name, worker_id, part, p->node);
 		p->worker[part][0] = '\0';
 		p->ckpt_ms[part] = 0; /* nothing to rebuild from */
+		p->recompute = true;  /* an incremental window: recomputed whole */
 	}
 	p->replica[part][0] = '\0';
 }
@@ -262,6 +263,15 @@ void stateplan_size(const job *j, uint64_t *keys, uint64_t *bytes)
 			*keys += j->stp[i].keys[p];
 			*bytes += j->stp[i].bytes[p];
 		}
+}
+
+bool stateplan_take_recompute(job *j, uint32_t node)
+{
+	stplace *p = place_find(j, node);
+	bool r = p != NULL && p->recompute;
+	if (p != NULL)
+		p->recompute = false;
+	return r;
 }
 
 void stateplan_events(const job *j, uint64_t *late, int64_t *watermark_ms)

@@ -72,6 +72,11 @@ void stateplan_size(const job *j, uint64_t *keys, uint64_t *bytes);
  * and the largest watermark of its nodes (INT64_MIN = none). */
 void stateplan_events(const job *j, uint64_t *late, int64_t *watermark_ms);
 
+/* Whether stateful node's next window must be recomputed from every batch
+ * of it (an incremental window whose partition lost its state with its
+ * worker, having no replica); clears the flag. */
+bool stateplan_take_recompute(job *j, uint32_t node);
+
 /* worker_id is LOST: the partitions it held move to their replicas, those
  * it replicated get a new replica; returns how many it touched. */
 size_t stateplan_worker_lost(job *j, const char *worker_id);

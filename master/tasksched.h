@@ -76,6 +76,7 @@ typedef struct {
 	int64_t gen_ms;   /* TIN_GENERATOR: the batch time it generates for */
 	const krange *kr; /* TIN_KAFKA (owned by the batch) */
 	char prefer[32];  /* worker to prefer (a Kafka partition's last reader) */
+	bool recompute;   /* an incremental window's state task: from parent alone */
 } tinput;
 
 typedef enum { TASK_PENDING, TASK_LAUNCHING, TASK_RUNNING, TASK_DONE } mtask_state;

@@ -26,6 +26,7 @@
 #include "msgtypes.h"
 #include "sluice/err.h"
 #include "statestore.h"
+#include "winmerge.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -81,14 +82,102 @@ static int apply_window(wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
 	return rv;
 }
 
+/* A function of the job named name ("" = none): an sl_* built-in or the
+ * library's; err set when named but missing (a damaged library). */
+static void *job_fn(wjob *j, const char *name, const char *what, char *err, size_t errlen)
+{
+	if (name == NULL || name[0] == '\0')
+		return NULL;
+	void *fn = builtin_find(name, NULL);
+	if (fn == NULL)
+		fn = dlsym(j->dl, name);
+	if (fn == NULL)
+		snprintf(err, errlen, "%s '%s' not found", what, name);
+	return fn;
+}
+
+/* The incremental window's update function, bound to its task's functions
+ * (update functions have no argument; tasks run on several threads). */
+static _Thread_local struct {
+	const winmerge_fns *f;
+	bool recompute;
+	char err[256];
+} wctx;
+
+static int window_update(const uint8_t *key, uint32_t klen, sl_iter *values,
+                         const uint8_t *state, uint32_t slen, sl_value *new_state)
+{
+	return winmerge_key(wctx.f, key, klen, values, wctx.recompute ? NULL : state,
+	                    wctx.recompute ? 0 : slen, new_state, wctx.err,
+	                    sizeof(wctx.err));
+}
+
+/* Appends records to b with each value tagged by tag (winmerge_key). */
+static void tag_records(rbuf *b, const rbuf *records, uint8_t tag)
+{
+	rbuf_iter ri;
+	sl_record r;
+	uint8_t *v = NULL;
+	size_t cap = 0;
+	rbuf_iter_init(&ri, records->data, records->len);
+	while (rbuf_iter_next(&ri, &r) > 0) {
+		if ((size_t)r.value_len + 1 > cap) {
+			cap = 2 * ((size_t)r.value_len + 1);
+			v = sl_realloc(v, cap);
+		}
+		v[0] = tag;
+		if (r.value_len > 0)
+			memcpy(v + 1, r.value, r.value_len);
+		rbuf_append(b, r.key, r.key_len, v, r.value_len + 1, 0);
+	}
+	sl_free(v);
+}
+
+/* reduce_by_key_and_window with the inverse: each key's state is its value
+ * in the window; the slide's entering and leaving batches merge into it
+ * (winmerge_key) and every key kept is the window's output. */
+static int apply_incremental(wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
+                             const Sluice__Node *n, const rbuf *entering,
+                             const rbuf *leaving, sl_emitter *out, char *err,
+                             size_t errlen)
+{
+	err[0] = '\0';
+	winmerge_fns f = {.reduce = (sl_reduce_fn)j->fns[n->id]};
+	f.inv = (sl_reduce_fn)job_fn(j, n->inv_fn, "inverse function", err, errlen);
+	f.filter = (sl_filter_fn)job_fn(j, n->filter_fn, "filter function", err, errlen);
+	if (err[0] != '\0' || f.reduce == NULL || f.inv == NULL)
+		return SL_EJOB;
+	rbuf all;
+	rbuf_init(&all);
+	tag_records(&all, entering, '+');
+	if (leaving != NULL)
+		tag_records(&all, leaving, '-');
+	rbuf_iter ri;
+	rbuf_iter_init(&ri, all.data, all.len);
+	sl_iter it = {.next = records_next, .arg = &ri};
+	state_stats stats = {0};
+	wctx.f = &f;
+	wctx.recompute = ts->input->window_recompute;
+	wctx.err[0] = '\0';
+	int rv =
+	    state_part_update_by_key(sp, &it, window_update, out, &stats, err, errlen);
+	if (rv != SL_OK && wctx.err[0] != '\0')
+		snprintf(err, errlen, "%s", wctx.err);
+	rbuf_free(&all);
+	return rv;
+}
+
 static int apply_batch(wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
-                       const Sluice__Node *n, const rbuf *records, sl_emitter *out,
-                       Sluice__TaskStatus *st, char *err, size_t errlen)
+                       const Sluice__Node *n, const rbuf *records, const rbuf *leaving,
+                       sl_emitter *out, Sluice__TaskStatus *st, char *err, size_t errlen)
 {
 	rbuf_iter ri;
 	rbuf_iter_init(&ri, records->data, records->len);
 	sl_iter it = {.next = records_next, .arg = &ri};
 	state_stats stats = {0};
+	if (graph_is_incremental_window(n))
+		return apply_incremental(j, sp, ts, n, records, leaving, out, err,
+		                         errlen);
 	if (n->kind == SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW)
 		return apply_window(j, sp, ts, n, &it, out, st, err, errlen);
 	if (n->kind == SLUICE__NODE_KIND__OP_UPDATE_STATE_BY_KEY)
@@ -242,8 +331,8 @@ static int replicate(wengine *we, wjob *j, state_part *sp, const Sluice__TaskSpe
 }
 
 int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
-                   const Sluice__Node *n, const rbuf *records, sl_emitter *out,
-                   Sluice__TaskStatus *st, char *err, size_t errlen)
+                   const Sluice__Node *n, const rbuf *records, const rbuf *leaving,
+                   sl_emitter *out, Sluice__TaskStatus *st, char *err, size_t errlen)
 {
 	uint32_t part = ts->input->reduce_partition;
 	state_part *sp =
@@ -254,7 +343,7 @@ int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
 	if (rv == SL_OK)
 		rv = state_part_begin(sp, ts->batch_ms, err, errlen);
 	if (rv == SL_OK) {
-		rv = apply_batch(j, sp, ts, n, records, out, st, err, errlen);
+		rv = apply_batch(j, sp, ts, n, records, leaving, out, st, err, errlen);
 		if (rv == SL_OK) {
 			state_part_commit(sp);
 			rv = replicate(we, j, sp, ts, n, &st->state_ckpt_ms, err, errlen);

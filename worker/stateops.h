@@ -29,7 +29,11 @@
  * job j and emits the node's output into out: update_state_by_key every
  * key's new state, map_with_state the mapped records (and those of the keys
  * timing out), event_time_window the windows the batch's watermark
- * (ts->input->event_watermark_ms) closes (evwindow.h). A new, empty
+ * (ts->input->event_watermark_ms) closes (evwindow.h), an incremental
+ * reduce_by_key_and_window every key's value in the window: its previous
+ * value (none with ts->input->window_recompute) merged with records, the
+ * reduced batches that entered it, and leaving (NULL: none), those that
+ * left it (winmerge.h). A new, empty
  * partition is first seeded from the node's initial-state function. Blocks
  * while another task holds the partition. A partition this worker takes
  * over is first rebuilt. Sets in st: state_ckpt_ms to the batch when a full
@@ -40,7 +44,7 @@
  * only its replication failed: a retry rolls it back): SL_ESTATE when the
  * state has already seen a later batch or cannot be rebuilt. */
 int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
-                   const Sluice__Node *n, const rbuf *records, sl_emitter *out,
-                   Sluice__TaskStatus *st, char *err, size_t errlen);
+                   const Sluice__Node *n, const rbuf *records, const rbuf *leaving,
+                   sl_emitter *out, Sluice__TaskStatus *st, char *err, size_t errlen);
 
 #endif
