@@ -26,6 +26,7 @@ static stplace *place_add(job *j, uint32_t node, uint32_t nparts)
 	stplace *p = &j->stp[j->nstp++];
 	p->node = node;
 	p->nparts = nparts;
+	p->recompute = false;
 	p->worker = sl_calloc(nparts, sizeof(*p->worker));
 	p->replica = sl_calloc(nparts, sizeof(*p->replica));
 	p->ckpt_ms = sl_calloc(nparts, sizeof(*p->ckpt_ms));
