@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,6 +349,10 @@ static void print_backpressure(const Sluice__BatchStatsReply *r)
 		printf("  state: %llu keys, %llu bytes\n",
 		       (unsigned long long)r->state_keys,
 		       (unsigned long long)r->state_bytes);
+	if (r->watermark_ms != INT64_MIN || r->late_records > 0)
+		printf("  event time: watermark %lld ms, %llu late records dropped\n",
+		       (long long)(r->watermark_ms == INT64_MIN ? 0 : r->watermark_ms),
+		       (unsigned long long)r->late_records);
 	for (size_t i = 0; i < r->n_receivers; i++) {
 		const Sluice__ReceiverLoad *l = r->receivers[i];
 		char lr[32] = "unlimited";

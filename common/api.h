@@ -93,8 +93,15 @@ bool graph_is_output(Sluice__NodeKind k);
 bool graph_needs_fn(Sluice__NodeKind k);
 /* window, reduce_by_key_and_window, count_by_window, count_by_value_and_window */
 bool graph_is_batch_window(Sluice__NodeKind k);
-/* update_state_by_key, map_with_state */
+/* update_state_by_key, map_with_state, event_time_window: keyed state kept
+ * in sticky partitions across batches (master/stateplan.h) */
 bool graph_is_stateful(Sluice__NodeKind k);
+/* reduce_by_key_and_window with an inverse function: kept incrementally in
+ * state partitions (Spark's ReducedWindowedDStream, worker/winmerge.h) */
+bool graph_is_incremental_window(const Sluice__Node *n);
+/* A stateful kind, or an incremental window: a node whose state partitions
+ * stay on workers across batches (master/stateplan.h) */
+bool graph_node_stateful(const Sluice__Node *n);
 /* join, the outer joins and cogroup: two inputs [left, right] */
 bool graph_is_join(Sluice__NodeKind k);
 /* Whether the master plans kind k into stages today. graph_validate refuses

@@ -136,8 +136,21 @@ bool graph_is_batch_window(Sluice__NodeKind k)
 
 bool graph_is_stateful(Sluice__NodeKind k)
 {
+	/* an event-time window keeps its open windows' aggregates as state */
 	return k == SLUICE__NODE_KIND__OP_UPDATE_STATE_BY_KEY ||
-	       k == SLUICE__NODE_KIND__OP_MAP_WITH_STATE;
+	       k == SLUICE__NODE_KIND__OP_MAP_WITH_STATE ||
+	       k == SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
+}
+
+bool graph_is_incremental_window(const Sluice__Node *n)
+{
+	return n->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW &&
+	       n->inv_fn != NULL && n->inv_fn[0] != '\0';
+}
+
+bool graph_node_stateful(const Sluice__Node *n)
+{
+	return graph_is_stateful(n->kind) || graph_is_incremental_window(n);
 }
 
 bool graph_is_join(Sluice__NodeKind k)
@@ -151,9 +164,9 @@ bool graph_kind_planned(Sluice__NodeKind k)
 	 * the batch-time windows are planned over the datasets of the window's
 	 * batches, the joins as two map stages read by one reduce stage, the
 	 * stateful nodes as a shuffle into state partitions kept on workers
-	 * (master/plan.c, stateplan.h). Event-time windows need the master's
-	 * watermark, not built yet. */
-	return k != SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW;
+	 * (master/plan.c, stateplan.h); an event-time window is one of those,
+	 * its state tasks given the master's watermark. */
+	return k != SLUICE__NODE_KIND__NODE_NONE;
 }
 
 const Sluice__Node *graph_node(const Sluice__JobGraph *g, uint32_t id)
@@ -251,7 +264,7 @@ static int window_over_state(const Sluice__JobGraph *g, size_t i, char *err,
 		const Sluice__Node *n = g->nodes[k];
 		if (!reads[k])
 			continue;
-		if (k != i && graph_is_stateful(n->kind)) {
+		if (k != i && graph_node_stateful(n)) {
 			char lb[160];
 			snprintf(
 			    err, errlen,

@@ -328,8 +328,9 @@ static int write_stparts(ck_writer *w, const ckpt_job *c)
 {
 	int rv = ck_exec(w, "DELETE FROM state_parts WHERE job_id = ?", c->job_id);
 	sqlite3_stmt *st = ck_prepare(w, "INSERT INTO state_parts(job_id, node, part, "
-	                                 "nparts, worker_id, replica_id, ckpt_ms) "
-	                                 "VALUES (?,?,?,?,?,?,?)");
+	                                 "nparts, worker_id, replica_id, ckpt_ms, "
+	                                 "ev_max, ev_batch, ev_bmax, ev_late, ev_blate) "
+	                                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
 	rv = rv == SL_OK && st ? SL_OK : SL_EDB;
 	for (size_t i = 0; i < c->nstparts && rv == SL_OK; i++) {
 		const ckpt_statepart *p = &c->stparts[i];
@@ -340,6 +341,11 @@ static int write_stparts(ck_writer *w, const ckpt_job *c)
 		bind_text(st, 5, p->worker);
 		bind_text(st, 6, p->replica);
 		sqlite3_bind_int64(st, 7, p->ckpt_ms);
+		sqlite3_bind_int64(st, 8, p->ev_max);
+		sqlite3_bind_int64(st, 9, p->ev_batch);
+		sqlite3_bind_int64(st, 10, p->ev_bmax);
+		sqlite3_bind_int64(st, 11, (sqlite3_int64)p->ev_late);
+		sqlite3_bind_int64(st, 12, (sqlite3_int64)p->ev_blate);
 		rv = ck_step(w, st);
 	}
 	sqlite3_finalize(st);
@@ -547,7 +553,8 @@ static int load_stparts(sqlite3 *db, ckpt_job *c)
 {
 	sqlite3_stmt *st =
 	    load_prepare(db,
-	                 "SELECT node, part, nparts, worker_id, replica_id, ckpt_ms "
+	                 "SELECT node, part, nparts, worker_id, replica_id, ckpt_ms, "
+	                 "ev_max, ev_batch, ev_bmax, ev_late, ev_blate "
 	                 "FROM state_parts WHERE job_id = ? ORDER BY node, part",
 	                 c->job_id);
 	if (st == NULL)
@@ -562,6 +569,11 @@ static int load_stparts(sqlite3 *db, ckpt_job *c)
 		snprintf(p->replica, sizeof(p->replica), "%s",
 		         sqlite3_column_text(st, 4));
 		p->ckpt_ms = sqlite3_column_int64(st, 5);
+		p->ev_max = sqlite3_column_int64(st, 6);
+		p->ev_batch = sqlite3_column_int64(st, 7);
+		p->ev_bmax = sqlite3_column_int64(st, 8);
+		p->ev_late = (uint64_t)sqlite3_column_int64(st, 9);
+		p->ev_blate = (uint64_t)sqlite3_column_int64(st, 10);
 	}
 	sqlite3_finalize(st);
 	return SL_OK;

@@ -91,6 +91,9 @@ typedef struct {
 	char worker[32];
 	char replica[32]; /* holds its checkpoint and the deltas since */
 	int64_t ckpt_ms;  /* its last full checkpoint, 0 = none */
+	/* event-time windows: stplace's ev_* (model.h), the watermark's base */
+	int64_t ev_max, ev_batch, ev_bmax;
+	uint64_t ev_late, ev_blate;
 } ckpt_statepart;
 
 typedef struct {

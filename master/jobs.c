@@ -118,7 +118,7 @@ int job_conf_apply(job *j, char *err, size_t errlen)
 	const sl_conf *mc = j->e->m->conf;
 	j->retain_ms = plan_retention_ms(j->graph, j->interval_ms);
 	for (size_t i = 0; i < j->graph->n_nodes; i++)
-		j->stateful |= graph_is_stateful(j->graph->nodes[i]->kind);
+		j->stateful |= graph_node_stateful(j->graph->nodes[i]);
 	j->max_failures = (uint32_t)conf_get_int(j->conf, "spark.task.maxFailures");
 	j->concurrent_jobs =
 	    (uint32_t)conf_get_int(j->conf, "spark.streaming.concurrentJobs");
@@ -173,20 +173,6 @@ static int submit_check(struct engine *e, const Sluice__SubmitJob *s, rpc_reply 
 		                       (long long)s->batch_interval_ms);
 	if (graph_validate_job(s->graph, s->batch_interval_ms, err, sizeof(err)) != SL_OK)
 		return rpc_reply_error(rep, SL_EJOB, "job '%s': %s", s->name, err);
-	for (size_t i = 0; i < s->graph->n_nodes; i++) {
-		const Sluice__Node *n = s->graph->nodes[i];
-		/* the planner reduces each window whole (no inverse), so a
-		 * filter over the incremental values has nothing to act on */
-		if (n->kind == SLUICE__NODE_KIND__OP_REDUCE_BY_KEY_AND_WINDOW &&
-		    n->filter_fn != NULL && n->filter_fn[0] != '\0')
-			return rpc_reply_error(
-			    rep, SL_EJOB,
-			    "job '%s': node %zu (reduce_by_key_and_window): filter_fn "
-			    "'%s' "
-			    "is not supported by this master yet (it reduces each window "
-			    "whole, without the inverse function)",
-			    s->name, i, n->filter_fn);
-	}
 	return SL_OK;
 }
 
@@ -481,6 +467,7 @@ static int handle_batch_stats(struct engine *e, const envelope *req, rpc_reply *
 	out.blocked_level = (char *)ratecontrol_level(out.blocked_share);
 	ratecontrol_receivers(j, &out);
 	stateplan_size(j, &out.state_keys, &out.state_bytes);
+	stateplan_events(j, &out.late_records, &out.watermark_ms);
 	out.n_batches = n;
 	out.batches = ptrs;
 	rpc_reply_set(rep, MSG_BATCH_STATS_REPLY, &out);

@@ -81,6 +81,8 @@ static const family job_families[] = {
     {"sluice_job_state_keys", "gauge",
      "keys held by update_state_by_key / map_with_state, all partitions"},
     {"sluice_job_state_bytes", "gauge", "approximate bytes of those keys and states"},
+    {"sluice_job_late_records_total", "counter",
+     "records event_time_window dropped as later than the allowed lateness"},
 };
 
 static void render_job(const job *j, size_t f, promtext *p)
@@ -113,6 +115,13 @@ static void render_job(const job *j, size_t f, promtext *p)
 		stateplan_size(j, &keys, &bytes);
 		promtext_sample(p, job_families[f].name, l,
 		                (double)(f == 8 ? keys : bytes));
+		break;
+	}
+	case 10: {
+		uint64_t late;
+		int64_t wm;
+		stateplan_events(j, &late, &wm);
+		promtext_sample(p, job_families[f].name, l, (double)late);
 		break;
 	}
 	default:

@@ -139,6 +139,15 @@ typedef struct {
 	int64_t *ckpt_ms;
 	bool *full;
 	uint64_t *keys, *bytes; /* size after its last task (not checkpointed) */
+	/* Event-time windows (stateplan.h): per partition, the largest event
+	 * time and the late records of every batch before ev_batch[p], and
+	 * those of batch ev_batch[p] itself (its last report: a re-run of the
+	 * batch replaces them), INT64_MIN = no event time. */
+	int64_t *ev_max, *ev_batch, *ev_bmax;
+	uint64_t *ev_late, *ev_blate;
+	/* An incremental window whose partition started empty (its worker lost
+	 * without a replica): its next window is recomputed whole. */
+	bool recompute;
 } stplace;
 
 typedef struct job {

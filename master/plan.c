@@ -214,8 +214,8 @@ static stage *map_stage_new(ojob *oj, const batch *src, const Sluice__Node *n, p
 	s->shuffle_node = n->id;
 	s->num_reducers = n->partitions ? n->partitions : default_reducers(j);
 	if (n->kind == SLUICE__NODE_KIND__OP_COUNT_BY_WINDOW)
-		s->num_reducers = 1;    /* one count: its reducer emits 0 for none */
-	if (graph_is_stateful(n->kind)) /* a key's state partition never moves */
+		s->num_reducers = 1; /* one count: its reducer emits 0 for none */
+	if (graph_node_stateful(n))  /* a key's state partition never moves */
 		s->num_reducers = stateplan_parts(j, n, default_reducers(j));
 	/* The master's epoch: a batch re-run after a master restart must not
 	 * read buckets an earlier run left behind (its reducer count may differ).
@@ -316,6 +316,53 @@ static void reduce_window_parts(ojob *oj, batch *src, const Sluice__Node *n, par
 	reduce_parts(window_final_stage(oj, src, n), out);
 }
 
+/* A map stage of oj over the reduced batches of n in (from, until],
+ * shuffled into n's state partitions; NULL when none of them exists. */
+static stage *batches_stage(ojob *oj, batch *src, const Sluice__Node *n, int64_t from,
+                            int64_t until)
+{
+	job *j = oj->b->job;
+	parts in = {0};
+	for (int64_t t = from + j->interval_ms; t <= until; t += j->interval_ms) {
+		batch *b = t == src->time_ms ? src : batch_at(j, t);
+		if (b != NULL)
+			window_reduced(oj, b, n, &in);
+	}
+	if (in.n == 0) {
+		sl_free(in.v);
+		return NULL;
+	}
+	return map_stage_new(oj, src, n, &in);
+}
+
+/* reduce_by_key_and_window with the inverse (Spark's incremental form):
+ * the batches that entered the window since the last slide and those that
+ * left it, each reduced per batch and then into n's state partitions, read
+ * by one state task per partition that keeps the window's values
+ * (worker/stateops.c). A partition that lost its state (stateplan.h:
+ * recompute) is recomputed from every batch of the window instead, so
+ * then all partitions are: the entering stage covers the whole window. */
+static void incremental_parts(ojob *oj, batch *src, const Sluice__Node *n, parts *out)
+{
+	job *j = oj->b->job;
+	int64_t t = src->time_ms;
+	uint32_t nparts = stateplan_parts(j, n, default_reducers(j));
+	bool full = stateplan_take_recompute(j, n->id);
+	stage *in = batches_stage(oj, src, n, t - (full ? n->length_ms : n->slide_ms), t);
+	stage *left = full ? NULL
+	                   : batches_stage(oj, src, n, t - n->slide_ms - n->length_ms,
+	                                   t - n->length_ms);
+	for (uint32_t r = 0; r < nparts; r++) {
+		part *p = parts_add(out);
+		p->in.kind = TIN_SHUFFLE;
+		p->in.parent = in;
+		p->in.right = left;
+		p->in.reduce_partition = r;
+		p->in.source_node = n->id;
+		p->in.recompute = full;
+	}
+}
+
 static uint32_t node_reducers(job *j, const Sluice__Node *n)
 {
 	return n->partitions ? n->partitions : default_reducers(j);
@@ -333,6 +380,8 @@ static bool join_shares_sides(job *j, const Sluice__Node *n)
 	uint32_t np[2];
 	for (int k = 0; k < 2; k++) {
 		const Sluice__Node *in = graph_node(j->graph, n->inputs[k]);
+		if (graph_is_incremental_window(in))
+			return false; /* its output is its state tasks' */
 		switch (in->kind) {
 		case SLUICE__NODE_KIND__OP_REDUCE_BY_KEY:
 		case SLUICE__NODE_KIND__OP_COUNT_BY_KEY:
@@ -412,6 +461,8 @@ static void node_parts(ojob *oj, batch *src, uint32_t id, parts *out)
 		source_parts(oj, src, n, out);
 	} else if (n->kind == SLUICE__NODE_KIND__OP_WINDOW) {
 		window_each(oj, src, n, window_input, out); /* not in the chain */
+	} else if (graph_is_incremental_window(n)) {
+		incremental_parts(oj, src, n, out);
 	} else if (graph_is_batch_window(n->kind)) {
 		reduce_window_parts(oj, src, n, out); /* the windowed reductions */
 	} else if (graph_is_shuffle(n->kind) || graph_is_stateful(n->kind)) {
@@ -450,7 +501,12 @@ int64_t plan_retention_ms(const Sluice__JobGraph *g, int64_t interval_ms)
 	for (size_t i = 0; i < g->n_nodes; i++)
 		if (graph_is_batch_window(g->nodes[i]->kind) &&
 		    g->nodes[i]->length_ms > interval_ms)
-			ms += g->nodes[i]->length_ms - interval_ms;
+			/* the incremental form reads the batches leaving the window:
+			 * one slide further back */
+			ms += g->nodes[i]->length_ms - interval_ms +
+			      (graph_is_incremental_window(g->nodes[i])
+			           ? g->nodes[i]->slide_ms
+			           : 0);
 	return ms;
 }
 
@@ -755,8 +811,7 @@ static void plan_task_done(stage *s, mtask *t, const Sluice__TaskStatus *st)
 	ojob *oj = s->owner;
 	if (t->in.kind == TIN_SHUFFLE && t->in.parent != NULL) /* a state task? */
 		stateplan_task_done(oj->b->job, t->in.parent->shuffle_node,
-		                    t->in.reduce_partition, st->state_ckpt_ms,
-		                    st->state_keys, st->state_bytes);
+		                    t->in.reduce_partition, oj->b->time_ms, st);
 	if (s == oj->result && st->n_lines > 0) {
 		t->lines = sl_calloc(st->n_lines, sizeof(char *));
 		for (size_t i = 0; i < st->n_lines; i++)
@@ -780,8 +835,9 @@ static bool plan_task_pin(stage *s, const mtask *t, task_pinning *out)
 		return false;
 	job *j = ((ojob *)s->owner)->b->job;
 	const Sluice__Node *n = graph_node(j->graph, t->in.parent->shuffle_node);
-	return n != NULL && graph_is_stateful(n->kind) &&
-	       stateplan_worker(j, n->id, t->in.reduce_partition, out);
+	return n != NULL && graph_node_stateful(n) &&
+	       stateplan_worker(j, n->id, t->in.reduce_partition,
+	                        ((ojob *)s->owner)->b->time_ms, out);
 }
 
 const sched_ops plan_sched_ops = {

@@ -47,7 +47,8 @@ typedef struct {
 
 /* How long after its time a batch's datasets must stay for the windows of
  * later batches (the sum of the graph's window lengths beyond one
- * interval; 0 without windows). */
+ * interval, plus a slide for an incremental window, which reads the
+ * batches leaving it; 0 without windows). */
 int64_t plan_retention_ms(const Sluice__JobGraph *g, int64_t interval_ms);
 
 /* The batch's task launches and failures so far. */

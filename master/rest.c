@@ -75,6 +75,12 @@ static cJSON *job_json(const job *j)
 	stateplan_size(j, &keys, &bytes);
 	cJSON_AddNumberToObject(o, "state_keys", (double)keys);
 	cJSON_AddNumberToObject(o, "state_bytes", (double)bytes);
+	uint64_t late;
+	int64_t wm;
+	stateplan_events(j, &late, &wm);
+	cJSON_AddNumberToObject(o, "late_records", (double)late);
+	if (wm != INT64_MIN) /* absent until an event-time window saw one */
+		cJSON_AddNumberToObject(o, "watermark_ms", (double)wm);
 	cJSON_AddStringToObject(o, "library_hash", j->lib_hash);
 	cJSON_AddStringToObject(o, "error", j->error);
 	return o;

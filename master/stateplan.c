@@ -26,12 +26,20 @@ static stplace *place_add(job *j, uint32_t node, uint32_t nparts)
 	stplace *p = &j->stp[j->nstp++];
 	p->node = node;
 	p->nparts = nparts;
+	p->recompute = false;
 	p->worker = sl_calloc(nparts, sizeof(*p->worker));
 	p->replica = sl_calloc(nparts, sizeof(*p->replica));
 	p->ckpt_ms = sl_calloc(nparts, sizeof(*p->ckpt_ms));
 	p->full = sl_calloc(nparts, sizeof(*p->full));
 	p->keys = sl_calloc(nparts, sizeof(*p->keys));
 	p->bytes = sl_calloc(nparts, sizeof(*p->bytes));
+	p->ev_max = sl_calloc(nparts, sizeof(*p->ev_max));
+	p->ev_batch = sl_calloc(nparts, sizeof(*p->ev_batch));
+	p->ev_bmax = sl_calloc(nparts, sizeof(*p->ev_bmax));
+	p->ev_late = sl_calloc(nparts, sizeof(*p->ev_late));
+	p->ev_blate = sl_calloc(nparts, sizeof(*p->ev_blate));
+	for (uint32_t i = 0; i < nparts; i++)
+		p->ev_max[i] = p->ev_bmax[i] = INT64_MIN;
 	return p;
 }
 
@@ -112,7 +120,37 @@ uint32_t stateplan_parts(job *j, const Sluice__Node *n, uint32_t dflt)
 	return p->nparts;
 }
 
-bool stateplan_worker(job *j, uint32_t node, uint32_t part, task_pinning *out)
+static int64_t max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The largest event time of p's batches before batch_ms, INT64_MIN = none. */
+static int64_t events_before(const stplace *p, int64_t batch_ms)
+{
+	int64_t m = INT64_MIN;
+	for (uint32_t i = 0; i < p->nparts; i++) {
+		m = max64(m, p->ev_max[i]);
+		if (p->ev_batch[i] < batch_ms)
+			m = max64(m, p->ev_bmax[i]);
+	}
+	return m;
+}
+
+/* Node n's watermark for batch batch_ms: INT64_MIN while it has seen no
+ * event time (the worker's evwin_watermark, the same rule). */
+static int64_t watermark_of(const job *j, const stplace *p, int64_t batch_ms)
+{
+	const Sluice__Node *n = graph_node(j->graph, p->node);
+	int64_t m = events_before(p, batch_ms);
+	if (n == NULL || n->kind != SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW ||
+	    m == INT64_MIN)
+		return INT64_MIN;
+	return m - n->lateness_ms;
+}
+
+bool stateplan_worker(job *j, uint32_t node, uint32_t part, int64_t batch_ms,
+                      task_pinning *out)
 {
 	stplace *p = place_find(j, node);
 	if (p == NULL || part >= p->nparts)
@@ -131,17 +169,38 @@ bool stateplan_worker(job *j, uint32_t node, uint32_t part, task_pinning *out)
 	}
 	out->full = p->full[part];
 	out->ckpt_ms = p->ckpt_ms[part];
+	out->watermark_ms = watermark_of(j, p, batch_ms);
 	return true;
 }
 
-void stateplan_task_done(job *j, uint32_t node, uint32_t part, int64_t ckpt_ms,
-                         uint64_t keys, uint64_t bytes)
+/* Partition part's event-time report for batch batch_ms: the pending
+ * batch's figures fold into the totals when a later batch reports. */
+static void events_done(job *j, stplace *p, uint32_t part, int64_t batch_ms,
+                        const Sluice__TaskStatus *st)
+{
+	const Sluice__Node *n = graph_node(j->graph, p->node);
+	if (n == NULL || n->kind != SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW)
+		return;
+	if (p->ev_batch[part] != batch_ms) {
+		p->ev_max[part] = max64(p->ev_max[part], p->ev_bmax[part]);
+		p->ev_late[part] += p->ev_blate[part];
+		p->ev_batch[part] = batch_ms;
+	}
+	p->ev_bmax[part] = st->max_event_time_ms;
+	p->ev_blate[part] = st->late_records;
+	job_checkpoint(j); /* the next batch's watermark survives a restart */
+}
+
+void stateplan_task_done(job *j, uint32_t node, uint32_t part, int64_t batch_ms,
+                         const Sluice__TaskStatus *st)
 {
 	stplace *p = place_find(j, node);
 	if (p == NULL || part >= p->nparts)
 		return;
-	p->keys[part] = keys;
-	p->bytes[part] = bytes;
+	p->keys[part] = st->state_keys;
+	p->bytes[part] = st->state_bytes;
+	events_done(j, p, part, batch_ms, st);
+	int64_t ckpt_ms = st->state_ckpt_ms;
 	if (ckpt_ms <= 0)
 		return;
 	int64_t old = p->ckpt_ms[part];
@@ -173,6 +232,7 @@ static void primary_lost(job *j, stplace *p, uint32_t part, const char *worker_i
 		          j->name, worker_id, part, p->node);
 		p->worker[part][0] = '\0';
 		p->ckpt_ms[part] = 0; /* nothing to rebuild from */
+		p->recompute = true;  /* an incremental window: recomputed whole */
 	}
 	p->replica[part][0] = '\0';
 }
@@ -206,6 +266,27 @@ void stateplan_size(const job *j, uint64_t *keys, uint64_t *bytes)
 		}
 }
 
+bool stateplan_take_recompute(job *j, uint32_t node)
+{
+	stplace *p = place_find(j, node);
+	bool r = p != NULL && p->recompute;
+	if (p != NULL)
+		p->recompute = false;
+	return r;
+}
+
+void stateplan_events(const job *j, uint64_t *late, int64_t *watermark_ms)
+{
+	*late = 0;
+	*watermark_ms = INT64_MIN;
+	for (size_t i = 0; i < j->nstp; i++) {
+		const stplace *p = &j->stp[i];
+		for (uint32_t k = 0; k < p->nparts; k++)
+			*late += p->ev_late[k] + p->ev_blate[k];
+		*watermark_ms = max64(*watermark_ms, watermark_of(j, p, INT64_MAX));
+	}
+}
+
 void stateplan_snapshot(const job *j, ckpt_job *c)
 {
 	size_t n = 0;
@@ -224,6 +305,11 @@ void stateplan_snapshot(const job *j, ckpt_job *c)
 			snprintf(cp->replica, sizeof(cp->replica), "%s",
 			         j->stp[i].replica[p]);
 			cp->ckpt_ms = j->stp[i].ckpt_ms[p];
+			cp->ev_max = j->stp[i].ev_max[p];
+			cp->ev_batch = j->stp[i].ev_batch[p];
+			cp->ev_bmax = j->stp[i].ev_bmax[p];
+			cp->ev_late = j->stp[i].ev_late[p];
+			cp->ev_blate = j->stp[i].ev_blate[p];
 		}
 }
 
@@ -241,6 +327,11 @@ void stateplan_restore(job *j, const ckpt_job *c)
 		snprintf(p->replica[cp->part], sizeof(p->replica[cp->part]), "%s",
 		         cp->replica);
 		p->ckpt_ms[cp->part] = cp->ckpt_ms;
+		p->ev_max[cp->part] = cp->ev_max;
+		p->ev_batch[cp->part] = cp->ev_batch;
+		p->ev_bmax[cp->part] = cp->ev_bmax;
+		p->ev_late[cp->part] = cp->ev_late;
+		p->ev_blate[cp->part] = cp->ev_blate;
 		p->full[cp->part] = cp->ckpt_ms <= 0 && cp->replica[0] != '\0';
 	}
 }
@@ -254,6 +345,11 @@ void stateplan_free(job *j)
 		sl_free(j->stp[i].full);
 		sl_free(j->stp[i].keys);
 		sl_free(j->stp[i].bytes);
+		sl_free(j->stp[i].ev_max);
+		sl_free(j->stp[i].ev_batch);
+		sl_free(j->stp[i].ev_bmax);
+		sl_free(j->stp[i].ev_late);
+		sl_free(j->stp[i].ev_blate);
 	}
 	sl_free(j->stp);
 	j->stp = NULL;

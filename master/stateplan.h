@@ -44,20 +44,38 @@ uint32_t stateplan_parts(job *j, const Sluice__Node *n, uint32_t dflt);
 
 /* The worker partition part of node must run on (out->worker, "" when no
  * worker is alive to take it yet), its replica and whether its next task
- * writes a full checkpoint. false when node has no placement (not a
- * planned stateful node): the task may run anywhere. A partition left
- * without a worker or a replica gets one now. */
-bool stateplan_worker(job *j, uint32_t node, uint32_t part, task_pinning *out);
+ * writes a full checkpoint; for an event-time window also the watermark of
+ * batch batch_ms (see stateplan_task_done). false when node has no
+ * placement (not a planned stateful node): the task may run anywhere. A
+ * partition left without a worker or a replica gets one now. */
+bool stateplan_worker(job *j, uint32_t node, uint32_t part, int64_t batch_ms,
+                      task_pinning *out);
 
-/* A task of partition part finished with the partition holding keys keys
- * of about bytes bytes; ckpt_ms > 0: it wrote a full checkpoint at that
- * batch (the older one is removed from the workers). */
-void stateplan_task_done(job *j, uint32_t node, uint32_t part, int64_t ckpt_ms,
-                         uint64_t keys, uint64_t bytes);
+/* A task of partition part of batch batch_ms finished (st): the partition
+ * holds st->state_keys keys of about st->state_bytes bytes; state_ckpt_ms
+ * > 0: it wrote a full checkpoint at that batch (the older one is removed
+ * from the workers). For an event-time window, st's largest event time
+ * and late records count as the batch's for this partition (a re-run of
+ * the batch replaces them). The watermark a batch runs with is the largest
+ * event time of every partition's earlier batches minus the node's allowed
+ * lateness: batches of a stateful job run one after the other, so every
+ * partition and every re-run of a batch (after a master restart too: this
+ * is checkpointed) gets the same. */
+void stateplan_task_done(job *j, uint32_t node, uint32_t part, int64_t batch_ms,
+                         const Sluice__TaskStatus *st);
 
 /* The job's state size: keys and bytes over all its partitions, as their
  * last tasks reported (0 after a master restart until the next batch). */
 void stateplan_size(const job *j, uint64_t *keys, uint64_t *bytes);
+
+/* Event-time windows: the records dropped as late over the job's life,
+ * and the largest watermark of its nodes (INT64_MIN = none). */
+void stateplan_events(const job *j, uint64_t *late, int64_t *watermark_ms);
+
+/* Whether stateful node's next window must be recomputed from every batch
+ * of it (an incremental window whose partition lost its state with its
+ * worker, having no replica); clears the flag. */
+bool stateplan_take_recompute(job *j, uint32_t node);
 
 /* worker_id is LOST: the partitions it held move to their replicas, those
  * it replicated get a new replica; returns how many it touched. */

@@ -88,6 +88,14 @@ static const char *const store_migrations[] = {
     "  part INTEGER NOT NULL, nparts INTEGER NOT NULL, worker_id TEXT NOT NULL,"
     "  replica_id TEXT NOT NULL, ckpt_ms INTEGER NOT NULL,"
     "  PRIMARY KEY (job_id, node, part));",
+    /* 8 -> 9: an event-time window's partitions keep the largest event
+     * time and late records seen (stateplan.c), so the watermark survives
+     * a master restart; no such node existed before */
+    "ALTER TABLE state_parts ADD COLUMN ev_max INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE state_parts ADD COLUMN ev_batch INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE state_parts ADD COLUMN ev_bmax INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE state_parts ADD COLUMN ev_late INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE state_parts ADD COLUMN ev_blate INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define STORE_LATEST ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

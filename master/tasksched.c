@@ -313,6 +313,8 @@ static void spec_shuffle(sched *s, const mtask *t, spec_buf *sb)
 		in->state_replica_url = sb->pin.replica_url;
 		in->state_full = sb->pin.full;
 		in->state_ckpt_ms = sb->pin.ckpt_ms;
+		in->event_watermark_ms = sb->pin.watermark_ms;
+		in->window_recompute = t->in.recompute;
 	}
 	if (t->in.right != NULL) { /* a join's reduce side */
 		in->right_shuffle_id = t->in.right->shuffle_id;

@@ -76,6 +76,7 @@ typedef struct {
 	int64_t gen_ms;   /* TIN_GENERATOR: the batch time it generates for */
 	const krange *kr; /* TIN_KAFKA (owned by the batch) */
 	char prefer[32];  /* worker to prefer (a Kafka partition's last reader) */
+	bool recompute;   /* an incremental window's state task: from parent alone */
 } tinput;
 
 typedef enum { TASK_PENDING, TASK_LAUNCHING, TASK_RUNNING, TASK_DONE } mtask_state;
@@ -144,7 +145,8 @@ typedef struct task_pinning {
 	char replica_id[32];
 	char replica_url[256];
 	bool full;
-	int64_t ckpt_ms; /* its last full checkpoint, 0 = none */
+	int64_t ckpt_ms;      /* its last full checkpoint, 0 = none */
+	int64_t watermark_ms; /* event-time window: the batch's, INT64_MIN = none */
 } task_pinning;
 
 /* How the scheduler reports to the layer that registered the stages. */

@@ -530,20 +530,27 @@ static int input_join(task_run *tr, const Sluice__Node *jn)
 	return rv;
 }
 
-/* update_state_by_key / map_with_state: this partition's records of the
+/* update_state_by_key / map_with_state / event_time_window: this
+ * partition's records of the
  * batch applied to its state (stateops.h), the output into the chain. */
 static int input_state(task_run *tr, const Sluice__Node *sn)
 {
 	const Sluice__TaskInput *in = tr->ts->input;
 	reduce_state rs = {.kind = SLUICE__NODE_KIND__OP_TRANSFORM}; /* collects */
+	reduce_state ls = {.kind = SLUICE__NODE_KIND__OP_TRANSFORM}; /* leaving */
+	bool left = in->right_shuffle_id != NULL && in->right_shuffle_id[0] != '\0';
 	rbuf_init(&rs.all);
+	rbuf_init(&ls.all);
 	int rv = fetch_buckets(tr, &rs, in->shuffle_id, in->shuffle_sources,
 	                       in->n_shuffle_sources);
+	if (rv == SL_OK && left)
+		rv = fetch_buckets(tr, &ls, in->right_shuffle_id, in->right_sources,
+		                   in->n_right_sources);
 	if (rv == SL_OK) {
 		char err[512] = "";
-		rv = stateops_apply(tr->we, tr->j, tr->ts, sn, &rs.all, tr->head,
-		                    &tr->st->state_ckpt_ms, &tr->st->state_keys,
-		                    &tr->st->state_bytes, err, sizeof(err));
+		rv = stateops_apply(tr->we, tr->j, tr->ts, sn, &rs.all,
+		                    left ? &ls.all : NULL, tr->head, tr->st, err,
+		                    sizeof(err));
 		if (rv != SL_OK)
 			ops_fail(tr, SLUICE__TASK_STATUS__STATE__FAILED,
 			         "%s (node %u, partition %u): %s",
@@ -551,6 +558,7 @@ static int input_state(task_run *tr, const Sluice__Node *sn)
 			         err);
 	}
 	rbuf_free(&rs.all);
+	rbuf_free(&ls.all);
 	return rv;
 }
 
@@ -560,7 +568,12 @@ int shuffle_input_run(task_run *tr)
 	const Sluice__Node *sn = graph_node(tr->g, in->shuffle_node);
 	if (graph_is_join(sn->kind))
 		return input_join(tr, sn);
-	if (graph_is_stateful(sn->kind))
+	/* an incremental window's state task; its final map stage reads the
+	 * batches' own shuffles of the node into the node's (a reduce) */
+	const Sluice__TaskOutput *o = tr->ts->output;
+	bool to_itself =
+	    o->kind == SLUICE__TASK_OUTPUT__KIND__SHUFFLE && o->shuffle_node == sn->id;
+	if (graph_node_stateful(sn) && !to_itself)
 		return input_state(tr, sn);
 	if (in->right_shuffle_id[0] != '\0') /* a join reading its sides' shuffles */
 		return input_join(tr, graph_node(tr->g, in->source_node));

@@ -21,10 +21,12 @@
 #include "stateops.h"
 #include "alloc.h"
 #include "api.h"
+#include "evwindow.h"
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
 #include "statestore.h"
+#include "winmerge.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -65,13 +67,119 @@ static int seed_new(wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
 	                       ts->input->num_partitions, ts->batch_ms, err, errlen);
 }
 
-static int apply_batch(wjob *j, state_part *sp, const Sluice__Node *n,
-                       const rbuf *records, sl_emitter *out, char *err, size_t errlen)
+static int apply_window(wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
+                        const Sluice__Node *n, sl_iter *it, sl_emitter *out,
+                        Sluice__TaskStatus *st, char *err, size_t errlen)
+{
+	evwin_spec spec = {.length_ms = n->length_ms,
+	                   .slide_ms = n->slide_ms,
+	                   .reduce = (sl_reduce_fn)j->fns[n->id]};
+	evwin_stats ws = {0};
+	int rv = evwin_run(sp, &spec, it, ts->input->event_watermark_ms, out, &ws, err,
+	                   errlen);
+	st->max_event_time_ms = ws.max_event_time;
+	st->late_records = ws.late;
+	return rv;
+}
+
+/* A function of the job named name ("" = none): an sl_* built-in or the
+ * library's; err set when named but missing (a damaged library). */
+static void *job_fn(wjob *j, const char *name, const char *what, char *err, size_t errlen)
+{
+	if (name == NULL || name[0] == '\0')
+		return NULL;
+	void *fn = builtin_find(name, NULL);
+	if (fn == NULL)
+		fn = dlsym(j->dl, name);
+	if (fn == NULL)
+		snprintf(err, errlen, "%s '%s' not found", what, name);
+	return fn;
+}
+
+/* The incremental window's update function, bound to its task's functions
+ * (update functions have no argument; tasks run on several threads). */
+static _Thread_local struct {
+	const winmerge_fns *f;
+	bool recompute;
+	char err[256];
+} wctx;
+
+static int window_update(const uint8_t *key, uint32_t klen, sl_iter *values,
+                         const uint8_t *state, uint32_t slen, sl_value *new_state)
+{
+	return winmerge_key(wctx.f, key, klen, values, wctx.recompute ? NULL : state,
+	                    wctx.recompute ? 0 : slen, new_state, wctx.err,
+	                    sizeof(wctx.err));
+}
+
+/* Appends records to b with each value tagged by tag (winmerge_key). */
+static void tag_records(rbuf *b, const rbuf *records, uint8_t tag)
+{
+	rbuf_iter ri;
+	sl_record r;
+	uint8_t *v = NULL;
+	size_t cap = 0;
+	rbuf_iter_init(&ri, records->data, records->len);
+	while (rbuf_iter_next(&ri, &r) > 0) {
+		if ((size_t)r.value_len + 1 > cap) {
+			cap = 2 * ((size_t)r.value_len + 1);
+			v = sl_realloc(v, cap);
+		}
+		v[0] = tag;
+		if (r.value_len > 0)
+			memcpy(v + 1, r.value, r.value_len);
+		rbuf_append(b, r.key, r.key_len, v, r.value_len + 1, 0);
+	}
+	sl_free(v);
+}
+
+/* reduce_by_key_and_window with the inverse: each key's state is its value
+ * in the window; the slide's entering and leaving batches merge into it
+ * (winmerge_key) and every key kept is the window's output. */
+static int apply_incremental(wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
+                             const Sluice__Node *n, const rbuf *entering,
+                             const rbuf *leaving, sl_emitter *out, char *err,
+                             size_t errlen)
+{
+	err[0] = '\0';
+	winmerge_fns f = {.reduce = (sl_reduce_fn)j->fns[n->id]};
+	f.inv = (sl_reduce_fn)job_fn(j, n->inv_fn, "inverse function", err, errlen);
+	f.filter = (sl_filter_fn)job_fn(j, n->filter_fn, "filter function", err, errlen);
+	if (err[0] != '\0' || f.reduce == NULL || f.inv == NULL)
+		return SL_EJOB;
+	rbuf all;
+	rbuf_init(&all);
+	tag_records(&all, entering, '+');
+	if (leaving != NULL)
+		tag_records(&all, leaving, '-');
+	rbuf_iter ri;
+	rbuf_iter_init(&ri, all.data, all.len);
+	sl_iter it = {.next = records_next, .arg = &ri};
+	state_stats stats = {0};
+	wctx.f = &f;
+	wctx.recompute = ts->input->window_recompute;
+	wctx.err[0] = '\0';
+	int rv =
+	    state_part_update_by_key(sp, &it, window_update, out, &stats, err, errlen);
+	if (rv != SL_OK && wctx.err[0] != '\0')
+		snprintf(err, errlen, "%s", wctx.err);
+	rbuf_free(&all);
+	return rv;
+}
+
+static int apply_batch(wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
+                       const Sluice__Node *n, const rbuf *records, const rbuf *leaving,
+                       sl_emitter *out, Sluice__TaskStatus *st, char *err, size_t errlen)
 {
 	rbuf_iter ri;
 	rbuf_iter_init(&ri, records->data, records->len);
 	sl_iter it = {.next = records_next, .arg = &ri};
 	state_stats stats = {0};
+	if (graph_is_incremental_window(n))
+		return apply_incremental(j, sp, ts, n, records, leaving, out, err,
+		                         errlen);
+	if (n->kind == SLUICE__NODE_KIND__OP_EVENT_TIME_WINDOW)
+		return apply_window(j, sp, ts, n, &it, out, st, err, errlen);
 	if (n->kind == SLUICE__NODE_KIND__OP_UPDATE_STATE_BY_KEY)
 		return state_part_update_by_key(
 		    sp, &it, (sl_update_state_fn)j->fns[n->id], out, &stats, err, errlen);
@@ -223,9 +331,8 @@ static int replicate(wengine *we, wjob *j, state_part *sp, const Sluice__TaskSpe
 }
 
 int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
-                   const Sluice__Node *n, const rbuf *records, sl_emitter *out,
-                   int64_t *ckpt_ms, uint64_t *keys, uint64_t *bytes, char *err,
-                   size_t errlen)
+                   const Sluice__Node *n, const rbuf *records, const rbuf *leaving,
+                   sl_emitter *out, Sluice__TaskStatus *st, char *err, size_t errlen)
 {
 	uint32_t part = ts->input->reduce_partition;
 	state_part *sp =
@@ -236,16 +343,16 @@ int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
 	if (rv == SL_OK)
 		rv = state_part_begin(sp, ts->batch_ms, err, errlen);
 	if (rv == SL_OK) {
-		rv = apply_batch(j, sp, n, records, out, err, errlen);
+		rv = apply_batch(j, sp, ts, n, records, leaving, out, st, err, errlen);
 		if (rv == SL_OK) {
 			state_part_commit(sp);
-			rv = replicate(we, j, sp, ts, n, ckpt_ms, err, errlen);
+			rv = replicate(we, j, sp, ts, n, &st->state_ckpt_ms, err, errlen);
 		} else {
 			state_part_abort(sp);
 		}
 	}
-	*keys = state_part_keys(sp);
-	*bytes = state_part_bytes(sp);
+	st->state_keys = state_part_keys(sp);
+	st->state_bytes = state_part_bytes(sp);
 	state_store_release(j->states, sp);
 	return rv;
 }

@@ -28,17 +28,23 @@
  * ts->batch_ms) to state partition ts->input->reduce_partition of node n of
  * job j and emits the node's output into out: update_state_by_key every
  * key's new state, map_with_state the mapped records (and those of the keys
- * timing out). A new, empty partition is first seeded from the node's
- * initial-state function. Blocks while another task holds the partition.
- * A partition this worker takes over is first rebuilt. *ckpt_ms is set to
- * the batch when a full checkpoint was replicated with it, *keys and
- * *bytes to the partition's size after the task (for the master's views).
+ * timing out), event_time_window the windows the batch's watermark
+ * (ts->input->event_watermark_ms) closes (evwindow.h), an incremental
+ * reduce_by_key_and_window every key's value in the window: its previous
+ * value (none with ts->input->window_recompute) merged with records, the
+ * reduced batches that entered it, and leaving (NULL: none), those that
+ * left it (winmerge.h). A new, empty
+ * partition is first seeded from the node's initial-state function. Blocks
+ * while another task holds the partition. A partition this worker takes
+ * over is first rebuilt. Sets in st: state_ckpt_ms to the batch when a full
+ * checkpoint was replicated with it, state_keys and state_bytes to the
+ * partition's size after the task (for the master's views), and for an
+ * event-time window max_event_time_ms and late_records of the batch.
  * Returns SL_OK, or non-zero with err set (the batch is then undone, unless
  * only its replication failed: a retry rolls it back): SL_ESTATE when the
  * state has already seen a later batch or cannot be rebuilt. */
 int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,
-                   const Sluice__Node *n, const rbuf *records, sl_emitter *out,
-                   int64_t *ckpt_ms, uint64_t *keys, uint64_t *bytes, char *err,
-                   size_t errlen);
+                   const Sluice__Node *n, const rbuf *records, const rbuf *leaving,
+                   sl_emitter *out, Sluice__TaskStatus *st, char *err, size_t errlen);
 
 #endif

@@ -12,6 +12,7 @@
 #include "kvmap.h"
 #include "sluice/err.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -137,4 +138,112 @@ int winmerge_run(sl_iter *prev, sl_iter *leaving, sl_iter *entering, sl_reduce_f
 	sl_free(w.a.data);
 	sl_free(w.b.data);
 	return rv;
+}
+
+/* ---- one key in a state store ---- */
+
+typedef struct {
+	const winmerge_fns *f;
+	const uint8_t *key;
+	uint32_t klen;
+	char *err;
+	size_t errlen;
+} wk_run;
+
+static int wk_failed(const wk_run *w, const char *what, int rv)
+{
+	snprintf(w->err, w->errlen, "%s returned %d for key '%.*s'", what, rv,
+	         (int)(w->klen > 64 ? 64 : w->klen), (const char *)w->key);
+	return rv;
+}
+
+/* acc = fn(acc, v) (acc = v when empty), through tmp. */
+static int fold(const wk_run *w, sl_reduce_fn fn, const char *what, sl_value *acc,
+                sl_value *tmp, const uint8_t *v, uint32_t vlen, bool *has)
+{
+	if (!*has) {
+		sl_value_set(acc, v, vlen);
+		*has = true;
+		return SL_OK;
+	}
+	tmp->len = 0;
+	int rv = fn(acc->data, acc->len, v, vlen, tmp);
+	if (rv != 0)
+		return wk_failed(w, what, rv);
+	sl_value swap = *acc;
+	*acc = *tmp;
+	*tmp = swap;
+	return SL_OK;
+}
+
+/* Reduces the '+' values into e and the '-' ones into l. */
+static int split_values(const wk_run *w, sl_iter *values, sl_value *e, bool *has_e,
+                        sl_value *l, bool *has_l, sl_value *tmp)
+{
+	sl_record r;
+	int rv = SL_OK;
+	while (rv == SL_OK && sl_iter_next(values, &r) > 0) {
+		if (r.value_len < 1 || (r.value[0] != '+' && r.value[0] != '-')) {
+			snprintf(
+			    w->err, w->errlen, "key '%.*s': an untagged window value",
+			    (int)(w->klen > 64 ? 64 : w->klen), (const char *)w->key);
+			return SL_EPROTO;
+		}
+		bool in = r.value[0] == '+';
+		rv = fold(w, w->f->reduce, "reduce function", in ? e : l, tmp,
+		          r.value + 1, r.value_len - 1, in ? has_e : has_l);
+	}
+	return rv;
+}
+
+/* v = inv(prev, l) when something left, then reduce(v, e). */
+static int merge_one(const wk_run *w, const uint8_t *prev, uint32_t plen,
+                     const sl_value *e, bool has_e, const sl_value *l, bool has_l,
+                     sl_value *v, sl_value *tmp)
+{
+	bool has = prev != NULL;
+	if (has)
+		sl_value_set(v, prev, plen);
+	if (has_l && !has) {
+		snprintf(w->err, w->errlen,
+		         "key '%.*s' leaves the window but was not in the previous "
+		         "window",
+		         (int)(w->klen > 64 ? 64 : w->klen), (const char *)w->key);
+		return SL_EPROTO;
+	}
+	int rv = SL_OK;
+	if (has_l)
+		rv = fold(w, w->f->inv, "inverse reduce function", v, tmp, l->data,
+		          l->len, &has);
+	if (rv == SL_OK && has_e)
+		rv = fold(w, w->f->reduce, "reduce function", v, tmp, e->data, e->len,
+		          &has);
+	return rv == SL_OK && !has ? 1 : rv; /* 1: nothing to keep */
+}
+
+int winmerge_key(const winmerge_fns *f, const uint8_t *key, uint32_t klen,
+                 sl_iter *values, const uint8_t *prev, uint32_t plen, sl_value *out,
+                 char *err, size_t errlen)
+{
+	wk_run w = {.f = f, .key = key, .klen = klen, .err = err, .errlen = errlen};
+	sl_value e = {0}, l = {0}, v = {0}, tmp = {0};
+	bool has_e = false, has_l = false;
+	int rv = split_values(&w, values, &e, &has_e, &l, &has_l, &tmp);
+	if (rv == SL_OK)
+		rv = merge_one(&w, prev, plen, &e, has_e, &l, has_l, &v, &tmp);
+	if (rv == SL_OK && f->filter != NULL) {
+		sl_record r = {
+		    .key = key, .key_len = klen, .value = v.data, .value_len = v.len};
+		int keep = f->filter(&r);
+		rv = keep < 0    ? wk_failed(&w, "filter function", keep)
+		     : keep == 0 ? 1
+		                 : SL_OK;
+	}
+	if (rv == SL_OK)
+		sl_value_set(out, v.data, v.len);
+	sl_free(e.data);
+	sl_free(l.data);
+	sl_free(v.data);
+	sl_free(tmp.data);
+	return rv == 1 ? SL_OK : rv;
 }

@@ -36,4 +36,22 @@ int winmerge_run(sl_iter *prev, sl_iter *leaving, sl_iter *entering, sl_reduce_f
                  sl_reduce_fn inv, sl_filter_fn filter, sl_emitter *out,
                  uint64_t *emitted, char *err, size_t errlen);
 
+/* The same merge for one key of a window kept in a state store
+ * (stateops.c: the previous window is the key's state). values are the
+ * key's records of the slide, each value tagged by its first byte: '+' a
+ * reduced entering batch, '-' a reduced leaving one. prev is the previous
+ * value (NULL: none). Sets out (empty on entry) to the key's new value,
+ * or leaves it empty when the key drops: the filter returned 0, or it had
+ * no previous value and nothing entered. Returns SL_OK, a user function's
+ * non-zero value, or SL_EPROTO (an untagged value, a key that leaves
+ * without a previous value); err names the key. */
+typedef struct {
+	sl_reduce_fn reduce, inv;
+	sl_filter_fn filter;
+} winmerge_fns;
+
+int winmerge_key(const winmerge_fns *f, const uint8_t *key, uint32_t klen,
+                 sl_iter *values, const uint8_t *prev, uint32_t plen, sl_value *out,
+                 char *err, size_t errlen);
+
 #endif

@@ -42,9 +42,20 @@ def counts(prefix):
     return out
 
 
-def start(name, server):
-    """A master, two workers and window_job reading server's lines; returns
-    (cluster, output directory)."""
+def raw_counts(prefix):
+    """{batch ms: {word: count}} of the saved batches of prefix, zeros kept."""
+    out = {}
+    for t, d in saved_batches(prefix).items():
+        parts, problems = read_counts_dir(d)
+        check(not problems, f"{d} well formed: {problems[:3]}")
+        out[t] = {w: n for c in parts.values() for w, n in c.items()}
+    return out
+
+
+def start(name, server, inverse=False):
+    """A master, two workers and window_job reading server's lines (with
+    inverse, also its incremental windows); returns (cluster, output
+    directory)."""
     c = Cluster(name, conf={"sluice.heartbeat.interval": "200ms"})
     c.start_master()
     c.start_worker("w0", slots=2)
@@ -54,7 +65,8 @@ def start(name, server):
     c.client("submit", "--start", os.path.join(BUILD, "tests", "jobs3", "window_job.so"),
              "--name", "win", "--batch-interval", f"{UNIT_MS}ms",
              "--conf", f"source.port={server.port}", "--conf", f"output.path={out}",
-             "--conf", f"window.unit_ms={UNIT_MS}")
+             "--conf", f"window.unit_ms={UNIT_MS}",
+             "--conf", f"window.inverse={int(inverse)}")
     return c, out
 
 
@@ -77,15 +89,30 @@ def drain(c, server, out, text, job, windows):
     return per_batch
 
 
-def finish_and_check(c, server, out, text):
+def window_want(per_batch, name, t, length):
+    """The reference of window name at t: the sum of its batches' counts;
+    for the incremental form without a filter (i*), also 0 for every word
+    of an earlier batch (Spark keeps a key whose value went back to 0)."""
+    want = collections.Counter()
+    for b in range(t - (length - 1) * UNIT_MS, t + 1, UNIT_MS):
+        want.update(per_batch.get(b, {}))
+    want = dict(want)
+    if name.startswith("i"):
+        for b, cnt in per_batch.items():
+            for w in cnt if b <= t else ():
+                want.setdefault(w, 0)
+    return want
+
+
+def finish_and_check(c, server, out, text, windows=WINDOWS):
     """Waits for every word and the windows past it, stops the job, checks
     every window against the per-batch outputs."""
-    per_batch = drain(c, server, out, text, "win", WINDOWS)
+    per_batch = drain(c, server, out, text, "win", windows)
     nonempty = [t for t, cnt in per_batch.items() if cnt]
     check(len(nonempty) >= 5, f"the words span {len(nonempty)} batches")
     first, final = min(per_batch), max(per_batch)
-    for name, (length, slide) in WINDOWS.items():
-        got = counts(os.path.join(out, name))
+    for name, (length, slide) in windows.items():
+        got = raw_counts(os.path.join(out, name))
         want_times = [t for t in range(first, final + 1, UNIT_MS) if t % (slide * UNIT_MS) == 0]
         missing = [t for t in want_times if t not in got]
         extra = [t for t in got if t % (slide * UNIT_MS) != 0]
@@ -94,11 +121,11 @@ def finish_and_check(c, server, out, text):
               f"(missing {missing[:3]}, off-slide {extra[:3]})")
         bad = []
         for t, cnt in got.items():
-            want = collections.Counter()
-            for b in range(t - (length - 1) * UNIT_MS, t + 1, UNIT_MS):
-                want.update(per_batch.get(b, {}))
+            want = window_want(per_batch, name, t, length)
             if cnt != want:
-                bad.append(f"{t}: {counter_diff(cnt, want, 3)}")
+                bad.append(f"{t}: {counter_diff(cnt, want, 3)} (words only in the "
+                           f"output: {sorted(set(cnt) - set(want))[:3]}, only in the "
+                           f"reference: {sorted(set(want) - set(cnt))[:3]})")
         nonzero = sum(1 for cnt in got.values() if cnt)
         check(not bad, f"{name}: {len(got)} windows ({nonzero} non-empty) equal the sum of "
               f"their {length} batches: {bad[:3]}")

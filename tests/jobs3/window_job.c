@@ -11,8 +11,13 @@
  *   OUT/w3s1-T   reduce_by_key(window(pairs, 3 x I, 1 x I), sum)
  *   OUT/w5s2-T   reduce_by_key(window(pairs, 5 x I, 2 x I), sum)
  *
+ * With window.inverse=1 (test_windows_inverse.py), also the incremental
+ * form (inverse sl_sub_i64), which makes the job stateful:
+ *   OUT/i3s1-T, OUT/i5s2-T   without a filter (keys back at 0 stay)
+ *   OUT/f3s1-T, OUT/f5s2-T   filter sl_nonzero_i64 (keys at 0 dropped)
+ *
  * Configuration: source.port, output.path (prefix directory), window.unit_ms
- * (I: the job's batch interval).
+ * (I: the job's batch interval), window.inverse.
  */
 #include <sluice/sluice.h>
 
@@ -43,5 +48,19 @@ int sluice_job_define(sl_ctx *ctx)
 	save(sl_reduce_by_key(sl_window(pairs, 3 * i, i), "sl_sum_i64", 2), dir, "w3s1");
 	save(sl_reduce_by_key(sl_window(pairs, 5 * i, 2 * i), "sl_sum_i64", 3), dir,
 	     "w5s2");
+	if (atoi(sl_conf_get(ctx, "window.inverse", "0")) == 0)
+		return 0;
+	static const char *const filters[] = {NULL, "sl_nonzero_i64"};
+	for (int f = 0; f < 2; f++) {
+		char name[8];
+		snprintf(name, sizeof(name), "%c3s1", f ? 'f' : 'i');
+		save(sl_reduce_by_key_and_window(pairs, "sl_sum_i64", "sl_sub_i64",
+		                                 filters[f], 3 * i, i, 2),
+		     dir, name);
+		snprintf(name, sizeof(name), "%c5s2", f ? 'f' : 'i');
+		save(sl_reduce_by_key_and_window(pairs, "sl_sum_i64", "sl_sub_i64",
+		                                 filters[f], 5 * i, 2 * i, 3),
+		     dir, name);
+	}
 	return 0;
 }

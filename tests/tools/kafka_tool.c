@@ -2,11 +2,13 @@
  * sluice-kafka-tool: a small librdkafka client for the Kafka integration
  * tests and bench/kafka_bench.sh.
  *
- *   sluice-kafka-tool produce BOOTSTRAP TOPIC FILE [--partition N]
+ *   sluice-kafka-tool produce BOOTSTRAP TOPIC FILE [--partition N] [--timestamps]
  *       Each line of FILE ("-" = stdin) becomes one record (value = the line
  *       without its newline, no key), to partition N or spread by the default
- *       partitioner. Waits for every delivery report; exits 1 if any record
- *       was not delivered. Prints "produced N records".
+ *       partitioner. With --timestamps each line is "MS<TAB>VALUE": the
+ *       record gets timestamp MS (ms since the epoch, the event time an
+ *       event-time window reads) instead of the produce time. Waits for every delivery
+ * report; exits 1 if any record was not delivered. Prints "produced N records".
  *
  *   sluice-kafka-tool consume BOOTSTRAP TOPIC [--read-committed] [--timeout-ms N]
  *       Reads every partition of TOPIC from its beginning and prints
@@ -80,8 +82,23 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	}
 }
 
+/* A --timestamps line "MS<TAB>VALUE": *ts, and the value's start. */
+static const char *split_timestamp(char *line, int64_t *ts)
+{
+	char *tab = strchr(line, '\t'), *end;
+	if (tab == NULL)
+		die("--timestamps: line '%s' has no tab after its timestamp", line);
+	*tab = '\0';
+	errno = 0;
+	long long v = strtoll(line, &end, 10);
+	if (errno || *end || end == line || v < 0)
+		die("--timestamps: bad timestamp '%s'", line);
+	*ts = v;
+	return tab + 1;
+}
+
 static int produce(const char *bootstrap, const char *topic, const char *file,
-                   int32_t partition)
+                   int32_t partition, int timestamps)
 {
 	rd_kafka_conf_t *c = rd_kafka_conf_new();
 	conf_set(c, "bootstrap.servers", bootstrap);
@@ -106,10 +123,14 @@ static int produce(const char *bootstrap, const char *topic, const char *file,
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = '\0';
+		int64_t ts = 0; /* 0: librdkafka stamps the produce time */
+		const char *value = timestamps ? split_timestamp(line, &ts) : line;
+		size_t vlen = (size_t)n - (size_t)(value - line);
 		for (;;) {
 			rd_kafka_resp_err_t e = rd_kafka_producev(
 			    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-			    RD_KAFKA_V_VALUE(line, (size_t)n),
+			    RD_KAFKA_V_VALUE((void *)value, vlen),
+			    RD_KAFKA_V_TIMESTAMP(ts),
 			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
 			if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
 				break;
@@ -291,7 +312,7 @@ static int consume(const char *bootstrap, const char *topic, int read_committed,
 static void usage(void)
 {
 	fprintf(stderr,
-	        "usage: %s produce BOOTSTRAP TOPIC FILE [--partition N]\n"
+	        "usage: %s produce BOOTSTRAP TOPIC FILE [--partition N] [--timestamps]\n"
 	        "       %s consume BOOTSTRAP TOPIC [--read-committed] [--timeout-ms N]\n"
 	        "       %s rate BOOTSTRAP TOPIC [--timeout-ms N]\n",
 	        prog, prog, prog);
@@ -313,7 +334,7 @@ int main(int argc, char **argv)
 	if (argc < 4)
 		usage();
 	const char *cmd = argv[1], *bootstrap = argv[2], *topic = argv[3];
-	int read_committed = 0;
+	int read_committed = 0, timestamps = 0;
 	long timeout_ms = 60000;
 	int32_t partition = RD_KAFKA_PARTITION_UA;
 	const char *file = NULL;
@@ -322,6 +343,8 @@ int main(int argc, char **argv)
 			read_committed = 1;
 		else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc)
 			timeout_ms = num_arg(argv[++i]);
+		else if (strcmp(argv[i], "--timestamps") == 0)
+			timestamps = 1;
 		else if (strcmp(argv[i], "--partition") == 0 && i + 1 < argc)
 			partition = (int32_t)num_arg(argv[++i]);
 		else if (file == NULL && strcmp(cmd, "produce") == 0 &&
@@ -334,7 +357,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "produce") == 0) {
 		if (file == NULL)
 			usage();
-		return produce(bootstrap, topic, file, partition);
+		return produce(bootstrap, topic, file, partition, timestamps);
 	}
 	if (strcmp(cmd, "consume") == 0)
 		return consume(bootstrap, topic, read_committed, timeout_ms, 0);

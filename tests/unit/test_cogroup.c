@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -568,6 +569,67 @@ static void test_window_merge_errors(void **state)
 	rbuf_free(&entering.buf);
 }
 
+/* winmerge_key over tagged values ("+3" entering 3, "-2" leaving 2): the
+ * key's new value (-1: dropped), or the error. */
+static int64_t key_merge(const char *const *vals, const int64_t *prev, bool filter,
+                         int *rv, char *err)
+{
+	winmerge_fns f = {
+	    .reduce = (sl_reduce_fn)builtin_find("sl_sum_i64", NULL),
+	    .inv = (sl_reduce_fn)builtin_find("sl_sub_i64", NULL),
+	    .filter = filter ? (sl_filter_fn)builtin_find("sl_nonzero_i64", NULL) : NULL};
+	recs in;
+	recs_init(&in);
+	for (size_t i = 0; vals[i] != NULL; i++) {
+		uint8_t v[9];
+		v[0] = (uint8_t)vals[i][0];
+		sl_i64_encode(atoll(vals[i] + 1), v + 1);
+		rbuf_append(&in.buf, "k", 1, v, 9, 0);
+	}
+	recs_rewind(&in);
+	uint8_t pv[8];
+	if (prev != NULL)
+		sl_i64_encode(*prev, pv);
+	sl_value out = {0};
+	*rv = winmerge_key(&f, (const uint8_t *)"k", 1, &in.base, prev ? pv : NULL,
+	                   prev ? 8 : 0, &out, err, ERRLEN);
+	int64_t got = out.len == 8 ? sl_i64_decode(out.data, 8) : -1;
+	sl_free(out.data);
+	rbuf_free(&in.buf);
+	return got;
+}
+
+/* One key of a window kept in a state store: the merge winmerge_run does. */
+static void test_window_key(void **state)
+{
+	(void)state;
+	char err[ERRLEN] = "";
+	int rv;
+	int64_t five = 5, four = 4, nine = 9;
+	/* inv(5, 2 + 0) = 3, then + (3 + 1) */
+	assert_int_equal(
+	    key_merge((const char *[]){"+3", "-2", "+1", NULL}, &five, false, &rv, err),
+	    7);
+	assert_int_equal(rv, SL_OK);
+	assert_int_equal(key_merge((const char *[]){"+2", NULL}, NULL, false, &rv, err),
+	                 2);
+	assert_int_equal(key_merge((const char *[]){NULL}, &nine, false, &rv, err), 9);
+	/* back to 0: kept without a filter (Spark), dropped with sl_nonzero_i64 */
+	assert_int_equal(key_merge((const char *[]){"-4", NULL}, &four, false, &rv, err),
+	                 0);
+	assert_int_equal(key_merge((const char *[]){"-4", NULL}, &four, true, &rv, err),
+	                 -1);
+	assert_int_equal(rv, SL_OK);
+	assert_int_equal(key_merge((const char *[]){"-1", NULL}, NULL, false, &rv, err),
+	                 -1);
+	assert_int_equal(rv, SL_EPROTO);
+	assert_contains(err, "key 'k' leaves the window but was not in the previous");
+	assert_int_equal(key_merge((const char *[]){"*1", NULL}, &four, false, &rv, err),
+	                 -1);
+	assert_int_equal(rv, SL_EPROTO);
+	assert_contains(err, "key 'k': an untagged window value");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -578,6 +640,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_window_merge_against_reference, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_window_merge_errors, setup, teardown),
+	    cmocka_unit_test(test_window_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,8 +9,8 @@
  * and again on hand-made graphs as the master gets them (zero/negative
  * durations, slide > length, negative lateness and timeouts, durations not
  * multiples of the batch interval), each naming the node and the numbers;
- * the "not supported by this master yet" refusal of kinds the master does
- * not plan; symbol checks of the inverse, filter and initial functions.
+ * that every kind is planned (event_time_window too); symbol checks of the
+ * inverse, filter and initial functions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -121,11 +121,9 @@ static void test_builder_fields(void **state)
 
 	char err[ERRLEN];
 	const Sluice__JobGraph *g = api_ctx_graph(ctx);
-	/* structurally fine, multiples of 500 ms; the batch-time windows and
-	 * the state are planned (master/plan.c), event_time_window is not yet */
-	assert_int_equal(graph_validate_job(g, 500, err, sizeof(err)), SL_EJOB);
-	assert_contains(err, "node 12 (event_time_window): event_time_window is "
-	                     "not supported by this master yet");
+	/* structurally fine, multiples of 500 ms; every kind is planned
+	 * (master/plan.c), event_time_window as a stateful node */
+	assert_int_equal(graph_validate_job(g, 500, err, sizeof(err)), SL_OK);
 	/* a window over a stateful stream would re-run earlier batches' state */
 	sl_ctx *sc = api_ctx_new(NULL);
 	sl_stream *st = sl_update_state_by_key(pairs(sc), "upd", NULL, 2);
@@ -295,8 +293,8 @@ static void test_wire_refusals(void **state)
 	expect_wire(&h, 1000,
 	            "node 1 (event_time_window): allowed lateness must be >= 0 ms, "
 	            "got -3");
-	n->lateness_ms = 0;
-	expect_wire(&h, 1000, "event_time_window is not supported by this master yet");
+	n->lateness_ms = 0; /* planned as a stateful node (master/stateplan.h) */
+	assert_int_equal(graph_validate_job(&h.g, 1000, werr, sizeof(werr)), SL_OK);
 	n->length_ms = 3600000;
 	n->slide_ms = 1000;
 	expect_wire(&h, 1000,

@@ -82,8 +82,9 @@ def tool(*args, timeout=300, check=True):
     return r
 
 
-def produce(topic, lines, partition=None):
-    """Produces lines (one record each) with sluice-kafka-tool (librdkafka)."""
+def produce(topic, lines, partition=None, timestamps=False):
+    """Produces lines (one record each) with sluice-kafka-tool (librdkafka);
+    timestamps: each line is "MS<TAB>VALUE", MS the record's timestamp."""
     with tempfile.NamedTemporaryFile("w", prefix="sluice-kafka-", suffix=".txt",
                                      delete=False) as f:
         f.write("".join(line + "\n" for line in lines))
@@ -92,6 +93,8 @@ def produce(topic, lines, partition=None):
         args = ["produce", BOOTSTRAP, topic, path]
         if partition is not None:
             args += ["--partition", str(partition)]
+        if timestamps:
+            args.append("--timestamps")
         r = tool(*args)
     finally:
         os.unlink(path)
@@ -162,7 +165,8 @@ def monitor(c, job, duration="1s"):
             if key in batches[-1]["ranges"]:
                 fail(f"batch {batches[-1]['time']}: {key} listed twice")
             batches[-1]["ranges"][key] = (int(m.group(3)), int(m.group(4)))
-        elif line.strip() and not line.startswith(("  backpressure: ", "    receiver ")):
+        elif line.strip() and not line.startswith(("  backpressure: ", "    receiver ", "  state: ",
+                                                      "  event time: ")):
             fail(f"unexpected monitor line {line!r}")
     times = [b["time"] for b in batches]
     if times != sorted(set(times)):
