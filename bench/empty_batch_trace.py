@@ -45,7 +45,8 @@ WORKER_FUNCS = ["wengine_handle", "ops_run_task", "ops_run_task%return", "rpc_ca
 
 
 def probe_name(func):
-    return func.replace("%return", "__return")
+    """The event name to give: perf appends "__return" to a return probe's."""
+    return func.split("%")[0]
 
 
 def add_probes(build):
