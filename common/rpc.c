@@ -848,11 +848,20 @@ int rpc_call_async(rpc_client *c, uint32_t type, const void *pb_msg, rpc_done_fn
 {
 	const ProtobufCMessage *pm = pb_msg;
 	size_t len = protobuf_c_message_get_packed_size(pm);
-	uint8_t *buf = sl_malloc(len);
+	uint8_t stackbuf[1024];
+	uint8_t *buf = len <= sizeof(stackbuf) ? stackbuf : sl_malloc(len);
 	protobuf_c_message_pack(pm, buf);
+	int rv = rpc_call_async_bytes(c, type, buf, len, fn, arg);
+	if (buf != stackbuf)
+		sl_free(buf);
+	return rv;
+}
+
+int rpc_call_async_bytes(rpc_client *c, uint32_t type, const void *payload, size_t len,
+                         rpc_done_fn fn, void *arg)
+{
 	uint64_t rid = rpc_request_id();
-	nng_msg *m = client_frame(c, type, buf, len, rid);
-	sl_free(buf);
+	nng_msg *m = client_frame(c, type, payload, len, rid);
 	if (m == NULL)
 		return SL_ENOMEM;
 	async_call *a = sl_calloc(1, sizeof(*a));

@@ -106,9 +106,14 @@ int rpc_call_pb(rpc_client *c, uint32_t type, const void *pb_msg, envelope *repl
 /* Completion of an asynchronous call, on an nng callback thread. reply is
  * NULL unless rv == SL_OK; it is released after the callback returns. */
 typedef void (*rpc_done_fn)(void *arg, int rv, const envelope *reply, const char *err);
-/* Starts a call and returns at once; fn runs exactly once. */
+/* Starts a call and returns at once; fn runs exactly once if it returns
+ * SL_OK, never otherwise. Never blocks on the peer: a thread that must not
+ * wait for it (a worker's task slot) may call it. */
 int rpc_call_async(rpc_client *c, uint32_t type, const void *pb_msg, rpc_done_fn fn,
                    void *arg);
+/* Same with an already packed payload (copied; the caller keeps it). */
+int rpc_call_async_bytes(rpc_client *c, uint32_t type, const void *payload, size_t len,
+                         rpc_done_fn fn, void *arg);
 
 /* Asynchronous calls whose callback has not yet returned (process-wide).
  * Used at shutdown to let completions drain before freeing their state. */

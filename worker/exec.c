@@ -2,11 +2,17 @@
  * The worker engine's executor and RPC handlers.
  *
  * A launched task is queued (the handler answers at once) and run by one of
- * the slot threads, which packs its TaskStatus and hands it to the reporter
- * thread; the reporter sends MSG_TASK_STATUS to the master (retried a few
- * times: a lost report would leave the task running forever in the master's
- * eyes; the master ignores duplicates). So a slot never waits on the master:
- * the round trip, and any retry back-off, is off the slot thread's path.
+ * the slot threads, which packs its TaskStatus and starts MSG_TASK_STATUS to
+ * the master as an asynchronous call: the slot does not wait for the answer,
+ * and the reports of tasks ending together travel at once instead of one
+ * round trip after another (the master launches a stage's successor only
+ * when the last of its tasks has reported, so each report's wait was on an
+ * empty batch's critical path: docs/performance.md, "Where an empty batch's
+ * time goes"). A report that fails goes to the reporter thread, which
+ * retries it a few times with back-off (a lost report would leave the task
+ * running forever in the master's eyes; the master ignores duplicates). So a
+ * slot never waits on the master: the round trip, and any retry back-off, is
+ * off the slot thread's path.
  * Block requests from peers (fetch, put for replication, remove) are served
  * directly from the block manager in the handler.
  */
@@ -30,8 +36,9 @@ typedef struct qtask {
 	struct qtask *next;
 } qtask;
 
-/* A packed TaskStatus waiting for the reporter thread. */
+/* A packed TaskStatus on its way to the master. */
 typedef struct qreport {
+	wengine *we;
 	uint64_t task_id;
 	uint8_t *buf;
 	size_t len;
@@ -53,11 +60,13 @@ struct wengine {
 	uint64_t *inflight; /* ids of accepted tasks not yet reported (qlock) */
 	size_t ninflight, inflight_cap;
 	int stopping;
-	/* reporter thread: reports queued by slots, sent in order */
+	/* reports sent by slots and not yet answered; the reporter thread
+	 * retries those that failed (queued), in order */
 	pthread_t reporter;
 	pthread_mutex_t rlock;
 	pthread_cond_t rcond;
 	qreport *rhead, *rtail;
+	uint32_t rsending;
 	int rstopping;
 	pthread_mutex_t jlock;
 	wjob *jobs;
@@ -98,12 +107,16 @@ pthread_mutex_t *wengine_jobs_lock(wengine *we)
 	return &we->jlock;
 }
 
-/* Sends one report, retrying with back-off; runs on the reporter thread. */
-static void report_send(wengine *we, const qreport *r)
+#define REPORT_TRIES 5
+
+/* Retries a report whose first (asynchronous) try failed, with back-off;
+ * runs on the reporter thread. */
+static void report_retry(wengine *we, const qreport *r)
 {
 	char err[512];
 	envelope rep;
-	for (int i = 0; i < 5; i++) {
+	for (int i = 1; i < REPORT_TRIES; i++) {
+		clock_sleep_ms(200 << (i - 1));
 		if (rpc_call(we->w->master, MSG_TASK_STATUS, r->buf, r->len, &rep, err,
 		             sizeof(err)) == SL_OK) {
 			envelope_release(&rep);
@@ -111,7 +124,6 @@ static void report_send(wengine *we, const qreport *r)
 		}
 		log_warn("task %llu: status report failed (try %d): %s",
 		         (unsigned long long)r->task_id, i + 1, err);
-		clock_sleep_ms(200 << i);
 	}
 }
 
@@ -132,7 +144,7 @@ static void *reporter_main(void *arg)
 		if (we->rhead == NULL)
 			we->rtail = NULL;
 		pthread_mutex_unlock(&we->rlock);
-		report_send(we, r);
+		report_retry(we, r);
 		sl_free(r->buf);
 		sl_free(r);
 		pthread_mutex_lock(&we->rlock);
@@ -141,22 +153,50 @@ static void *reporter_main(void *arg)
 	return NULL;
 }
 
-/* Packs st and queues it for the reporter; st stays the caller's. */
+/* End of a report's first try, on an nng thread: a failed report is queued
+ * for the reporter's retries. Wakes wengine_free, which waits for the
+ * reports in flight. */
+static void report_done(void *arg, int rv, const envelope *reply, const char *err)
+{
+	qreport *r = arg;
+	wengine *we = r->we;
+	(void)reply;
+	if (rv != SL_OK)
+		log_warn("task %llu: status report failed (try 1): %s",
+		         (unsigned long long)r->task_id, err);
+	pthread_mutex_lock(&we->rlock);
+	if (rv != SL_OK) {
+		if (we->rtail)
+			we->rtail->next = r;
+		else
+			we->rhead = r;
+		we->rtail = r;
+	}
+	we->rsending--;
+	pthread_cond_broadcast(&we->rcond);
+	pthread_mutex_unlock(&we->rlock);
+	if (rv == SL_OK) {
+		sl_free(r->buf);
+		sl_free(r);
+	}
+}
+
+/* Packs st and sends it without waiting for the answer; st stays the
+ * caller's. */
 static void report(wengine *we, const Sluice__TaskStatus *st)
 {
 	qreport *r = sl_calloc(1, sizeof(*r));
+	r->we = we;
 	r->task_id = st->task_id;
 	r->len = sluice__task_status__get_packed_size(st);
 	r->buf = sl_malloc(r->len ? r->len : 1);
 	sluice__task_status__pack(st, r->buf);
 	pthread_mutex_lock(&we->rlock);
-	if (we->rtail)
-		we->rtail->next = r;
-	else
-		we->rhead = r;
-	we->rtail = r;
-	pthread_cond_signal(&we->rcond);
+	we->rsending++;
 	pthread_mutex_unlock(&we->rlock);
+	if (rpc_call_async_bytes(we->w->master, MSG_TASK_STATUS, r->buf, r->len,
+	                         report_done, r) != SL_OK)
+		report_done(r, SL_ETRANSPORT, NULL, "cannot start the call");
 }
 
 static void run_one(wengine *we, qtask *q)
@@ -307,10 +347,13 @@ void wengine_free(wengine *we)
 	pthread_mutex_unlock(&we->qlock);
 	for (uint32_t i = 0; i < we->nthreads; i++)
 		pthread_join(we->threads[i], NULL);
-	/* the slots' last reports go out before the reporter ends */
+	/* the slots' last reports are answered (or time out and are retried)
+	 * before the reporter ends */
 	pthread_mutex_lock(&we->rlock);
+	while (we->rsending > 0)
+		pthread_cond_wait(&we->rcond, &we->rlock);
 	we->rstopping = 1;
-	pthread_cond_signal(&we->rcond);
+	pthread_cond_broadcast(&we->rcond);
 	pthread_mutex_unlock(&we->rlock);
 	pthread_join(we->reporter, NULL);
 	pthread_cond_destroy(&we->rcond);
@@ -376,8 +419,9 @@ static int handle_launch(wengine *we, const envelope *req, rpc_reply *rep)
 	else
 		we->head = q;
 	we->tail = q;
-	pthread_cond_signal(&we->qcond);
 	pthread_mutex_unlock(&we->qlock);
+	/* after unlocking: the slot it wakes does not then wait for our lock */
+	pthread_cond_signal(&we->qcond);
 	Sluice__LaunchTaskReply out = SLUICE__LAUNCH_TASK_REPLY__INIT;
 	out.accepted = true;
 	rpc_reply_set(rep, MSG_LAUNCH_TASK_REPLY, &out);
