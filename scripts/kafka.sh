@@ -281,8 +281,17 @@ log4j.logger.org.apache.kafka.clients=WARN
 EOF
 }
 
-random_cluster_id() {  # 16 random bytes, URL-safe base64 without padding (Kafka Uuid format)
-    head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+# 16 random bytes, URL-safe base64 without padding (Kafka Uuid format). Like
+# Kafka's Uuid.randomUuid, never one starting with '-': the storage tool's
+# argument parser takes "-t -xyz..." for a missing value and an option (one
+# start in 64 failed with "argument --cluster-id/-t: expected one argument").
+random_cluster_id() {
+    local id
+    while :; do
+        id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+        [ "${id#-}" = "$id" ] && break
+    done
+    echo "$id"
 }
 
 # ---------------------------------------------------------------- commands
