@@ -346,6 +346,18 @@ def saved_batches(prefix):
     return dict(sorted(out.items()))
 
 
+def batch_counts(prefix):
+    """{batch ms: Counter} of the saved "word<TAB>count" batches PREFIX-<ms>;
+    a malformed batch fails the test."""
+    out = {}
+    for t, d in saved_batches(prefix).items():
+        parts, problems = read_counts_dir(d)
+        if problems:
+            check(False, f"{d} well formed: {problems[:3]}")
+        out[t] = sum(parts.values(), collections.Counter())
+    return out
+
+
 def read_counts_dir(d):
     """Reads the "word<TAB>count" part files of one saved batch.
     Returns ({part file name: Counter}, [problems])."""

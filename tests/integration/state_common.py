@@ -15,7 +15,7 @@ import os
 import random
 import time
 
-from harness import (Cluster, check, counter_diff, log, read_counts_dir,
+from harness import (Cluster, batch_counts, check, counter_diff, log,
                      saved_batches, wait_for, BUILD)
 
 UNIT_MS = 200
@@ -31,15 +31,7 @@ def make_phases(n, seed=5):
                     + "\n" for _ in range(n)) for p in "ab"]
 
 
-def counts(prefix):
-    """{batch ms: Counter} of the saved batches of prefix."""
-    out = {}
-    for t, d in saved_batches(prefix).items():
-        parts, problems = read_counts_dir(d)
-        if problems:
-            check(False, f"{d} well formed: {problems[:3]}")
-        out[t] = sum(parts.values(), collections.Counter())
-    return out
+counts = batch_counts  # {batch ms: Counter} of the saved batches of a prefix
 
 
 def start(name, port, workers=2, fail_key="", conf=None):

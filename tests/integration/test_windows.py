@@ -19,7 +19,7 @@ import random
 import time
 
 from harness import (Cluster, TextServer, check, counter_diff, jobs_table, log,
-                     read_counts_dir, run, saved_batches, wait_for, BUILD)
+                     batch_counts, read_counts_dir, run, saved_batches, wait_for, BUILD)
 
 UNIT_MS = 500
 WINDOWS = {"r3s1": (3, 1), "r5s2": (5, 2), "w3s1": (3, 1), "w5s2": (5, 2)}
@@ -31,15 +31,7 @@ def make_lines(n, seed=11):
                    + "\n" for _ in range(n))
 
 
-def counts(prefix):
-    """{batch ms: Counter} of the saved batches of prefix."""
-    out = {}
-    for t, d in saved_batches(prefix).items():
-        parts, problems = read_counts_dir(d)
-        if problems:
-            check(False, f"{d} well formed: {problems[:3]}")
-        out[t] = sum(parts.values(), collections.Counter())
-    return out
+counts = batch_counts  # {batch ms: Counter} of the saved batches of a prefix
 
 
 def raw_counts(prefix):
