@@ -561,6 +561,7 @@ struct rpc_client {
 	rpc_opts opts;
 	auth_cred cred; /* what our requests are signed with */
 	char url[256];
+	atomic_int refs; /* the opener's and rpc_client_hold's; freed at 0 */
 };
 
 /* Why a call over TLS may have timed out: nng retries a dial whose TLS
@@ -591,6 +592,7 @@ int rpc_client_open(rpc_client **out, const char *url, const rpc_opts *o, char *
 	if (rv != SL_OK)
 		return rv;
 	rpc_client *c = sl_calloc(1, sizeof(*c));
+	atomic_init(&c->refs, 1);
 	c->opts = *o;
 	c->cred = cred;
 	snprintf(c->url, sizeof(c->url), "%s", url);
@@ -624,14 +626,27 @@ fail_rv:
 	return rv;
 }
 
+rpc_client *rpc_client_hold(rpc_client *c)
+{
+	atomic_fetch_add(&c->refs, 1);
+	return c;
+}
+
+void rpc_client_release(rpc_client *c)
+{
+	if (c == NULL || atomic_fetch_sub(&c->refs, 1) > 1)
+		return;
+	if (c->tls)
+		nng_tls_config_free(c->tls);
+	sl_free(c);
+}
+
 void rpc_client_close(rpc_client *c)
 {
 	if (c == NULL)
 		return;
 	nng_close(c->sock);
-	if (c->tls)
-		nng_tls_config_free(c->tls);
-	sl_free(c);
+	rpc_client_release(c);
 }
 
 const char *rpc_client_url(const rpc_client *c)

@@ -90,7 +90,14 @@ typedef struct rpc_client rpc_client;
  * The rpc_opts strings must outlive the client. */
 int rpc_client_open(rpc_client **out, const char *url, const rpc_opts *o, char *err,
                     size_t errlen);
+/* Closes the socket at once (calls in flight end with an error, later ones
+ * fail to start) and drops the opener's reference. */
 void rpc_client_close(rpc_client *c);
+/* Another reference, for a thread that calls through c later without the
+ * owner's lock (a sender): the struct stays valid until its holders call
+ * rpc_client_release, even if the owner closes c meanwhile. Thread-safe. */
+rpc_client *rpc_client_hold(rpc_client *c);
+void rpc_client_release(rpc_client *c);
 const char *rpc_client_url(const rpc_client *c);
 
 /* Sends a request and waits up to opts.timeout_ms for the reply. On success

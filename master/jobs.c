@@ -618,6 +618,7 @@ void engine_free(struct engine *e)
 {
 	if (e == NULL)
 		return;
+	sched_stop(e->sched); /* no launch completion runs into freed jobs */
 	for (size_t i = 0; i < e->njobs; i++)
 		job_free(e->jobs[i]);
 	sl_free(e->jobs);

@@ -204,10 +204,50 @@ static void stage_borrow(ojob *oj, stage *s)
 		sched_add_stage(oj->b->job->e->sched, s);
 }
 
+/* Whether a reduce task reading parent (and right, a join's other side),
+ * map stages that have no task (no input), can only output nothing: a keyed reduction,
+ * grouping, repartition or join of nothing is nothing. A transform (user code sees the
+ * batch, empty or not), count_by_window (emits 0), the windows and the stateful nodes
+ * (state updates, timeouts, watermarks) run on every batch. */
+static bool reduce_of_nothing(const job *j, const stage *parent, const stage *right)
+{
+	if (parent == NULL || parent->ntasks > 0 || (right && right->ntasks > 0))
+		return false;
+	const Sluice__Node *n = graph_node(j->graph, parent->shuffle_node);
+	switch (n->kind) {
+	case SLUICE__NODE_KIND__OP_REDUCE_BY_KEY:
+	case SLUICE__NODE_KIND__OP_GROUP_BY_KEY:
+	case SLUICE__NODE_KIND__OP_COUNT_BY_KEY:
+	case SLUICE__NODE_KIND__OP_REPARTITION:
+		return true;
+	default:
+		return graph_is_join(n->kind);
+	}
+}
+
+/* Drops the partitions of p that are reduce tasks of nothing (an empty
+ * batch's), so an empty batch launches only the tasks that can output
+ * something: the master's and workers' cost of an empty batch. */
+static void parts_drop_empty(const job *j, parts *p)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		part *x = &p->v[i];
+		if (x->in.kind == TIN_SHUFFLE &&
+		    reduce_of_nothing(j, x->in.parent, x->in.right)) {
+			sl_free(x->chain);
+			continue;
+		}
+		p->v[k++] = *x;
+	}
+	p->n = k;
+}
+
 /* A new map stage of oj writing node's shuffle, over what in holds. */
 static stage *map_stage_new(ojob *oj, const batch *src, const Sluice__Node *n, parts *in)
 {
 	job *j = oj->b->job;
+	parts_drop_empty(j, in); /* they would write empty buckets */
 	stage *s = stage_new(oj, true);
 	stage_take_parts(s, in);
 	s->batch_ms = src->time_ms;
@@ -591,6 +631,12 @@ void ojob_plan(ojob *oj)
 	}
 	parts p = {0};
 	node_parts(oj, oj->b, out->inputs[0], &p);
+	/* print shows nothing of an empty partition (its header is the
+	 * master's); a save writes a part file and foreach_partition calls the
+	 * user per partition, empty or not, and a Kafka output's tasks are
+	 * kept as they are: those run as planned */
+	if (out->kind == SLUICE__NODE_KIND__OUT_PRINT)
+		parts_drop_empty(oj->b->job, &p);
 	stage *s = stage_new(oj, false);
 	stage_take_parts(s, &p);
 	oj->result = s;

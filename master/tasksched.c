@@ -12,7 +12,19 @@
 #include "sluice/err.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* A call packed under the master's lock, sent by the sender thread. */
+typedef struct {
+	rpc_client *client; /* held (rpc_client_hold) */
+	uint32_t type;
+	uint8_t *buf;
+	size_t len;
+	rpc_done_fn fn;
+	void *arg;
+	bool launch; /* a failed send fails the task (arg is its launch_ctx) */
+} outcall;
 
 struct sched {
 	cluster *cl;
@@ -23,7 +35,16 @@ struct sched {
 	size_t nload;
 	stage **stages; /* registered, oldest first */
 	size_t nstages, cap;
+	/* the outbox: its own mutex, taken inside the master's lock or alone */
+	pthread_mutex_t omu;
+	pthread_cond_t ocv;
+	outcall *out;
+	size_t nout, outcap;
+	bool ostop;
+	pthread_t sender;
 };
+
+static void *sender_main(void *arg);
 
 sched *sched_new(cluster *cl, pthread_mutex_t *lock, const sched_ops *ops,
                  uint64_t first_task_id)
@@ -33,13 +54,44 @@ sched *sched_new(cluster *cl, pthread_mutex_t *lock, const sched_ops *ops,
 	s->lock = lock;
 	s->ops = *ops;
 	s->next_task_id = first_task_id;
+	pthread_mutex_init(&s->omu, NULL);
+	pthread_cond_init(&s->ocv, NULL);
+	if (pthread_create(&s->sender, NULL, sender_main, s) != 0) {
+		log_error("cannot start the task scheduler's sender thread");
+		abort();
+	}
 	return s;
+}
+
+static void outcall_drop(outcall *c)
+{
+	rpc_client_release(c->client);
+	sl_free(c->buf);
+	if (c->launch)
+		sl_free(c->arg);
+}
+
+void sched_stop(sched *s)
+{
+	pthread_mutex_lock(&s->omu);
+	bool running = !s->ostop;
+	s->ostop = true;
+	pthread_cond_signal(&s->ocv);
+	pthread_mutex_unlock(&s->omu);
+	if (running)
+		pthread_join(s->sender, NULL);
 }
 
 void sched_free(sched *s)
 {
 	if (s == NULL)
 		return;
+	sched_stop(s);
+	for (size_t i = 0; i < s->nout; i++)
+		outcall_drop(&s->out[i]);
+	sl_free(s->out);
+	pthread_cond_destroy(&s->ocv);
+	pthread_mutex_destroy(&s->omu);
 	sl_free(s->load);
 	sl_free(s->stages);
 	sl_free(s);
@@ -250,6 +302,78 @@ static void launch_done(void *arg, int rv, const envelope *reply, const char *er
 	sl_free(c);
 }
 
+/* Queues a call to w (under the master's lock): packing is all it costs
+ * there; nng writes to the socket on the sending thread, so the send itself
+ * happens on the sender thread, without the lock. */
+static void outbox_push(sched *s, worker_entry *w, uint32_t type, const void *pb_msg,
+                        rpc_done_fn fn, void *arg, bool launch)
+{
+	size_t len = protobuf_c_message_get_packed_size(pb_msg);
+	outcall c = {.client = rpc_client_hold(w->client),
+	             .type = type,
+	             .buf = sl_malloc(len > 0 ? len : 1),
+	             .len = len,
+	             .fn = fn,
+	             .arg = arg,
+	             .launch = launch};
+	protobuf_c_message_pack(pb_msg, c.buf);
+	pthread_mutex_lock(&s->omu);
+	if (s->nout == s->outcap) {
+		s->outcap = s->outcap ? 2 * s->outcap : 16;
+		s->out = sl_realloc(s->out, s->outcap * sizeof(*s->out));
+	}
+	s->out[s->nout++] = c;
+	pthread_cond_signal(&s->ocv);
+	pthread_mutex_unlock(&s->omu);
+}
+
+/* Sends one queued call; a launch that cannot be sent fails its task as an
+ * unanswered one does (launch_done re-takes the master's lock). */
+static void outcall_send(outcall *c)
+{
+	if (rpc_call_async_bytes(c->client, c->type, c->buf, c->len, c->fn, c->arg) !=
+	    SL_OK) {
+		if (c->launch)
+			launch_done(c->arg, SL_ETRANSPORT, NULL,
+			            "cannot send the task to the worker");
+		else
+			c->fn(c->arg, SL_ETRANSPORT, NULL, "cannot send");
+	}
+	rpc_client_release(c->client);
+	sl_free(c->buf);
+}
+
+/* The sender thread: drains the outbox in order, never holding the master's
+ * lock while it writes to a socket. */
+static void *sender_main(void *arg)
+{
+	sched *s = arg;
+	outcall *batch = NULL;
+	size_t cap = 0;
+	pthread_mutex_lock(&s->omu);
+	for (;;) {
+		while (s->nout == 0 && !s->ostop)
+			pthread_cond_wait(&s->ocv, &s->omu);
+		if (s->ostop)
+			break;
+		/* swap buffers: pushes go on while this batch is sent */
+		outcall *full = s->out;
+		size_t n = s->nout, fullcap = s->outcap;
+		s->out = batch;
+		s->outcap = cap;
+		s->nout = 0;
+		batch = full;
+		cap = fullcap;
+		pthread_mutex_unlock(&s->omu);
+		for (size_t i = 0; i < n; i++)
+			outcall_send(&batch[i]);
+		pthread_mutex_lock(&s->omu);
+	}
+	pthread_mutex_unlock(&s->omu);
+	sl_free(batch);
+	return NULL;
+}
+
 typedef struct {
 	Sluice__TaskSpec ts;
 	Sluice__TaskInput in;
@@ -402,10 +526,7 @@ static void task_launch(sched *s, mtask *t, worker_entry *w)
 	s->ops.task_launched(st, t, w->id);
 	launch_ctx *c = sl_malloc(sizeof(*c));
 	*c = (launch_ctx){.s = s, .task_id = t->id, .attempt = t->attempt};
-	if (rpc_call_async(w->client, MSG_LAUNCH_TASK, &lt, launch_done, c) != SL_OK) {
-		sl_free(c);
-		task_failed(s, t, "cannot send the task to the worker");
-	}
+	outbox_push(s, w, MSG_LAUNCH_TASK, &lt, launch_done, c, true);
 	sl_free(sb.src);
 	sl_free(sb.srcp);
 	sl_free(sb.rsrc);
@@ -626,7 +747,7 @@ void sched_remove_data(sched *s, const char *prefix, rblock **blocks, size_t n)
 		rb.prefix = (char *)prefix;
 		rb.block_ids = ids;
 		rb.n_block_ids = k;
-		rpc_call_async(w->client, MSG_REMOVE_BLOCKS, &rb, remove_done, NULL);
+		outbox_push(s, w, MSG_REMOVE_BLOCKS, &rb, remove_done, NULL, false);
 	}
 	sl_free(ids);
 }

@@ -21,8 +21,11 @@
  * a task RUNNING on a worker whose heartbeat no longer lists it is
  * re-queued (the task timeout).
  *
- * Everything runs under the master's lock; launches and removals are
- * asynchronous calls whose completions re-take it.
+ * Everything runs under the master's lock, which serves RPCs, so nothing
+ * here writes to a socket: launches and removals are packed under it into
+ * an outbox that the scheduler's sender thread sends without it, in order
+ * (nng writes inline on the sending thread). Their completions, and a send
+ * that fails (the task fails as an unanswered launch does), re-take it.
  */
 #ifndef SLUICE_MASTER_TASKSCHED_H
 #define SLUICE_MASTER_TASKSCHED_H
@@ -179,6 +182,10 @@ typedef struct sched sched;
 /* The scheduler of a master whose lock is *lock (taken by completions). */
 sched *sched_new(cluster *cl, pthread_mutex_t *lock, const sched_ops *ops,
                  uint64_t first_task_id);
+/* Stops the sender thread; calls still queued are dropped, never sent.
+ * Call without the lock (a failed send re-takes it), before the stages'
+ * owners are freed. sched_free does it too. */
+void sched_stop(sched *s);
 void sched_free(sched *s);
 
 /* Registers a planned stage: gives its tasks their ids (consecutive) and
