@@ -9,7 +9,7 @@ PKGS=(
   libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler
   librdkafka-dev liblz4-dev libsqlite3-dev libcjson-dev libcmocka-dev libcurl4-openssl-dev
   zlib1g-dev
-  iproute2 openssl kcat netcat-openbsd procps openssh-server prometheus python3-aiosmtpd
+  iproute2 openssl curl kcat netcat-openbsd procps openssh-server prometheus python3-aiosmtpd
   python3-venv
   default-jre-headless maven
 )
