@@ -188,7 +188,7 @@ void ratecontrol_batch_done(job *j, const batch *b)
 			               (double)records * 1000.0 / (double)j->interval_ms);
 		if (!fresh)
 			continue;
-		log_info("job %s: node %u rate %.1f records/s (estimate %.1f) after "
+		log_info("job %s: node %u rate %.6f records/s (estimate %.1f) after "
 		         "batch %lld",
 		         j->name, s->node, ratecontrol_stream_rate(j, s->node), rate,
 		         (long long)b->time_ms);
@@ -282,7 +282,7 @@ static bool restore_lines(job *j, const char *state, bool apply)
 		if (s != NULL) {
 			s->pid.s = st;
 			s->seen = seen;
-			log_info("job %s: node %u resumes at rate %.1f records/s "
+			log_info("job %s: node %u resumes at rate %.6f records/s "
 			         "(estimate %.1f)",
 			         j->name, node, ratecontrol_stream_rate(j, node),
 			         st.published);
