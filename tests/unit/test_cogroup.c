@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "unit_util.h"
 #include "api.h"
 #include "cogroup.h"
 #include "record.h"
@@ -35,50 +36,7 @@
 #define ERRLEN 512
 #define MAXOUT 4096
 
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-	(void)state;
-	live_at_start = alloc_live();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return alloc_live() == live_at_start ? 0 : -1;
-}
-
-static void assert_contains(const char *s, const char *part)
-{
-	if (s == NULL || strstr(s, part) == NULL)
-		fail_msg("expected \"%s\" in \"%s\"", part, s ? s : "(null)");
-}
-
 /* ---- inputs and outputs as text lines ---- */
-
-typedef struct {
-	sl_iter base;
-	rbuf buf;
-	rbuf_iter it;
-} recs;
-
-static int recs_next(sl_iter *it, sl_record *r)
-{
-	return rbuf_iter_next(&((recs *)it)->it, r);
-}
-
-static void recs_init(recs *r)
-{
-	rbuf_init(&r->buf);
-	r->base.next = recs_next;
-}
-
-static void recs_rewind(recs *r)
-{
-	rbuf_iter_init(&r->it, r->buf.data, r->buf.len);
-}
 
 typedef struct {
 	sl_emitter base;
@@ -633,13 +591,15 @@ static void test_window_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_joins_against_reference, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_joins_of_reduced_sides, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_join_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_window_merge_against_reference, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_window_merge_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_joins_against_reference, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_joins_of_reduced_sides, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_join_errors, unit_setup, unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_window_merge_against_reference,
+	                                    unit_setup, unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_window_merge_errors, unit_setup,
+	                                    unit_teardown),
 	    cmocka_unit_test(test_window_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

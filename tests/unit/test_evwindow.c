@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "unit_util.h"
 #include "api.h"
 #include "evwindow.h"
 #include "record.h"
@@ -38,32 +39,6 @@
 #define PER    40  /* records per batch */
 #define NK     3   /* keys */
 #define MAXW   128 /* distinct windows per run */
-
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-	(void)state;
-	live_at_start = alloc_live();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return alloc_live() == live_at_start ? 0 : -1;
-}
-
-typedef struct {
-	sl_iter base;
-	rbuf buf;
-	rbuf_iter it;
-} recs;
-
-static int recs_next(sl_iter *it, sl_record *r)
-{
-	return rbuf_iter_next(&((recs *)it)->it, r);
-}
 
 /* Output lines "key@end-1=count", sorted per batch. */
 typedef struct {
@@ -334,9 +309,12 @@ static void test_watermark_and_sum(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_against_reference, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_checkpoint_continues, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_watermark_and_sum, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_against_reference, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_checkpoint_continues, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_watermark_and_sum, unit_setup,
+	                                    unit_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,38 +23,12 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "unit_util.h"
 #include "api.h"
 #include "config.h"
 #include "sluice/err.h"
 
 #define ERRLEN 512
-
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-	(void)state;
-	live_at_start = alloc_live();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	int64_t live = alloc_live();
-	if (live != live_at_start) {
-		fprintf(stderr, "alloc_live: %lld at start, %lld at end\n",
-		        (long long)live_at_start, (long long)live);
-		return -1;
-	}
-	return 0;
-}
-
-static void assert_contains(const char *s, const char *part)
-{
-	if (s == NULL || strstr(s, part) == NULL)
-		fail_msg("expected \"%s\" in \"%s\"", part, s ? s : "(null)");
-}
 
 /* ---- the builder ---- */
 
@@ -983,16 +957,25 @@ static void test_conf_lookup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_builder_nodes, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_builder_roundtrip, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_sticky_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_validate_refusals, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_validate_bounds, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_check_symbols, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_builtin_split_pair, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_builtin_reduce, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_builtin_generators, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_conf_lookup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_builder_nodes, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_builder_roundtrip, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_sticky_errors, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_validate_refusals, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_validate_bounds, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_check_symbols, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_builtin_split_pair, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_builtin_reduce, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_builtin_generators, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_conf_lookup, unit_setup, unit_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,32 +22,12 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "unit_util.h"
 #include "api.h"
 #include "config.h"
 #include "sluice/err.h"
 
 #define ERRLEN 512
-
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-	(void)state;
-	live_at_start = alloc_live();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return alloc_live() == live_at_start ? 0 : -1;
-}
-
-static void assert_contains(const char *s, const char *part)
-{
-	if (s == NULL || strstr(s, part) == NULL)
-		fail_msg("expected \"%s\" in \"%s\"", part, s ? s : "(null)");
-}
 
 static sl_stream *pairs(sl_ctx *ctx)
 {
@@ -451,13 +431,16 @@ static void test_new_builtins(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_builder_fields, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_builder_refusals, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_wire_refusals, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_symbols, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_list_next, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_state_calls, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_new_builtins, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_builder_fields, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_builder_refusals, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_wire_refusals, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_symbols, unit_setup, unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_list_next, unit_setup, unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_state_calls, unit_setup, unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_new_builtins, unit_setup, unit_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,30 +24,10 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "unit_util.h"
 #include "api.h"
 #include "kvmap.h"
 #include "sluice/err.h"
-
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-	(void)state;
-	live_at_start = alloc_live();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	int64_t live = alloc_live();
-	if (live != live_at_start) {
-		fprintf(stderr, "alloc_live: %lld at start, %lld at end\n",
-		        (long long)live_at_start, (long long)live);
-		return -1;
-	}
-	return 0;
-}
 
 static sl_reduce_fn builtin_reduce(const char *name)
 {
@@ -609,17 +589,22 @@ static void test_split_count(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_new_is_empty, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_combine_sum_many_keys, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_growth_100k, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_append_encoding, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_append_many, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_combine_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_hash_pinned, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_similar_keys_distinct, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_add_i64, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_sized_and_big_values, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_split_count, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_is_empty, unit_setup, unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_combine_sum_many_keys, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_growth_100k, unit_setup, unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_append_encoding, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_append_many, unit_setup, unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_combine_errors, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_hash_pinned, unit_setup, unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_similar_keys_distinct, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_add_i64, unit_setup, unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_sized_and_big_values, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_split_count, unit_setup, unit_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

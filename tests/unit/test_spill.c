@@ -26,18 +26,18 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "unit_util.h"
 #include "api.h"
 #include "kvmap.h"
 #include "sluice/err.h"
 #include "spill.h"
 
-static int64_t live_at_start;
 static char dir[64];
 
 static int setup(void **state)
 {
 	(void)state;
-	live_at_start = alloc_live();
+	unit_alloc_mark();
 	snprintf(dir, sizeof(dir), "/tmp/sluice-spill-XXXXXX");
 	return mkdtemp(dir) == NULL ? -1 : 0;
 }
@@ -49,13 +49,7 @@ static int teardown(void **state)
 		fprintf(stderr, "rmdir %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	int64_t live = alloc_live();
-	if (live != live_at_start) {
-		fprintf(stderr, "alloc_live: %lld at start, %lld at end\n",
-		        (long long)live_at_start, (long long)live);
-		return -1;
-	}
-	return 0;
+	return unit_alloc_check();
 }
 
 static sl_reduce_fn sum_fn(void)

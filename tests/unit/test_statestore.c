@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "unit_util.h"
 #include "api.h"
 #include "config.h"
 #include "kvmap.h"
@@ -41,27 +42,6 @@
 #include "statestore.h"
 
 #define ERRLEN 512
-
-static int64_t live_at_start;
-
-static int setup(void **state)
-{
-	(void)state;
-	live_at_start = alloc_live();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return alloc_live() == live_at_start ? 0 : -1;
-}
-
-static void assert_contains(const char *s, const char *part)
-{
-	if (s == NULL || strstr(s, part) == NULL)
-		fail_msg("expected \"%s\" in \"%s\"", part, s ? s : "(null)");
-}
 
 /* ---- a batch of records and a collecting emitter ---- */
 
@@ -610,14 +590,20 @@ static void test_seed_and_registry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_update_state_totals, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_failure_and_rerun, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_map_with_state_timeouts, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_replica_deltas, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_checkpoint_round_trip, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_checkpoint_damaged, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_seed_and_registry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_state_totals, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_failure_and_rerun, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_map_with_state_timeouts, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_replica_deltas, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_checkpoint_round_trip, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_checkpoint_damaged, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_seed_and_registry, unit_setup,
+	                                    unit_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
