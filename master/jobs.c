@@ -579,6 +579,13 @@ int engine_new(master *m, struct engine **out, char *err, size_t errlen)
 	 * task ids start past any it can have used (ms clock x 4096). */
 	e->sched =
 	    sched_new(m->cl, &m->lock, &plan_sched_ops, (uint64_t)clock_wall_ms() << 12);
+	if (e->sched == NULL) {
+		snprintf(err, errlen,
+		         "cannot start the task scheduler's sender thread "
+		         "(out of threads or memory)");
+		sl_free(e);
+		return SL_ENOMEM;
+	}
 	e->rtenv = (rtracker_env){.cl = m->cl,
 	                          .lock = &m->lock,
 	                          .sched = e->sched,

@@ -57,8 +57,10 @@ sched *sched_new(cluster *cl, pthread_mutex_t *lock, const sched_ops *ops,
 	pthread_mutex_init(&s->omu, NULL);
 	pthread_cond_init(&s->ocv, NULL);
 	if (pthread_create(&s->sender, NULL, sender_main, s) != 0) {
-		log_error("cannot start the task scheduler's sender thread");
-		abort();
+		pthread_cond_destroy(&s->ocv);
+		pthread_mutex_destroy(&s->omu);
+		sl_free(s);
+		return NULL;
 	}
 	return s;
 }

@@ -179,7 +179,8 @@ typedef struct {
 
 typedef struct sched sched;
 
-/* The scheduler of a master whose lock is *lock (taken by completions). */
+/* The scheduler of a master whose lock is *lock (taken by completions);
+ * NULL when its sender thread cannot start. */
 sched *sched_new(cluster *cl, pthread_mutex_t *lock, const sched_ops *ops,
                  uint64_t first_task_id);
 /* Stops the sender thread; calls still queued are dropped, never sent.
