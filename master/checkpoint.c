@@ -56,6 +56,13 @@ ckpt_block *ckpt_add_block(ckpt_job *c)
 	return b;
 }
 
+void ckpt_add_file(ckpt_job *c, int64_t batch_ms, const char *path)
+{
+	GROW(c->files, c->nfiles);
+	c->files[c->nfiles++] =
+	    (ckpt_file){.batch_ms = batch_ms, .path = sl_strdup(path)};
+}
+
 static void ranges_free(ckpt_range *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -87,6 +94,9 @@ void ckpt_job_free(ckpt_job *c)
 	sl_free(c->blocks);
 	sl_free(c->receivers);
 	sl_free(c->stparts);
+	for (size_t i = 0; i < c->nfiles; i++)
+		sl_free(c->files[i].path);
+	sl_free(c->files);
 	for (size_t i = 0; i < c->ntransitions; i++) {
 		sl_free(c->transitions[i].who);
 		sl_free(c->transitions[i].why);
@@ -352,6 +362,22 @@ static int write_stparts(ck_writer *w, const ckpt_job *c)
 	return rv;
 }
 
+static int write_files(ck_writer *w, const ckpt_job *c)
+{
+	int rv = ck_exec(w, "DELETE FROM taken_files WHERE job_id = ?", c->job_id);
+	sqlite3_stmt *st = ck_prepare(w, "INSERT OR IGNORE INTO taken_files(job_id, "
+	                                 "batch_ms, path) VALUES (?,?,?)");
+	rv = rv == SL_OK && st ? SL_OK : SL_EDB;
+	for (size_t i = 0; i < c->nfiles && rv == SL_OK; i++) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)c->job_id);
+		sqlite3_bind_int64(st, 2, c->files[i].batch_ms);
+		bind_text(st, 3, c->files[i].path);
+		rv = ck_step(w, st);
+	}
+	sqlite3_finalize(st);
+	return rv;
+}
+
 int checkpoint_write(sqlite3 *db, const ckpt_job *c, char *err, size_t errlen)
 {
 	ck_writer w = {.db = db, .err = err, .errlen = errlen};
@@ -376,6 +402,8 @@ int checkpoint_write(sqlite3 *db, const ckpt_job *c, char *err, size_t errlen)
 		rv = write_transitions(&w, c);
 	if (rv == SL_OK)
 		rv = write_stparts(&w, c);
+	if (rv == SL_OK)
+		rv = write_files(&w, c);
 	if (rv == SL_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "checkpoint commit: %s",
 		         msg ? msg : sqlite3_errmsg(db));
@@ -579,6 +607,21 @@ static int load_stparts(sqlite3 *db, ckpt_job *c)
 	return SL_OK;
 }
 
+static int load_files(sqlite3 *db, ckpt_job *c)
+{
+	sqlite3_stmt *st = load_prepare(db,
+	                                "SELECT batch_ms, path FROM taken_files WHERE "
+	                                "job_id = ? ORDER BY batch_ms, path",
+	                                c->job_id);
+	if (st == NULL)
+		return SL_EDB;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		ckpt_add_file(c, sqlite3_column_int64(st, 0),
+		              (const char *)sqlite3_column_text(st, 1));
+	sqlite3_finalize(st);
+	return SL_OK;
+}
+
 int checkpoint_load(sqlite3 *db, uint64_t job_id, ckpt_job **out, char *err,
                     size_t errlen)
 {
@@ -609,6 +652,8 @@ int checkpoint_load(sqlite3 *db, uint64_t job_id, ckpt_job **out, char *err,
 		rv = load_receivers(db, c);
 	if (rv == SL_OK)
 		rv = load_stparts(db, c);
+	if (rv == SL_OK)
+		rv = load_files(db, c);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (rv != SL_OK) {
 		snprintf(err, errlen, "loading the checkpoint of job %llu: %s",

@@ -9,7 +9,8 @@
  * ranges of those batches and the next offset of every partition, every
  * receiver block still needed (unallocated ones, batch_ms = 0, and those of
  * unfinished batches) with its holders and WAL location, where each receiver
- * runs, where each state partition lives, and the rate controller's state
+ * runs, where each state partition lives, which files text_file_stream
+ * took (and which of them each batch reads), and the rate controller's state
  * (an opaque string; backpressure fills it later). The snapshot owns plain copies, never
  * engine pointers, so the engine makes it under the master's lock and the checkpointer
  * writes it without that lock.
@@ -96,6 +97,14 @@ typedef struct {
 	uint64_t ev_late, ev_blate;
 } ckpt_statepart;
 
+/* A file text_file_stream took (jobgen.c): batch_ms 0 for the job's set of
+ * files already taken (a name found again in its directory is not read
+ * again), else a file batch batch_ms reads (its re-run reads it again). */
+typedef struct {
+	int64_t batch_ms;
+	char *path;
+} ckpt_file;
+
 typedef struct {
 	uint64_t job_id;
 	char state[12];
@@ -120,12 +129,15 @@ typedef struct {
 	size_t ntransitions;
 	ckpt_statepart *stparts; /* state partitions' placement */
 	size_t nstparts;
+	ckpt_file *files; /* text_file_stream: files taken, files of the batches */
+	size_t nfiles;
 } ckpt_job;
 
 /* Appenders (the engine builds snapshots with them). */
 ckpt_batch *ckpt_add_batch(ckpt_job *c);
 ckpt_range *ckpt_add_range(ckpt_range **v, size_t *n);
 ckpt_block *ckpt_add_block(ckpt_job *c);
+void ckpt_add_file(ckpt_job *c, int64_t batch_ms, const char *path);
 void ckpt_job_free(ckpt_job *c); /* frees the contents and c itself */
 
 /* Writes c in one transaction on db; on any error rolls back (the stored

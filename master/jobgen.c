@@ -19,6 +19,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,30 +44,66 @@ static bool take_save_dir(batch *b, const char *sub)
 	return true;
 }
 
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether path is an entry of dir itself (not of a subdirectory). */
+static bool entry_of(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && path[n] == '/' &&
+	       strchr(path + n + 1, '/') == NULL;
+}
+
+/* The set of taken files after listing dir: those still there (hit), those
+ * of other directories, and the new ones; sorted again. A taken file that
+ * left the directory is forgotten, so the set stays the size of the
+ * directories and a new file of the same name later is read. */
+static void seen_update(job *j, const char *dir, const bool *hit, char **fresh,
+                        size_t nfresh)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < j->nseen; i++) {
+		if (hit[i] || !entry_of(j->seen_files[i], dir))
+			j->seen_files[k++] = j->seen_files[i];
+		else
+			sl_free(j->seen_files[i]);
+	}
+	j->seen_files = sl_realloc(j->seen_files, (k + nfresh + 1) * sizeof(char *));
+	memcpy(j->seen_files + k, fresh, nfresh * sizeof(char *));
+	j->nseen = k + nfresh;
+	qsort(j->seen_files, j->nseen, sizeof(char *), cmp_path);
+}
+
 static void list_new_files(job *j, const Sluice__Node *n, batch *b)
 {
 	DIR *d = opendir(n->path);
-	struct dirent *de;
 	if (d == NULL)
 		return;
-	while ((de = readdir(d)) != NULL) {
+	bool *hit = sl_calloc(j->nseen + 1, sizeof(bool));
+	char **fresh = NULL;
+	size_t nfresh = 0;
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
 		struct stat st;
 		if (de->d_name[0] == '.' || strstr(de->d_name, "._COPYING_") != NULL)
 			continue;
 		char *path = sl_asprintf("%s/%s", n->path, de->d_name);
-		bool seen = false;
-		for (size_t i = 0; i < j->nseen && !seen; i++)
-			seen = strcmp(j->seen_files[i], path) == 0;
-		if (seen || stat(path, &st) != 0 ||
+		char **at = j->nseen ? bsearch(&path, j->seen_files, j->nseen,
+		                               sizeof(char *), cmp_path)
+		                     : NULL;
+		if (at != NULL)
+			hit[at - j->seen_files] = true;
+		if (at != NULL || stat(path, &st) != 0 ||
 		    (int64_t)st.st_mtime * 1000 > b->time_ms ||
 		    !(S_ISREG(st.st_mode) ||
 		      (S_ISDIR(st.st_mode) && take_save_dir(b, path)))) {
 			sl_free(path);
 			continue;
 		}
-		j->seen_files =
-		    sl_realloc(j->seen_files, (j->nseen + 1) * sizeof(char *));
-		j->seen_files[j->nseen++] = sl_strdup(path);
+		fresh = sl_realloc(fresh, (nfresh + 1) * sizeof(char *));
+		fresh[nfresh++] = sl_strdup(path);
 		if (S_ISREG(st.st_mode)) {
 			b->files = sl_realloc(b->files, (b->nfiles + 1) * sizeof(char *));
 			b->files[b->nfiles++] = path;
@@ -75,6 +112,9 @@ static void list_new_files(job *j, const Sluice__Node *n, batch *b)
 		}
 	}
 	closedir(d);
+	seen_update(j, n->path, hit, fresh, nfresh);
+	sl_free(hit);
+	sl_free(fresh);
 }
 
 /* A batch's shell: its output jobs, no input yet. */
@@ -430,6 +470,8 @@ static void snapshot_batch(ckpt_job *c, const batch *b, bool live, bool data)
 	}
 	for (size_t i = 0; i < b->nblocks; i++)
 		rtracker_snapshot_block(c, b->blocks[i], b->time_ms);
+	for (size_t i = 0; i < b->nfiles; i++)
+		ckpt_add_file(c, b->time_ms, b->files[i]);
 }
 
 void batches_snapshot(job *j, ckpt_job *c)
@@ -445,6 +487,8 @@ void batches_snapshot(job *j, ckpt_job *c)
 		*r = j->koff[i];
 		r->topic = sl_strdup(j->koff[i].topic);
 	}
+	for (size_t i = 0; i < j->nseen; i++)
+		ckpt_add_file(c, 0, j->seen_files[i]);
 	stateplan_snapshot(j, c);
 }
 
@@ -467,6 +511,12 @@ static void batch_restore_data(job *j, const ckpt_job *c, batch *b)
 			continue;
 		b->blocks = sl_realloc(b->blocks, (b->nblocks + 1) * sizeof(*b->blocks));
 		b->blocks[b->nblocks++] = rtracker_adopt(&j->rt, &c->blocks[i]);
+	}
+	for (size_t i = 0; i < c->nfiles; i++) {
+		if (c->files[i].batch_ms != b->time_ms)
+			continue;
+		b->files = sl_realloc(b->files, (b->nfiles + 1) * sizeof(char *));
+		b->files[b->nfiles++] = sl_strdup(c->files[i].path);
 	}
 }
 
@@ -529,6 +579,14 @@ void batches_restore(job *j, const ckpt_job *c)
 		*r = c->offsets[i];
 		r->topic = sl_strdup(c->offsets[i].topic);
 	}
+	for (size_t i = 0; i < c->nfiles; i++) {
+		if (c->files[i].batch_ms != 0)
+			continue;
+		j->seen_files =
+		    sl_realloc(j->seen_files, (j->nseen + 1) * sizeof(char *));
+		j->seen_files[j->nseen++] = sl_strdup(c->files[i].path);
+	}
+	qsort(j->seen_files, j->nseen, sizeof(char *), cmp_path);
 	stateplan_restore(j, c);
 }
 

@@ -179,7 +179,9 @@ typedef struct job {
 	 * cannot be planned): the job fails at the end of the tick. */
 	char halt[768];
 	int64_t last_batch_ms;
-	char **seen_files; /* text_file_stream: files already taken */
+	/* text_file_stream: the files already taken that are still in their
+	 * directory, sorted (strcmp); checkpointed (ckpt_file, batch_ms 0) */
+	char **seen_files;
 	size_t nseen;
 	kset kafka;       /* Kafka direct streams (kafka_src.h) */
 	ratecontrol *rc;  /* backpressure: rate per input stream (ratecontrol.h) */

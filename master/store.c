@@ -96,6 +96,11 @@ static const char *const store_migrations[] = {
     "ALTER TABLE state_parts ADD COLUMN ev_bmax INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE state_parts ADD COLUMN ev_late INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE state_parts ADD COLUMN ev_blate INTEGER NOT NULL DEFAULT 0;",
+    /* 9 -> 10: the files text_file_stream took (batch_ms 0) and the files
+     * of the batches not yet retired (jobgen.c), so a restarted master
+     * neither reads a file twice nor loses an unfinished batch's files */
+    "CREATE TABLE taken_files (job_id INTEGER NOT NULL, batch_ms INTEGER NOT NULL,"
+    "  path TEXT NOT NULL, PRIMARY KEY (job_id, batch_ms, path));",
 };
 
 #define STORE_LATEST ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

@@ -14,6 +14,11 @@ Then batch-2000.tmp-e7 is renamed to batch-2000, as the master commits a
 save: it is read once. Over all batches, the lines of "second" are exactly
 the lines of the committed part files and plain.txt, each once (a Python
 Counter); no other line ever appears.
+
+Then the master is killed with SIGKILL and started again on its state
+directory: the files it took are in its checkpoint, so none is read again
+(before migration 10 every file of the directory was read a second time),
+and a file written after the restart (after.txt) is read once.
 """
 import collections
 import os
@@ -89,6 +94,18 @@ def test():
     check(not any(k.startswith("nosuccess-") for k in got),
           "a save directory without _SUCCESS was never read")
     log(f"{sum(got.values())} lines read from save directories and a plain file")
+
+    c.master.kill()
+    c.start_master()
+    write(os.path.join(in2, "after.txt"), [f"after-{i}" for i in range(7)])
+    want.update(f"after-{i}" for i in range(7))
+    wait_for(lambda: second_lines(prefix)["after-0"] > 0, 60, "after.txt, read after the restart")
+    seen = len(saved_batches(prefix))
+    wait_for(lambda: len(saved_batches(prefix)) >= seen + 3, 30, "three more batches")
+    got = second_lines(prefix)
+    again = sorted(k for k, n in got.items() if n > want[k])
+    check(got == want, f"after a master kill -9 no file was read again and after.txt once "
+          f"({sum(got.values())} lines, want {sum(want.values())}; read twice: {again[:5]})")
     c.client("stop", "chain")
     c.stop()
 

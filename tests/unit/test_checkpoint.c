@@ -141,6 +141,12 @@ static ckpt_job *snapshot(int gen)
 		snprintf(c->stparts[p].worker, sizeof(c->stparts[p].worker), "worker-%d",
 		         gen + (int)p);
 	}
+	/* text_file_stream: taken files (batch 0) and one file of batch 1000 */
+	char *taken = sl_asprintf("/in/file-%d.txt", gen);
+	ckpt_add_file(c, 0, taken);
+	ckpt_add_file(c, 0, "/in/a.txt");
+	ckpt_add_file(c, 1000, taken);
+	sl_free(taken);
 	return c;
 }
 
@@ -178,6 +184,8 @@ static char *render(sqlite3 *db)
 	for (size_t i = 0; i < c->nstparts; i++)
 		OUT("state %u %u/%u %s\n", c->stparts[i].node, c->stparts[i].part,
 		    c->stparts[i].nparts, c->stparts[i].worker);
+	for (size_t i = 0; i < c->nfiles; i++)
+		OUT("file %lld %s\n", (long long)c->files[i].batch_ms, c->files[i].path);
 #undef OUT
 	ckpt_job_free(c);
 	return s;
@@ -267,6 +275,8 @@ static void test_roundtrip(void **state)
 	assert_non_null(strstr(s, "block input-7-0-1-1 1000 2 2"));
 	assert_non_null(strstr(s, "receiver 0 worker-2\n"));
 	assert_non_null(strstr(s, "state 5 0/2 worker-1\nstate 5 1/2 worker-2\n"));
+	assert_non_null(strstr(
+	    s, "file 0 /in/a.txt\nfile 0 /in/file-1.txt\nfile 1000 /in/file-1.txt\n"));
 	free(s);
 }
 
