@@ -5,9 +5,12 @@ directory. The workers keep the state in memory; the restarted master
 sends each partition's tasks to the same worker (the placement is in its
 checkpoint) and re-runs the batch in flight, which the state store rolls
 back first, so no batch is counted twice. Then the job is stopped with
-`sluice stop`, the master is killed and restarted while it is STOPPED, and
-the job is started again with `sluice start`: it continues with its state
-(as a Spark job restarted from its checkpoint), on the same workers.
+`sluice stop`, and while it is STOPPED a worker holding state partitions
+is killed (they move to their replicas on the other worker, as in
+test_state_worker_loss.py) and the master is killed and
+restarted; the job is started again with `sluice start`: it continues with
+its state (as a Spark job restarted from its checkpoint), the killed
+worker's partitions rebuilt from their replica copies, which the stop kept.
 
 The same job and checks as test_state.py (state_common.py): every batch's
 running totals equal the initial state plus the cumulative per-batch
@@ -21,6 +24,7 @@ checkpoint, is not covered: recovery.md).
 """
 import collections
 import os
+import re
 import socket
 import threading
 import time
@@ -72,8 +76,10 @@ def restart_master(c):
 
 def stop_and_start(c, server, out):
     """Once the first phase's idle words have timed out (they are reported
-    on time, before the stop), stops the job, restarts the master while it
-    is STOPPED and starts the job again."""
+    on time, before the stop), stops the job; while it is STOPPED kills a
+    worker holding partitions and restarts the master; starts the job
+    again (its receiver too, on the worker left if it ran on the one
+    killed). Returns the name of the worker left."""
     batch = os.path.join(out, "batch")
     last = max(t for t, cnt in counts(batch).items() if cnt)
     for name in ("totals", "idle"):
@@ -82,6 +88,12 @@ def stop_and_start(c, server, out):
     c.client("stop", "state")
     wait_for(lambda: "job state stopped and drained" in c.master.log_text(), 20,
              "the stopped job to be drained")
+    placed = re.findall(r"placed on worker (\S+)", c.master.log_text())
+    victim, left = sorted(c.workers, key=lambda n: -placed.count(c.worker_id(n)))
+    c.workers[victim].kill()
+    c.workers[victim].p.wait(5)
+    wait_for(lambda: "takes it over from its checkpoint" in c.master.log_text(), 20,
+             f"the partitions of {victim}, killed, to move to their replicas")
     restart_master(c)
     stopped = max(saved_batches(os.path.join(out, "totals")))
     conns = len(server.conns)
@@ -89,14 +101,16 @@ def stop_and_start(c, server, out):
     wait_for(lambda: len(server.conns) > conns, 30, "the receiver to connect again")
     wait_for(lambda: max(saved_batches(os.path.join(out, "totals"))) > stopped, 30,
              "running totals after the start")
-    log(f"job stopped after batch {stopped}, master restarted, job started again")
+    log(f"job stopped after batch {stopped}, {victim} killed, master restarted, "
+        f"job started again")
+    return left
 
 
 def test():
     phases = make_phases(1000, seed=9)  # 50 chunks a phase, 33 ms apart
     server = FeedServer(phases)
     server.gates[0].set()
-    c, out = start("staterestart", server.port)
+    c, out = start("staterestart", server.port, conf={"sluice.worker.timeout": "1s"})
     batch = os.path.join(out, "batch")
     want = len(phases[0].split())
     wait_for(lambda: sum(counts(batch).values(), collections.Counter()).total() >= want,
@@ -106,13 +120,15 @@ def test():
     wait_for(lambda: max(saved_batches(os.path.join(out, "totals"))) > killed + 200, 60,
              "running totals after the restart")
     log(f"master killed after batch {killed}, restarted")
-    stop_and_start(c, server, out)
+    left = stop_and_start(c, server, out)
     server.gates[1].set()
     per_batch = drain(c, server, out, "".join(phases).split())
     check_all(out, per_batch)
     mlog = c.master.log_text()
     check(mlog.count("placed on worker") == 5,
           "no state partition placed again after the restarts and the start")
+    check("rebuilt from checkpoint" in c.workers[left].log_text(),
+          f"{left} rebuilt the killed worker's partitions from their replica copies")
     c.stop()
 
 
