@@ -7,6 +7,7 @@
 #include "master.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
+#include "stateplan.h"
 
 static void drop_done(void *arg, int rv, const envelope *reply, const char *err)
 {
@@ -27,6 +28,7 @@ static bool send_drop(const job *j, worker_entry *w)
 		return false;
 	Sluice__DropJob d = SLUICE__DROP_JOB__INIT;
 	d.job_id = j->id;
+	d.state = !stateplan_holds(j, w->id); /* kept where a start needs it */
 	return rpc_call_async(w->client, MSG_DROP_JOB, &d, drop_done, NULL) == SL_OK;
 }
 
@@ -41,8 +43,9 @@ void jobdrop_maybe(job *j)
 	size_t n = 0;
 	for (size_t i = 0; i < cluster_count(cl); i++)
 		n += send_drop(j, cluster_at(cl, i));
-	log_info("job %s stopped and drained: its data dropped on %zu workers", j->name,
-	         n);
+	log_info("job %s stopped and drained: its data dropped on %zu workers (its state "
+	         "kept where placed)",
+	         j->name, n);
 }
 
 void jobdrop_worker_back(job *j, worker_entry *w)

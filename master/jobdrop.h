@@ -2,7 +2,12 @@
  * Cleaning up after a stopped job: once a STOPPED job has no batch left to
  * run or retire, every live worker is told to drop everything of it
  * (MSG_DROP_JOB: its receivers, receiver blocks, shuffle buckets and WAL
- * segments), so a stopped job leaves nothing on the workers' disks.
+ * segments), so a stopped job leaves nothing on the workers' disks but its
+ * state: the workers the placement names for its state partitions or their
+ * replicas (stateplan.h) keep them, in memory and as replica copies, so a
+ * start continues with the state (as a Spark job restarted from its
+ * checkpoint); every other worker is told to drop the job's state too
+ * (DropJob.state), leftovers of a placement that moved.
  *
  * Called under the master's lock from batches_retire, which runs after every
  * durable checkpoint of the job (a stop itself checkpoints the job, so a

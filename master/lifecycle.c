@@ -15,6 +15,7 @@
 #include "ratecontrol.h"
 #include "runconf.h"
 #include "sluice/err.h"
+#include "stateplan.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -119,13 +120,13 @@ static int reload_conf(job *j, char *err, size_t errlen)
 }
 
 /* start: a PUBLISHED job runs for the first time; a STOPPED one continues
- * from where processing stopped (its buffered input was discarded at the
- * stop); a FAILED one re-runs the batch its failure halted
- * (sluice.batch.onFailure=stop kept it with its blocks, Kafka ranges and
- * committed outputs in the checkpoint) and goes on. A job loaded FAILED
- * after a master restart is first resumed from that checkpoint. The idle
- * time is not made up with empty batches: the next batch is the next
- * interval from now. */
+ * from where processing stopped, with its state (its buffered input and
+ * the batches its windows kept were dropped at the stop); a FAILED one
+ * re-runs the batch its failure halted (sluice.batch.onFailure=stop kept it
+ * with its blocks, Kafka ranges and committed outputs in the checkpoint)
+ * and goes on. A job loaded FAILED after a master restart is first resumed
+ * from that checkpoint. The idle time is not made up with empty batches:
+ * the next batch is the next interval from now. */
 static int do_start(job *j, const char *who, const char *why, char *err, size_t errlen)
 {
 	if (j->state != JOB_PUBLISHED && j->state != JOB_STOPPED &&
@@ -158,8 +159,10 @@ static int do_start(job *j, const char *who, const char *why, char *err, size_t 
 		}
 	}
 	j->live = true;
-	if (j->state == JOB_STOPPED)
+	if (j->state == JOB_STOPPED) {
 		batches_drop_pending(j);
+		stateplan_started(j); /* its state continues (jobdrop.h) */
+	}
 	batches_rearm(j);
 	rtracker_rearm(&j->rt);
 	generator_realign(j);

@@ -15,7 +15,9 @@
  *
  * PAUSED jobs are resumed the same way (their generator stays stopped);
  * PUBLISHED and STOPPED ones get their sources and receivers ready for a
- * start, Kafka reading from the committed offsets.
+ * start, Kafka reading from the committed offsets; a STOPPED one also gets
+ * its state placement back (the workers keep its state partitions while it
+ * is stopped: jobdrop.h), so a start sends their tasks where they are.
  * A FAILED job is resumed from its checkpoint by `sluice start`
  * (lifecycle.c), which re-runs the batch its failure halted.
  *
@@ -32,6 +34,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "sluice/err.h"
+#include "stateplan.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -74,6 +77,22 @@ int job_resume(job *j, int64_t grace_ms, char *err, size_t errlen)
 	return SL_OK;
 }
 
+/* A STOPPED job's state placement, from its checkpoint. */
+static int stopped_state(job *j, char *err, size_t errlen)
+{
+	ckpt_job *c = NULL;
+	int rv = checkpoint_load(store_db(j->e->m->db), j->id, &c, err, errlen);
+	if (rv == SL_OK) {
+		stateplan_restore(j, c);
+		if (j->nstp > 0)
+			log_info("job %s is stopped: its state partitions stay on their "
+			         "workers for a start",
+			         j->name);
+	}
+	ckpt_job_free(c);
+	return rv;
+}
+
 static job *job_from_row(struct engine *e, sqlite3_stmt *st, int64_t grace_ms)
 {
 	char err[700] = "";
@@ -108,6 +127,8 @@ static job *job_from_row(struct engine *e, sqlite3_stmt *st, int64_t grace_ms)
 		/* startable: Kafka reading starts from the committed offsets */
 		rv = job_kafka_init(j, err, sizeof(err));
 		job_rtracker_init(j);
+		if (rv == SL_OK && j->state == JOB_STOPPED)
+			rv = stopped_state(j, err, sizeof(err));
 	}
 	if (rv != SL_OK && j->state != JOB_FAILED) {
 		/* listed, never run: the reason names what is wrong */

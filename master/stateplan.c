@@ -256,6 +256,20 @@ size_t stateplan_worker_lost(job *j, const char *worker_id)
 	return n;
 }
 
+bool stateplan_holds(const job *j, const char *worker_id)
+{
+	return parts_on(j, worker_id) > 0;
+}
+
+void stateplan_started(job *j)
+{
+	for (size_t i = 0; i < j->nstp; i++) {
+		const Sluice__Node *n = graph_node(j->graph, j->stp[i].node);
+		if (n != NULL && graph_is_incremental_window(n))
+			j->stp[i].recompute = true;
+	}
+}
+
 void stateplan_size(const job *j, uint64_t *keys, uint64_t *bytes)
 {
 	*keys = *bytes = 0;

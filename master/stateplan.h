@@ -81,6 +81,16 @@ bool stateplan_take_recompute(job *j, uint32_t node);
  * it replicated get a new replica; returns how many it touched. */
 size_t stateplan_worker_lost(job *j, const char *worker_id);
 
+/* Whether worker_id holds a state partition or a replica of one of j's
+ * stateful nodes (a stopped job's other workers may drop its state). */
+bool stateplan_holds(const job *j, const char *worker_id);
+
+/* A STOPPED job starts again: its state partitions continue where they
+ * were, but the batches its incremental windows would subtract were
+ * dropped at the stop, so each such window's next value is recomputed
+ * whole from the batches since the start. */
+void stateplan_started(job *j);
+
 /* The placement into a checkpoint snapshot, and back from one. */
 void stateplan_snapshot(const job *j, ckpt_job *c);
 void stateplan_restore(job *j, const ckpt_job *c);

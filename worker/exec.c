@@ -519,7 +519,8 @@ static int handle_receiver(wengine *we, const envelope *req, rpc_reply *rep, boo
 	return SL_OK;
 }
 
-/* A stopped job: nothing of it stays on this worker. */
+/* A stopped job: nothing of it stays on this worker but its state (kept
+ * for a start), and that too with d->state. */
 static int handle_drop_job(wengine *we, const envelope *req, rpc_reply *rep)
 {
 	Sluice__DropJob *d =
@@ -532,11 +533,15 @@ static int handle_drop_job(wengine *we, const envelope *req, rpc_reply *rep)
 	uint32_t n = blockmgr_remove_prefix(we->bm, prefix);
 	snprintf(prefix, sizeof(prefix), "shf-%llu-", (unsigned long long)d->job_id);
 	n += blockmgr_remove_prefix(we->bm, prefix);
-	snprintf(prefix, sizeof(prefix), "stb-%llu-", (unsigned long long)d->job_id);
-	n += blockmgr_remove_prefix(we->bm, prefix); /* state copies (stateops.h) */
+	if (d->state) {
+		snprintf(prefix, sizeof(prefix), "stb-%llu-",
+		         (unsigned long long)d->job_id);
+		n += blockmgr_remove_prefix(we->bm, prefix); /* copies (stateops.h) */
+		n += (uint32_t)jobcache_drop_state(we, d->job_id);
+	}
 	uint32_t wal = wal_remove_job(we->w->dir, d->job_id);
-	log_info("job %llu dropped: %u blocks and buckets, %u WAL segments deleted",
-	         (unsigned long long)d->job_id, n, wal);
+	log_info("job %llu dropped: %u blocks, buckets%s, %u WAL segments deleted",
+	         (unsigned long long)d->job_id, n, d->state ? ", state" : "", wal);
 	sluice__drop_job__free_unpacked(d, NULL);
 	Sluice__DropJobReply out = SLUICE__DROP_JOB_REPLY__INIT;
 	out.removed = n;

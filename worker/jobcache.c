@@ -165,6 +165,18 @@ out:
 	return rv;
 }
 
+size_t jobcache_drop_state(wengine *we, uint64_t job_id)
+{
+	pthread_mutex_t *lock = wengine_jobs_lock(we);
+	size_t n = 0;
+	pthread_mutex_lock(lock);
+	for (wjob *j = *wengine_jobs(we); j != NULL; j = j->next)
+		if (j->id == job_id)
+			n += state_store_drop_job(j->states, job_id);
+	pthread_mutex_unlock(lock);
+	return n;
+}
+
 void jobcache_free(wengine *we)
 {
 	wjob *j = *wengine_jobs(we);

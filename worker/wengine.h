@@ -48,6 +48,9 @@ size_t wengine_tasks(wengine *we, uint64_t **ids);
 int jobcache_get(wengine *we, uint64_t job_id, const char *hash, wjob **out, char *err,
                  size_t errlen);
 void jobcache_free(wengine *we);
+/* Frees the in-memory state partitions of job job_id (those no task holds);
+ * returns how many. */
+size_t jobcache_drop_state(wengine *we, uint64_t job_id);
 
 /* Accessors the task runner (ops.c) needs. */
 worker *wengine_worker(wengine *we);
