@@ -25,48 +25,22 @@ Needs root, `ip netns`, sshd and ssh; without them the test FAILS.
 """
 import atexit
 import collections
-import ctypes
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
 from harness import (BIN, LIB, SOURCE, check, counter_diff, fail, line_tokens, log, make_text,
                      parse_workers_table, run, saved_totals, wait_all_lines, wait_for)
+from netns import Bridge, alive, die_with_parent, sh
 
-PID = os.getpid()
-NET = f"10.214.{PID % 250 + 1}"
-NS = {"m": f"lc{PID}m", "a": f"lc{PID}a", "b": f"lc{PID}b"}
-ADDR = {"m": f"{NET}.1", "a": f"{NET}.2", "b": f"{NET}.3"}
+BRIDGE = Bridge("lc", 214)
+NET, NS, ADDR = BRIDGE.net, BRIDGE.ns, BRIDGE.addr
 DOWN = f"{NET}.9"  # on the subnet, but nobody has it: ssh cannot connect
 SCRIPTS = os.path.join(SOURCE, "scripts")
 SSHD = "/usr/sbin/sshd"
-STALE_NS = re.compile(r"^lc(\d+)[mab]$")
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def alive(pid):
-    """pid runs (a zombie does not count: it waits for init to reap it)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _die_with_parent():
-    # PR_SET_PDEATHSIG = 1: an sshd dies with the test (e.g. a ctest timeout).
-    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)
-
-
-def sh(*argv, timeout=30, ok=True, input=None):
-    r = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, input=input)
-    if ok and r.returncode != 0:
-        fail(f"`{' '.join(argv)}` exited {r.returncode}: {r.stderr.strip()} {r.stdout.strip()}")
-    return r
 
 
 class Hosts:
@@ -76,7 +50,7 @@ class Hosts:
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="sluice-launch-")
-        self.created, self.sshd, self.done = [], {}, False
+        self.sshd, self.done = {}, False
         atexit.register(self.teardown)
 
     def path(self, *p):
@@ -90,42 +64,10 @@ class Hosts:
                 fail(f"test_launch needs `{tool}` (scripts/setup.sh installs it)")
         if not os.access(SSHD, os.X_OK):
             fail(f"test_launch needs {SSHD} (Debian's openssh-server; scripts/setup.sh)")
-        self.remove_stale()
-
-    @staticmethod
-    def remove_stale():
-        """Namespaces of an earlier run of this test that was killed (its pid
-        is gone): whatever still runs in them (sshd, daemons the scripts
-        detached) was started by that run."""
-        for line in sh("ip", "netns", "list", ok=False).stdout.splitlines():
-            m = STALE_NS.match(line.split()[0] if line.split() else "")
-            if not m or int(m.group(1)) == PID or alive(int(m.group(1))):
-                continue
-            name = m.group(0)
-            log(f"removing stale namespace {name} of an earlier, killed run")
-            for pid in sh("ip", "netns", "pids", name, ok=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            sh("ip", "netns", "del", name, ok=False)
+        BRIDGE.remove_stale()
 
     def setup_net(self):
-        for ns in NS.values():
-            sh("ip", "netns", "add", ns)
-            self.created.append(ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        m = NS["m"]
-        sh("ip", "-n", m, "link", "add", "br0", "type", "bridge")
-        sh("ip", "-n", m, "addr", "add", f"{ADDR['m']}/24", "dev", "br0")
-        sh("ip", "-n", m, "link", "set", "br0", "up")
-        for k in ("a", "b"):
-            sh("ip", "-n", m, "link", "add", f"v{k}", "type", "veth", "peer", "name", "eth0",
-               "netns", NS[k])
-            sh("ip", "-n", m, "link", "set", f"v{k}", "master", "br0")
-            sh("ip", "-n", m, "link", "set", f"v{k}", "up")
-            sh("ip", "-n", NS[k], "addr", "add", f"{ADDR[k]}/24", "dev", "eth0")
-            sh("ip", "-n", NS[k], "link", "set", "eth0", "up")
+        BRIDGE.create()
 
     def setup_ssh(self):
         """One host key for the three sshds, one client key, a known_hosts
@@ -150,7 +92,7 @@ class Hosts:
             self.sshd[k] = subprocess.Popen(["ip", "netns", "exec", ns, SSHD, "-D", "-e",
                                              "-f", conf], stdout=logf, stderr=subprocess.STDOUT,
                                             start_new_session=True,
-                                            preexec_fn=_die_with_parent)
+                                            preexec_fn=die_with_parent)
 
     def ssh_opts(self):
         return (f"-F /dev/null -i {self.path('client_key')} -o IdentitiesOnly=yes "
@@ -183,19 +125,13 @@ class Hosts:
         if self.done:
             return
         self.done = True
-        for ns in self.created:
-            for pid in sh("ip", "netns", "pids", ns, ok=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
+        BRIDGE.kill_all()
         for p in self.sshd.values():
             try:
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 pass
-        for ns in self.created:
-            sh("ip", "netns", "del", ns, ok=False)
+        BRIDGE.delete()
         if os.environ.get("SLUICE_KEEP"):
             log(f"kept {self.dir}")
         else:

@@ -21,9 +21,7 @@ namespaces is touched. Certificates come from scripts/gen-certs.sh.
 Needs root and `ip netns`; without them the test FAILS (it does not skip).
 """
 import atexit
-import ctypes
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -32,31 +30,12 @@ import tempfile
 import time
 
 from harness import BIN, SOURCE, Proc, check, fail, log, parse_workers_table, run, wait_for
+from netns import Bridge, die_with_parent, sh
 
-PID = os.getpid()
-NET = f"10.213.{PID % 250 + 1}"
-NS = {"m": f"sl{PID}m", "a": f"sl{PID}a", "b": f"sl{PID}b"}
-ADDR = {"m": f"{NET}.1", "a": f"{NET}.2", "b": f"{NET}.3"}
+BRIDGE = Bridge("sl", 213)
+NET, NS, ADDR = BRIDGE.net, BRIDGE.ns, BRIDGE.addr
 MASTER_URL = f"tls+tcp://{ADDR['m']}:7077"
 HB = "200ms"
-STALE_NS = re.compile(r"^sl(\d+)[mab]$")
-
-
-def sh(*argv, timeout=15, ok=True):
-    """Runs a command (not through a shell), bounded; fails on error unless ok=False."""
-    r = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
-    if ok and r.returncode != 0:
-        fail(f"`{' '.join(argv)}` exited {r.returncode}: {r.stderr.strip()}")
-    return r
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent():
-    # PR_SET_PDEATHSIG = 1: if the test is killed (ctest timeout), its
-    # processes die too instead of lingering in the namespaces.
-    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 class NsProc(Proc):
@@ -67,7 +46,7 @@ class NsProc(Proc):
         self.logf = open(logpath, "ab")
         self.p = subprocess.Popen(self.argv, stdout=self.logf, stderr=subprocess.STDOUT,
                                   env=env, start_new_session=True,
-                                  preexec_fn=_die_with_parent)
+                                  preexec_fn=die_with_parent)
 
 
 class Net:
@@ -77,7 +56,6 @@ class Net:
         self.dir = tempfile.mkdtemp(prefix="sluice-multihost-")
         self.certs = os.path.join(self.dir, "certs")
         self.procs = []
-        self.created = []
         self.done = False
         atexit.register(self.teardown)
 
@@ -92,48 +70,10 @@ class Net:
             fail("test_multihost needs the `ip` command (iproute2) for ip netns")
         if shutil.which("openssl") is None:
             fail("test_multihost needs openssl for scripts/gen-certs.sh")
-        r = sh("ip", "netns", "list", ok=False)
-        if r.returncode != 0:
-            fail(f"`ip netns list` failed: {r.stderr.strip()}")
-        # Namespaces left by an earlier run of this test that was killed: only
-        # our own naming pattern, only if that run's pid is gone and the
-        # namespace is empty.
-        for line in r.stdout.splitlines():
-            name = line.split()[0] if line.split() else ""
-            m = STALE_NS.match(name)
-            if not m or int(m.group(1)) == PID or os.path.exists(f"/proc/{m.group(1)}"):
-                continue
-            if sh("ip", "netns", "pids", name, ok=False).stdout.strip():
-                log(f"warning: stale namespace {name} still has processes; left alone")
-                continue
-            log(f"removing stale namespace {name} from an earlier, killed run")
-            sh("ip", "netns", "del", name, ok=False)
+        BRIDGE.remove_stale()
 
     def setup(self):
-        t0 = time.monotonic()
-        for ns in NS.values():
-            r = sh("ip", "netns", "add", ns, ok=False)
-            if r.returncode != 0:
-                fail(f"cannot create network namespace {ns}: {r.stderr.strip()} "
-                     "(needs root / CAP_SYS_ADMIN and a mountable /run/netns)")
-            self.created.append(ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        m = NS["m"]
-        # The bridge and both veth pairs are created inside namespace m; the
-        # far ends are moved straight into a and b. The host's network is not
-        # touched.
-        sh("ip", "-n", m, "link", "add", "br0", "type", "bridge")
-        sh("ip", "-n", m, "addr", "add", f"{ADDR['m']}/24", "dev", "br0")
-        sh("ip", "-n", m, "link", "set", "br0", "up")
-        for k in ("a", "b"):
-            sh("ip", "-n", m, "link", "add", f"v{k}", "type", "veth", "peer", "name", "eth0",
-               "netns", NS[k])
-            sh("ip", "-n", m, "link", "set", f"v{k}", "master", "br0")
-            sh("ip", "-n", m, "link", "set", f"v{k}", "up")
-            sh("ip", "-n", NS[k], "addr", "add", f"{ADDR[k]}/24", "dev", "eth0")
-            sh("ip", "-n", NS[k], "link", "set", "eth0", "up")
-        log(f"namespaces {', '.join(NS.values())} on {NET}.0/24 "
-            f"({time.monotonic() - t0:.2f}s)")
+        BRIDGE.create()
 
     def teardown(self):
         if self.done:
@@ -144,18 +84,8 @@ class Net:
                 p.stop(timeout=5)
             except Exception as e:  # keep cleaning up
                 log(f"stopping {p.name}: {e}")
-        for ns in self.created:
-            # Anything still inside our namespaces was started by this test.
-            r = sh("ip", "netns", "pids", ns, ok=False)
-            for pid in r.stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            r = sh("ip", "netns", "del", ns, ok=False)
-            if r.returncode != 0:
-                log(f"warning: cannot delete namespace {ns}: {r.stderr.strip()}")
-        self.created = []
+        BRIDGE.kill_all()  # anything still inside was started by this test
+        BRIDGE.delete()
         if os.environ.get("SLUICE_KEEP"):
             log(f"kept {self.dir}")
         else:
@@ -226,7 +156,7 @@ class Net:
         full = ["ip", "netns", "exec", NS[ns]] + argv
         try:
             return subprocess.run(full, capture_output=True, text=True, env=self.env(state),
-                                  timeout=timeout, preexec_fn=_die_with_parent)
+                                  timeout=timeout, preexec_fn=die_with_parent)
         except subprocess.TimeoutExpired:
             fail(f"{name} did not exit within {timeout}s: it should refuse to start")
 
