@@ -48,6 +48,11 @@ MASTER_FUNCS = ["checkpointer_submit", "checkpoint_write", "checkpoint_write%ret
                 "ojob_plan", "plan_task_launched", "rpc_call_async",
                 "rpc_call_async_bytes", "srv_ctx_cb", "sched_handle_status",
                 "plan_task_done", "ratecontrol_batch_done"]
+# --syscalls: when the bytes leave (sendmsg) and arrive (the receiver's
+# epoll_wait returns, its readv), to split a frame's way into the kernel's
+# wake-up and nng's own thread hops before the RPC callback
+SYSCALLS = ["syscalls:sys_enter_sendmsg", "syscalls:sys_exit_epoll_wait",
+            "syscalls:sys_enter_readv"]
 WORKER_FUNCS = ["srv_ctx_cb", "wengine_handle", "ops_run_task", "ops_run_task%return",
                 "rpc_call_async_bytes"]
 
@@ -90,7 +95,8 @@ def record(a, out_dir):
            f"{a.interval_ms}ms", "--duration", f"{a.seconds}s", "--conf",
            f"source.port={port}", "--conf", "print.num=1"]
     print("run:", " ".join(cmd))
-    subprocess.run(["perf", "record", "-q", "-o", data, "-e", ",".join(events()),
+    evs = events() + (SYSCALLS if a.syscalls else [])
+    subprocess.run(["perf", "record", "-q", "-o", data, "-e", ",".join(evs),
                     "-a", "--"] + cmd, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=a.seconds + 120, check=True)
     r = subprocess.run(["perf", "script", "-i", data, "-F", "pid,tid,time,event"],
@@ -103,7 +109,7 @@ def parse(text):
     ev = []
     for line in text.splitlines():
         m = re.match(r"\s*(\d+)/(\d+)\s+([\d.]+):\s+(\S+):", line)
-        if m and m.group(4).startswith(GROUP + ":"):
+        if m and m.group(4).split(":")[0] in (GROUP, "syscalls"):
             ev.append((float(m.group(3)) * 1e6, int(m.group(1)), int(m.group(2)),
                        m.group(4).split(":")[1]))
     ev.sort()
@@ -128,10 +134,11 @@ class Trace:
         return self.last(name, handler[0], lambda e: e[2] == handler[2])
 
     def launch_sent(self, launched):
-        """The sender thread's send of this launch: not the engine thread's,
-        and not rpc_call_async's own send (other calls the master starts)."""
+        """The send of this launch (by the sender thread, or by whichever
+        thread drains the outbox): not rpc_call_async's own send (other
+        calls the master starts)."""
         def sender(e):
-            if e[1] != self.master or e[2] == launched[2]:
+            if e[1] != self.master:
                 return False
             prev = self.last("rpc_call_async", e[0], lambda p: p[2] == e[2])
             return prev is None or e[0] - prev[0] > 50
@@ -148,6 +155,22 @@ def batches(t, warmup):
             out.append((start, e))
             start = None
     return out[warmup:-1]
+
+
+def wire(t, step, send, cb, add):
+    """With --syscalls: a frame's way from the sending call to the
+    receiver's RPC callback, split at sendmsg, epoll_wait and readv."""
+    sm = t.first("sys_enter_sendmsg", send[0], lambda e: e[2] == send[2])
+    if sm is None or sm[0] > cb[0]:
+        return
+    ep = t.first("sys_exit_epoll_wait", sm[0], lambda e: e[1] == cb[1])
+    rd = ep and t.first("sys_enter_readv", ep[0], lambda e: e[1] == cb[1])
+    if not (ep and rd) or rd[0] > cb[0]:
+        return
+    add(f"{step}a call -> sendmsg (sending side)", sm[0] - send[0])
+    add(f"{step}b sendmsg -> receiver's epoll_wait returns", ep[0] - sm[0])
+    add(f"{step}c epoll_wait -> readv", rd[0] - ep[0])
+    add(f"{step}d readv -> RPC callback (nng hops)", cb[0] - rd[0])
 
 
 def one_batch(t, start, end, add):
@@ -190,6 +213,8 @@ def one_batch(t, start, end, add):
         add("12 master callback -> sched_handle_status", mstatus[i][0] - mf[0])
         add("13 sched_handle_status -> applied", applied[i][0] - mstatus[i][0])
         add("L  launch sent -> status sent (worker round)", wsends[i][0] - sent[0])
+        wire(t, "06", sent, wf, add)
+        wire(t, "11", wsends[i], mf, add)
     add("14 last status applied -> batch end", E - applied[-1][0])
     add("P  processing (start -> end)", E - S)
     sw = t.first("checkpoint_write", S)
@@ -233,6 +258,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--perf-script", help="analyse this `perf script -F "
                     "pid,tid,time,event` output instead of running")
+    ap.add_argument("--syscalls", action="store_true", help="also trace sendmsg, "
+                    "epoll_wait and readv (split steps 06 and 11)")
     ap.add_argument("--keep", help="also save the `perf script` output here")
     a = ap.parse_args()
     if a.perf_script:
