@@ -29,6 +29,10 @@ median and p90 of each step, in µs, over the batches after --warmup:
   batch-start checkpoint, written by the checkpointer thread while the task
   runs.
 
+--syscalls also traces sendmsg, epoll_wait and readv (all processes;
+the script keeps the master's and workers') to split each frame's way into
+the sending call, the kernel's wake-up and nng's own thread hops.
+
 "processing" is start -> end, the figure the monitor and REST show in
 whole ms. Tasks are matched to their launch and status by order within a
 batch. A probe hit costs ~1-3 µs, so the absolute figures are a little above
