@@ -26,13 +26,12 @@ const char *api_conf_lookup(const sl_conf *c, const char *key)
 	static const char *const reserved[] = {"spark.", "sluice.", "kafka."};
 	if (c == NULL || key == NULL)
 		return NULL;
-	for (int i = 0; i < 3; i++)
-		if (strncmp(key, reserved[i], strlen(reserved[i])) == 0 &&
-		    !conf_key_find(key))
+	const conf_key *k = conf_key_find(key);
+	for (int i = 0; i < 3 && k == NULL; i++)
+		if (strncmp(key, reserved[i], strlen(reserved[i])) == 0)
 			return NULL;
 	/* conf_get_str aborts on a declared key that is not a STRING: give the
 	 * text as set, else the declared default. */
-	const conf_key *k = conf_key_find(key);
 	if (k != NULL && k->type != CONF_STRING) {
 		conf_text t = {.key = key};
 		conf_foreach(c, conf_text_find, &t);

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -839,14 +840,48 @@ fail:
 	return rc;
 }
 
+/* The declared keys sorted by name, built once: conf_key_find runs for
+ * every configuration read, also from job code (sl_task_conf, sl_conf_get)
+ * that may call it per record. A static array: no allocation for the unit
+ * tests' leak checks to see. */
+#define CONF_KEYS_MAX 512
+static const conf_key *key_index[CONF_KEYS_MAX];
+static size_t key_count;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const conf_key *const *)a)->name,
+	              (*(const conf_key *const *)b)->name);
+}
+
+static void key_index_build(void)
+{
+	for (const conf_key *k = conf_keys(); k->name != NULL; k++) {
+		if (key_count == CONF_KEYS_MAX) { /* a build error, not input */
+			fprintf(stderr,
+			        "sluice: config_keys.c declares more than %d keys\n",
+			        CONF_KEYS_MAX);
+			abort();
+		}
+		key_index[key_count++] = k;
+	}
+	qsort(key_index, key_count, sizeof(key_index[0]), key_cmp);
+}
+
+static int name_cmp(const void *name, const void *k)
+{
+	return strcmp(name, (*(const conf_key *const *)k)->name);
+}
+
 const conf_key *conf_key_find(const char *name)
 {
 	if (name == NULL)
 		return NULL;
-	for (const conf_key *k = conf_keys(); k->name != NULL; k++)
-		if (strcmp(k->name, name) == 0)
-			return k;
-	return NULL;
+	pthread_once(&key_once, key_index_build);
+	const conf_key *const *k =
+	    bsearch(name, key_index, key_count, sizeof(key_index[0]), name_cmp);
+	return k ? *k : NULL;
 }
 
 /* ---- getters ----------------------------------------------------------- */

@@ -72,9 +72,11 @@ static void seen_update(job *j, const char *dir, const bool *hit, char **fresh,
 			sl_free(j->seen_files[i]);
 	}
 	j->seen_files = sl_realloc(j->seen_files, (k + nfresh + 1) * sizeof(char *));
-	memcpy(j->seen_files + k, fresh, nfresh * sizeof(char *));
+	if (nfresh > 0)
+		memcpy(j->seen_files + k, fresh, nfresh * sizeof(char *));
 	j->nseen = k + nfresh;
-	qsort(j->seen_files, j->nseen, sizeof(char *), cmp_path);
+	if (j->nseen > 1)
+		qsort(j->seen_files, j->nseen, sizeof(char *), cmp_path);
 }
 
 static void list_new_files(job *j, const Sluice__Node *n, batch *b)
@@ -586,7 +588,8 @@ void batches_restore(job *j, const ckpt_job *c)
 		    sl_realloc(j->seen_files, (j->nseen + 1) * sizeof(char *));
 		j->seen_files[j->nseen++] = sl_strdup(c->files[i].path);
 	}
-	qsort(j->seen_files, j->nseen, sizeof(char *), cmp_path);
+	if (j->nseen > 1)
+		qsort(j->seen_files, j->nseen, sizeof(char *), cmp_path);
 	stateplan_restore(j, c);
 }
 

@@ -99,8 +99,9 @@ static const char *const store_migrations[] = {
     /* 9 -> 10: the files text_file_stream took (batch_ms 0) and the files
      * of the batches not yet retired (jobgen.c), so a restarted master
      * neither reads a file twice nor loses an unfinished batch's files */
-    "CREATE TABLE taken_files (job_id INTEGER NOT NULL, batch_ms INTEGER NOT NULL,"
-    "  path TEXT NOT NULL, PRIMARY KEY (job_id, batch_ms, path));",
+    "CREATE TABLE taken_files (job_id INTEGER NOT NULL,"
+    "  batch_ms INTEGER NOT NULL, path TEXT NOT NULL,"
+    "  PRIMARY KEY (job_id, batch_ms, path));",
 };
 
 #define STORE_LATEST ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

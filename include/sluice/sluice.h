@@ -141,7 +141,8 @@ int sl_iter_next(sl_iter *it, sl_record *rec);
 void sl_value_set(sl_value *out, const void *data, size_t len);
 
 /* The task running the current function: batch time, partition, attempt
- * (0 for the first), and the job's configuration (NULL when unset). */
+ * (0 for the first), and the job's configuration (NULL when unset; a
+ * lookup, ~30 ns: fine per record, cheaper still read once per task). */
 int64_t sl_task_batch_time(void);
 int sl_task_partition(void);
 int sl_task_attempt(void);

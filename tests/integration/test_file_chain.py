@@ -96,6 +96,7 @@ def test():
     log(f"{sum(got.values())} lines read from save directories and a plain file")
 
     c.master.kill()
+    c.master.p.wait(5)
     c.start_master()
     write(os.path.join(in2, "after.txt"), [f"after-{i}" for i in range(7)])
     want.update(f"after-{i}" for i in range(7))
