@@ -61,6 +61,8 @@ struct state_part {
 	size_t nundo, undocap;
 	int64_t undo_ms; /* the batch the undo log belongs to */
 	sl_state scratch;
+	void *aux; /* its owner's (state_part_set_aux) */
+	void (*aux_free)(void *);
 };
 
 static uint64_t key_hash(const void *k, uint32_t klen)
@@ -103,6 +105,8 @@ void state_part_free(state_part *sp)
 {
 	if (sp == NULL)
 		return;
+	if (sp->aux_free != NULL)
+		sp->aux_free(sp->aux);
 	undo_clear(sp);
 	for (size_t b = 0; b < sp->nbuckets; b++)
 		for (st_entry *e = sp->buckets[b], *next; e != NULL; e = next) {
@@ -821,6 +825,23 @@ void state_part_swap(state_part *a, state_part *b)
 	state_part t = *a;
 	*a = *b;
 	*b = t;
+	b->aux = a->aux; /* the attached objects stay where they were */
+	b->aux_free = a->aux_free;
+	a->aux = t.aux;
+	a->aux_free = t.aux_free;
+}
+
+void state_part_set_aux(state_part *sp, void *aux, void (*free_fn)(void *))
+{
+	if (sp->aux_free != NULL)
+		sp->aux_free(sp->aux);
+	sp->aux = aux;
+	sp->aux_free = free_fn;
+}
+
+void *state_part_aux(const state_part *sp)
+{
+	return sp->aux;
 }
 
 /* Appends one key of a delta: flag 1 + deadline + state, or flag 0. */
