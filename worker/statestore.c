@@ -724,8 +724,15 @@ static void ckpt_records(const state_part *sp, rbuf *b)
 	size_t cap = 0;
 	sl_i64_encode(sp->version, meta);
 	sl_i64_encode(sp->timeout_ms, meta + 8);
+	/* sized at once: growing a large copy by doubling costs as much again */
+	size_t kv = sp->bytes > sp->count * sizeof(st_entry)
+	                ? sp->bytes - sp->count * sizeof(st_entry)
+	                : 0;
+	rbuf_reserve(b, (sp->count + 1) * (RECORD_HEADER_LEN + 8) + kv + sizeof(meta));
 	rbuf_append(b, NULL, 0, meta, sizeof(meta), 0);
-	for (size_t i = 0; i < sp->nbuckets; i++)
+	for (size_t i = 0; i < sp->nbuckets; i++) {
+		if (i + 16 < sp->nbuckets) /* entries are scattered: fetch ahead */
+			__builtin_prefetch(sp->buckets[i + 16]);
 		for (const st_entry *e = sp->buckets[i]; e != NULL; e = e->next) {
 			if (8 + (size_t)e->vlen > cap) {
 				cap = 2 * (8 + (size_t)e->vlen);
@@ -736,6 +743,7 @@ static void ckpt_records(const state_part *sp, rbuf *b)
 				memcpy(v + 8, e->val, e->vlen);
 			rbuf_append(b, e->key, e->klen, v, 8 + e->vlen, e->touched);
 		}
+	}
 	sl_free(v);
 }
 
