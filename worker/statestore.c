@@ -866,6 +866,18 @@ static void delta_key(rbuf *out, const st_entry *e, uint8_t **v, size_t *cap)
 	rbuf_append(out, e->key, e->klen, *v, e->attached ? 9 + e->vlen : 1, e->touched);
 }
 
+/* Whether the committed batch left its logged entry as the batch found it
+ * (update_state_by_key sets every key, mostly to the same bytes), or added
+ * and removed it: nothing for a replica to change. */
+static bool unchanged(const undo_rec *u)
+{
+	const st_entry *e = u->e;
+	if (u->inserted)
+		return !e->attached;
+	return e->attached && e->vlen == u->old_len && e->deadline == u->old_deadline &&
+	       (e->vlen == 0 || memcmp(e->val, u->old_val, e->vlen) == 0);
+}
+
 void state_part_delta_records(const state_part *sp, rbuf *out)
 {
 	uint8_t meta[24], *v = NULL;
@@ -876,7 +888,8 @@ void state_part_delta_records(const state_part *sp, rbuf *out)
 	rbuf_append(out, NULL, 0, meta, sizeof(meta), 0);
 	if (sp->undo_ms == sp->version) /* the log of the committed batch */
 		for (size_t i = 0; i < sp->nundo; i++)
-			delta_key(out, sp->undo[i].e, &v, &cap);
+			if (!unchanged(&sp->undo[i]))
+				delta_key(out, sp->undo[i].e, &v, &cap);
 	sl_free(v);
 }
 
