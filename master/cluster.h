@@ -80,7 +80,8 @@ int cluster_handle_list(cluster *c, const envelope *req, rpc_reply *rep);
 
 /* Marks workers LOST whose last heartbeat is older than the timeout, and
  * reports as lost (once) the workers known before the master's start that
- * have not registered again within the timeout of it. */
+ * have not registered again within the timeout of the first call (made
+ * once the master listens). */
 void cluster_check_liveness(cluster *c, int64_t now_mono);
 
 /* Iteration over workers (index-stable until the next registration). */
