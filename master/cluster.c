@@ -23,6 +23,7 @@ struct cluster {
 	void *event_arg;
 	cluster_hb_fn on_hb;
 	void *hb_arg;
+	int64_t listening_mono; /* the first liveness check: workers can register */
 };
 
 static const char *state_name(worker_state s)
@@ -66,6 +67,7 @@ static int cluster_load(cluster *c, char *err, size_t errlen)
 		w->registered_ms = sqlite3_column_int64(st, 5);
 		w->last_hb_wall = sqlite3_column_int64(st, 6);
 		w->boot_id = (uint64_t)sqlite3_column_int64(st, 7);
+		w->awaited = true; /* LOST if not back within the timeout */
 	}
 	sqlite3_finalize(st);
 	return SL_OK;
@@ -245,6 +247,7 @@ int cluster_handle_register(cluster *c, const envelope *req, rpc_reply *rep)
 	if ((rv = worker_connect(c, w, rep)) != SL_OK)
 		goto done;
 	w->state = WORKER_ALIVE;
+	w->awaited = false;
 	w->incarnation++;
 	w->last_hb_mono = clock_mono_ms();
 	w->prev_hb_mono = w->last_hb_mono;
@@ -317,10 +320,29 @@ int cluster_handle_list(cluster *c, const envelope *req, rpc_reply *rep)
 	return SL_OK;
 }
 
+/* A worker known before the master's start that has not registered again
+ * within the timeout of the master listening (its recovery may take longer
+ * than the timeout) is lost like one whose heartbeats stopped: it died
+ * while the master was down (what it held moves elsewhere). */
+static void check_awaited(cluster *c, worker_entry *w, int64_t now_mono)
+{
+	if (!w->awaited || now_mono - c->listening_mono <= c->timeout_ms)
+		return;
+	w->awaited = false;
+	log_warn("worker %s (%s) LOST: it did not register again within %lld ms "
+	         "of the master's start",
+	         w->id, w->rpc_url, (long long)c->timeout_ms);
+	if (c->on_event)
+		c->on_event(c->event_arg, w, true);
+}
+
 void cluster_check_liveness(cluster *c, int64_t now_mono)
 {
+	if (c->listening_mono == 0)
+		c->listening_mono = now_mono;
 	for (size_t i = 0; i < c->n; i++) {
 		worker_entry *w = &c->w[i];
+		check_awaited(c, w, now_mono);
 		if (w->state != WORKER_ALIVE ||
 		    now_mono - w->last_hb_mono <= c->timeout_ms)
 			continue;

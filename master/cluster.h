@@ -48,6 +48,7 @@ typedef struct {
 	uint32_t incarnation; /* bumped on each (re-)registration */
 	uint64_t boot_id;     /* of the process registered under this id */
 	int64_t pid;
+	bool awaited; /* known from before the master's start, not registered since */
 } worker_entry;
 
 typedef struct cluster cluster;
@@ -77,7 +78,10 @@ int cluster_handle_register(cluster *c, const envelope *req, rpc_reply *rep);
 int cluster_handle_heartbeat(cluster *c, const envelope *req, rpc_reply *rep);
 int cluster_handle_list(cluster *c, const envelope *req, rpc_reply *rep);
 
-/* Marks workers LOST whose last heartbeat is older than the timeout. */
+/* Marks workers LOST whose last heartbeat is older than the timeout, and
+ * reports as lost (once) the workers known before the master's start that
+ * have not registered again within the timeout of the first call (made
+ * once the master listens). */
 void cluster_check_liveness(cluster *c, int64_t now_mono);
 
 /* Iteration over workers (index-stable until the next registration). */

@@ -160,9 +160,11 @@ bool stateplan_worker(job *j, uint32_t node, uint32_t part, int64_t batch_ms,
 	if (p->replica[part][0] == '\0' && p->worker[part][0] != '\0')
 		replica_pick(j, p, part);
 	memset(out, 0, sizeof(*out));
-	snprintf(out->worker, sizeof(out->worker), "%s", p->worker[part]);
 	worker_entry *r =
 	    p->replica[part][0] ? cluster_find(j->e->m->cl, p->replica[part]) : NULL;
+	if (r != NULL && r->state != WORKER_ALIVE)
+		return true; /* waits for the replica to register again or be lost */
+	snprintf(out->worker, sizeof(out->worker), "%s", p->worker[part]);
 	if (r != NULL) {
 		snprintf(out->replica_id, sizeof(out->replica_id), "%s", r->id);
 		snprintf(out->replica_url, sizeof(out->replica_url), "%s", r->rpc_url);

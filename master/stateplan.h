@@ -21,7 +21,9 @@
  * and then removes the older checkpoint and its deltas from the workers.
  * When a partition's worker is LOST its replica takes it over, rebuilding
  * the state from the checkpoint and the deltas since, and a new replica is
- * picked (which gets a full checkpoint with the next batch). A partition
+ * picked (which gets a full checkpoint with the next batch). A worker that
+ * dies while the master is down is declared LOST one worker timeout after
+ * the master's start (cluster.c) and handled the same way. A partition
  * that had no replica (a single worker) starts empty elsewhere; the master
  * logs the loss.
  *
@@ -43,8 +45,10 @@
 uint32_t stateplan_parts(job *j, const Sluice__Node *n, uint32_t dflt);
 
 /* The worker partition part of node must run on (out->worker, "" when no
- * worker is alive to take it yet), its replica and whether its next task
- * writes a full checkpoint; for an event-time window also the watermark of
+ * worker is alive to take it yet, or while its replica is not ALIVE: after
+ * a master restart, until it registers again or is declared LOST, so that
+ * no delta is skipped and no task waits on a dead replica), its replica and whether its
+ * next task writes a full checkpoint; for an event-time window also the watermark of
  * batch batch_ms (see stateplan_task_done). false when node has no
  * placement (not a planned stateful node): the task may run anywhere. A
  * partition left without a worker or a replica gets one now. */

@@ -12,7 +12,15 @@
  * checkpoint), which holds only the keys the batch changed. A worker given
  * a partition it does not hold, with a checkpoint C from the master (it was
  * the replica), rebuilds it from those blocks: the full checkpoint, then
- * each later batch's delta or newer full checkpoint, in batch order. A
+ * each later batch's delta or newer full checkpoint, in batch order.
+ *
+ * The periodic full checkpoint is sent in the background (stateckpt.h):
+ * its batch T also sends its delta "c<C>-d<T>" from the task, and the
+ * deltas after it are named "c<T>-d<t>" at once. The master learns T (and
+ * removes "c<C>-...") only once the replica acknowledged the full block,
+ * and no other full checkpoint starts before; until then a rebuild from C
+ * goes on through the deltas, switching to base T at the first delta
+ * after it. A new replica gets its first full checkpoint from the task. A
  * delta must follow the state's version exactly, so a gap is an error, not
  * a silently wrong total. Blocks are immutable: a batch run again after its
  * block was replicated keeps the first copy (the same for a deterministic
@@ -25,6 +33,7 @@
 #include "log.h"
 #include "msgtypes.h"
 #include "sluice/err.h"
+#include "stateckpt.h"
 #include "statestore.h"
 #include "winmerge.h"
 
@@ -250,6 +259,12 @@ static int rebuild(wengine *we, wjob *j, state_part *sp, const Sluice__TaskSpec 
 		}
 		block_name(id, sizeof(id), ts, n, c, t, false);
 		rv = rv == 0 ? rebuild_step(we, &sp, id, false, err, errlen) : rv;
+		if (rv == 0) { /* the first delta after a full checkpoint started at
+			        * t - step, which may not have arrived (stateckpt.h) */
+			block_name(id, sizeof(id), ts, n, t - step, t, false);
+			if ((rv = rebuild_step(we, &sp, id, false, err, errlen)) == 1)
+				c = t - step;
+		}
 		deltas += rv == 1;
 		rv = rv == 0 ? 1 : rv; /* a batch without a delta changed nothing */
 	}
@@ -263,48 +278,10 @@ static int rebuild(wengine *we, wjob *j, state_part *sp, const Sluice__TaskSpec 
 	return SL_OK;
 }
 
-/* Sends block id (records) to the replica. */
-static int put_replica(wengine *we, const char *url, const char *id, const rbuf *b,
-                       char *err, size_t errlen)
+/* Sends the batch's full checkpoint (full) or delta to the replica. */
+static int put_batch(wengine *we, state_part *sp, const Sluice__TaskSpec *ts,
+                     const Sluice__Node *n, bool full, char *err, size_t errlen)
 {
-	uint8_t *enc = NULL;
-	size_t len = 0;
-	envelope rep;
-	int rv = block_encode(b, &enc, &len);
-	rpc_client *c =
-	    rv == SL_OK ? peers_get(wengine_peers(we), url, err, errlen) : NULL;
-	if (c == NULL) {
-		sl_free(enc);
-		return rv == SL_OK ? SL_ETRANSPORT : rv;
-	}
-	Sluice__PutBlock m = SLUICE__PUT_BLOCK__INIT;
-	m.block_id = (char *)id;
-	m.data.data = enc;
-	m.data.len = len;
-	m.disk = true;
-	rv = rpc_call_pb(c, MSG_PUT_BLOCK, &m, &rep, err, errlen);
-	sl_free(enc);
-	if (rv == SL_OK) {
-		if (rep.type != MSG_PUT_BLOCK_REPLY) {
-			snprintf(err, errlen, "replica refused state block %s", id);
-			rv = SL_EIO;
-		}
-		envelope_release(&rep);
-	}
-	return rv;
-}
-
-/* After the batch committed: its full checkpoint or its delta to the
- * replica; *ckpt_ms = the batch when a full checkpoint was written. */
-static int replicate(wengine *we, wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
-                     const Sluice__Node *n, int64_t *ckpt_ms, char *err, size_t errlen)
-{
-	const Sluice__TaskInput *in = ts->input;
-	if (in->state_replica_url == NULL || in->state_replica_url[0] == '\0')
-		return SL_OK; /* a single worker: nowhere to copy it */
-	int64_t interval = state_checkpoint_interval(j->conf, j->info->batch_interval_ms);
-	bool full =
-	    in->state_full || state_part_checkpoint_due(sp, ts->batch_ms, interval);
 	char id[160];
 	rbuf b;
 	rbuf_init(&b);
@@ -314,20 +291,100 @@ static int replicate(wengine *we, wjob *j, state_part *sp, const Sluice__TaskSpe
 		state_part_delta_records(sp, &b);
 	block_name(id, sizeof(id), ts, n, state_part_checkpoint_version(sp), ts->batch_ms,
 	           full);
-	int rv = put_replica(we, in->state_replica_url, id, &b, err, errlen);
+	int rv = state_put_replica(wengine_peers(we), ts->input->state_replica_url, id,
+	                           &b, err, errlen);
 	rbuf_free(&b);
 	if (rv != SL_OK) {
 		char e2[512];
 		snprintf(e2, sizeof(e2), "replicating state block %s to %s: %s", id,
-		         in->state_replica_id, err);
+		         ts->input->state_replica_id, err);
 		snprintf(err, errlen, "%s", e2);
+	}
+	return rv;
+}
+
+enum { CKPT_NONE, CKPT_SENDING, CKPT_DONE, CKPT_FAILED };
+
+/* The full checkpoint sent in the background (stateckpt.h) to this task's
+ * replica: CKPT_DONE once acknowledged, then reported to the master in
+ * *ckpt_ms (by every task until the next one starts: the master ignores a
+ * repeat); CKPT_FAILED (logged) when its send failed. One to another
+ * replica (the master replaced it) is dropped: CKPT_NONE. */
+static int ckpt_settle(state_part *sp, const Sluice__TaskSpec *ts, const Sluice__Node *n,
+                       int64_t *ckpt_ms)
+{
+	state_ckpt *c = state_part_aux(sp);
+	const char *replica =
+	    ts->input->state_replica_id ? ts->input->state_replica_id : "";
+	if (c == NULL || strcmp(state_ckpt_replica(c), replica) != 0) {
+		state_part_set_aux(sp, NULL, NULL);
+		return CKPT_NONE;
+	}
+	char err[512];
+	int r = state_ckpt_poll(c, err, sizeof(err));
+	if (r > 0)
+		*ckpt_ms = state_ckpt_batch(c);
+	if (r < 0) {
+		log_warn("job %llu: state partition %u of node %u: full checkpoint of "
+		         "batch %lld not written to %s (%s): written again now",
+		         (unsigned long long)ts->job_id, ts->input->reduce_partition,
+		         n->id, (long long)state_ckpt_batch(c), replica, err);
+		state_part_set_aux(sp, NULL, NULL);
+	}
+	return r > 0 ? CKPT_DONE : r < 0 ? CKPT_FAILED : CKPT_SENDING;
+}
+
+/* Starts the batch's full checkpoint in the background; the deltas after it
+ * carry it as their base. Not started (logged): due again next batch. */
+static void ckpt_begin(wengine *we, state_part *sp, const Sluice__TaskSpec *ts,
+                       const Sluice__Node *n)
+{
+	char id[160], err[512];
+	rbuf b;
+	rbuf_init(&b);
+	state_part_full_records(sp, &b); /* a frozen copy */
+	block_name(id, sizeof(id), ts, n, ts->batch_ms, ts->batch_ms, true);
+	state_ckpt *c = state_ckpt_start(wengine_peers(we), ts->input->state_replica_url,
+	                                 ts->input->state_replica_id, id, ts->batch_ms,
+	                                 &b, err, sizeof(err));
+	rbuf_free(&b);
+	if (c == NULL) {
+		log_warn("job %llu: %s", (unsigned long long)ts->job_id, err);
+		return;
+	}
+	state_part_checkpointed(sp);
+	state_part_set_aux(sp, c, state_ckpt_release);
+}
+
+/* After the batch committed: its delta to the replica and, every checkpoint
+ * interval, a full checkpoint in the background (ckpt_begin), not before
+ * the previous one was acknowledged; a new replica (in->state_full) gets
+ * the full checkpoint at once, from the task. *ckpt_ms = the batch of the
+ * replica's last acknowledged full checkpoint, when one is to report. */
+static int replicate(wengine *we, wjob *j, state_part *sp, const Sluice__TaskSpec *ts,
+                     const Sluice__Node *n, int64_t *ckpt_ms, char *err, size_t errlen)
+{
+	const Sluice__TaskInput *in = ts->input;
+	if (in->state_replica_url == NULL || in->state_replica_url[0] == '\0')
+		return SL_OK; /* a single worker: nowhere to copy it */
+	if (in->state_full) {
+		state_part_set_aux(sp, NULL, NULL); /* one in flight is superseded */
+		int rv = put_batch(we, sp, ts, n, true, err, errlen);
+		if (rv == SL_OK) {
+			state_part_checkpointed(sp);
+			*ckpt_ms = ts->batch_ms;
+		}
 		return rv;
 	}
-	if (full) {
-		state_part_checkpointed(sp);
-		*ckpt_ms = ts->batch_ms;
-	}
-	return SL_OK;
+	int ckpt = ckpt_settle(sp, ts, n, ckpt_ms);
+	int rv = put_batch(we, sp, ts, n, false, err, errlen);
+	int64_t interval = state_checkpoint_interval(j->conf, j->info->batch_interval_ms);
+	bool due = ckpt == CKPT_FAILED ||
+	           (ckpt != CKPT_SENDING &&
+	            state_part_checkpoint_due(sp, ts->batch_ms, interval));
+	if (rv == SL_OK && due)
+		ckpt_begin(we, sp, ts, n);
+	return rv;
 }
 
 int stateops_apply(wengine *we, wjob *j, const Sluice__TaskSpec *ts,

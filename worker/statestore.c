@@ -61,6 +61,8 @@ struct state_part {
 	size_t nundo, undocap;
 	int64_t undo_ms; /* the batch the undo log belongs to */
 	sl_state scratch;
+	void *aux; /* its owner's (state_part_set_aux) */
+	void (*aux_free)(void *);
 };
 
 static uint64_t key_hash(const void *k, uint32_t klen)
@@ -103,6 +105,8 @@ void state_part_free(state_part *sp)
 {
 	if (sp == NULL)
 		return;
+	if (sp->aux_free != NULL)
+		sp->aux_free(sp->aux);
 	undo_clear(sp);
 	for (size_t b = 0; b < sp->nbuckets; b++)
 		for (st_entry *e = sp->buckets[b], *next; e != NULL; e = next) {
@@ -720,8 +724,15 @@ static void ckpt_records(const state_part *sp, rbuf *b)
 	size_t cap = 0;
 	sl_i64_encode(sp->version, meta);
 	sl_i64_encode(sp->timeout_ms, meta + 8);
+	/* sized at once: growing a large copy by doubling costs as much again */
+	size_t kv = sp->bytes > sp->count * sizeof(st_entry)
+	                ? sp->bytes - sp->count * sizeof(st_entry)
+	                : 0;
+	rbuf_reserve(b, (sp->count + 1) * (RECORD_HEADER_LEN + 8) + kv + sizeof(meta));
 	rbuf_append(b, NULL, 0, meta, sizeof(meta), 0);
-	for (size_t i = 0; i < sp->nbuckets; i++)
+	for (size_t i = 0; i < sp->nbuckets; i++) {
+		if (i + 16 < sp->nbuckets) /* entries are scattered: fetch ahead */
+			__builtin_prefetch(sp->buckets[i + 16]);
 		for (const st_entry *e = sp->buckets[i]; e != NULL; e = e->next) {
 			if (8 + (size_t)e->vlen > cap) {
 				cap = 2 * (8 + (size_t)e->vlen);
@@ -732,6 +743,7 @@ static void ckpt_records(const state_part *sp, rbuf *b)
 				memcpy(v + 8, e->val, e->vlen);
 			rbuf_append(b, e->key, e->klen, v, 8 + e->vlen, e->touched);
 		}
+	}
 	sl_free(v);
 }
 
@@ -821,6 +833,23 @@ void state_part_swap(state_part *a, state_part *b)
 	state_part t = *a;
 	*a = *b;
 	*b = t;
+	b->aux = a->aux; /* the attached objects stay where they were */
+	b->aux_free = a->aux_free;
+	a->aux = t.aux;
+	a->aux_free = t.aux_free;
+}
+
+void state_part_set_aux(state_part *sp, void *aux, void (*free_fn)(void *))
+{
+	if (sp->aux_free != NULL)
+		sp->aux_free(sp->aux);
+	sp->aux = aux;
+	sp->aux_free = free_fn;
+}
+
+void *state_part_aux(const state_part *sp)
+{
+	return sp->aux;
 }
 
 /* Appends one key of a delta: flag 1 + deadline + state, or flag 0. */
@@ -837,6 +866,18 @@ static void delta_key(rbuf *out, const st_entry *e, uint8_t **v, size_t *cap)
 	rbuf_append(out, e->key, e->klen, *v, e->attached ? 9 + e->vlen : 1, e->touched);
 }
 
+/* Whether the committed batch left its logged entry as the batch found it
+ * (update_state_by_key sets every key, mostly to the same bytes), or added
+ * and removed it: nothing for a replica to change. */
+static bool unchanged(const undo_rec *u)
+{
+	const st_entry *e = u->e;
+	if (u->inserted)
+		return !e->attached;
+	return e->attached && e->vlen == u->old_len && e->deadline == u->old_deadline &&
+	       (e->vlen == 0 || memcmp(e->val, u->old_val, e->vlen) == 0);
+}
+
 void state_part_delta_records(const state_part *sp, rbuf *out)
 {
 	uint8_t meta[24], *v = NULL;
@@ -847,7 +888,8 @@ void state_part_delta_records(const state_part *sp, rbuf *out)
 	rbuf_append(out, NULL, 0, meta, sizeof(meta), 0);
 	if (sp->undo_ms == sp->version) /* the log of the committed batch */
 		for (size_t i = 0; i < sp->nundo; i++)
-			delta_key(out, sp->undo[i].e, &v, &cap);
+			if (!unchanged(&sp->undo[i]))
+				delta_key(out, sp->undo[i].e, &v, &cap);
 	sl_free(v);
 }
 

@@ -148,8 +148,13 @@ void state_part_delta_records(const state_part *sp, rbuf *out);
 void state_part_checkpointed(state_part *sp);
 int64_t state_part_checkpoint_version(const state_part *sp);
 /* Exchanges the contents of two partitions (a rebuilt one takes the place
- * of the registry's). */
+ * of the registry's); each keeps its attached object. */
 void state_part_swap(state_part *a, state_part *b);
+/* An object the partition's user attaches to it (the full checkpoint in
+ * flight: stateckpt.h), freed by free_fn when replaced or with the
+ * partition; NULL when none. */
+void state_part_set_aux(state_part *sp, void *aux, void (*free_fn)(void *));
+void *state_part_aux(const state_part *sp);
 /* Fills an empty partition from a full checkpoint's records (its version
  * becomes the checkpoint's). SL_ESTATE if sp is not empty, SL_EPROTO with
  * err naming name when damaged. */

@@ -13,6 +13,8 @@ outputs against a Python reference over the per-batch counts:
 import collections
 import os
 import random
+import socket
+import threading
 import time
 
 from harness import (Cluster, batch_counts, check, counter_diff, log,
@@ -29,6 +31,52 @@ def make_phases(n, seed=5):
     rnd = random.Random(seed)
     return ["".join("w0 " + " ".join(f"{p}{rnd.randrange(12)}" for _ in range(rnd.randrange(1, 6)))
                     + "\n" for _ in range(n)) for p in "ab"]
+
+
+class FeedServer:
+    """Feeds part i of a text, once gates[i] is set, 20 lines every pause
+    seconds, to the receiver's latest connection (a stopped job's receiver
+    closes its connection; started again, it connects anew); done once all
+    is sent."""
+
+    def __init__(self, parts, pause=0.033):
+        self.parts = [p.encode() for p in parts]
+        self.pause = pause
+        self.gates = [threading.Event() for _ in parts]
+        self.done = threading.Event()
+        self.conns = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=self._feed, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            self.conns.append(self.sock.accept()[0])
+
+    def _feed(self):
+        for part, gate in zip(self.parts, self.gates):
+            gate.wait(120)
+            while not self.conns:
+                time.sleep(0.01)
+            lines = part.splitlines(keepends=True)
+            for i in range(0, len(lines), 20):
+                self.conns[-1].sendall(b"".join(lines[i:i + 20]))
+                time.sleep(self.pause)
+        self.done.set()
+
+
+def kill_master(c):
+    c.master.kill()
+    c.master.p.wait(5)
+
+
+def restart_master(c):
+    kill_master(c)
+    time.sleep(0.3)
+    c.start_master()
 
 
 counts = batch_counts  # {batch ms: Counter} of the saved batches of a prefix

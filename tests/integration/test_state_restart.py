@@ -25,53 +25,10 @@ checkpoint, is not covered: recovery.md).
 import collections
 import os
 import re
-import socket
-import threading
-import time
 
 from harness import check, log, run, saved_batches, wait_for
-from state_common import TIMEOUT_MS, UNIT_MS, check_all, counts, drain, make_phases, start
-
-
-class FeedServer:
-    """Feeds part i of a text, once gates[i] is set, 20 lines every 33 ms,
-    to the receiver's latest connection (a stopped job's receiver closes
-    its connection; started again, it connects anew); done once all is
-    sent."""
-
-    def __init__(self, parts):
-        self.parts = [p.encode() for p in parts]
-        self.gates = [threading.Event() for _ in parts]
-        self.done = threading.Event()
-        self.conns = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-        threading.Thread(target=self._feed, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            self.conns.append(self.sock.accept()[0])
-
-    def _feed(self):
-        for part, gate in zip(self.parts, self.gates):
-            gate.wait(120)
-            while not self.conns:
-                time.sleep(0.01)
-            lines = part.splitlines(keepends=True)
-            for i in range(0, len(lines), 20):
-                self.conns[-1].sendall(b"".join(lines[i:i + 20]))
-                time.sleep(0.033)
-        self.done.set()
-
-
-def restart_master(c):
-    c.master.kill()
-    c.master.p.wait(5)
-    time.sleep(0.3)
-    c.start_master()
+from state_common import (TIMEOUT_MS, UNIT_MS, FeedServer, check_all, counts, drain,
+                          make_phases, restart_master, start)
 
 
 def stop_and_start(c, server, out):

@@ -402,6 +402,50 @@ static void test_replica_deltas(void **state)
 	state_part_free(rp);
 }
 
+/* update_state_by_key sets every key each batch: its delta holds only the
+ * keys whose state changed or went, and still brings the replica level */
+static void test_delta_changed_only(void **state)
+{
+	(void)state;
+	state_part *sp = state_part_new(0), *rp = state_part_new(0);
+	collect out;
+	char err[ERRLEN];
+	rbuf b;
+	collect_init(&out);
+	assert_int_equal(run_update(sp, 1000, "a b xk c", &out), SL_OK);
+	rbuf_init(&b);
+	state_part_full_records(sp, &b);
+	assert_int_equal(state_part_restore_records(rp, &b, "full", err, sizeof(err)),
+	                 SL_OK);
+	rbuf_free(&b);
+	/* a: 1 -> 2, xk removed (total 2), b and c set to the same 1, xn added
+	 * and removed in the batch (total 2 at once) */
+	assert_int_equal(run_update(sp, 2000, "a xk xn xn", &out), SL_OK);
+	rbuf_init(&b);
+	state_part_delta_records(sp, &b);
+	assert_int_equal(b.count, 3); /* the meta record, a and xk */
+	assert_int_equal(state_part_apply_delta(rp, &b, "delta", err, sizeof(err)),
+	                 SL_OK);
+	rbuf_free(&b);
+	assert_int_equal(state_part_version(rp), 2000);
+	assert_int_equal(state_part_keys(rp), 3);
+	assert_int_equal(state_i64(rp, "a"), 2);
+	assert_int_equal(state_i64(rp, "b"), 1);
+	assert_int_equal(state_i64(rp, "c"), 1);
+	assert_int_equal(state_i64(rp, "xk"), -1);
+	/* a batch that changes nothing: only the meta record, still in order */
+	assert_int_equal(run_update(sp, 3000, "", &out), SL_OK);
+	rbuf_init(&b);
+	state_part_delta_records(sp, &b);
+	assert_int_equal(b.count, 1);
+	assert_int_equal(state_part_apply_delta(rp, &b, "delta", err, sizeof(err)),
+	                 SL_OK);
+	rbuf_free(&b);
+	assert_int_equal(state_part_version(rp), 3000);
+	state_part_free(sp);
+	state_part_free(rp);
+}
+
 /* ---- checkpoints ---- */
 
 static void tmp_path(char *buf, size_t len, const char *name)
@@ -595,6 +639,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_failure_and_rerun, unit_setup,
 	                                    unit_teardown),
 	    cmocka_unit_test_setup_teardown(test_map_with_state_timeouts, unit_setup,
+	                                    unit_teardown),
+	    cmocka_unit_test_setup_teardown(test_delta_changed_only, unit_setup,
 	                                    unit_teardown),
 	    cmocka_unit_test_setup_teardown(test_replica_deltas, unit_setup,
 	                                    unit_teardown),
